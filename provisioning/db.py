@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, func
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, String, func
+from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
 
 # Named constraints make migrations reproducible on every backend (SQLite batch mode
 # needs names to drop or alter a constraint).
@@ -57,15 +58,32 @@ updated_at = Annotated[
 str_short = Annotated[str, mapped_column(String(255))]
 
 
+def enum_column(enum_cls: type[enum.Enum]) -> Enum:
+    """A portable enum column: VARCHAR holding the member values (no native PG type)."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
 class Base(DeclarativeBase):
     """Every table of the platform derives from this base."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
-        dt.datetime: UTCDateTime(),
-        dict[str, Any]: JSON(),
-        list[Any]: JSON(),
-    }
+    # The registry is explicit (not ``type_annotation_map`` on the class) so that
+    # Flask-SQLAlchemy can derive its own model class from this base.
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={
+            dt.datetime: UTCDateTime(),
+            dict[str, Any]: JSON(),
+            dict[str, str]: JSON(),
+            list[Any]: JSON(),
+        },
+    )
+    metadata = registry.metadata
 
     def __repr__(self) -> str:
         # Only the primary key: a repr must never leak a secret or personal data.

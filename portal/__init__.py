@@ -1,0 +1,94 @@
+"""The web layer: ``create_app`` wires configuration, extensions and blueprints."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from provisioning import crypto, models  # noqa: F401 (registers every table)
+
+from . import config as portal_config
+from .extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the portal. ``overrides`` win over the environment (tests use them)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str((overrides or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+    )
+    app.config.update(portal_config.load(Path(app.instance_path), overrides))
+    register_logging(app)
+    register_extensions(app)
+    register_proxy_fix(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_cli(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs full request URLs at INFO; ours are logged redacted by provisioning.http.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    crypto.use_keyring(app.config["KEYRING"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    from .auth.session import load_user
+
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "strong"
+
+
+def register_proxy_fix(app: Flask) -> None:
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import access
+    from .admin.routes import bp as admin_bp
+    from .auth.routes import bp as auth_bp
+    from .company.routes import bp as company_bp
+    from .health import bp as health_bp
+
+    for blueprint in (auth_bp, health_bp, admin_bp, company_bp):
+        app.register_blueprint(blueprint)
+    access.enforce_markers(app)
+
+
+def register_errors(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .templating import register
+
+    register(app)

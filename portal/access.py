@@ -1,0 +1,101 @@
+"""Who may call a view. Every view carries exactly one of these markers.
+
+The app refuses (404) any endpoint without a marker, so a forgotten check fails closed;
+``tests/test_access.py`` enumerates the routes and fails on an unmarked one.
+
+- ``public``: anyone (login page, health check, signed webhooks).
+- ``signed_in``: any signed-in user.
+- ``platform_admin``: platform admins only; others get 404 (the admin area is not advertised).
+- ``company_member`` / ``company_admin``: the URL's ``company`` slug must be a company the
+  user belongs to (platform admins may enter any company); otherwise 404. A member on an
+  admin-only view gets 403. The company is resolved once into ``g.company`` and ``g.role``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, g, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from provisioning.tenancy import Company, Role
+
+from .extensions import db, login_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+LEVELS = ("public", "signed_in", "platform_admin", "company_member", "company_admin")
+
+
+def _mark(view: F, level: str) -> F:
+    view.access = level  # type: ignore[attr-defined]
+    return view
+
+
+def public(view: F) -> F:
+    return _mark(view, "public")
+
+
+def signed_in(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    return _mark(wrapper, "signed_in")
+
+
+def platform_admin(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not current_user.is_platform_admin:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return _mark(wrapper, "platform_admin")
+
+
+def _company_view(view: F, required: Role | None, level: str) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, company: str, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        row = db.session.scalars(
+            select(Company).where(Company.slug == company, Company.is_active.is_(True))
+        ).one_or_none()
+        if row is None:
+            abort(404)
+        role = Role.ADMIN if current_user.is_platform_admin else current_user.role_in(row.id)
+        if role is None:
+            abort(404)
+        if required is Role.ADMIN and role is not Role.ADMIN:
+            abort(403)
+        g.company, g.role = row, role
+        return view(*args, **kwargs)
+
+    return _mark(wrapper, level)
+
+
+def company_member(view: F) -> F:
+    return _company_view(view, None, "company_member")
+
+
+def company_admin(view: F) -> F:
+    return _company_view(view, Role.ADMIN, "company_admin")
+
+
+def enforce_markers(app: Any) -> None:
+    """Refuse any endpoint whose view carries no access marker (fail closed)."""
+
+    @app.before_request
+    def _require_marker() -> None:
+        if request.endpoint is None or request.endpoint == "static":
+            return  # no route (404 follows), or Flask's own static files
+        view = app.view_functions.get(request.endpoint)
+        if getattr(view, "access", None) not in LEVELS:
+            abort(404)

@@ -1,0 +1,82 @@
+"""Admin forms. The partner-configuration form is built from the provider's field list."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from provisioning.partners import Environment, ProviderSpec
+from provisioning.tenancy import Role
+
+ROLE_CHOICES = [(r.value, r.label) for r in Role]
+ENV_CHOICES = [(e.value, e.value.capitalize()) for e in Environment]
+
+
+class CompanyForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    slug = StringField(
+        "Address (slug)",
+        validators=[
+            Optional(),
+            Length(max=60),
+            Regexp(r"^[a-z0-9-]+$", message="Lower-case letters, digits and '-' only."),
+        ],
+        description="Used in the company's URLs. Leave blank to derive it from the name.",
+    )
+    is_active = BooleanField("Active", default=True)
+
+
+class NewUserForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    is_platform_admin = BooleanField("Platform admin")
+
+
+class EditUserForm(FlaskForm):
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    is_platform_admin = BooleanField("Platform admin")
+
+
+class AddMemberForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name (for a new user)", validators=[Optional(), Length(max=200)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER.value)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ConfirmForm(FlaskForm):
+    """A POST-only action: the form carries nothing but the CSRF token."""
+
+
+def partner_form(spec: ProviderSpec, *, editing: bool) -> type[FlaskForm]:
+    """A form class with one field per provider setting; secrets never show their value."""
+
+    class PartnerForm(FlaskForm):
+        name = StringField("Name", validators=[Optional(), Length(max=120)])
+        environment = SelectField("Environment", choices=ENV_CHOICES)
+
+    for field in spec.fields:
+        required = field.required and not (field.secret and editing)
+        validators = [DataRequired() if required else Optional(), Length(max=2000)]
+        kwargs = {"validators": validators, "description": field.help}
+        form_field: Field
+        if field.secret:
+            # The value is never rendered back: blank keeps the stored secret.
+            form_field = PasswordField(field.label, **kwargs)
+        else:
+            form_field = StringField(field.label, default=field.default or None, **kwargs)
+        setattr(PartnerForm, field.name, form_field)
+        if field.secret and editing:
+            setattr(PartnerForm, f"clear_{field.name}", BooleanField(f"Remove {field.label}"))
+    return PartnerForm

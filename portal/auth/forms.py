@@ -1,0 +1,19 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from provisioning.accounts import MIN_PASSWORD_LENGTH
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
+    )
+    confirm = PasswordField(
+        "Repeat the password", validators=[DataRequired(), EqualTo("password", "Must match.")]
+    )

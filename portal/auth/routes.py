@@ -1,0 +1,119 @@
+"""Sign in, sign out, accept an invitation, and the landing page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from provisioning import accounts
+from provisioning.errors import DomainError
+from provisioning.tenancy import Company, Membership
+
+from ..access import public, signed_in
+from ..extensions import db
+from .forms import LoginForm, SetPasswordForm
+from .session import SessionUser
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: never an absolute or scheme-relative URL (open redirect).
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(
+                db.session, form.email.data, form.password.data, request.remote_addr or "-"
+            )
+        except accounts.LoginThrottled as exc:
+            db.session.commit()
+            flash(str(exc), "error")
+            status = 429
+        except accounts.InvalidCredentials as exc:
+            db.session.commit()  # keep the failed attempt: it feeds the throttle
+            flash(str(exc), "error")
+            status = 401
+        else:
+            db.session.commit()
+            session.clear()  # no session fixation: a fresh session after sign-in
+            login_user(SessionUser(user))
+            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@public
+def accept_invitation(token: str):
+    try:
+        _, user = accounts.invitation_user(db.session, token)
+    except DomainError as exc:
+        return render_template("auth/invitation_invalid.html", message=str(exc)), 404
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        accounts.accept_invitation(db.session, token, form.password.data)
+        db.session.commit()
+        flash("Your password is set. Welcome!", "success")
+        logout_user()
+        session.clear()
+        login_user(SessionUser(user))
+        return redirect(url_for("auth.home"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/accept_invitation.html", form=form, user=user), status
+
+
+@bp.route("/")
+@signed_in
+def home():
+    companies = _companies_of_current_user()
+    if current_user.is_platform_admin:
+        return redirect(url_for("admin.index"))
+    if len(companies) == 1:
+        return redirect(url_for("company.dashboard", company=companies[0].slug))
+    return render_template("auth/choose_company.html", companies=companies)
+
+
+def _companies_of_current_user() -> list[Company]:
+    return list(
+        db.session.scalars(
+            select(Company)
+            .join(Membership)
+            .where(
+                Membership.user_id == current_user.id,
+                Membership.is_active.is_(True),
+                Company.is_active.is_(True),
+            )
+            .order_by(Company.name)
+        )
+    )
+
+
+@bp.route("/companies")
+@signed_in
+def choose_company():
+    companies = _companies_of_current_user()
+    if not companies and not current_user.is_platform_admin:
+        abort(404)
+    return render_template("auth/choose_company.html", companies=companies)

@@ -1,0 +1,109 @@
+"""Configuration: defaults -> environment -> overrides (tests).
+
+Every variable read here is documented in the README's configuration reference.
+Production has no default for a secret: a missing one stops the start with a message
+naming it. Development and demo generate the secret key and the keyring on first start
+and keep them in the instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from provisioning.crypto import Keyring, KeyringError
+
+MODES = ("development", "demo", "production")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not allow the portal to start; the message says why."""
+
+
+def database_url(raw: str | None, instance_path: Path) -> str:
+    if not raw:
+        return f"sqlite:///{instance_path / 'portal.db'}"
+    # psycopg 3 is the PostgreSQL driver; accept the usual spellings of the URL.
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from defaults, the environment and overrides."""
+    overrides = dict(overrides or {})
+    env = os.environ
+    mode = overrides.get("PORTAL_ENV") or env.get("PORTAL_ENV", "development")
+    if mode not in MODES:
+        raise ConfigError(f"PORTAL_ENV must be one of {', '.join(MODES)}, not {mode!r}")
+    production = mode == "production"
+    config: dict[str, Any] = {
+        "PORTAL_ENV": mode,
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
+        "ENCRYPTION_KEYRING_FILE": env.get("ENCRYPTION_KEYRING_FILE"),
+        "PROVIDER_ENVIRONMENT": env.get(
+            "PROVIDER_ENVIRONMENT", "production" if production else "sandbox"
+        ),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "SANDBOX_URL": env.get("SANDBOX_URL", "http://127.0.0.1:5001"),
+        "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "SESSION_COOKIE_NAME": "portal_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE", production),
+        "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", str(12 * 3600))),
+        "WTF_CSRF_TIME_LIMIT": 3600 * 8,
+        "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
+    }
+    config.update(overrides)
+    if config["PROVIDER_ENVIRONMENT"] not in {"sandbox", "production"}:
+        raise ConfigError("PROVIDER_ENVIRONMENT must be 'sandbox' or 'production'")
+    if not config["SECRET_KEY"]:
+        if production:
+            raise ConfigError("SECRET_KEY is not set: production needs a long random value")
+        config["SECRET_KEY"] = _persisted_secret(instance_path / "secret_key")
+    config["KEYRING"] = config.get("KEYRING") or _keyring(config, instance_path, production)
+    return config
+
+
+def _persisted_secret(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _keyring(config: dict[str, Any], instance_path: Path, production: bool) -> Keyring:
+    try:
+        if config["ENCRYPTION_KEYS"]:
+            return Keyring.from_env_value(config["ENCRYPTION_KEYS"])
+        if config["ENCRYPTION_KEYRING_FILE"]:
+            return Keyring.load(Path(config["ENCRYPTION_KEYRING_FILE"]))
+        if production:
+            raise ConfigError(
+                "ENCRYPTION_KEYS is not set: production needs the encryption keyring "
+                "(or ENCRYPTION_KEYRING_FILE naming a keyring file)"
+            )
+        instance_path.mkdir(parents=True, exist_ok=True)
+        return Keyring.load_or_create(instance_path / "keyring.json")
+    except KeyringError as exc:
+        raise ConfigError(str(exc)) from exc

@@ -1,0 +1,120 @@
+"""``flask demo``: a demo database, and the portal with the provider sandbox beside it."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from provisioning import accounts, companies, partners
+from provisioning.audit import SYSTEM
+from provisioning.partners import Environment, Provider
+from provisioning.tenancy import Role
+
+from .extensions import db
+
+demo = AppGroup("demo", help="Demo mode: sample data and the provider sandbox.")
+
+DEMO_PASSWORD = "demo-password-2026"
+ADMIN_EMAIL = "admin@demo.test"
+COMPANY_USERS = {
+    "Acme Retail": [("owner@acme.test", Role.ADMIN), ("agent@acme.test", Role.MEMBER)],
+    "Globex Logistics": [("owner@globex.test", Role.ADMIN)],
+}
+# The sandbox is seeded with the same partner credentials (see seed_sandbox).
+META_APP = {"app_id": "1000000000001", "app_secret": "demo-meta-app-secret"}
+META_CONFIG_ID = "2000000000002"
+META_VERIFY_TOKEN = "demo-meta-verify-token"
+D360_PARTNER = {"partner_id": "demoPA", "api_key": "demo-360-partner-key"}
+D360_WEBHOOK_SECRET = "demo-360-webhook-secret"
+TWILIO_MASTER = {"account_sid": "AC" + "d" * 32, "auth_token": "demo-twilio-auth-token"}
+
+
+def partner_values(sandbox_url: str, public_url: str) -> dict[Provider, dict[str, str]]:
+    """Partner configurations that point every provider at the sandbox."""
+    return {
+        Provider.META: {
+            **META_APP,
+            "config_id": META_CONFIG_ID,
+            "graph_api_version": "v23.0",
+            "webhook_verify_token": META_VERIFY_TOKEN,
+            "graph_base_url": f"{sandbox_url}/meta/graph",
+            "sdk_url": f"{sandbox_url}/meta/connect/en_US/sdk.js",
+            "dialog_origin": sandbox_url,
+            "twilio_partner_solution_id": "SOL" + "0" * 29,
+        },
+        Provider.DIALOG360: {
+            **D360_PARTNER,
+            "api_base_url": f"{sandbox_url}/dialog360/hub/api/v2",
+            "hub_url": f"{sandbox_url}/dialog360/hub-ui",
+            "waba_base_url": f"{sandbox_url}/dialog360/waba",
+            "redirect_url": f"{public_url}/onboarding/360dialog/return",
+            "webhook_url": f"{public_url}/webhooks/360dialog",
+            "webhook_secret": D360_WEBHOOK_SECRET,
+        },
+        Provider.TWILIO: {**TWILIO_MASTER, "api_base_url": f"{sandbox_url}/twilio"},
+    }
+
+
+def seed_database(sandbox_url: str, public_url: str) -> bool:
+    """Create the demo admin, companies, users and partner configurations once."""
+    if accounts.find_user(db.session, ADMIN_EMAIL) is not None:
+        return False
+    accounts.create_user(
+        db.session, SYSTEM, ADMIN_EMAIL, name="Demo Admin", password=DEMO_PASSWORD,
+        platform_admin=True,
+    )  # fmt: skip
+    for name, users in COMPANY_USERS.items():
+        company = companies.create_company(db.session, SYSTEM, name, is_demo=True)
+        for email, role in users:
+            user = accounts.create_user(db.session, SYSTEM, email, password=DEMO_PASSWORD)
+            accounts.set_membership(db.session, SYSTEM, user, company, role)
+    for provider, values in partner_values(sandbox_url, public_url).items():
+        partners.create_configuration(db.session, SYSTEM, provider, Environment.SANDBOX, "", values)
+    db.session.commit()
+    return True
+
+
+def print_logins() -> None:
+    click.echo(f"\n  Demo logins (password for all: {DEMO_PASSWORD})")
+    click.echo(f"    platform admin   {ADMIN_EMAIL}")
+    for name, users in COMPANY_USERS.items():
+        for email, role in users:
+            click.echo(f"    {role.label:<16} {email}  ({name})")
+    click.echo("")
+
+
+@demo.command("seed")
+def seed() -> None:
+    """Migrate the database and add the demo data (once)."""
+    upgrade()
+    created = seed_database(
+        current_app.config["SANDBOX_URL"], current_app.config["PUBLIC_BASE_URL"]
+    )
+    click.echo("Demo data created." if created else "Demo data already present.")
+    print_logins()
+
+
+@demo.command("run")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--sandbox-port", default=5001, type=int)
+def run(host: str, port: int, sandbox_port: int) -> None:
+    """Seed if needed, start the provider sandbox, and serve the portal."""
+    from provisioning.sandbox import Sandbox
+    from provisioning.sandbox.server import serve
+
+    from .sandbox_seed import seed_sandbox
+
+    upgrade()
+    sandbox_url = current_app.config["SANDBOX_URL"]
+    public_url = current_app.config["PUBLIC_BASE_URL"]
+    seed_database(sandbox_url, public_url)
+    sandbox = Sandbox(seed=2026, base_url=sandbox_url)
+    seed_sandbox(sandbox, public_url)
+    serve(sandbox, host, sandbox_port)
+    click.echo(f"\n  Provider sandbox: {sandbox_url}")
+    click.echo(f"  Portal:           http://{host}:{port}")
+    print_logins()
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -1,0 +1,10 @@
+"""Messages shown once after a redirect."""
+
+from flask import flash, url_for
+
+
+def flash_invitation(token: str | None) -> None:
+    """Show a new invitation link once (it is stored only as a hash)."""
+    if token:
+        link = url_for("auth.accept_invitation", token=token, _external=True)
+        flash(f"Invitation link (shown once; send it to the person): {link}", "invite")

@@ -1,0 +1,246 @@
+"""Users' credentials: password hashing, login with throttling, invitations.
+
+Failed logins are counted per e-mail and per client address in a sliding window; past
+the limit, logins are refused (even with the right password) until the window passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import ForeignKey, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .audit import Actor, record
+from .db import Base, intpk, utcnow
+from .errors import DomainError
+from .tenancy import Company, Membership, Role, User
+
+MIN_PASSWORD_LENGTH = 10
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_ADDRESS = 20
+INVITATION_LIFETIME = dt.timedelta(days=7)
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class InvalidCredentials(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Wrong e-mail or password.")
+
+
+class LoginThrottled(DomainError):
+    def __init__(self, retry_after: dt.timedelta) -> None:
+        minutes = max(1, int(retry_after.total_seconds() // 60) + 1)
+        super().__init__(
+            f"Too many failed logins. Try again in {minutes} minute{'s' * (minutes > 1)}."
+        )
+        self.retry_after = retry_after
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    succeeded: Mapped[bool]
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    return generate_password_hash(password, method="scrypt")
+
+
+def _recent_failures(session: Session, column, value: str, since: dt.datetime):
+    return session.execute(
+        select(func.count(), func.min(LoginAttempt.at)).where(
+            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
+        )
+    ).one()
+
+
+def check_throttle(session: Session, email: str, address: str, now: dt.datetime) -> None:
+    since = now - FAILURE_WINDOW
+    for column, value, limit in (
+        (LoginAttempt.email, email, MAX_FAILURES_PER_EMAIL),
+        (LoginAttempt.address, address, MAX_FAILURES_PER_ADDRESS),
+    ):
+        count, oldest = _recent_failures(session, column, value, since)
+        if count >= limit:
+            raise LoginThrottled(oldest + FAILURE_WINDOW - now)
+
+
+def authenticate(session: Session, email: str, password: str, address: str) -> User:
+    """The active user with these credentials, or ``InvalidCredentials``/``LoginThrottled``.
+
+    The attempt is recorded in the session; the caller commits either way.
+    """
+    email, now = normalize_email(email), utcnow()
+    check_throttle(session, email, address, now)
+    user = session.scalars(select(User).where(User.email == email)).one_or_none()
+    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    valid = check_password_hash(stored, password) and user is not None and user.is_active
+    session.add(LoginAttempt(email=email, address=address[:64], succeeded=valid, at=now))
+    if not valid or user is None or not user.password_hash:
+        raise InvalidCredentials()
+    return user
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == normalize_email(email))).one_or_none()
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    email: str,
+    *,
+    name: str = "",
+    password: str | None = None,
+    platform_admin: bool = False,
+) -> User:
+    email = normalize_email(email)
+    if find_user(session, email) is not None:
+        raise DomainError(f"A user with the e-mail {email} already exists.")
+    user = User(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password) if password else None,
+        is_platform_admin=platform_admin,
+    )
+    session.add(user)
+    record(session, actor, "user.create", user, label=email, platform_admin=platform_admin)
+    return user
+
+
+def set_membership(
+    session: Session, actor: Actor, user: User, company: Company, role: Role
+) -> Membership:
+    """Give ``user`` the ``role`` in ``company`` (creating or reactivating the membership)."""
+    membership = session.scalars(
+        select(Membership).where(Membership.user_id == user.id, Membership.company_id == company.id)
+    ).one_or_none()
+    if membership is None:
+        membership = Membership(user=user, company=company, role=role)
+        session.add(membership)
+        action = "membership.create"
+    else:
+        action = "membership.update"
+        membership.role, membership.is_active = role, True
+    record(
+        session, actor, action, membership, label=user.email, company_id=company.id, role=role.value
+    )
+    return membership
+
+
+def add_member(
+    session: Session, actor: Actor, company: Company, email: str, name: str, role: Role
+) -> tuple[User, str | None]:
+    """Give a user a role in the company, creating and inviting the user when new.
+
+    Returns the user and, for a new user, the one-time invitation token.
+    """
+    user = find_user(session, email)
+    token = None
+    if user is None:
+        user = create_user(session, actor, email, name=name)
+        session.flush()
+        token = invite(session, actor, user)
+    set_membership(session, actor, user, company, role)
+    return user, token
+
+
+def deactivate_membership(session: Session, actor: Actor, membership: Membership) -> None:
+    membership.is_active = False
+    record(
+        session,
+        actor,
+        "membership.deactivate",
+        membership,
+        label=membership.user.email,
+        company_id=membership.company_id,
+    )
+
+
+def set_user_active(session: Session, actor: Actor, user: User, active: bool) -> None:
+    if actor.user_id == user.id and not active:
+        raise DomainError("You cannot deactivate yourself.")
+    user.is_active = active
+    user.session_version += 1  # ends the user's sessions
+    record(session, actor, "user.activate" if active else "user.deactivate", user, label=user.email)
+
+
+def update_user(
+    session: Session, actor: Actor, user: User, name: str, is_platform_admin: bool
+) -> None:
+    if actor.user_id == user.id and not is_platform_admin:
+        raise DomainError("You cannot remove your own admin rights.")
+    changes = {"name": name.strip(), "is_platform_admin": is_platform_admin}
+    changed = sorted(k for k, v in changes.items() if getattr(user, k) != v)
+    for key, value in changes.items():
+        setattr(user, key, value)
+    record(session, actor, "user.update", user, label=user.email, changed=changed)
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+
+
+def invite(session: Session, actor: Actor, user: User) -> str:
+    """A one-time token (shown once, stored hashed) that lets ``user`` set a password."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        Invitation(
+            user_id=user.id,
+            token_hash=_digest(token),
+            expires_at=utcnow() + INVITATION_LIFETIME,
+        )
+    )
+    record(session, actor, "user.invite", user, label=user.email)
+    return token
+
+
+def invitation_user(session: Session, token: str) -> tuple[Invitation, User]:
+    invitation = session.scalars(
+        select(Invitation).where(Invitation.token_hash == _digest(token))
+    ).one_or_none()
+    if invitation is None or invitation.used_at is not None or invitation.expires_at < utcnow():
+        raise DomainError("This invitation link is invalid, used or expired. Ask for a new one.")
+    user = session.get(User, invitation.user_id)
+    if user is None or not user.is_active:
+        raise DomainError("This account is not active.")
+    return invitation, user
+
+
+def accept_invitation(session: Session, token: str, password: str) -> User:
+    invitation, user = invitation_user(session, token)
+    set_password(session, user, password)
+    invitation.used_at = utcnow()
+    record(session, Actor.of(user), "user.accept_invitation", user, label=user.email)
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,60 @@
+"""Company (tenant) administration services."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from . import audit
+from .errors import DomainError
+from .tenancy import Company, slugify, unique_slug
+
+
+def search_companies(query: str = "") -> Select[tuple[Company]]:
+    stmt = select(Company).order_by(Company.name, Company.id)
+    if query := query.strip():
+        pattern = f"%{query.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Company.name).like(pattern), func.lower(Company.slug).like(pattern))
+        )
+    return stmt
+
+
+def create_company(
+    session: Session, actor: audit.Actor, name: str, slug: str = "", *, is_demo: bool = False
+) -> Company:
+    name = name.strip()
+    if not name:
+        raise DomainError("A company needs a name.")
+    slug = slugify(slug) if slug.strip() else unique_slug(session, name)
+    _ensure_free(session, slug, None)
+    company = Company(name=name, slug=slug, is_demo=is_demo)
+    session.add(company)
+    session.flush()
+    audit.record(session, actor, "company.create", company, label=name, company_id=company.id)
+    return company
+
+
+def update_company(
+    session: Session, actor: audit.Actor, company: Company, name: str, slug: str, active: bool
+) -> Company:
+    changed = []
+    if name.strip() and name.strip() != company.name:
+        company.name, changed = name.strip(), [*changed, "name"]
+    if slug.strip() and slugify(slug) != company.slug:
+        _ensure_free(session, slugify(slug), company.id)
+        company.slug, changed = slugify(slug), [*changed, "slug"]
+    if active != company.is_active:
+        company.is_active, changed = active, [*changed, "is_active"]
+    audit.record(
+        session, actor, "company.update", company, label=company.name, company_id=company.id,
+        changed=changed,
+    )  # fmt: skip
+    return company
+
+
+def _ensure_free(session: Session, slug: str, own_id: int | None) -> None:
+    other = session.scalars(select(Company.id).where(Company.slug == slug)).first()
+    if other is not None and other != own_id:
+        raise DomainError(f"The address '{slug}' is taken by another company.")

@@ -1,0 +1,1 @@
+"""360dialog (Partner API, Integrated Onboarding) integration."""

@@ -1,0 +1,93 @@
+"""The 360dialog Partner API client (``/api/v2``).
+
+Auth is ``X-API-Key``, or the legacy ``POST /token`` bearer flow, whose token is cached
+and renewed on expiry or on a 401. Errors arrive in the ``{"meta": {...}}`` envelope
+(fact sheet §5); token errors as ``{error, error_description}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from ..errors import AuthError, ProviderError, Rejected, Retryable
+from ..http import ProviderClient, retry_after_seconds
+
+
+class PartnerClient(ProviderClient):
+    provider = "dialog360"
+
+    def __init__(
+        self,
+        base_url: str,
+        partner_id: str,
+        *,
+        api_key: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(base_url, **options)
+        if not api_key and not (username and password):
+            raise ValueError("a 360dialog partner client needs an API key or username/password")
+        self.partner_id = partner_id
+        self._api_key = api_key
+        self._login = (username, password)
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    def map_error(self, response: httpx.Response) -> ProviderError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if isinstance(meta, dict):
+            message = meta.get("developer_message") or meta.get("developerMessage") or ""
+            data = meta.get("error_data") or {}
+            code = data.get("code") if isinstance(data, dict) else None
+        else:
+            message = (body or {}).get("error_description") or (body or {}).get("error") or ""
+            code = (body or {}).get("error")
+        status = response.status_code
+        cls: type[ProviderError]
+        if status in (401, 403):
+            cls = AuthError
+        elif status == 429 or status >= 500:
+            cls = Retryable
+        else:
+            cls = Rejected
+        exc = cls(
+            self.provider,
+            message or response.reason_phrase,
+            status,
+            code=None if code is None else str(code),
+        )
+        exc.retry_after = retry_after_seconds(response)
+        return exc
+
+    def _auth_headers(self, renew: bool = False) -> dict[str, str]:
+        if self._api_key:
+            return {"X-API-Key": self._api_key}
+        if renew or not self._token or time.time() >= self._token_expires:
+            username, password = self._login
+            body = self.request(
+                "POST", "/token", json={"username": username, "password": password}, idempotent=True
+            ).json()
+            self._token = f"{body.get('token_type', 'Bearer')} {body['access_token']}"
+            self._token_expires = time.time() + float(body.get("expires_in") or 3600) - 60
+        return {"Authorization": self._token}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """An authenticated call; a legacy token refused with 401 is renewed once."""
+        try:
+            return self.request(method, path, headers=self._auth_headers(), **kwargs)
+        except AuthError as exc:
+            if self._api_key or exc.http_status != 401:
+                raise
+            return self.request(method, path, headers=self._auth_headers(renew=True), **kwargs)
+
+    def get_partner(self) -> dict[str, Any]:
+        return self.call("GET", f"/partners/{self.partner_id}").json()

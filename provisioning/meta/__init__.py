@@ -1,0 +1,1 @@
+"""Meta (WhatsApp Cloud API, Embedded Signup) integration."""

@@ -1,0 +1,67 @@
+"""``Test connection`` for a partner configuration, through each provider's client."""
+
+from __future__ import annotations
+
+import httpx
+
+from .dialog360.api import PartnerClient
+from .errors import AuthError, ProviderError, Unreachable
+from .meta.api import GraphClient
+from .partners import PartnerConfiguration, Provider
+
+
+def check_configuration(
+    config: PartnerConfiguration, transport: httpx.BaseTransport | None = None
+) -> tuple[bool, str]:
+    """Call the provider with the configuration's credentials: (ok, message in plain words)."""
+    try:
+        return True, _CHECKS[config.provider](config, transport)
+    except AuthError as exc:
+        return False, f"the provider refused the credentials ({exc})"
+    except Unreachable as exc:
+        return False, f"the provider is not reachable ({exc.message})"
+    except ProviderError as exc:
+        return False, str(exc)
+    except ValueError as exc:  # malformed base URL and the like
+        return False, f"the configuration cannot be used: {exc}"
+
+
+def _check_meta(config: PartnerConfiguration, transport: httpx.BaseTransport | None) -> str:
+    with GraphClient(
+        config.value("graph_base_url"),
+        config.value("graph_api_version"),
+        transport=transport,
+        max_attempts=1,
+    ) as client:
+        data = client.check_app(config.value("app_id"), config.value("app_secret"))
+    if not data.get("is_valid", True):
+        raise AuthError("meta", "the app token is not valid")
+    return f"app {data.get('application') or config.value('app_id')} answered"
+
+
+def _check_dialog360(config: PartnerConfiguration, transport: httpx.BaseTransport | None) -> str:
+    with PartnerClient(
+        config.value("api_base_url"),
+        config.value("partner_id"),
+        api_key=config.value("api_key") or None,
+        username=config.value("username") or None,
+        password=config.value("password") or None,
+        transport=transport,
+        max_attempts=1,
+    ) as client:
+        partner = client.get_partner()
+    return f"partner {partner.get('name') or partner.get('id') or config.value('partner_id')}"
+
+
+def _check_twilio(config: PartnerConfiguration, transport: httpx.BaseTransport | None) -> str:
+    from .twilio.accounts import fetch_master_account
+
+    account = fetch_master_account(config, transport)
+    return f"account {account['friendly_name']} is {account['status']}"
+
+
+_CHECKS = {
+    Provider.META: _check_meta,
+    Provider.DIALOG360: _check_dialog360,
+    Provider.TWILIO: _check_twilio,
+}

@@ -1,0 +1,352 @@
+"""Platform-wide partner configurations: one per provider and environment (seed 003).
+
+Each provider declares its fields once (:data:`PROVIDERS`); forms, validation, masking
+and the audit trail derive from that declaration. Non-secret fields live in
+``settings`` (JSON); secret fields in ``secrets`` (one AES-GCM-encrypted JSON document).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Boolean, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from . import audit
+from .crypto import EncryptedJSON
+from .db import Base, created_at, enum_column, intpk, updated_at
+from .errors import DomainError
+
+
+class Provider(enum.StrEnum):
+    META = "meta"
+    DIALOG360 = "dialog360"
+    TWILIO = "twilio"
+
+    @property
+    def label(self) -> str:
+        return PROVIDERS[self].label
+
+
+class Environment(enum.StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting of a partner configuration."""
+
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = False
+    kind: str = "text"  # text | url
+    pattern: str | None = None
+    pattern_hint: str = ""
+    default: str = ""
+    help: str = ""
+
+    def check(self, value: str) -> str | None:
+        """An error message for ``value``, or None when it is acceptable."""
+        if not value:
+            return "This field is required." if self.required else None
+        if len(value) > 2000:
+            return "This value is too long."
+        if self.kind == "url":
+            parts = urlsplit(value)
+            if parts.scheme not in {"http", "https"} or not parts.netloc:
+                return "Enter a full http(s) URL."
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return self.pattern_hint or "This value has the wrong format."
+        return None
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    label: str
+    fields: tuple[Field, ...]
+    # Cross-field rule on the merged values: returns {field: message}.
+    check: Callable[[dict[str, str]], dict[str, str]] = lambda values: {}
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+def _one_of(*groups: tuple[str, ...], message: str) -> Callable[[dict[str, str]], dict[str, str]]:
+    """At least one group must be complete; the error goes on the first group's fields."""
+
+    def check(values: dict[str, str]) -> dict[str, str]:
+        if any(all(values.get(name) for name in group) for group in groups):
+            return {}
+        return {name: message for name in groups[0] if not values.get(name)}
+
+    return check
+
+
+PROVIDERS: dict[Provider, ProviderSpec] = {
+    Provider.META: ProviderSpec(
+        "Meta (Tech Provider)",
+        (
+            Field("app_id", "App ID", required=True, pattern=r"\d{5,20}",
+                  pattern_hint="Digits only."),
+            Field("app_secret", "App secret", secret=True, required=True),
+            Field("config_id", "Embedded Signup configuration ID", required=True,
+                  pattern=r"\d{5,20}", pattern_hint="Digits only."),
+            Field("graph_api_version", "Graph API version", required=True, default="v23.0",
+                  pattern=r"v\d{2}\.\d", pattern_hint="Like v23.0."),
+            Field("system_user_token", "System-user token", secret=True,
+                  help="Optional: a system user's token for partner-level calls."),
+            Field("webhook_verify_token", "Webhook verify token", secret=True, required=True,
+                  help="Meta sends it back in the hub.verify_token handshake."),
+            Field("webhook_callback_url", "Webhook override callback URL", kind="url",
+                  help="Optional: set per WABA with override_callback_uri."),
+            Field("twilio_partner_solution_id", "Twilio partner solution ID",
+                  help="For Twilio Tech Provider WhatsApp onboarding (setup.solutionID)."),
+            Field("graph_base_url", "Graph API base URL", kind="url", required=True,
+                  default="https://graph.facebook.com"),
+            Field("sdk_url", "JavaScript SDK URL", kind="url", required=True,
+                  default="https://connect.facebook.net/en_US/sdk.js"),
+            Field("dialog_origin", "Facebook dialog origin", kind="url", required=True,
+                  default="https://www.facebook.com",
+                  help="Embedded Signup messages are accepted only from this origin."),
+        ),
+    ),
+    Provider.DIALOG360: ProviderSpec(
+        "360dialog (Partner)",
+        (
+            Field("partner_id", "Partner ID", required=True, pattern=r"[A-Za-z0-9_-]{2,64}",
+                  pattern_hint="Letters, digits, '-' and '_'."),
+            Field("api_key", "Partner API key", secret=True,
+                  help="Recommended. Or use the legacy username and password below."),
+            Field("username", "Legacy username (e-mail)"),
+            Field("password", "Legacy password", secret=True),
+            Field("api_base_url", "Partner API base URL", kind="url", required=True,
+                  default="https://hub.360dialog.io/api/v2"),
+            Field("hub_url", "Partner hub URL", kind="url", required=True,
+                  default="https://hub.360dialog.com"),
+            Field("waba_base_url", "Messaging API base URL", kind="url", required=True,
+                  default="https://waba-v2.360dialog.io"),
+            Field("redirect_url", "Redirect URL", kind="url", required=True,
+                  help="Where the hub sends the customer back after onboarding."),
+            Field("webhook_url", "Partner webhook URL", kind="url"),
+            Field("webhook_secret", "Webhook signing secret", secret=True,
+                  help="Verifies x-360dialog-signature on partner webhooks."),
+        ),
+        _one_of(("api_key",), ("username", "password"),
+                message="Give an API key, or a legacy username and password."),
+    ),
+    Provider.TWILIO: ProviderSpec(
+        "Twilio (ISV master account)",
+        (
+            Field("account_sid", "Master account SID", required=True,
+                  pattern=r"AC[0-9a-fA-F]{32}", pattern_hint="AC followed by 32 hex digits."),
+            Field("auth_token", "Auth token", secret=True,
+                  help="Or use an API key SID and secret below."),
+            Field("api_key_sid", "API key SID", pattern=r"SK[0-9a-fA-F]{32}",
+                  pattern_hint="SK followed by 32 hex digits."),
+            Field("api_key_secret", "API key secret", secret=True),
+            Field("api_base_url", "API base URL override", kind="url",
+                  help="Leave blank for Twilio's own hosts."),
+        ),
+        _one_of(("auth_token",), ("api_key_sid", "api_key_secret"),
+                message="Give the auth token, or an API key SID and secret."),
+    ),
+}  # fmt: skip
+
+
+class PartnerConfiguration(Base):
+    __tablename__ = "partner_configurations"
+    __table_args__ = (UniqueConstraint("provider", "environment"),)
+
+    id: Mapped[intpk]
+    provider: Mapped[Provider] = mapped_column(enum_column(Provider))
+    environment: Mapped[Environment] = mapped_column(enum_column(Environment))
+    name: Mapped[str] = mapped_column(String(120))
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secrets: Mapped[dict[str, str]] = mapped_column(
+        EncryptedJSON("partner_configurations.secrets"), default=dict
+    )
+    last_checked_at: Mapped[dt.datetime | None]
+    last_check_ok: Mapped[bool | None]
+    last_check_message: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    @property
+    def spec(self) -> ProviderSpec:
+        return PROVIDERS[self.provider]
+
+    def value(self, name: str) -> str:
+        """A setting or secret by field name ('' when unset)."""
+        field = self.spec.field(name)
+        source = self.secrets if field.secret else self.settings
+        return (source or {}).get(name) or ""
+
+    def has_secret(self, name: str) -> bool:
+        return bool((self.secrets or {}).get(name))
+
+
+class ValidationFailed(DomainError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("Please correct the highlighted fields.")
+        self.errors = errors
+
+
+def _merge(
+    spec: ProviderSpec, values: dict[str, str], current: PartnerConfiguration | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Split submitted values into settings and secrets; a blank secret keeps the old one."""
+    settings: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    for field in spec.fields:
+        value = (values.get(field.name) or "").strip()
+        if field.secret:
+            value = value or (current.value(field.name) if current else "")
+            if value:
+                secrets[field.name] = value
+        else:
+            settings[field.name] = value
+    return settings, secrets
+
+
+def _validate(
+    session: Session,
+    provider: Provider,
+    environment: Environment,
+    settings: dict[str, str],
+    secrets: dict[str, str],
+    current: PartnerConfiguration | None,
+) -> None:
+    spec = PROVIDERS[provider]
+    merged = settings | secrets
+    errors = {f.name: message for f in spec.fields if (message := f.check(merged.get(f.name, "")))}
+    for name, message in spec.check(merged).items():
+        errors.setdefault(name, message)
+    clash = session.scalars(
+        select(PartnerConfiguration.id).where(
+            PartnerConfiguration.provider == provider,
+            PartnerConfiguration.environment == environment,
+        )
+    ).first()
+    if clash is not None and (current is None or clash != current.id):
+        errors["environment"] = f"A {spec.label} configuration for {environment} already exists."
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def create_configuration(
+    session: Session,
+    actor: audit.Actor,
+    provider: Provider,
+    environment: Environment,
+    name: str,
+    values: dict[str, str],
+) -> PartnerConfiguration:
+    settings, secrets = _merge(PROVIDERS[provider], values, None)
+    _validate(session, provider, environment, settings, secrets, None)
+    config = PartnerConfiguration(
+        provider=provider,
+        environment=environment,
+        name=name.strip() or PROVIDERS[provider].label,
+        settings=settings,
+        secrets=secrets,
+    )
+    session.add(config)
+    audit.record(
+        session,
+        actor,
+        "partner_configuration.create",
+        config,
+        label=f"{config.name} ({environment})",
+        provider=provider.value,
+        settings=sorted(k for k, v in settings.items() if v),
+        secrets_set=sorted(secrets),
+    )
+    return config
+
+
+def update_configuration(
+    session: Session,
+    actor: audit.Actor,
+    config: PartnerConfiguration,
+    environment: Environment,
+    name: str,
+    values: dict[str, str],
+    clear_secrets: tuple[str, ...] = (),
+) -> PartnerConfiguration:
+    """Apply an edit; a blank secret keeps its value unless named in ``clear_secrets``."""
+    spec = config.spec
+    settings, secrets = _merge(spec, values, config)
+    for name_ in clear_secrets:
+        secrets.pop(name_, None)
+    _validate(session, config.provider, environment, settings, secrets, config)
+    old_settings, old_secrets = dict(config.settings or {}), dict(config.secrets or {})
+    changed = sorted(k for k in settings if settings[k] != old_settings.get(k, ""))
+    secrets_changed = sorted(
+        k for k in set(secrets) | set(old_secrets) if secrets.get(k) != old_secrets.get(k)
+    )
+    if environment != config.environment:
+        changed.append("environment")
+    if name.strip() and name.strip() != config.name:
+        changed.append("name")
+    config.environment = environment
+    config.name = name.strip() or config.name
+    config.settings, config.secrets = settings, secrets
+    audit.record(
+        session,
+        actor,
+        "partner_configuration.update",
+        config,
+        label=f"{config.name} ({config.environment})",
+        changed=changed,
+        secrets_changed=secrets_changed,
+    )
+    return config
+
+
+def set_enabled(
+    session: Session, actor: audit.Actor, config: PartnerConfiguration, enabled: bool
+) -> None:
+    config.is_enabled = enabled
+    action = "partner_configuration.enable" if enabled else "partner_configuration.disable"
+    audit.record(session, actor, action, config, label=f"{config.name} ({config.environment})")
+
+
+def delete_configuration(
+    session: Session, actor: audit.Actor, config: PartnerConfiguration
+) -> None:
+    audit.record(
+        session,
+        actor,
+        "partner_configuration.delete",
+        config,
+        label=f"{config.name} ({config.environment})",
+        provider=config.provider.value,
+    )
+    session.delete(config)
+
+
+def record_check(config: PartnerConfiguration, ok: bool, message: str, at: dt.datetime) -> None:
+    config.last_checked_at, config.last_check_ok = at, ok
+    config.last_check_message = message[:500]
+
+
+def active_configuration(
+    session: Session, provider: Provider, environment: Environment
+) -> PartnerConfiguration | None:
+    """The enabled configuration companies onboard through, if any."""
+    return session.scalars(
+        select(PartnerConfiguration).where(
+            PartnerConfiguration.provider == provider,
+            PartnerConfiguration.environment == environment,
+            PartnerConfiguration.is_enabled.is_(True),
+        )
+    ).one_or_none()
