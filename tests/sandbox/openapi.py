@@ -1,0 +1,654 @@
+"""OpenAPI conformance checks for the responses the sandbox recorded.
+
+``Sandbox(record=True)`` appends one dict per request to ``sandbox.exchanges``::
+
+    {"provider": "meta", "method": "GET", "path": "/graph/v21.0/1234/phone_numbers",
+     "status": 200, "content_type": "application/json", "body": b"..."}
+
+``validate_exchange`` finds the operation of the providers' own OpenAPI descriptions
+(``<repo>/../shared/specs``) that the exchange is for and validates the body against that
+operation's response schema; ``assert_conforms`` does it for a whole list and fails once,
+listing every failure.
+
+Matching rules, in order:
+
+* The path's host alias picks the spec (``/graph/`` -> ``meta``; ``/api/2010-04-01/``,
+  ``/messaging/v1/``, ``/messaging/v2/``, ``/trusthub/v1/``, ``/events/v1/`` -> the Twilio
+  specs). Anything else (360dialog, Meta's ``/www`` pages) is for no operation: ``None``.
+* Templates match segment by segment (query string dropped, segments percent-decoded);
+  a path parameter's value must satisfy its schema's ``pattern``/length limits. The Meta
+  spec leaves most ``*-ID`` parameters unconstrained, so a Meta ``...ID``/``..._id``
+  parameter without a pattern must be numeric (Graph object ids are), which keeps
+  ``/v21.0/debug_token`` or ``/v21.0/oauth/access_token`` from posing as
+  ``/{Version}/{Media-ID}``; a hint naming the parameter lifts that heuristic.
+* ``hints`` (a mapping ``{"1234": "Phone-Number-ID"}`` or a callable ``segment -> name |
+  None``) drop the templates that put a hinted segment under another parameter name; when
+  they would drop every candidate they are ignored (the spec may name the same id
+  differently, e.g. ``WABA-ID`` and ``WhatsApp-Business-Account-ID``).
+* Among what is left, the templates with the most literal segments win. Equally specific
+  candidates (``/{Version}/{Business-ID}`` vs ``/{Version}/{WABA-ID}``) are tried in spec
+  order: the exchange passes when its body validates against any of them, and the first
+  that accepts it is the operation key reported.
+* The status matches a response exactly, then as ``2XX``, then ``default``. An undocumented
+  success status fails (a 200 where the spec says 201 is a wire difference); an
+  undocumented error status (>= 400: the Twilio specs document none) is not checked, and
+  the exchange counts as for no operation (``None``).
+* The response content is picked by media type (parameters dropped). A response with no
+  content needs no body; a 204 must have an empty one. JSON bodies are validated with
+  jsonschema: Draft 2020-12 for OpenAPI 3.1 (Meta), Draft 4 for OpenAPI 3.0 (Twilio), with
+  3.0's ``nullable: true`` rewritten to allow ``null``. The formats ``date-time``
+  (RFC 3339 with an offset; Graph's ``+0000`` is accepted), ``date`` and Twilio's
+  ``date-time-rfc-2822`` are checked; other formats are annotations. No strictness is
+  added: ``additionalProperties`` stays whatever the spec says.
+
+Known disagreements between a spec and the providers' live behaviour are patched in
+``SPEC_PATCHES`` (each with its reason), so the sandbox can follow the fact sheets.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import functools
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import jsonschema
+import pytest
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4, DRAFT202012
+
+SPECS_DIR = Path(
+    os.environ.get("SANDBOX_SPECS_DIR")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "specs"
+)
+
+# spec name -> file name glob (the Meta file carries its Graph version in its name)
+SPEC_FILES = {
+    "meta": "meta_business-messaging-api_v*.yaml",
+    "twilio_api_v2010": "twilio_api_v2010.json",
+    "twilio_messaging_v1": "twilio_messaging_v1.json",
+    "twilio_messaging_v2": "twilio_messaging_v2.json",
+    "twilio_trusthub_v1": "twilio_trusthub_v1.json",
+    "twilio_events_v1": "twilio_events_v1.json",
+}
+
+# (provider, path prefix under the provider, spec name, prefix to strip before matching)
+ROUTES = (
+    ("meta", "/graph/", "meta", "/graph"),
+    ("twilio", "/api/2010-04-01/", "twilio_api_v2010", "/api"),
+    ("twilio", "/messaging/v1/", "twilio_messaging_v1", "/messaging"),
+    ("twilio", "/messaging/v2/", "twilio_messaging_v2", "/messaging"),
+    ("twilio", "/trusthub/v1/", "twilio_trusthub_v1", "/trusthub"),
+    ("twilio", "/events/v1/", "twilio_events_v1", "/events"),
+)
+
+
+def _add_enum(*values: str) -> Callable[[dict], dict]:
+    def patch(node: dict) -> dict:
+        return node | {"enum": [*node["enum"], *(v for v in values if v not in node["enum"])]}
+
+    return patch
+
+
+def _required(*names: str) -> Callable[[dict], dict]:
+    return lambda node: node | {"required": list(names)}
+
+
+def _nullable(node: dict) -> dict:
+    return node | {"nullable": True}
+
+
+def _or_empty_string(node: dict) -> dict:
+    return {"anyOf": [node, {"type": "string", "maxLength": 0}]}
+
+
+def _or_decimal_string(node: dict) -> dict:
+    return {"anyOf": [node, {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}]}
+
+
+_META = "/components/schemas"
+_META_PN = f"{_META}/WhatsAppBusinessAccountPhoneNumber"
+_META_ENUMS = "fact sheet meta.md 1.7 (enums, union of observed values; Meta docs drift)"
+_TW = "/components/schemas/api.v2010.account"
+_TW_EMPTY_SID = (
+    'Twilio returns "" for an unset application SID: the spec\'s own IncomingPhoneNumber '
+    "examples do, the pattern ^AP... rejects it"
+)
+_TW_LATLONG = (
+    'AvailablePhoneNumbers carries latitude/longitude as decimal strings ("19.720000") in '
+    "the spec's own examples and on the wire; the schema says number"
+)
+
+# Where a spec contradicts the providers' live behaviour (the fact sheets in
+# /work/shared/providers, or the spec's own examples), the live behaviour wins:
+# spec name -> [(JSON pointer of the node, patch function, reason)]. Applied once at load.
+SPEC_PATCHES: dict[str, list[tuple[str, Callable[[Any], Any], str]]] = {
+    "meta": [
+        (f"{_META}/PhoneNumberInfo/properties/quality_rating", _add_enum("UNKNOWN"), _META_ENUMS),
+        (
+            f"{_META}/PhoneNumberInfo/properties/code_verification_status",
+            _add_enum("NOT_VERIFIED", "EXPIRED"),
+            _META_ENUMS,
+        ),
+        (f"{_META}/WhatsAppPhoneNumberQualityRating", _add_enum("UNKNOWN"), _META_ENUMS),
+        (
+            f"{_META}/WhatsAppCodeVerificationStatus",
+            _add_enum("NOT_VERIFIED", "EXPIRED"),
+            _META_ENUMS,
+        ),
+        (
+            f"{_META}/WhatsAppPhoneNumberStatus",
+            _add_enum("CONNECTED", "DISCONNECTED", "FLAGGED", "RATE_LIMITED", "UNKNOWN"),
+            _META_ENUMS,
+        ),
+        (
+            f"{_META_PN}/properties/messaging_limit_tier",
+            _add_enum("TIER_2K", "TIER_NOT_SET"),
+            _META_ENUMS,
+        ),
+        (
+            _META_PN,
+            _required("id"),
+            "Graph returns only the default or requested (fields=) fields, and the "
+            "phone_numbers edge's defaults have no status (meta.md 1.7: "
+            "data[]{id, display_phone_number, verified_name, code_verification_status, "
+            "quality_rating}); only id is always there",
+        ),
+    ],
+    "twilio_api_v2010": [
+        *(
+            (f"{_TW}.{schema}/properties/{field}", _or_empty_string, _TW_EMPTY_SID)
+            for schema in (
+                "incoming_phone_number",
+                "incoming_phone_number.incoming_phone_number_local",
+                "incoming_phone_number.incoming_phone_number_mobile",
+                "incoming_phone_number.incoming_phone_number_toll_free",
+            )
+            for field in ("sms_application_sid", "voice_application_sid")
+        ),
+        *(
+            (
+                f"{_TW}.available_phone_number_country.available_phone_number_{kind}"
+                f"/properties/{field}",
+                _or_decimal_string,
+                _TW_LATLONG,
+            )
+            for kind in ("local", "mobile", "toll_free")
+            for field in ("latitude", "longitude")
+        ),
+    ],
+    "twilio_messaging_v1": [
+        (
+            "/components/schemas/messaging.v1.brand_registrations/properties/identity_status",
+            _nullable,
+            "identity_status is null until TCR has verified the brand (the spec's own "
+            "fetchSoleProprietorPending example); the $ref'd enum has no nullable",
+        ),
+    ],
+}
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_META_ID_PARAM = re.compile(r"(?i)(^|[-_])id$")
+_NUMERIC = re.compile(r"^[0-9]+$")
+_MAX_ERRORS = 5
+
+Hints = Mapping[str, str] | Callable[[str], str | None] | None
+
+
+class SpecsMissing(LookupError):
+    """The shared specs directory (or one spec file) is absent."""
+
+
+# -- formats --------------------------------------------------------------------------------
+FORMATS = jsonschema.FormatChecker(formats=())
+_RFC2822 = re.compile(r"^[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$"
+)
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    # RFC 3339 wants an offset; Graph writes it without a colon ("+0000"), so accept both.
+    if not isinstance(value, str):
+        return True
+    return bool(_ISO_DATETIME.match(value)) and datetime.fromisoformat(value) is not None
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return bool(_ISO_DATE.match(value)) and date.fromisoformat(value) is not None
+
+
+@FORMATS.checks("date-time-rfc-2822", raises=(TypeError, ValueError))
+def _is_rfc2822(value: object) -> bool:
+    # Twilio's 2010 API: "Thu, 30 Jul 2015 23:19:04 +0000".
+    if not isinstance(value, str):
+        return True
+    return bool(_RFC2822.match(value)) and email.utils.parsedate_to_datetime(value) is not None
+
+
+# -- the specs --------------------------------------------------------------------------------
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _resolve_local(doc: dict, node: Any, pointer: str) -> tuple[Any, str]:
+    """Follow local ``$ref`` chains (for parameter and response objects)."""
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if not ref.startswith("#/") or ref in seen:
+            break
+        seen.add(ref)
+        pointer = ref[1:]
+        node = doc
+        for token in pointer[1:].split("/"):
+            node = node[unquote(token).replace("~1", "/").replace("~0", "~")]
+    return node, pointer
+
+
+def _allow_null(doc: Any) -> None:
+    """OpenAPI 3.0 ``nullable: true`` -> JSON Schema that accepts ``null`` (in place)."""
+    if isinstance(doc, list):
+        for item in doc:
+            _allow_null(item)
+        return
+    if not isinstance(doc, dict):
+        return
+    for value in doc.values():
+        _allow_null(value)
+    if doc.get("nullable") is not True:
+        return
+    del doc["nullable"]
+    if isinstance(doc.get("type"), str):
+        doc["type"] = [doc["type"], "null"]
+    if isinstance(doc.get("enum"), list) and None not in doc["enum"]:
+        doc["enum"] = [*doc["enum"], None]
+    if "type" not in doc and "enum" not in doc:
+        # $ref or a combinator: 3.0 ignores $ref siblings, but "nullable" beside one is
+        # the author's intent to allow null, so honour it rather than reject null.
+        inner = {k: doc.pop(k) for k in list(doc) if k in ("$ref", "allOf", "oneOf", "anyOf")}
+        if inner:
+            doc["anyOf"] = [inner, {"type": "null"}]
+
+
+@dataclass
+class Operation:
+    """One method on one path template of a spec."""
+
+    spec: str
+    method: str
+    template: str
+    pointer: str  # JSON pointer of the operation object in the spec
+    segments: tuple[str | re.Pattern[str], ...]
+    names: tuple[tuple[str, ...], ...]  # parameter names per segment
+    params: dict[str, dict]  # path parameter name -> schema
+    responses: dict[str, Any]
+    literal_count: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.template}"
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        values: dict[str, str] = {}
+        for want, names, got in zip(self.segments, self.names, segments, strict=True):
+            if isinstance(want, str):
+                if want != got:
+                    return None
+                continue
+            found = want.fullmatch(got)
+            if found is None:
+                return None
+            values.update(zip(names, found.groups(), strict=True))
+        return values
+
+
+def _compile_segment(segment: str) -> tuple[str | re.Pattern[str], tuple[str, ...]]:
+    names = tuple(re.findall(r"\{([^}]+)\}", segment))
+    if not names:
+        return segment, ()
+    parts = re.split(r"\{[^}]+\}", segment)
+    regex = "(.+?)".join(re.escape(p) for p in parts)
+    return re.compile(regex), names
+
+
+class Spec:
+    """A loaded OpenAPI document: its operations and cached response validators."""
+
+    def __init__(self, name: str, doc: dict) -> None:
+        self.name = name
+        self.doc = doc
+        self.openapi = str(doc.get("openapi", ""))
+        self.uri = f"urn:sandbox-openapi:{name}"
+        # 3.1 has no "nullable", but Meta's document still uses it (once, on a phone
+        # number's username, with null meant): honour it in both versions.
+        self._schema_doc = copy.deepcopy(doc)
+        _allow_null(self._schema_doc)
+        if self.openapi.startswith("3.0"):
+            self._validator_cls: type = jsonschema.Draft4Validator
+            specification = DRAFT4
+        else:
+            self._validator_cls = jsonschema.Draft202012Validator
+            specification = DRAFT202012
+        resource = Resource(contents=self._schema_doc, specification=specification)
+        self._registry = Registry().with_resource(self.uri, resource)
+        self._validators: dict[str, Any] = {}
+        self.operations = list(self._operations())
+        self._by_shape: dict[tuple[str, int], list[Operation]] = {}
+        for op in self.operations:
+            self._by_shape.setdefault((op.method, len(op.segments)), []).append(op)
+
+    def __repr__(self) -> str:
+        return f"<Spec {self.name} (OpenAPI {self.openapi}, {len(self.operations)} operations)>"
+
+    def _operations(self) -> Iterable[Operation]:
+        for template, item in self.doc.get("paths", {}).items():
+            item_pointer = f"/paths/{_escape(template)}"
+            shared = self._path_params(item.get("parameters", []))
+            for method in HTTP_METHODS:
+                op = item.get(method)
+                if not isinstance(op, dict):
+                    continue
+                params = shared | self._path_params(op.get("parameters", []))
+                compiled = [_compile_segment(s) for s in template.split("/")[1:]]
+                yield Operation(
+                    spec=self.name,
+                    method=method.upper(),
+                    template=template,
+                    pointer=f"{item_pointer}/{method}",
+                    segments=tuple(c[0] for c in compiled),
+                    names=tuple(c[1] for c in compiled),
+                    params=params,
+                    # YAML reads an unquoted 200 as an int: response keys are strings here
+                    responses={str(k): v for k, v in (op.get("responses") or {}).items()},
+                    literal_count=sum(isinstance(c[0], str) for c in compiled),
+                )
+
+    def _path_params(self, parameters: list) -> dict[str, dict]:
+        found = {}
+        for raw in parameters:
+            param, _ = _resolve_local(self.doc, raw, "")
+            if isinstance(param, dict) and param.get("in") == "path":
+                found[param["name"]] = param.get("schema") or {}
+        return found
+
+    # -- matching ---------------------------------------------------------------------------
+    def candidates(self, method: str, path: str, hints: Hints = None) -> list[Operation]:
+        """The operations ``method path`` may be for, best first (see the module doc)."""
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        if len(path) > 1:
+            path = path.rstrip("/")
+        segments = [unquote(s) for s in path.split("/")[1:]]
+        hint = _hint_function(hints)
+        plain, hinted = [], []
+        for op in self._by_shape.get((method.upper(), len(segments)), []):
+            if self.name == "meta" and not op.template.startswith("/{Version}/"):
+                continue  # e.g. /whatsapp/webhooks: sent by Meta, not served by Graph
+            values = op.match(segments)
+            if values is None:
+                continue
+            consistent = True
+            acceptable = True
+            for name, value in values.items():
+                named = hint(value)
+                if named is not None and named != name:
+                    consistent = False
+                if not self._param_ok(name, value, op.params.get(name, {}), named == name):
+                    acceptable = False
+            if acceptable:
+                plain.append(op)
+                if consistent:
+                    hinted.append(op)
+        pool = hinted or plain
+        if not pool:
+            return []
+        best = max(op.literal_count for op in pool)
+        return [op for op in pool if op.literal_count == best]
+
+    def _param_ok(self, name: str, value: str, schema: dict, hinted: bool) -> bool:
+        if not value:
+            return False
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and not re.search(pattern, value):
+            return False
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get(
+            "maxLength", len(value)
+        ):
+            return False
+        if self.name == "meta" and not hinted and pattern is None:
+            if name == "Version":
+                return re.fullmatch(r"v[0-9]+\.[0-9]+", value) is not None
+            if _META_ID_PARAM.search(name):
+                return _NUMERIC.match(value) is not None
+            if name == "Media-URL":
+                return value.startswith(("http://", "https://"))
+        return True
+
+    # -- validation -------------------------------------------------------------------------
+    def check(self, op: Operation, status: int, content_type: str, body: bytes) -> list[str]:
+        """Reasons the response does not conform (empty when it does).
+
+        Raises ``LookupError`` when ``status`` is an error status the operation does not
+        document (nothing to check against).
+        """
+        status_key = next(
+            (
+                k
+                for k in (str(status), f"{status // 100}XX", f"{status // 100}xx", "default")
+                if k in op.responses
+            ),
+            None,
+        )
+        if status_key is None:
+            if status >= 400:
+                raise LookupError(f"{status} not documented for {op.key}")
+            return [f"status {status} is not documented (documented: {sorted(op.responses)})"]
+        response, pointer = _resolve_local(
+            self.doc, op.responses[status_key], f"{op.pointer}/responses/{_escape(status_key)}"
+        )
+        content = (response or {}).get("content") or {}
+        if not content:
+            if status == 204 and body.strip():
+                return [f"a 204 must have an empty body, got {len(body)} bytes"]
+            return []
+        media = _pick_media(content, content_type)
+        if not body:
+            return [f"empty body, but the spec documents {sorted(content)} for {status_key}"]
+        if media is None:
+            return [f"content type {content_type!r} is not documented ({sorted(content)})"]
+        if not _is_json(media):
+            return []
+        try:
+            instance = json.loads(body)
+        except ValueError as exc:
+            return [f"body is not JSON ({exc}): {body[:200]!r}"]
+        schema_node = content[media].get("schema") if isinstance(content[media], dict) else None
+        if schema_node is None:
+            return []
+        schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
+        validator = self.validator(schema_pointer)
+        errors = sorted(validator.iter_errors(instance), key=jsonschema.exceptions.relevance)
+        return [_describe(e) for e in errors[:_MAX_ERRORS]] + (
+            [f"... and {len(errors) - _MAX_ERRORS} more"] if len(errors) > _MAX_ERRORS else []
+        )
+
+    def validator(self, pointer: str) -> Any:
+        """A jsonschema validator for the schema at ``pointer`` (cached)."""
+        validator = self._validators.get(pointer)
+        if validator is None:
+            ref = f"{self.uri}#{quote(pointer, safe='/~')}"
+            validator = self._validator_cls(
+                {"$ref": ref}, registry=self._registry, format_checker=FORMATS
+            )
+            self._validators[pointer] = validator
+        return validator
+
+
+def _hint_function(hints: Hints) -> Callable[[str], str | None]:
+    if hints is None:
+        return lambda _value: None
+    if callable(hints):
+        return hints
+    return hints.get
+
+
+def _pick_media(content: dict, content_type: str) -> str | None:
+    wanted = content_type.split(";", 1)[0].strip().lower()
+    by_lower = {k.lower(): k for k in content}
+    major = wanted.split("/", 1)[0]
+    for option in (wanted, f"{major}/*", "*/*"):
+        if option in by_lower:
+            return by_lower[option]
+    return None
+
+
+def _is_json(media: str) -> bool:
+    media = media.lower()
+    return media in ("application/json", "*/*", "application/*") or media.endswith("+json")
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = "/" + "/".join(_escape(str(p)) for p in error.absolute_path)
+    message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
+    keyword = error.validator
+    if error.context:  # anyOf/oneOf: name the closest branch's reason too
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is not None:
+            inner = "/" + "/".join(_escape(str(p)) for p in best.absolute_path)
+            message += f" [closest: at {inner}: {best.message[:200]}]"
+    return f"at {where}: {message} ({keyword})"
+
+
+@functools.cache
+def _load_doc(name: str) -> dict:
+    if name not in SPEC_FILES:
+        raise KeyError(f"unknown spec {name!r}; known: {sorted(SPEC_FILES)}")
+    if not SPECS_DIR.is_dir():
+        raise SpecsMissing(f"the provider specs directory {SPECS_DIR} is absent")
+    matches = sorted(SPECS_DIR.glob(SPEC_FILES[name]))
+    if not matches:
+        raise SpecsMissing(f"no {SPEC_FILES[name]} in {SPECS_DIR}")
+    path = matches[-1]
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        doc = json.loads(text)
+    else:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        doc = yaml.load(text, Loader=loader)
+    for pointer, patch, _reason in SPEC_PATCHES.get(name, []):
+        parent, _ = _resolve_local(doc, {"$ref": "#" + pointer.rsplit("/", 1)[0]}, "")
+        last = pointer.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
+        parent[last] = patch(parent[last])
+    return doc
+
+
+@functools.cache
+def _load_spec(name: str) -> Spec:
+    return Spec(name, _load_doc(name))
+
+
+def load_spec(name: str) -> Spec:
+    """The parsed spec ``name`` (one of ``SPEC_FILES``), loaded once per process.
+
+    ``Spec.doc`` is the raw document. When the shared specs are absent (a checkout without
+    ``../shared``), the calling test is skipped with the reason.
+    """
+    try:
+        return _load_spec(name)
+    except SpecsMissing as exc:
+        pytest.skip(f"OpenAPI specs unavailable: {exc}")
+
+
+def route(exchange: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(spec name, path to match)`` for an exchange, or None when no spec covers it."""
+    path = str(exchange.get("path", ""))
+    provider = exchange.get("provider")
+    for prov, prefix, spec, strip in ROUTES:
+        if provider == prov and path.startswith(prefix):
+            return spec, path[len(strip) :]
+    return None
+
+
+def validate_exchange(exchange: Mapping[str, Any], hints: Hints = None) -> str | None:
+    """Validate one recorded exchange; return the operation key it validated against.
+
+    None when the exchange is for no operation of the specs (another provider, an endpoint
+    or method the spec lacks, an error status the operation does not document). Raises
+    ``AssertionError`` naming the operation, status, JSON pointer and reason otherwise.
+    """
+    routed = route(exchange)
+    if routed is None:
+        return None
+    spec = load_spec(routed[0])
+    method = str(exchange.get("method", "GET")).upper()
+    candidates = spec.candidates(method, routed[1], hints)
+    status = int(exchange.get("status", 0))
+    body = exchange.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode()
+    content_type = str(exchange.get("content_type") or "")
+    failures: list[tuple[Operation, list[str]]] = []
+    for op in candidates:
+        try:
+            reasons = spec.check(op, status, content_type, body)
+        except LookupError:
+            continue
+        if not reasons:
+            return op.key
+        failures.append((op, reasons))
+    if not failures:
+        return None
+    head = f"{exchange.get('provider')} {method} {exchange.get('path')} -> {status}"
+    lines = [head + (" matches none of its candidate operations" if len(failures) > 1 else "")]
+    for op, reasons in failures:
+        lines.append(f"  against {spec.name} {op.key} response {status}:")
+        lines.extend(f"    {reason}" for reason in reasons)
+    raise AssertionError("\n".join(lines))
+
+
+def assert_conforms(exchanges: Iterable[Mapping[str, Any]], hints: Hints = None) -> set[str]:
+    """Validate every exchange; fail once listing all failures. Returns the covered keys."""
+    covered: set[str] = set()
+    failures: list[str] = []
+    for index, exchange in enumerate(exchanges):
+        try:
+            key = validate_exchange(exchange, hints)
+        except AssertionError as exc:
+            failures.append(f"[{index}] {exc}")
+            continue
+        if key is not None:
+            covered.add(key)
+    if failures:
+        raise AssertionError(
+            f"{len(failures)} response(s) do not conform to the OpenAPI specs:\n"
+            + "\n".join(failures)
+        )
+    return covered
+
+
+__all__ = [
+    "SPECS_DIR",
+    "SPEC_FILES",
+    "SPEC_PATCHES",
+    "Operation",
+    "Spec",
+    "SpecsMissing",
+    "assert_conforms",
+    "load_spec",
+    "route",
+    "validate_exchange",
+]
