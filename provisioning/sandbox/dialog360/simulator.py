@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..base import Simulator, json_response
@@ -28,7 +29,12 @@ class Dialog360Simulator(PartnerApi, MessagingApi, HubPages, Controls, Simulator
     """Stateful 360dialog: partners, clients, channels, keys, templates and webhooks."""
 
     name = "dialog360"
-    rules = [*partner_api.RULES, *waba.RULES, *hub.RULES]
+
+    @property
+    def rules(self) -> list[Rule]:  # type: ignore[override]
+        # Fresh copies per instance: a werkzeug Rule binds to one Map only, and several
+        # sandboxes live in one process (the base class shares a class-level list).
+        return [rule.empty() for rule in (*partner_api.RULES, *waba.RULES, *hub.RULES)]
 
     def __init__(self, sandbox: Any) -> None:
         super().__init__(sandbox)
