@@ -1,0 +1,144 @@
+"""The Twilio simulator: api (2010), messaging (v1, v2), trusthub (v1) and events (v1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import Map
+from werkzeug.wrappers import Request, Response
+
+from ..base import Simulator
+from . import accounts, events, messaging, numbers, senders, trusthub
+from .accounts import AccountsMixin
+from .controls import ControlsMixin
+from .errors import TwilioError, not_found, too_many_requests
+from .events import EventsMixin
+from .messaging import MessagingMixin
+from .numbers import NumbersMixin
+from .senders import SendersMixin
+from .trusthub import TrustHubMixin
+
+if TYPE_CHECKING:
+    from ..core import Sandbox
+
+ALIASES = ("api", "messaging", "trusthub", "events")
+
+
+class TwilioSimulator(
+    AccountsMixin,
+    NumbersMixin,
+    MessagingMixin,
+    TrustHubMixin,
+    SendersMixin,
+    EventsMixin,
+    ControlsMixin,
+    Simulator,
+):
+    """Stateful Twilio: subaccounts, numbers, senders, A2P 10DLC, TrustHub, Event Streams.
+
+    Starts empty: seed the main (ISV) account with ``control_seed_master``.
+    """
+
+    name = "twilio"
+    # Kept off ``rules``: a werkzeug Rule binds to one Map only, and every Sandbox builds
+    # its own Map, so each instance gets fresh copies (``Rule.empty()``).
+    all_rules = (
+        accounts.RULES
+        + numbers.RULES
+        + messaging.RULES
+        + trusthub.RULES
+        + senders.RULES
+        + events.RULES
+    )
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__(sandbox)
+        self.url_map = Map(
+            [rule.empty() for rule in self.all_rules], strict_slashes=False, merge_slashes=False
+        )
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.keys_store: dict[str, dict[str, Any]] = {}
+        self.addresses_store: dict[str, dict[str, Any]] = {}
+        self.numbers: dict[str, dict[str, Any]] = {}
+        self.owned: dict[str, str] = {}  # E.164 -> PN sid
+        self.subaccount_limit = 1000
+        self.init_messaging()
+        self.init_trusthub()
+        self.init_senders()
+        self.init_events()
+
+    # -- dispatch --------------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            endpoint, args = adapter.match()
+            principal = self.authenticate(request)
+            response = getattr(self, endpoint)(request, principal, **args)
+        except TwilioError as exc:
+            response = exc.response()
+        except HTTPException as exc:
+            response = self.http_error(request, exc)
+        return response(environ, start_response)
+
+    def http_error(self, request: Request, exc: HTTPException) -> Response:
+        path = request.path
+        for alias in ALIASES:
+            path = path.removeprefix(f"/{alias}") if path.startswith(f"/{alias}/") else path
+        if isinstance(exc, MethodNotAllowed):
+            return TwilioError(405, 20004, "Method not allowed").response()
+        if (exc.code or 500) == 404:
+            return not_found(path).response()
+        return TwilioError(exc.code or 500, 20001, exc.description or "Bad request").response()
+
+    def fault_response(self, kind: str) -> Response:
+        if kind == "throttle":
+            error = too_many_requests()
+            error.headers = {"Retry-After": "1", "Twilio-Concurrent-Requests": "101"}
+            return error.response()
+        return TwilioError(500, 20500, "An internal server error has occurred").response()
+
+    # -- time --------------------------------------------------------------------------------
+    def tick(self) -> None:
+        self.tick_senders()
+        self.tick_a2p()
+
+    def describe(self) -> dict[str, Any]:
+        parents = [a for a in self.accounts.values() if a["owner_account_sid"] == a["sid"]]
+        return {
+            "main_accounts": [
+                {"sid": a["sid"], "friendly_name": a["friendly_name"]} for a in parents
+            ],
+            "subaccounts": sum(
+                1 for a in self.accounts.values() if a["owner_account_sid"] != a["sid"]
+            ),
+            "accounts": {
+                sid: {
+                    "friendly_name": a["friendly_name"],
+                    "status": a["status"],
+                    "parent": a["owner_account_sid"],
+                    "numbers": [
+                        n["phone_number"] for n in self.numbers.values() if n["account_sid"] == sid
+                    ],
+                    "senders": {
+                        s["sid"]: {"sender_id": s["sender_id"], "status": s["status"]}
+                        for s in self.senders.values()
+                        if s["_account"] == sid
+                    },
+                    "brands": {
+                        b["sid"]: b["status"]
+                        for b in self.brands.values()
+                        if b["account_sid"] == sid
+                    },
+                    "campaigns": {
+                        c["messaging_service_sid"]: c["campaign_status"]
+                        for c in self.campaigns.values()
+                        if c["account_sid"] == sid
+                    },
+                }
+                for sid, a in list(self.accounts.items())[:200]
+            },
+            "deliveries": len(self.sandbox.outbound.for_provider(self.name)),
+        }

@@ -1,0 +1,1 @@
+"""Twilio integration: the official SDK wired to httpx (``sdk.make_client``)."""
