@@ -33,15 +33,20 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
     """Stateful Meta: apps, businesses, WABAs, numbers, tokens, codes; starts empty."""
 
     name = "meta"
-    rules = [
-        Rule("/graph", endpoint="graph", methods=ALL),
-        Rule("/graph/<path:rest>", endpoint="graph", methods=ALL),
-        Rule("/connect/<locale>/sdk.js", endpoint="sdk_js", methods=["GET"]),
-        Rule("/www/dialog/oauth", endpoint="dialog", methods=["GET"]),
-        Rule("/www/<version>/dialog/oauth", endpoint="dialog", methods=["GET"]),
-        Rule("/www/dialog/oauth/submit", endpoint="dialog_submit", methods=["POST"]),
-        Rule("/www/<version>/dialog/oauth/submit", endpoint="dialog_submit", methods=["POST"]),
-    ]
+
+    @property
+    def rules(self) -> list[Rule]:  # type: ignore[override]
+        # fresh Rule objects per instance: a werkzeug Rule binds to one Map only, and
+        # several sandboxes live in one process (base.Simulator shares the class list)
+        return [
+            Rule("/graph", endpoint="graph", methods=ALL),
+            Rule("/graph/<path:rest>", endpoint="graph", methods=ALL),
+            Rule("/connect/<locale>/sdk.js", endpoint="sdk_js", methods=["GET"]),
+            Rule("/www/dialog/oauth", endpoint="dialog", methods=["GET"]),
+            Rule("/www/<version>/dialog/oauth", endpoint="dialog", methods=["GET"]),
+            Rule("/www/dialog/oauth/submit", endpoint="dialog_submit", methods=["POST"]),
+            Rule("/www/<version>/dialog/oauth/submit", endpoint="dialog_submit", methods=["POST"]),
+        ]
 
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__(sandbox)
