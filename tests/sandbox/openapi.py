@@ -18,7 +18,8 @@ Matching rules, in order:
 * Templates match segment by segment (query string dropped, segments percent-decoded);
   a path parameter's value must satisfy its schema's ``pattern``/length limits. The Meta
   spec leaves most ``*-ID`` parameters unconstrained, so a Meta ``...ID``/``..._id``
-  parameter without a pattern must be numeric (Graph object ids are), which keeps
+  parameter without a pattern must be numeric (Graph object ids are; ``group_id`` must be
+  a long base64-ish token, ``Media-URL`` an http(s) URL), which keeps
   ``/v21.0/debug_token`` or ``/v21.0/oauth/access_token`` from posing as
   ``/{Version}/{Media-ID}``; a hint naming the parameter lifts that heuristic.
 * ``hints`` (a mapping ``{"1234": "Phone-Number-ID"}`` or a callable ``segment -> name |
@@ -42,20 +43,20 @@ Matching rules, in order:
   added: ``additionalProperties`` stays whatever the spec says.
 
 Known disagreements between a spec and the providers' live behaviour are patched in
-``SPEC_PATCHES`` (each with its reason), so the sandbox can follow the fact sheets.
+``openapi_rules.SPEC_PATCHES`` (each with its reason), so the sandbox can follow the fact
+sheets; ``validate_request_body`` checks a JSON request body (e.g. the webhooks Meta sends,
+``POST /whatsapp/webhooks``) against its operation's request schema.
 """
 
 from __future__ import annotations
 
 import copy
-import email.utils
 import functools
 import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -65,6 +66,8 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
+
+from tests.sandbox.openapi_rules import FORMATS, SPEC_PATCHES
 
 SPECS_DIR = Path(
     os.environ.get("SANDBOX_SPECS_DIR")
@@ -92,113 +95,11 @@ ROUTES = (
 )
 
 
-def _add_enum(*values: str) -> Callable[[dict], dict]:
-    def patch(node: dict) -> dict:
-        return node | {"enum": [*node["enum"], *(v for v in values if v not in node["enum"])]}
-
-    return patch
-
-
-def _required(*names: str) -> Callable[[dict], dict]:
-    return lambda node: node | {"required": list(names)}
-
-
-def _nullable(node: dict) -> dict:
-    return node | {"nullable": True}
-
-
-def _or_empty_string(node: dict) -> dict:
-    return {"anyOf": [node, {"type": "string", "maxLength": 0}]}
-
-
-def _or_decimal_string(node: dict) -> dict:
-    return {"anyOf": [node, {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}]}
-
-
-_META = "/components/schemas"
-_META_PN = f"{_META}/WhatsAppBusinessAccountPhoneNumber"
-_META_ENUMS = "fact sheet meta.md 1.7 (enums, union of observed values; Meta docs drift)"
-_TW = "/components/schemas/api.v2010.account"
-_TW_EMPTY_SID = (
-    'Twilio returns "" for an unset application SID: the spec\'s own IncomingPhoneNumber '
-    "examples do, the pattern ^AP... rejects it"
-)
-_TW_LATLONG = (
-    'AvailablePhoneNumbers carries latitude/longitude as decimal strings ("19.720000") in '
-    "the spec's own examples and on the wire; the schema says number"
-)
-
-# Where a spec contradicts the providers' live behaviour (the fact sheets in
-# /work/shared/providers, or the spec's own examples), the live behaviour wins:
-# spec name -> [(JSON pointer of the node, patch function, reason)]. Applied once at load.
-SPEC_PATCHES: dict[str, list[tuple[str, Callable[[Any], Any], str]]] = {
-    "meta": [
-        (f"{_META}/PhoneNumberInfo/properties/quality_rating", _add_enum("UNKNOWN"), _META_ENUMS),
-        (
-            f"{_META}/PhoneNumberInfo/properties/code_verification_status",
-            _add_enum("NOT_VERIFIED", "EXPIRED"),
-            _META_ENUMS,
-        ),
-        (f"{_META}/WhatsAppPhoneNumberQualityRating", _add_enum("UNKNOWN"), _META_ENUMS),
-        (
-            f"{_META}/WhatsAppCodeVerificationStatus",
-            _add_enum("NOT_VERIFIED", "EXPIRED"),
-            _META_ENUMS,
-        ),
-        (
-            f"{_META}/WhatsAppPhoneNumberStatus",
-            _add_enum("CONNECTED", "DISCONNECTED", "FLAGGED", "RATE_LIMITED", "UNKNOWN"),
-            _META_ENUMS,
-        ),
-        (
-            f"{_META_PN}/properties/messaging_limit_tier",
-            _add_enum("TIER_2K", "TIER_NOT_SET"),
-            _META_ENUMS,
-        ),
-        (
-            _META_PN,
-            _required("id"),
-            "Graph returns only the default or requested (fields=) fields, and the "
-            "phone_numbers edge's defaults have no status (meta.md 1.7: "
-            "data[]{id, display_phone_number, verified_name, code_verification_status, "
-            "quality_rating}); only id is always there",
-        ),
-    ],
-    "twilio_api_v2010": [
-        *(
-            (f"{_TW}.{schema}/properties/{field}", _or_empty_string, _TW_EMPTY_SID)
-            for schema in (
-                "incoming_phone_number",
-                "incoming_phone_number.incoming_phone_number_local",
-                "incoming_phone_number.incoming_phone_number_mobile",
-                "incoming_phone_number.incoming_phone_number_toll_free",
-            )
-            for field in ("sms_application_sid", "voice_application_sid")
-        ),
-        *(
-            (
-                f"{_TW}.available_phone_number_country.available_phone_number_{kind}"
-                f"/properties/{field}",
-                _or_decimal_string,
-                _TW_LATLONG,
-            )
-            for kind in ("local", "mobile", "toll_free")
-            for field in ("latitude", "longitude")
-        ),
-    ],
-    "twilio_messaging_v1": [
-        (
-            "/components/schemas/messaging.v1.brand_registrations/properties/identity_status",
-            _nullable,
-            "identity_status is null until TCR has verified the brand (the spec's own "
-            "fetchSoleProprietorPending example); the $ref'd enum has no nullable",
-        ),
-    ],
-}
-
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _META_ID_PARAM = re.compile(r"(?i)(^|[-_])id$")
 _NUMERIC = re.compile(r"^[0-9]+$")
+# WhatsApp group ids are opaque base64-ish strings (the spec's webhook examples), not numbers
+_META_GROUP_ID = re.compile(r"^[A-Za-z0-9+/=]{16,}$")
 _MAX_ERRORS = 5
 
 Hints = Mapping[str, str] | Callable[[str], str | None] | None
@@ -206,38 +107,6 @@ Hints = Mapping[str, str] | Callable[[str], str | None] | None
 
 class SpecsMissing(LookupError):
     """The shared specs directory (or one spec file) is absent."""
-
-
-# -- formats --------------------------------------------------------------------------------
-FORMATS = jsonschema.FormatChecker(formats=())
-_RFC2822 = re.compile(r"^[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ISO_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$"
-)
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_datetime(value: object) -> bool:
-    # RFC 3339 wants an offset; Graph writes it without a colon ("+0000"), so accept both.
-    if not isinstance(value, str):
-        return True
-    return bool(_ISO_DATETIME.match(value)) and datetime.fromisoformat(value) is not None
-
-
-@FORMATS.checks("date", raises=ValueError)
-def _is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    return bool(_ISO_DATE.match(value)) and date.fromisoformat(value) is not None
-
-
-@FORMATS.checks("date-time-rfc-2822", raises=(TypeError, ValueError))
-def _is_rfc2822(value: object) -> bool:
-    # Twilio's 2010 API: "Thu, 30 Jul 2015 23:19:04 +0000".
-    if not isinstance(value, str):
-        return True
-    return bool(_RFC2822.match(value)) and email.utils.parsedate_to_datetime(value) is not None
 
 
 # -- the specs --------------------------------------------------------------------------------
@@ -297,6 +166,7 @@ class Operation:
     names: tuple[tuple[str, ...], ...]  # parameter names per segment
     params: dict[str, dict]  # path parameter name -> schema
     responses: dict[str, Any]
+    request_body: Any
     literal_count: int
 
     @property
@@ -375,6 +245,7 @@ class Spec:
                     params=params,
                     # YAML reads an unquoted 200 as an int: response keys are strings here
                     responses={str(k): v for k, v in (op.get("responses") or {}).items()},
+                    request_body=op.get("requestBody"),
                     literal_count=sum(isinstance(c[0], str) for c in compiled),
                 )
 
@@ -432,6 +303,8 @@ class Spec:
         if self.name == "meta" and not hinted and pattern is None:
             if name == "Version":
                 return re.fullmatch(r"v[0-9]+\.[0-9]+", value) is not None
+            if name == "group_id":
+                return _META_GROUP_ID.match(value) is not None
             if _META_ID_PARAM.search(name):
                 return _NUMERIC.match(value) is not None
             if name == "Media-URL":
@@ -465,9 +338,26 @@ class Spec:
             if status == 204 and body.strip():
                 return [f"a 204 must have an empty body, got {len(body)} bytes"]
             return []
+        return self._check_content(content, pointer, content_type, body)
+
+    def check_request(self, op: Operation, content_type: str, body: bytes) -> list[str]:
+        """Reasons a request body does not conform to ``op``'s request body (empty if it does)."""
+        request, pointer = (
+            _resolve_local(self.doc, op.request_body, f"{op.pointer}/requestBody")
+            if op.request_body is not None
+            else ({}, "")
+        )
+        content = (request or {}).get("content") or {}
+        if not content:
+            return [] if not body else [f"{op.key} documents no request body"]
+        return self._check_content(content, pointer, content_type, body)
+
+    def _check_content(
+        self, content: dict, pointer: str, content_type: str, body: bytes
+    ) -> list[str]:
         media = _pick_media(content, content_type)
         if not body:
-            return [f"empty body, but the spec documents {sorted(content)} for {status_key}"]
+            return [f"empty body, but the spec documents {sorted(content)}"]
         if media is None:
             return [f"content type {content_type!r} is not documented ({sorted(content)})"]
         if not _is_json(media):
@@ -476,11 +366,9 @@ class Spec:
             instance = json.loads(body)
         except ValueError as exc:
             return [f"body is not JSON ({exc}): {body[:200]!r}"]
-        schema_node = content[media].get("schema") if isinstance(content[media], dict) else None
-        if schema_node is None:
+        if not isinstance(content[media], dict) or content[media].get("schema") is None:
             return []
-        schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
-        validator = self.validator(schema_pointer)
+        validator = self.validator(f"{pointer}/content/{_escape(media)}/schema")
         errors = sorted(validator.iter_errors(instance), key=jsonschema.exceptions.relevance)
         return [_describe(e) for e in errors[:_MAX_ERRORS]] + (
             [f"... and {len(errors) - _MAX_ERRORS} more"] if len(errors) > _MAX_ERRORS else []
@@ -523,14 +411,22 @@ def _is_json(media: str) -> bool:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     where = "/" + "/".join(_escape(str(p)) for p in error.absolute_path)
-    message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
     keyword = error.validator
-    if error.context:  # anyOf/oneOf: name the closest branch's reason too
-        best = jsonschema.exceptions.best_match(error.context)
-        if best is not None:
+    if keyword in ("oneOf", "anyOf"):
+        # the default message repeats the whole instance; name the closest branch instead
+        if error.context:
+            best = jsonschema.exceptions.best_match(error.context)
             inner = "/" + "/".join(_escape(str(p)) for p in best.absolute_path)
-            message += f" [closest: at {inner}: {best.message[:200]}]"
+            message = f"no {keyword} branch matches [closest: at {inner}: {_clip(best.message)}]"
+        else:
+            message = "more than one oneOf branch matches"
+    else:
+        message = _clip(error.message)
     return f"at {where}: {message} ({keyword})"
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @functools.cache
@@ -620,6 +516,29 @@ def validate_exchange(exchange: Mapping[str, Any], hints: Hints = None) -> str |
     raise AssertionError("\n".join(lines))
 
 
+def validate_request_body(
+    spec_name: str, key: str, body: bytes | str | Any, content_type: str = "application/json"
+) -> None:
+    """Validate a request body against operation ``key`` (e.g. ``"POST /whatsapp/webhooks"``).
+
+    ``body`` may be bytes, text or an already-decoded JSON value. Raises ``AssertionError``
+    with the reasons, ``KeyError`` when the spec has no such operation. Meta's webhook
+    schema covers the ``messages`` and group fields only (no ``account_update`` & co.).
+    """
+    spec = load_spec(spec_name)
+    matches = [op for op in spec.operations if op.key == key]
+    if not matches:
+        raise KeyError(f"no operation {key!r} in {spec_name}")
+    if isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    reasons = spec.check_request(matches[0], content_type, body)
+    if reasons:
+        lines = [f"request body for {spec_name} {key} does not conform:"]
+        raise AssertionError("\n".join(lines + [f"    {r}" for r in reasons]))
+
+
 def assert_conforms(exchanges: Iterable[Mapping[str, Any]], hints: Hints = None) -> set[str]:
     """Validate every exchange; fail once listing all failures. Returns the covered keys."""
     covered: set[str] = set()
@@ -651,4 +570,5 @@ __all__ = [
     "load_spec",
     "route",
     "validate_exchange",
+    "validate_request_body",
 ]

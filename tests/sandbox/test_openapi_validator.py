@@ -352,3 +352,139 @@ def test_assert_conforms_is_fast_enough_for_hundreds() -> None:
     body = example("meta", key, "200", "single_phone_number")
     ex = exchange("meta", "GET", f"/graph/v21.0/{WABA}/phone_numbers", 200, body)
     assert assert_conforms([ex] * 300) == {key}
+
+
+# -- request bodies (the webhooks Meta sends) --------------------------------------------------
+WEBHOOK = "POST /whatsapp/webhooks"
+
+
+def webhook_example(name: str) -> Any:
+    media = load_spec("meta").doc["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]
+    return copy.deepcopy(media["content"]["application/json"]["examples"][name]["value"])
+
+
+def test_meta_inbound_message_webhooks_validate_after_the_spec_fix() -> None:
+    # The published schema sends inbound messages to the outbound send schemas; the fix in
+    # openapi_rules retargets them, so the spec's own inbound examples validate.
+    for name in ("Text Message", "Image Message", "Interactive Button Reply Message"):
+        openapi.validate_request_body("meta", WEBHOOK, webhook_example(name))
+    body = webhook_example("Text Message")
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["text"] = {"body": 5}
+    with pytest.raises(AssertionError) as caught:
+        openapi.validate_request_body("meta", WEBHOOK, json.dumps(body))
+    text = str(caught.value)
+    assert text.startswith("request body for meta POST /whatsapp/webhooks does not conform")
+    assert "at /entry/0/changes/0/value: no oneOf branch matches [closest:" in text
+
+
+def test_meta_status_webhook_and_required_envelope() -> None:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE},
+        "statuses": [
+            {
+                "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI",
+                "status": "delivered",
+                "timestamp": "1767225600",
+                "recipient_id": "16505551234",
+            }
+        ],
+    }
+    body = {"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": []}]}
+    body["entry"][0]["changes"].append({"field": "messages", "value": value})
+    openapi.validate_request_body("meta", WEBHOOK, body)
+    value["statuses"][0]["status"] = "bounced"
+    with pytest.raises(AssertionError, match="no oneOf branch matches"):
+        openapi.validate_request_body("meta", WEBHOOK, body)
+    with pytest.raises(AssertionError, match="at /: 'entry' is a required property"):
+        openapi.validate_request_body("meta", WEBHOOK, {"object": "whatsapp_business_account"})
+    with pytest.raises(KeyError, match="no operation"):
+        openapi.validate_request_body("meta", "POST /nope", {})
+
+
+def test_meta_group_ids_are_opaque_tokens() -> None:
+    group = "Y2FwaV9ncm91cDoxODA1NTU1MDE3MjoxMjAzNjMyMjI3NzE5NjMwNjcZD"
+    ex = exchange("meta", "DELETE", f"/graph/v21.0/{group}", 200, {"success": True})
+    assert validate_exchange(ex) == "DELETE /{Version}/{group_id}"
+    short = exchange("meta", "DELETE", "/graph/v21.0/debug_token", 200, {"success": True})
+    assert validate_exchange(short) is None
+
+
+# -- the fact sheets win over the specs ---------------------------------------------------------
+def test_live_enum_values_from_the_fact_sheet_are_accepted() -> None:
+    # meta.md 1.7: quality_rating UNKNOWN, code_verification_status NOT_VERIFIED, status
+    # CONNECTED; the phone_numbers edge returns no status unless asked for it.
+    path = f"/graph/v21.0/{WABA}/phone_numbers"
+    item = {"id": PHONE, "display_phone_number": "+1 555-0100", "verified_name": "Acme"}
+    item |= {"quality_rating": "UNKNOWN", "code_verification_status": "NOT_VERIFIED"}
+    body = {"data": [item, {"id": "1", "status": "CONNECTED", "messaging_limit_tier": "TIER_2K"}]}
+    assert validate_exchange(exchange("meta", "GET", path, 200, body)) is not None
+    single = {"id": PHONE, "quality_rating": "UNKNOWN", "code_verification_status": "EXPIRED"}
+    ex = exchange("meta", "GET", f"/graph/v21.0/{PHONE}", 200, single)
+    assert validate_exchange(ex, {PHONE: "Phone-Number-ID"}) == "GET /{Version}/{Phone-Number-ID}"
+
+
+def test_every_patch_points_at_an_existing_node_and_gives_a_reason() -> None:
+    for name, patches in openapi.SPEC_PATCHES.items():
+        doc = load_spec(name).doc
+        for pointer, _patch, reason in patches:
+            node, _ = openapi._resolve_local(doc, {"$ref": "#" + pointer}, "")
+            assert isinstance(node, dict), pointer
+            assert len(reason) > 20, pointer
+
+
+# The operations the platform drives: every example the spec gives for them must validate
+# (after SPEC_PATCHES), so a wrong patch or a validator regression shows up here.
+PLATFORM_OPERATIONS = [
+    ("meta", "GET /{Version}/{WABA-ID}/phone_numbers"),
+    ("meta", "POST /{Version}/{WABA-ID}/phone_numbers"),
+    ("meta", "GET /{Version}/{Phone-Number-ID}"),
+    ("meta", "POST /{Version}/{Phone-Number-ID}/register"),
+    ("meta", "POST /{Version}/{Phone-Number-ID}/request_code"),
+    ("meta", "POST /{Version}/{Phone-Number-ID}/verify_code"),
+    ("meta", "GET /{Version}/{WABA-ID}/subscribed_apps"),
+    ("meta", "POST /{Version}/{WABA-ID}/subscribed_apps"),
+    ("meta", "DELETE /{Version}/{WABA-ID}/subscribed_apps"),
+    ("meta", "GET /{Version}/{WABA-ID}"),
+    ("meta", "GET /{Version}/{Business-ID}/extendedcredits"),
+    ("meta", "GET /{Version}/{WhatsApp-Business-Account-ID}/assigned_users"),
+    ("meta", "POST /{Version}/{WhatsApp-Business-Account-ID}/assigned_users"),
+    ("meta", "GET /{Version}/{WABA-ID}/message_templates"),
+    ("twilio_api_v2010", "POST /2010-04-01/Accounts.json"),
+    ("twilio_api_v2010", "GET /2010-04-01/Accounts/{Sid}.json"),
+    (
+        "twilio_api_v2010",
+        "GET /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Local.json",
+    ),
+    ("twilio_api_v2010", "POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json"),
+    ("twilio_api_v2010", "GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json"),
+    ("twilio_api_v2010", "POST /2010-04-01/Accounts/{AccountSid}/Messages.json"),
+    ("twilio_messaging_v1", "POST /v1/Services"),
+    ("twilio_messaging_v1", "GET /v1/a2p/BrandRegistrations/{Sid}"),
+    ("twilio_messaging_v1", "POST /v1/Services/{MessagingServiceSid}/Compliance/Usa2p"),
+    ("twilio_messaging_v2", "GET /v2/Channels/Senders"),
+    ("twilio_messaging_v2", "GET /v2/Channels/Senders/{Sid}"),
+    ("twilio_trusthub_v1", "POST /v1/CustomerProfiles"),
+    ("twilio_trusthub_v1", "POST /v1/TrustProducts"),
+    ("twilio_trusthub_v1", "POST /v1/EndUsers"),
+    ("twilio_events_v1", "POST /v1/Sinks"),
+    ("twilio_events_v1", "POST /v1/Subscriptions"),
+]
+
+
+@pytest.mark.parametrize(("spec", "key"), PLATFORM_OPERATIONS)
+def test_spec_examples_of_platform_operations_validate(spec: str, key: str) -> None:
+    loaded = load_spec(spec)
+    (op,) = [op for op in loaded.operations if op.key == key]
+    checked = 0
+    for status, raw in op.responses.items():
+        response, _ = openapi._resolve_local(loaded.doc, raw, "")
+        media = (response.get("content") or {}).get("application/json") or {}
+        values = [media["example"]] if "example" in media else []
+        for item in (media.get("examples") or {}).values():
+            values.append(openapi._resolve_local(loaded.doc, item, "")[0]["value"])
+        for value in values:
+            body = json.dumps(value).encode()
+            assert loaded.check(op, int(status), "application/json", body) == [], (status, value)
+            checked += 1
+    assert checked, f"{key} has no examples"
