@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from provisioning import crypto, models  # noqa: F401 (registers every table)
+from provisioning.db import configure_sqlite
 
 from . import config as portal_config
 from .extensions import csrf, db, login_manager, migrate
@@ -45,6 +46,8 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     crypto.use_keyring(app.config["KEYRING"])
     db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+from sqlalchemy.types import TypeDecorator
 
 # Named constraints make migrations reproducible on every backend (SQLite batch mode
 # needs names to drop or alter a constraint).
@@ -25,23 +26,21 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class UTCDateTime(DateTime):
+class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware timestamp; SQLite hands back naive values, so tag them UTC."""
 
+    impl = DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value
 
-    def result_processor(self, dialect, coltype):  # type: ignore[override]
-        def process(value: Any) -> Any:
-            if isinstance(value, str):
-                value = dt.datetime.fromisoformat(value)
-            if isinstance(value, dt.datetime) and value.tzinfo is None:
-                return value.replace(tzinfo=dt.UTC)
-            return value
-
-        return process
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 # Primary keys are 64-bit on PostgreSQL and INTEGER (a rowid alias) on SQLite.
@@ -89,3 +88,26 @@ class Base(DeclarativeBase):
         # Only the primary key: a repr must never leak a secret or personal data.
         ident = getattr(self, "id", None)
         return f"<{type(self).__name__} id={ident}>"
+
+
+def configure_sqlite(engine: Any) -> None:
+    """Make SQLite enforce foreign keys and honour transactions and savepoints.
+
+    pysqlite opens transactions lazily on its own; handing BEGIN to SQLAlchemy gives
+    SAVEPOINT and rollback the semantics PostgreSQL has (SQLAlchemy's documented recipe).
+    """
+    from sqlalchemy import event
+
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")

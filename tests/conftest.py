@@ -1,0 +1,197 @@
+"""Fixtures: one app per session, the schema migrated once, a rolled-back transaction per test.
+
+Set ``TEST_DATABASE_URL`` to run on PostgreSQL (CI does); the default is a throwaway
+SQLite file. Provider calls go to the in-process sandbox; the network is never used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from flask import Flask
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+from sqlalchemy import MetaData, text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from portal import create_app
+from portal.extensions import db
+from provisioning import accounts, companies
+from provisioning.audit import SYSTEM
+from provisioning.crypto import Keyring
+from provisioning.tenancy import Company, Role, User
+
+PASSWORD = "correct-horse-battery"
+
+
+def _blocked_network(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError(f"network disabled in tests: {request.url.host}", request=request)
+
+
+def reset_database(url: str) -> None:
+    """Drop everything in the test database (PostgreSQL is reused between runs)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        meta.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    from portal.config import database_url as normalise
+
+    url = normalise(url, Path("."))
+    reset_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    from flask_migrate import upgrade
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "PORTAL_ENV": "development",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret-key",
+            "KEYRING": Keyring.generate(),
+            "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+            "PROVIDER_TRANSPORT": httpx.MockTransport(_blocked_network),
+            "SERVER_NAME": "portal.test",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    yield app
+
+
+def _context_scope() -> int:
+    """One session per app context (each request), and one for the test body itself."""
+    ctx = _cv_app.get(None)
+    return id(ctx) if ctx is not None else 0
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator:
+    """Sessions bound to one connection whose outer transaction rolls back after the test.
+
+    No app context stays pushed during the test, so every request gets its own context,
+    ``g`` and session, as in production; all of them share the one connection.
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+    outer = connection.begin()
+    original = db.session
+    # A plain SQLAlchemy session: Flask-SQLAlchemy's own would pick the engine over the
+    # connection and commit for real.
+    db.session = scoped_session(
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+        scopefunc=_context_scope,
+    )
+    try:
+        yield db.session
+    finally:
+        db.session.remove()
+        db.session = original
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app: Flask, session) -> FlaskClient:
+    return app.test_client()
+
+
+_counter = itertools.count(1)
+
+
+class Factory:
+    """Callable factories for the rows tests need."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+
+    def company(self, name: str | None = None) -> Company:
+        company = companies.create_company(
+            self.session, SYSTEM, name or f"Company {next(_counter)}"
+        )
+        self.session.commit()
+        return company
+
+    def user(
+        self,
+        company: Company | None = None,
+        role: Role = Role.MEMBER,
+        *,
+        email: str | None = None,
+        platform_admin: bool = False,
+    ) -> User:
+        user = accounts.create_user(
+            self.session,
+            SYSTEM,
+            email or f"user{next(_counter)}@example.com",
+            password=PASSWORD,
+            platform_admin=platform_admin,
+        )
+        if company is not None:
+            accounts.set_membership(self.session, SYSTEM, user, company, role)
+        self.session.commit()
+        return user
+
+    def admin(self) -> User:
+        return self.user(platform_admin=True)
+
+
+@pytest.fixture
+def make(session) -> Factory:
+    return Factory(session)
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    html = client.get(url, follow_redirects=True).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+class Auth:
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, user: User | str, password: str = PASSWORD):
+        email = user if isinstance(user, str) else user.email
+        token = csrf_token(self.client, "/login")
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self):
+        token = csrf_token(self.client, "/")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+    def post(self, url: str, data: dict | None = None, *, form_page: str | None = None, **kw):
+        """POST with a valid CSRF token taken from ``form_page`` (or any signed-in page)."""
+        token = csrf_token(self.client, form_page or "/companies")
+        return self.client.post(url, data={**(data or {}), "csrf_token": token}, **kw)
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)

@@ -1,0 +1,146 @@
+"""Every route has an access marker, and every marker holds against every kind of user."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal.access import LEVELS
+from provisioning.tenancy import Membership, Role
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        yield rule, app.view_functions[rule.endpoint]
+
+
+def test_every_route_declares_who_may_call_it(app):
+    unmarked = [
+        rule.rule for rule, view in routes(app) if getattr(view, "access", None) not in LEVELS
+    ]
+    assert unmarked == [], f"routes without an access marker: {unmarked}"
+
+
+def test_company_routes_take_the_company_from_the_url(app):
+    for rule, view in routes(app):
+        if view.access in {"company_member", "company_admin"}:
+            assert "company" in rule.arguments, rule.rule
+
+
+@pytest.fixture
+def world(make, session):
+    a, b = make.company("Alpha"), make.company("Beta")
+    users = {
+        "admin_a": make.user(a, Role.ADMIN),
+        "member_a": make.user(a, Role.MEMBER),
+        "admin_b": make.user(b, Role.ADMIN),
+        "platform": make.admin(),
+    }
+    b_membership = session.scalars(select(Membership).where(Membership.company_id == b.id)).first()
+    return a, b, users, b_membership
+
+
+def url_for_rule(rule, company_slug: str, ids: dict[str, int]) -> str:
+    values = {}
+    for arg in rule.arguments:
+        if arg == "company":
+            values[arg] = company_slug
+        elif arg in ids:
+            values[arg] = ids[arg]
+        else:
+            values[arg] = "x" if "token" in arg or arg == "provider" else 1
+    return rule.build(values)[1]
+
+
+def methods(rule):
+    return sorted(rule.methods - {"HEAD", "OPTIONS"})
+
+
+def call(client, method, url):
+    return client.open(url, method=method, data={})
+
+
+def test_anonymous_users_are_sent_to_login(app, client, world):
+    a, *_ = world
+    for rule, view in routes(app):
+        if view.access == "public":
+            continue
+        url = url_for_rule(rule, a.slug, {})
+        for method in methods(rule):
+            response = call(client, method, url)
+            assert response.status_code in (302, 400), (method, url, response.status_code)
+            if response.status_code == 302:
+                assert "/login" in response.location, (method, url)
+
+
+def test_a_user_of_another_company_gets_404_everywhere(app, client, auth, world):
+    a, b, users, b_membership = world  # noqa: RUF059
+    auth.login(users["admin_a"])
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        for rule, view in routes(app):
+            if view.access not in {"company_member", "company_admin", "platform_admin"}:
+                continue
+            url = url_for_rule(rule, b.slug, {"membership_id": b_membership.id})
+            for method in methods(rule):
+                response = call(client, method, url)
+                assert response.status_code == 404, (method, url, response.status_code)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+
+
+def test_tenant_rows_of_another_company_are_404_inside_ones_own_company(app, client, auth, world):
+    """Own company in the URL, but the id of a row of company B: still 404."""
+    a, b, users, b_membership = world  # noqa: RUF059
+    auth.login(users["admin_a"])
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        for rule, view in routes(app):
+            if view.access in {"company_member", "company_admin"} and len(rule.arguments) > 1:
+                url = url_for_rule(rule, a.slug, {"membership_id": b_membership.id})
+                for method in methods(rule):
+                    assert call(client, method, url).status_code == 404, (method, url)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+    assert b_membership.is_active and b_membership.role == Role.ADMIN
+
+
+def test_members_get_403_on_admin_only_company_routes(app, client, auth, world):
+    a, b, users, _ = world  # noqa: RUF059
+    auth.login(users["member_a"])
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        for rule, view in routes(app):
+            if view.access == "company_admin":
+                url = url_for_rule(rule, a.slug, {})
+                for method in methods(rule):
+                    assert call(client, method, url).status_code == 403, (method, url)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+
+
+def test_members_see_their_company_pages(client, auth, world):
+    a, b, users, _ = world  # noqa: RUF059
+    auth.login(users["member_a"])
+    assert client.get(f"/c/{a.slug}/").status_code == 200
+    assert client.get(f"/c/{a.slug}/team").status_code == 200
+
+
+def test_platform_admins_enter_every_company_and_the_admin_area(client, auth, world):
+    a, b, users, _ = world  # noqa: RUF059
+    auth.login(users["platform"])
+    for url in (f"/c/{a.slug}/", f"/c/{b.slug}/team", "/admin/", "/admin/companies"):
+        assert client.get(url).status_code == 200, url
+
+
+def test_an_unmarked_view_is_refused(app):
+    from flask import Flask
+
+    from portal.access import enforce_markers
+
+    bare = Flask("bare")
+    bare.add_url_rule("/open", "open", lambda: "should not be served")
+    enforce_markers(bare)
+    assert bare.test_client().get("/open").status_code == 404
