@@ -24,7 +24,7 @@ from .wire import form, iso, json_param, public, required
 
 E = "/events/v1"
 RULES = [
-    Rule(f"{E}/Sinks", endpoint="sinks", methods=["GET", "POST"]),
+    Rule(f"{E}/Sinks", endpoint="sinks_route", methods=["GET", "POST"]),
     Rule(f"{E}/Sinks/<sid>", endpoint="sink_item", methods=["GET", "POST", "DELETE"]),
     Rule(f"{E}/Sinks/<sid>/Test", endpoint="sink_test", methods=["POST"]),
     Rule(f"{E}/Sinks/<sid>/Validate", endpoint="sink_validate", methods=["POST"]),
@@ -60,7 +60,7 @@ class EventsMixin:
         return record
 
     # -- sinks --------------------------------------------------------------------------------
-    def sinks(self, request: Request, principal: Principal) -> Response:
+    def sinks_route(self, request: Request, principal: Principal) -> Response:
         if request.method == "GET":
             status = request.args.get("Status")
             items = [

@@ -25,11 +25,11 @@ CAMPAIGN_SID = "QE2c6890da8086d771620e9b13fadeba0b"
 MAX_CAMPAIGNS_PER_BRAND = 5
 
 RULES = [
-    Rule(f"{V1}/Services", endpoint="services", methods=["GET", "POST"]),
+    Rule(f"{V1}/Services", endpoint="services_route", methods=["GET", "POST"]),
     Rule(f"{V1}/Services/<sid>", endpoint="service_item", methods=["GET", "POST", "DELETE"]),
     Rule(
         f"{V1}/Services/<service_sid>/PhoneNumbers",
-        endpoint="service_numbers",
+        endpoint="service_numbers_route",
         methods=["GET", "POST"],
     ),
     Rule(
@@ -37,11 +37,11 @@ RULES = [
         endpoint="service_number_item",
         methods=["GET", "DELETE"],
     ),
-    Rule(f"{V1}/a2p/BrandRegistrations", endpoint="brands", methods=["GET", "POST"]),
+    Rule(f"{V1}/a2p/BrandRegistrations", endpoint="brands_route", methods=["GET", "POST"]),
     Rule(f"{V1}/a2p/BrandRegistrations/<sid>", endpoint="brand_item", methods=["GET", "POST"]),
     Rule(
         f"{V1}/Services/<service_sid>/Compliance/Usa2p",
-        endpoint="campaigns",
+        endpoint="campaigns_route",
         methods=["GET", "POST"],
     ),
     Rule(
@@ -132,7 +132,7 @@ class MessagingMixin:
             raise not_found(path)
         return service
 
-    def services(self, request: Request, principal: Principal) -> Response:
+    def services_route(self, request: Request, principal: Principal) -> Response:
         if request.method == "GET":
             items = [s for s in self.services.values() if s["account_sid"] == principal.sid]
             return json_response(page_v1(request, items, "services", self.murl("/Services")))
@@ -206,7 +206,9 @@ class MessagingMixin:
         return json_response(service)
 
     # -- numbers in a service --------------------------------------------------------------
-    def service_numbers(self, request: Request, principal: Principal, service_sid: str) -> Response:
+    def service_numbers_route(
+        self, request: Request, principal: Principal, service_sid: str
+    ) -> Response:
         path = request.path.removeprefix("/messaging")
         self.own_service(principal, service_sid, path)
         if request.method == "GET":
@@ -258,7 +260,7 @@ class MessagingMixin:
             del self.service_numbers[key]
 
     # -- brands ------------------------------------------------------------------------------
-    def brands(self, request: Request, principal: Principal) -> Response:
+    def brands_route(self, request: Request, principal: Principal) -> Response:
         if request.method == "GET":
             items = [b for b in self.brands.values() if b["account_sid"] == principal.sid]
             return json_response(
@@ -331,7 +333,7 @@ class MessagingMixin:
             body["terms_and_conditions_url"] = campaign["_terms_and_conditions_url"]
         return body
 
-    def campaigns(self, request: Request, principal: Principal, service_sid: str) -> Response:
+    def campaigns_route(self, request: Request, principal: Principal, service_sid: str) -> Response:
         path = request.path.removeprefix("/messaging")
         service = self.own_service(principal, service_sid, path)
         if request.method == "GET":
