@@ -270,10 +270,13 @@ class Store:
         ]
 
     def channel_by_number(self, partner_id: str, phone_number: str) -> Channel | None:
-        for channel in self.channels.values():
-            if channel.partner_id == partner_id and channel.phone_number == phone_number:
-                return channel
-        return None
+        """The partner's live channel for this number, else a revoked one, else None."""
+        matches = [
+            c
+            for c in self.channels.values()
+            if c.partner_id == partner_id and c.phone_number == phone_number
+        ]
+        return next((c for c in matches if not c.revoked), matches[0] if matches else None)
 
     def active_key(self, key: str) -> ApiKey | None:
         record = self.api_keys.get(key)
