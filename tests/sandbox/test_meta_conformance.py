@@ -1,0 +1,77 @@
+"""Every Graph response of a full Meta scenario validates against the Meta OpenAPI spec."""
+
+from __future__ import annotations
+
+import json
+
+from tests.sandbox.openapi import assert_conforms
+
+APP_ID, SECRET = "1234567890123456", "app-secret-0001"
+G = "/meta/graph/v22.0"
+PHONE_FIELDS = (
+    "display_phone_number,verified_name,name_status,quality_rating,"
+    "code_verification_status,status,messaging_limit_tier"
+)
+
+
+def test_full_meta_scenario_conforms(sandbox, http):
+    meta = sandbox.meta
+    meta.control_seed_app(app_id=APP_ID, app_secret=SECRET, webhook_url="https://portal.test/wh")
+    result = meta.control_complete_signup(app_id=APP_ID, verified_name="Café Ünïcode")
+    token = http.get(
+        f"{G}/oauth/access_token",
+        params={"client_id": APP_ID, "client_secret": SECRET, "code": result["code"]},
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    waba_id, phone_id = result["waba_id"], result["phone_number_id"]
+    extra = meta.control_seed_waba(app_id=APP_ID, numbers=3)
+    meta.control_set_quality(phone_number_id=phone_id, quality_rating="UNKNOWN")
+
+    calls = [
+        ("GET", f"{G}/debug_token", {"input_token": token, "access_token": f"{APP_ID}|{SECRET}"}),
+        ("GET", f"{G}/{waba_id}", {"fields": "id,name,currency,owner_business_info"}),
+        ("GET", f"{G}/{waba_id}/phone_numbers", {}),
+        ("GET", f"{G}/{waba_id}/phone_numbers", {"fields": "id,display_phone_number,status"}),
+        ("GET", f"{G}/{waba_id}/subscribed_apps", {}),
+        ("POST", f"{G}/{waba_id}/subscribed_apps", {}),
+        ("GET", f"{G}/{waba_id}/subscribed_apps", {}),
+        ("POST", f"{G}/{phone_id}/register", {"messaging_product": "whatsapp", "pin": "123456"}),
+        ("POST", f"{G}/{phone_id}/register", {"messaging_product": "whatsapp", "pin": "000000"}),
+        ("POST", f"{G}/{phone_id}/register", {"messaging_product": "whatsapp"}),
+        ("GET", f"{G}/{phone_id}", {"fields": PHONE_FIELDS}),
+        ("GET", f"{G}/{phone_id}", {}),
+        ("GET", f"{G}/{extra['waba_id']}/phone_numbers", {"limit": 2}),
+        ("GET", f"{G}/{waba_id}", {"access_token": "EAAgarbage"}),
+        ("GET", f"{G}/{waba_id}", {"fields": "nonexistent"}),
+        ("DELETE", f"{G}/{waba_id}/subscribed_apps", {}),
+    ]
+    for method, url, params in calls:
+        if method == "POST":
+            response = http.post(url, json=params, headers=auth)
+        elif "access_token" in params:
+            response = http.request(method, url, params=params)
+        else:
+            response = http.request(method, url, params=params, headers=auth)
+        assert response.status_code < 500, (url, response.text)
+    sandbox.faults.add("throttle", provider="meta", times=1)
+    assert http.get(f"{G}/{waba_id}", headers=auth).status_code == 429
+    batch = http.post(
+        f"{G}/",
+        data={
+            "batch": json.dumps([{"method": "GET", "relative_url": f"{phone_id}?fields=status"}]),
+            "access_token": token,
+        },
+    )
+    assert batch.status_code == 200
+
+    hints = {waba_id: "WABA-ID", extra["waba_id"]: "WABA-ID", phone_id: "Phone-Number-ID"}
+    covered = assert_conforms(sandbox.exchanges, hints=hints)
+    assert {
+        "GET /{Version}/{WABA-ID}",
+        "GET /{Version}/{WABA-ID}/phone_numbers",
+        "GET /{Version}/{WABA-ID}/subscribed_apps",
+        "POST /{Version}/{WABA-ID}/subscribed_apps",
+        "DELETE /{Version}/{WABA-ID}/subscribed_apps",
+        "POST /{Version}/{Phone-Number-ID}/register",
+        "GET /{Version}/{Phone-Number-ID}",
+    } <= covered, covered
