@@ -193,7 +193,7 @@ def register_brand(sandbox, master, client, address_client):
 
 
 def test_isv_a2p_sequence_registers_a_brand(sandbox, master, customer):
-    sub, client = customer
+    _, client = customer
     profile, product, brand = register_brand(sandbox, master, client, client)
     assert brand.sid.startswith("BN")
     assert brand.status == "PENDING"
