@@ -224,7 +224,7 @@ def test_message_fields_follow_override_account_fields_go_to_app(sandbox, http, 
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550000001", "phone_number_id": phone_id},
-        "errors": [{"code": 130429, "title": "Rate limit hit", "message": "Rate limit hit"}],
+        "errors": [{"code": 130429, "title": "Rate limit hit", "message": "Límite: ñandú"}],
     }
     sandbox.meta.control_emit(waba_id=waba_id, field="messages", value=value)
     sandbox.meta.control_emit(
@@ -233,6 +233,7 @@ def test_message_fields_follow_override_account_fields_go_to_app(sandbox, http, 
     message, review = posts(captured)
     assert message.url.path == "/o/9" and str(review.url) == APP_URL
     assert verify_signature(message)["entry"][0]["changes"][0]["value"] == value
+    assert "Límite: ñandú".encode() in message.content  # raw UTF-8, not \u escapes
 
 
 def test_duplicate_and_reorder_deliveries(sandbox, http, captured, customer):
