@@ -129,7 +129,7 @@ def test_members_see_their_company_pages(client, auth, world):
 
 
 def test_platform_admins_enter_every_company_and_the_admin_area(client, auth, world):
-    a, b, users, _ = world  # noqa: RUF059
+    a, b, users, _ = world
     auth.login(users["platform"])
     for url in (f"/c/{a.slug}/", f"/c/{b.slug}/team", "/admin/", "/admin/companies"):
         assert client.get(url).status_code == 200, url

@@ -67,9 +67,9 @@ def partner_form(spec: ProviderSpec, *, editing: bool) -> type[FlaskForm]:
         environment = SelectField("Environment", choices=ENV_CHOICES)
 
     for field in spec.fields:
-        required = field.required and not (field.secret and editing)
-        validators = [DataRequired() if required else Optional(), Length(max=2000)]
-        kwargs = {"validators": validators, "description": field.help}
+        # Required fields and formats are checked by the domain (partners.Field.check),
+        # so every error shows at once, with the same words in the UI and the CLI.
+        kwargs = {"validators": [Optional(), Length(max=2000)], "description": field.help}
         form_field: Field
         if field.secret:
             # The value is never rendered back: blank keeps the stored secret.

@@ -385,7 +385,7 @@ def audit_log():
     if company_id:
         stmt = stmt.where(AuditEntry.company_id == company_id)
     pagination = db.paginate(stmt, page=page_number(), per_page=50, error_out=False)
-    names = dict(db.session.execute(select(Company.id, Company.name)).tuples().all())
+    names = {row.id: row.name for row in db.session.execute(select(Company.id, Company.name))}
     return render_template(
         "admin/audit.html", pagination=pagination, action=action, company_id=company_id,
         company_names=names,

@@ -36,7 +36,10 @@ class Simulator:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.url_map = Map(list(self.rules), strict_slashes=False, merge_slashes=False)
+        # Fresh copies: a werkzeug Rule binds to one Map, and tests run many sandboxes.
+        self.url_map = Map(
+            [r.empty() for r in self.rules], strict_slashes=False, merge_slashes=False
+        )
 
     # -- what the Sandbox calls -------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Any:

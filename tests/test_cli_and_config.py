@@ -1,0 +1,59 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from portal.config import ConfigError, load
+from provisioning.tenancy import User
+from tests.conftest import Auth
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_admins_create_reads_the_password_from_stdin(app, session, client):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["admins", "create", "Boss@Example.com"], input="a-long-password\n")
+    assert result.exit_code == 0, result.output
+    user = session.scalars(select(User).where(User.email == "boss@example.com")).one()
+    assert user.is_platform_admin and user.password_hash != "a-long-password"
+    assert Auth(client).login("boss@example.com", "a-long-password").status_code == 302
+    again = runner.invoke(args=["admins", "create", "boss@example.com"], input="a-long-password\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+    short = runner.invoke(args=["admins", "create", "x@example.com"], input="short\n")
+    assert short.exit_code != 0 and "at least 10 characters" in short.output
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load(tmp_path, {"PORTAL_ENV": "production"})
+    with pytest.raises(ConfigError, match="ENCRYPTION_KEYS"):
+        load(tmp_path, {"PORTAL_ENV": "production", "SECRET_KEY": "s"})
+
+
+def test_development_generates_and_keeps_its_secrets(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
+    first, second = load(tmp_path), load(tmp_path)
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]
+    assert first["KEYRING"].keys == second["KEYRING"].keys
+    assert (tmp_path / "keyring.json").stat().st_mode & 0o077 == 0
+
+
+def test_wsgi_prints_one_clear_message_in_production_without_secrets(tmp_path):
+    env = {"PORTAL_ENV": "production", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "Configuration error: SECRET_KEY is not set: production needs a long random value"
+    )
+
+
+def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h/db")
+    assert load(tmp_path)["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
