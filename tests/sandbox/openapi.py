@@ -32,8 +32,9 @@ Matching rules, in order:
   that accepts it is the operation key reported.
 * The status matches a response exactly, then as ``2XX``, then ``default``. An undocumented
   success status fails (a 200 where the spec says 201 is a wire difference); an
-  undocumented error status (>= 400: the Twilio specs document none) is not checked, and
-  the exchange counts as for no operation (``None``).
+  undocumented error status (>= 400: the Twilio specs document none) is checked against
+  the provider's error envelope (``openapi_rules.ERROR_ENVELOPES``: Meta's own
+  ``GraphAPIError``; Twilio's envelopes from the fact sheet).
 * The response content is picked by media type (parameters dropped). A response with no
   content needs no body; a 204 must have an empty one. JSON bodies are validated with
   jsonschema: Draft 2020-12 for OpenAPI 3.1 (Meta), Draft 4 for OpenAPI 3.0 (Twilio), with
@@ -41,6 +42,9 @@ Matching rules, in order:
   (RFC 3339 with an offset; Graph's ``+0000`` is accepted), ``date`` and Twilio's
   ``date-time-rfc-2822`` are checked; other formats are annotations. No strictness is
   added: ``additionalProperties`` stays whatever the spec says.
+
+The specs live in ``<repo>/../shared/specs`` (``SANDBOX_SPECS_DIR`` overrides); when they are
+absent, ``load_spec`` (and so every validation) skips the calling test with the reason.
 
 Known disagreements between a spec and the providers' live behaviour are patched in
 ``openapi_rules.SPEC_PATCHES`` (each with its reason), so the sandbox can follow the fact
@@ -67,7 +71,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from tests.sandbox.openapi_rules import FORMATS, SPEC_PATCHES
+from tests.sandbox.openapi_rules import ERROR_ENVELOPES, FORMATS, SPEC_PATCHES
 
 SPECS_DIR = Path(
     os.environ.get("SANDBOX_SPECS_DIR")
@@ -327,9 +331,9 @@ class Spec:
             None,
         )
         if status_key is None:
-            if status >= 400:
-                raise LookupError(f"{status} not documented for {op.key}")
-            return [f"status {status} is not documented (documented: {sorted(op.responses)})"]
+            if status < 400:
+                return [f"status {status} is not documented (documented: {sorted(op.responses)})"]
+            return self._check_error_envelope(op, status, content_type, body)
         response, pointer = _resolve_local(
             self.doc, op.responses[status_key], f"{op.pointer}/responses/{_escape(status_key)}"
         )
@@ -339,6 +343,25 @@ class Spec:
                 return [f"a 204 must have an empty body, got {len(body)} bytes"]
             return []
         return self._check_content(content, pointer, content_type, body)
+
+    def _check_error_envelope(
+        self, op: Operation, status: int, content_type: str, body: bytes
+    ) -> list[str]:
+        envelope = ERROR_ENVELOPES.get(self.name)
+        if envelope is None:
+            raise LookupError(f"{status} not documented for {op.key}")
+        if _pick_media({"application/json": {}}, content_type) is None:
+            return [f"content type {content_type!r} is not JSON (error envelope)"]
+        try:
+            instance = json.loads(body)
+        except ValueError as exc:
+            return [f"body is not JSON ({exc}): {body[:200]!r}"]
+        if isinstance(envelope, str):  # a schema of the spec itself
+            return _errors(self.validator(envelope), instance)
+        key = f"error-envelope:{self.name}"
+        if key not in self._validators:
+            self._validators[key] = jsonschema.Draft4Validator(envelope)
+        return _errors(self._validators[key], instance)
 
     def check_request(self, op: Operation, content_type: str, body: bytes) -> list[str]:
         """Reasons a request body does not conform to ``op``'s request body (empty if it does)."""
@@ -368,11 +391,7 @@ class Spec:
             return [f"body is not JSON ({exc}): {body[:200]!r}"]
         if not isinstance(content[media], dict) or content[media].get("schema") is None:
             return []
-        validator = self.validator(f"{pointer}/content/{_escape(media)}/schema")
-        errors = sorted(validator.iter_errors(instance), key=jsonschema.exceptions.relevance)
-        return [_describe(e) for e in errors[:_MAX_ERRORS]] + (
-            [f"... and {len(errors) - _MAX_ERRORS} more"] if len(errors) > _MAX_ERRORS else []
-        )
+        return _errors(self.validator(f"{pointer}/content/{_escape(media)}/schema"), instance)
 
     def validator(self, pointer: str) -> Any:
         """A jsonschema validator for the schema at ``pointer`` (cached)."""
@@ -407,6 +426,13 @@ def _pick_media(content: dict, content_type: str) -> str | None:
 def _is_json(media: str) -> bool:
     media = media.lower()
     return media in ("application/json", "*/*", "application/*") or media.endswith("+json")
+
+
+def _errors(validator: Any, instance: Any) -> list[str]:
+    errors = sorted(validator.iter_errors(instance), key=jsonschema.exceptions.relevance)
+    return [_describe(e) for e in errors[:_MAX_ERRORS]] + (
+        [f"... and {len(errors) - _MAX_ERRORS} more"] if len(errors) > _MAX_ERRORS else []
+    )
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -483,7 +509,7 @@ def validate_exchange(exchange: Mapping[str, Any], hints: Hints = None) -> str |
     """Validate one recorded exchange; return the operation key it validated against.
 
     None when the exchange is for no operation of the specs (another provider, an endpoint
-    or method the spec lacks, an error status the operation does not document). Raises
+    or method the spec lacks). Raises
     ``AssertionError`` naming the operation, status, JSON pointer and reason otherwise.
     """
     routed = route(exchange)

@@ -203,3 +203,60 @@ SPEC_PATCHES: dict[str, list[tuple[str, Callable[[Any], Any], str]]] = {
         ),
     ],
 }
+
+
+# -- error envelopes ---------------------------------------------------------------------------
+# For an error status (>= 400) the operation does not document (the Twilio specs document no
+# errors at all), the body is checked against the provider's error envelope instead: a JSON
+# pointer into the spec, or a schema (Draft 4) from the fact sheet.
+_TWILIO_ERROR = {
+    "description": "twilio.md 7: {code, message, more_info, status} (sometimes details); some "
+    "newer APIs return {errors: [{code, message, infoUrl}]} or RFC 9457",
+    "anyOf": [
+        {
+            "type": "object",
+            "required": ["code", "message", "status"],
+            "properties": {
+                "code": {"type": "integer"},
+                "message": {"type": "string"},
+                "more_info": {"type": "string"},
+                "status": {"type": "integer"},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["errors"],
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["code", "message"]},
+                }
+            },
+        },
+        {
+            "type": "object",
+            "required": ["type", "title", "status"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "code": {"type": "integer"},
+            },
+        },
+    ],
+}
+
+ERROR_ENVELOPES: dict[str, str | dict] = {
+    # meta.md 3.1: every Graph error is {"error": {message, type, code, ...}}
+    "meta": "/components/schemas/GraphAPIError",
+    **{
+        name: _TWILIO_ERROR
+        for name in (
+            "twilio_api_v2010",
+            "twilio_messaging_v1",
+            "twilio_messaging_v2",
+            "twilio_trusthub_v1",
+            "twilio_events_v1",
+        )
+    },
+}

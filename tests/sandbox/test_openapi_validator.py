@@ -269,10 +269,30 @@ def test_twilio_undocumented_success_status_fails() -> None:
     assert "status 200 is not documented (documented: ['201'])" in message
 
 
-def test_twilio_undocumented_error_status_is_not_checked() -> None:
-    error = {"code": 20404, "message": "not found", "more_info": "x", "status": 404}
+def test_twilio_errors_are_checked_against_the_fact_sheet_envelope() -> None:
+    # The Twilio specs document no error responses; twilio.md 7 gives the envelope.
+    key = "GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json"
     path = NUMBERS + f"/PN{'b' * 32}.json"
-    assert validate_exchange(exchange("twilio", "GET", path, 404, error)) is None
+    error = {"code": 20404, "message": "not found", "more_info": "https://x", "status": 404}
+    assert validate_exchange(exchange("twilio", "GET", path, 404, error)) == key
+    rfc9457 = {"type": "https://x", "title": "Bad", "status": 400, "code": 20001}
+    ex = exchange("twilio", "POST", "/messaging/v2/Channels/Senders", 400, rfc9457)
+    assert validate_exchange(ex) == "POST /v2/Channels/Senders"
+    graph_style = {"error": {"message": "nope", "type": "OAuthException", "code": 190}}
+    message = failure(exchange("twilio", "GET", path, 404, graph_style))
+    assert f"{key} response 404" in message
+    assert "no anyOf branch matches" in message
+    message = failure(exchange("twilio", "GET", path, 500, b"Internal error", "text/plain"))
+    assert "is not JSON (error envelope)" in message
+
+
+def test_meta_undocumented_error_status_uses_the_graph_envelope() -> None:
+    path = f"/graph/v21.0/{PHONE}/register"  # register documents no 409
+    error = {"error": {"message": "Conflict", "type": "OAuthException", "code": 100}}
+    ex = exchange("meta", "POST", path, 409, error)
+    assert validate_exchange(ex) == "POST /{Version}/{Phone-Number-ID}/register"
+    message = failure(exchange("meta", "POST", path, 409, {"message": "Conflict"}))
+    assert "at /: 'error' is a required property" in message
 
 
 def test_twilio_messaging_v2_senders_and_bad_enum() -> None:
