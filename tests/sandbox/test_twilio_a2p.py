@@ -14,7 +14,7 @@ SECONDARY_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
 A2P_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"
 CAMPAIGN = {
     "Description": "Appointment reminders and confirmations for Acme Dental patients.",
-    "MessageFlow": "Patients opt in on the booking form at https://acme.test/book by ticking a box.",
+    "MessageFlow": "Patients opt in on the form at https://acme.test/book by ticking a box.",
     "MessageSamples": [
         "Acme Dental: your cleaning is tomorrow at 10:00. Reply STOP to opt out.",
         "Acme Dental: reply C to confirm your appointment on Friday.",
