@@ -1,9 +1,24 @@
-"""Seed the demo sandbox with the partner identities the demo configurations use."""
+"""Seed a sandbox with the partner identities the demo configurations use."""
 
 from __future__ import annotations
 
 from provisioning.sandbox import Sandbox
 
+from . import demo
+
 
 def seed_sandbox(sandbox: Sandbox, public_url: str) -> None:
-    """Filled in once the simulators expose their seed actions."""
+    """Create the Meta app, the 360dialog partner and the Twilio master account."""
+    sandbox.meta.control_seed_app(
+        **demo.META_APP,
+        name="Demo Partner App",
+        webhook_url=f"{public_url}/webhooks/meta",
+        verify_token=demo.META_VERIFY_TOKEN,
+    )
+    sandbox.dialog360.control_seed_partner(
+        **demo.D360_PARTNER,
+        webhook_url=f"{public_url}/webhooks/360dialog",
+        webhook_secret=demo.D360_WEBHOOK_SECRET,
+        redirect_url=f"{public_url}/onboarding/360dialog/return",
+    )
+    sandbox.twilio.control_seed_master(**demo.TWILIO_MASTER, friendly_name="Demo ISV")

@@ -33,10 +33,8 @@ def _check_meta(config: PartnerConfiguration, transport: httpx.BaseTransport | N
         transport=transport,
         max_attempts=1,
     ) as client:
-        data = client.check_app(config.value("app_id"), config.value("app_secret"))
-    if not data.get("is_valid", True):
-        raise AuthError("meta", "the app token is not valid")
-    return f"app {data.get('application') or config.value('app_id')} answered"
+        app = client.check_app(config.value("app_id"), config.value("app_secret"))
+    return f"app {app.get('name') or app.get('id')} answered"
 
 
 def _check_dialog360(config: PartnerConfiguration, transport: httpx.BaseTransport | None) -> str:

@@ -126,7 +126,7 @@ def test_keys_rotate_cli_persists_the_new_key(app, tmp_path, session, monkeypatc
         assert result.exit_code == 0, result.output
         assert "1 secret(s) re-encrypted" in result.output
         on_disk = Keyring.load(path)
-        assert on_disk.primary != list(on_disk.keys)[0] and len(on_disk.keys) == 2
+        assert on_disk.primary != next(iter(on_disk.keys)) and len(on_disk.keys) == 2
         assert f":{on_disk.primary}:" in raw_secrets(session, config.id)
     finally:
         crypto.use_keyring(previous)

@@ -59,7 +59,5 @@ class GraphClient(ProviderClient):
         return self.request("GET", path, params={**params, "access_token": token}).json()
 
     def check_app(self, app_id: str, app_secret: str) -> dict[str, Any]:
-        """Validate the app credentials: debug the app's own access token."""
-        app_token = f"{app_id}|{app_secret}"
-        data = self.get("/debug_token", app_token, input_token=app_token)
-        return data.get("data", {})
+        """Read the app with its own app token (``APP_ID|APP_SECRET``): proves both."""
+        return self.get(f"/{app_id}", f"{app_id}|{app_secret}", fields="id,name")
