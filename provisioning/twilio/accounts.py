@@ -25,7 +25,8 @@ def map_twilio_error(exc: TwilioRestException) -> ProviderError:
         cls = Retryable
     else:
         cls = Rejected
-    return cls("twilio", exc.msg or str(exc), status, code=None if exc.code is None else str(exc.code))
+    code = None if exc.code is None else str(exc.code)
+    return cls("twilio", exc.msg or str(exc), status, code=code)
 
 
 def master_client(config: PartnerConfiguration, transport: httpx.BaseTransport | None) -> Client:
