@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 from provisioning import accounts, companies, partners
 from provisioning.audit import SYSTEM
@@ -17,10 +18,10 @@ from .extensions import db
 demo = AppGroup("demo", help="Demo mode: sample data and the provider sandbox.")
 
 DEMO_PASSWORD = "demo-password-2026"
-ADMIN_EMAIL = "admin@demo.test"
+ADMIN_EMAIL = "admin@demo.example"
 COMPANY_USERS = {
-    "Acme Retail": [("owner@acme.test", Role.ADMIN), ("agent@acme.test", Role.MEMBER)],
-    "Globex Logistics": [("owner@globex.test", Role.ADMIN)],
+    "Acme Retail": [("owner@acme.example", Role.ADMIN), ("agent@acme.example", Role.MEMBER)],
+    "Globex Logistics": [("owner@globex.example", Role.ADMIN)],
 }
 # The sandbox is seeded with the same partner credentials (see seed_sandbox).
 META_APP = {"app_id": "1000000000001", "app_secret": "demo-meta-app-secret"}
@@ -117,4 +118,5 @@ def run(host: str, port: int, sandbox_port: int) -> None:
     click.echo(f"\n  Provider sandbox: {sandbox_url}")
     click.echo(f"  Portal:           http://{host}:{port}")
     print_logins()
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # app.run() is a no-op inside the flask CLI; serve with werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)

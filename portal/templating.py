@@ -18,4 +18,5 @@ def register(app: Flask) -> None:
             "current_company": g.get("company"),
             "current_role": g.get("role"),
             "portal_env": app.config["PORTAL_ENV"],
+            "provider_environment": app.config["PROVIDER_ENVIRONMENT"],
         }

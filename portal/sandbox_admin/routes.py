@@ -1,0 +1,106 @@
+"""The demo's sandbox page: the simulators' state, their control actions, the provider popups."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import DecimalField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Regexp
+
+from provisioning.errors import ProviderError
+from provisioning.partners import Environment, Provider, active_configuration
+from provisioning.sandbox.control import SandboxControl
+
+from ..access import platform_admin
+from ..extensions import db
+from ..providers import provider_transport
+
+bp = Blueprint("sandbox_admin", __name__, url_prefix="/admin/sandbox")
+
+
+class ActionForm(FlaskForm):
+    provider = SelectField("Simulator", choices=[(p.value, p.label) for p in Provider])
+    action = StringField(
+        "Action",
+        validators=[DataRequired(), Length(max=60), Regexp(r"^[a-z0-9_]+$", message="a-z, 0-9, _")],
+        description="e.g. set_quality, ban_waba, set_running, approve_brand",
+    )
+    params = TextAreaField("Parameters (JSON object)", default="{}")
+
+
+class AdvanceForm(FlaskForm):
+    seconds = DecimalField(
+        "Advance the sandbox clock by (seconds)",
+        validators=[DataRequired(), NumberRange(min=1, max=90 * 86400)],
+        default=3600,
+    )
+
+
+def control() -> SandboxControl:
+    if current_app.config["PROVIDER_ENVIRONMENT"] != Environment.SANDBOX.value:
+        abort(404)
+    return SandboxControl(
+        current_app.config["SANDBOX_URL"], transport=provider_transport(), max_attempts=1
+    )
+
+
+@bp.route("/")
+@platform_admin
+def index():
+    client = control()
+    try:
+        state, error = client.state(), None
+    except ProviderError as exc:
+        state, error = {}, str(exc)
+    environment = current_app.config["PROVIDER_ENVIRONMENT"]
+    configs = {p: active_configuration(db.session, p, environment) for p in Provider}
+    return render_template(
+        "admin/sandbox.html",
+        state=state,
+        error=error,
+        configs=configs,
+        action_form=ActionForm(),
+        advance_form=AdvanceForm(),
+        returned=request.args.to_dict(),
+        return_url=url_for("sandbox_admin.index", _external=True),
+    )
+
+
+@bp.route("/action", methods=["POST"])
+@platform_admin
+def action():
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("sandbox_admin.index")), 303
+    try:
+        params = json.loads(form.params.data or "{}")
+        if not isinstance(params, dict):
+            raise ValueError("the parameters must be a JSON object")
+        result = control().action(form.provider.data, form.action.data, params)
+    except ValueError as exc:
+        flash(f"Parameters: {exc}", "error")
+        return redirect(url_for("sandbox_admin.index")), 303
+    except ProviderError as exc:
+        flash(f"The sandbox refused: {exc.message}", "error")
+        return redirect(url_for("sandbox_admin.index")), 303
+    flash(f"{form.provider.data}.{form.action.data}: {json.dumps(result)[:600]}", "success")
+    return redirect(url_for("sandbox_admin.index"))
+
+
+@bp.route("/advance", methods=["POST"])
+@platform_admin
+def advance():
+    form = AdvanceForm()
+    if not form.validate_on_submit():
+        flash("Give a number of seconds between 1 and 90 days.", "error")
+        return redirect(url_for("sandbox_admin.index")), 303
+    try:
+        result = control().advance(float(form.seconds.data))
+    except ProviderError as exc:
+        flash(f"The sandbox refused: {exc.message}", "error")
+        return redirect(url_for("sandbox_admin.index")), 303
+    flash(f"Sandbox clock is now {result['now']}.", "success")
+    return redirect(url_for("sandbox_admin.index"))
