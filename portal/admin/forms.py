@@ -11,13 +11,14 @@ from wtforms import (
     SelectField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from provisioning.partners import Environment, ProviderSpec
 from provisioning.tenancy import Role
 
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
-ENV_CHOICES = [(e.value, e.value.capitalize()) for e in Environment]
+ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in Role]
+ENV_CHOICES = [SelectChoice(e.value, e.value.capitalize()) for e in Environment]
 
 
 class CompanyForm(FlaskForm):

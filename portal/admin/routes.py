@@ -121,7 +121,7 @@ def company_detail(company_id: int):
         company=company,
         members=list(members),
         member_form=AddMemberForm(),
-        role_choices=RoleForm().role.choices,
+        role_choices=[(r.value, r.label) for r in Role],
         confirm=ConfirmForm(),
     )
 

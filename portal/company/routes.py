@@ -49,7 +49,7 @@ def team():
         "company/team.html",
         members=list(members),
         form=AddMemberForm(),
-        role_choices=RoleForm().role.choices,
+        role_choices=[(r.value, r.label) for r in Role],
         confirm=ConfirmForm(),
     )
 

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from provisioning.errors import ProviderError
@@ -21,7 +22,7 @@ bp = Blueprint("sandbox_admin", __name__, url_prefix="/admin/sandbox")
 
 
 class ActionForm(FlaskForm):
-    provider = SelectField("Simulator", choices=[(p.value, p.label) for p in Provider])
+    provider = SelectField("Simulator", choices=[SelectChoice(p.value, p.label) for p in Provider])
     action = StringField(
         "Action",
         validators=[DataRequired(), Length(max=60), Regexp(r"^[a-z0-9_]+$", message="a-z, 0-9, _")],
