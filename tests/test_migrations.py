@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from portal import create_app
 from portal.extensions import db
@@ -20,29 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def scratch_url(database_url: str, tmp_path: Path):
-    """An empty database of the same kind as the suite's."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = database_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def scratch_app(scratch_url: str, tmp_path: Path):
+def scratch_app(scratch_database_url: str, tmp_path: Path):
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": scratch_url,
+            "SQLALCHEMY_DATABASE_URI": scratch_database_url,
             "SECRET_KEY": "x",
             "KEYRING": Keyring.generate(),
             "INSTANCE_PATH": str(tmp_path),

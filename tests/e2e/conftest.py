@@ -1,0 +1,93 @@
+"""Browser tests: the demo (portal + sandbox) on real ports, driven by Debian's chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from portal import create_app, demo
+from portal.extensions import db
+from portal.sandbox_seed import seed_sandbox
+from provisioning.crypto import Keyring
+from provisioning.sandbox import Sandbox
+from provisioning.sandbox.server import serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_demo(scratch_database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The demo on two free ports: ``{"portal": url, "sandbox": url}``."""
+    from flask_migrate import upgrade
+
+    portal_port, sandbox_port = free_port(), free_port()
+    portal_url = f"http://127.0.0.1:{portal_port}"
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": scratch_database_url,
+            "SECRET_KEY": "e2e",
+            "KEYRING": Keyring.generate(),
+            "INSTANCE_PATH": str(tmp_path),
+            "PUBLIC_BASE_URL": portal_url,
+            "SANDBOX_URL": sandbox_url,
+        }
+    )
+    with app.app_context():
+        upgrade()
+        demo.seed_database(sandbox_url, portal_url)
+    sandbox = Sandbox(seed=11, base_url=sandbox_url)
+    seed_sandbox(sandbox, portal_url)
+    sandbox_server = serve(sandbox, "127.0.0.1", sandbox_port)
+    portal_server = make_server("127.0.0.1", portal_port, app, threaded=True)
+    threading.Thread(target=portal_server.serve_forever, daemon=True).start()
+    try:
+        yield {"portal": portal_url, "sandbox": sandbox_url, "sandbox_obj": sandbox}
+    finally:
+        portal_server.shutdown()
+        sandbox_server.shutdown()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def login(page, base: str, email: str, password: str = demo.DEMO_PASSWORD) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
