@@ -204,6 +204,7 @@ class SandboxTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         provider, tail = self.sandbox.route(request.url.path)
+        response = None
         for fault in self.sandbox.faults.pick(provider, request.method, tail):
             if fault.kind == "latency":
                 self.sleep(fault.seconds)
@@ -216,9 +217,10 @@ class SandboxTransport(httpx.BaseTransport):
                     request=request,
                 )
             else:
-                return self._respond(request, self.sandbox.fault_response(provider, fault.kind))
-        response = self.inner.handle_request(request)
-        if self.sandbox.record:
+                response = self._respond(request, self.sandbox.fault_response(provider, fault.kind))
+        if response is None:
+            response = self.inner.handle_request(request)
+        if self.sandbox.record:  # faults too: their envelopes must conform as well
             response.read()
             self.sandbox.exchanges.append(
                 {
