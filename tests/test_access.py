@@ -54,6 +54,12 @@ def url_for_rule(rule, company_slug: str, ids: dict[str, int]) -> str:
     return rule.build(values)[1]
 
 
+@pytest.fixture
+def csrf_off(app, monkeypatch):
+    """Call after signing in: access checks must hold whatever CSRF would refuse first."""
+    return lambda: monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+
+
 def methods(rule):
     return sorted(rule.methods - {"HEAD", "OPTIONS"})
 
@@ -75,50 +81,43 @@ def test_anonymous_users_are_sent_to_login(app, client, world):
                 assert "/login" in response.location, (method, url)
 
 
-def test_a_user_of_another_company_gets_404_everywhere(app, client, auth, world):
+def test_a_user_of_another_company_gets_404_everywhere(app, client, auth, world, csrf_off):
     a, b, users, b_membership = world  # noqa: RUF059
     auth.login(users["admin_a"])
-    app.config["WTF_CSRF_ENABLED"] = False
-    try:
-        for rule, view in routes(app):
-            if view.access not in {"company_member", "company_admin", "platform_admin"}:
-                continue
-            url = url_for_rule(rule, b.slug, {"membership_id": b_membership.id})
-            for method in methods(rule):
-                response = call(client, method, url)
-                assert response.status_code == 404, (method, url, response.status_code)
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = True
+    csrf_off()
+    for rule, view in routes(app):
+        if view.access not in {"company_member", "company_admin", "platform_admin"}:
+            continue
+        url = url_for_rule(rule, b.slug, {"membership_id": b_membership.id})
+        for method in methods(rule):
+            response = call(client, method, url)
+            assert response.status_code == 404, (method, url, response.status_code)
 
 
-def test_tenant_rows_of_another_company_are_404_inside_ones_own_company(app, client, auth, world):
+def test_tenant_rows_of_another_company_are_404_inside_ones_own_company(
+    app, client, auth, world, csrf_off
+):
     """Own company in the URL, but the id of a row of company B: still 404."""
     a, b, users, b_membership = world  # noqa: RUF059
     auth.login(users["admin_a"])
-    app.config["WTF_CSRF_ENABLED"] = False
-    try:
-        for rule, view in routes(app):
-            if view.access in {"company_member", "company_admin"} and len(rule.arguments) > 1:
-                url = url_for_rule(rule, a.slug, {"membership_id": b_membership.id})
-                for method in methods(rule):
-                    assert call(client, method, url).status_code == 404, (method, url)
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = True
+    csrf_off()
+    for rule, view in routes(app):
+        if view.access in {"company_member", "company_admin"} and len(rule.arguments) > 1:
+            url = url_for_rule(rule, a.slug, {"membership_id": b_membership.id})
+            for method in methods(rule):
+                assert call(client, method, url).status_code == 404, (method, url)
     assert b_membership.is_active and b_membership.role == Role.ADMIN
 
 
-def test_members_get_403_on_admin_only_company_routes(app, client, auth, world):
+def test_members_get_403_on_admin_only_company_routes(app, client, auth, world, csrf_off):
     a, b, users, _ = world  # noqa: RUF059
     auth.login(users["member_a"])
-    app.config["WTF_CSRF_ENABLED"] = False
-    try:
-        for rule, view in routes(app):
-            if view.access == "company_admin":
-                url = url_for_rule(rule, a.slug, {})
-                for method in methods(rule):
-                    assert call(client, method, url).status_code == 403, (method, url)
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = True
+    csrf_off()
+    for rule, view in routes(app):
+        if view.access == "company_admin":
+            url = url_for_rule(rule, a.slug, {})
+            for method in methods(rule):
+                assert call(client, method, url).status_code == 403, (method, url)
 
 
 def test_members_see_their_company_pages(client, auth, world):
