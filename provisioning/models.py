@@ -1,3 +1,3 @@
 """Imports every table module, so ``Base.metadata`` knows the whole schema."""
 
-from . import accounts, audit, partners, tenancy  # noqa: F401
+from . import accounts, audit, partners, runs, tenancy  # noqa: F401

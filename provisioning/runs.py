@@ -1,0 +1,323 @@
+"""Durable provisioning runs: a row per onboarding, a row per step, resumable.
+
+A flow is an ordered list of named steps. :func:`execute` runs a run's steps in order,
+skipping those already done, and commits after every step through the ``commit``
+callable the job layer passes in, so a crash loses at most the step in flight. Each step
+function must be idempotent: it checks what the provider and the database already hold
+before acting, and brackets a one-shot side effect with :meth:`StepContext.intend` /
+:meth:`StepContext.done_effect` so that a retry reconciles instead of repeating it.
+
+Outcomes of a step:
+- it returns: the step is done (``provider_ids`` it recorded are kept);
+- it raises :class:`Wait`: the run waits for the provider until ``resume_at`` (or an
+  event) without holding a worker;
+- :class:`~provisioning.errors.Retryable`: the step is retried with backoff up to the
+  flow's limit, then the run fails (and may be resumed by a person);
+- :class:`~provisioning.errors.AuthError`: the run fails and the flow's ``on_auth_error``
+  hook flags the credentials for reauthorization;
+- any other :class:`ProviderError` or :class:`DomainError`: the run fails with the
+  provider's message, code and trace id; "Retry" resumes from that step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from . import audit
+from .crypto import EncryptedJSON
+from .db import Base, created_at, enum_column, intpk, updated_at, utcnow
+from .errors import AuthError, DomainError, ProviderError, Retryable
+from .partners import Provider
+from .tenancy import CompanyOwned
+
+
+class RunStatus(enum.StrEnum):
+    STARTED = "started"
+    WAITING = "waiting_for_provider"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.CANCELLED)
+
+
+class StepStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ProvisioningRun(CompanyOwned, Base):
+    __tablename__ = "provisioning_runs"
+
+    id: Mapped[intpk]
+    flow: Mapped[str] = mapped_column(String(60))
+    provider: Mapped[Provider] = mapped_column(enum_column(Provider))
+    partner_configuration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_configurations.id", ondelete="SET NULL"), index=True
+    )
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    state_nonce: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[RunStatus] = mapped_column(enum_column(RunStatus), default=RunStatus.STARTED)
+    # What the flow started from (provider events, ids): never a secret.
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Short-lived secrets a step still needs (an authorization code): cleared once used.
+    secret_input: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("provisioning_runs.secret_input")
+    )
+    resume_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    steps: Mapped[list[ProvisioningStep]] = relationship(
+        back_populates="run", order_by="ProvisioningStep.position", cascade="all, delete-orphan"
+    )
+
+    def step(self, name: str) -> ProvisioningStep:
+        return next(s for s in self.steps if s.name == name)
+
+
+class ProvisioningStep(Base):
+    __tablename__ = "provisioning_steps"
+    __table_args__ = (UniqueConstraint("run_id", "name"),)
+
+    id: Mapped[intpk]
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("provisioning_runs.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(60))
+    status: Mapped[StepStatus] = mapped_column(enum_column(StepStatus), default=StepStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    provider_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A one-shot side effect: intended (before the call) and confirmed (after it).
+    effect_intended_at: Mapped[dt.datetime | None]
+    effect_confirmed_at: Mapped[dt.datetime | None]
+    error_provider: Mapped[str | None] = mapped_column(String(40))
+    error_http_status: Mapped[int | None]
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_subcode: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_trace_id: Mapped[str | None] = mapped_column(String(120))
+
+    run: Mapped[ProvisioningRun] = relationship(back_populates="steps")
+
+    def record_error(self, exc: Exception) -> None:
+        if isinstance(exc, ProviderError):
+            self.error_provider, self.error_http_status = exc.provider, exc.http_status
+            self.error_code, self.error_subcode = exc.code, exc.subcode
+            self.error_message, self.error_trace_id = exc.message, exc.trace_id
+        else:
+            self.error_provider = self.error_http_status = self.error_code = None
+            self.error_subcode = self.error_trace_id = None
+            self.error_message = str(exc)
+
+    def clear_error(self) -> None:
+        self.error_provider = self.error_http_status = self.error_code = None
+        self.error_subcode = self.error_message = self.error_trace_id = None
+
+
+class Wait(Exception):
+    """Raised by a step to wait for the provider (an event, or ``resume_at``)."""
+
+    def __init__(self, reason: str, resume_at: dt.datetime | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.resume_at = reason, resume_at
+
+
+@dataclass
+class StepContext:
+    """What a step function gets: the session, the run, its step row, and services."""
+
+    session: Session
+    run: ProvisioningRun
+    step: ProvisioningStep
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def record_ids(self, **ids: Any) -> None:
+        self.step.provider_ids = {**(self.step.provider_ids or {}), **ids}
+
+    def intend(self, commit: Callable[[], None] | None = None) -> bool:
+        """Mark a one-shot side effect as about to happen; False when it was already tried.
+
+        When it returns False, an earlier attempt may have made the call and lost the
+        answer: the step must look the result up at the provider instead of calling again.
+        """
+        if self.step.effect_intended_at is not None:
+            return False
+        self.step.effect_intended_at = utcnow()
+        self.session.flush()
+        if commit is not None:
+            commit()  # the intent must be durable before the call is made
+        return True
+
+    def done_effect(self) -> None:
+        self.step.effect_confirmed_at = utcnow()
+
+
+StepFunction = Callable[[StepContext], None]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """An ordered list of named, idempotent steps."""
+
+    name: str
+    provider: Provider
+    steps: tuple[tuple[str, StepFunction], ...]
+    max_attempts: int = 5
+    backoff_seconds: float = 5.0
+    on_auth_error: Callable[[Session, ProvisioningRun, AuthError], None] | None = None
+
+
+FLOWS: dict[str, Flow] = {}
+
+
+def register_flow(flow: Flow) -> Flow:
+    FLOWS[flow.name] = flow
+    return flow
+
+
+def start_run(
+    session: Session,
+    actor: audit.Actor,
+    flow: Flow,
+    company_id: int,
+    *,
+    partner_configuration_id: int | None = None,
+    context: dict[str, Any] | None = None,
+    secret_input: dict[str, Any] | None = None,
+    state_nonce: str | None = None,
+) -> ProvisioningRun:
+    run = ProvisioningRun(
+        company_id=company_id,
+        flow=flow.name,
+        provider=flow.provider,
+        partner_configuration_id=partner_configuration_id,
+        started_by_id=actor.user_id,
+        state_nonce=state_nonce or secrets.token_urlsafe(24),
+        context=dict(context or {}),
+        secret_input=secret_input,
+        steps=[ProvisioningStep(position=i, name=name) for i, (name, _) in enumerate(flow.steps)],
+    )
+    session.add(run)
+    audit.record(session, actor, "provisioning_run.start", run, label=flow.name, flow=flow.name)
+    return run
+
+
+def due_runs(session: Session, now: dt.datetime | None = None, limit: int = 100) -> list[int]:
+    """Ids of unfinished runs to pick up: started, running (a crashed worker), or due waits."""
+    now = now or utcnow()
+    stmt = (
+        select(ProvisioningRun.id)
+        .where(
+            ProvisioningRun.status.in_([RunStatus.STARTED, RunStatus.RUNNING, RunStatus.WAITING]),
+            (ProvisioningRun.resume_at.is_(None)) | (ProvisioningRun.resume_at <= now),
+        )
+        .order_by(ProvisioningRun.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def execute(
+    session: Session,
+    run_id: int,
+    commit: Callable[[], None],
+    services: dict[str, Any] | None = None,
+) -> RunStatus:
+    """Run (or resume) a run's remaining steps; commits after each step. Idempotent."""
+    run = session.get(ProvisioningRun, run_id)
+    if run is None:
+        raise DomainError(f"provisioning run {run_id} does not exist")
+    if run.status.finished:
+        return run.status
+    flow = FLOWS[run.flow]
+    functions = dict(flow.steps)
+    run.status, run.resume_at, run.error_message = RunStatus.RUNNING, None, None
+    commit()
+    for step in run.steps:
+        if step.status is StepStatus.DONE:
+            continue
+        step.status, step.attempts = StepStatus.RUNNING, step.attempts + 1
+        step.started_at = step.started_at or utcnow()
+        commit()
+        context = StepContext(session, run, step, dict(services or {}))
+        try:
+            functions[step.name](context)
+        except Wait as wait:
+            step.status, run.status = StepStatus.WAITING, RunStatus.WAITING
+            run.resume_at, step.error_message = wait.resume_at, wait.reason
+            commit()
+            return run.status
+        except Retryable as exc:
+            step.record_error(exc)
+            if step.attempts < flow.max_attempts:
+                delay = exc.retry_after or flow.backoff_seconds * 2 ** (step.attempts - 1)
+                step.status, run.status = StepStatus.WAITING, RunStatus.WAITING
+                run.resume_at = utcnow() + dt.timedelta(seconds=min(delay, 3600))
+                commit()
+                return run.status
+            return _fail(session, run, step, exc, commit)
+        except AuthError as exc:
+            if flow.on_auth_error is not None:
+                flow.on_auth_error(session, run, exc)
+            return _fail(session, run, step, exc, commit)
+        except (ProviderError, DomainError) as exc:
+            return _fail(session, run, step, exc, commit)
+        step.status, step.finished_at = StepStatus.DONE, utcnow()
+        step.clear_error()
+        commit()
+    run.status, run.finished_at, run.secret_input = RunStatus.COMPLETED, utcnow(), None
+    audit.record(session, audit.SYSTEM, "provisioning_run.complete", run, label=run.flow)
+    commit()
+    return run.status
+
+
+def _fail(
+    session: Session,
+    run: ProvisioningRun,
+    step: ProvisioningStep,
+    exc: Exception,
+    commit: Callable[[], None],
+) -> RunStatus:
+    step.status = StepStatus.FAILED
+    step.record_error(exc)
+    run.status, run.error_message = RunStatus.FAILED, str(exc)
+    audit.record(
+        session, audit.SYSTEM, "provisioning_run.fail", run, label=run.flow, step=step.name
+    )
+    commit()
+    return run.status
+
+
+def retry(session: Session, actor: audit.Actor, run: ProvisioningRun) -> None:
+    """Let a failed run resume from its failed step on the next execution."""
+    if run.status is not RunStatus.FAILED:
+        raise DomainError("Only a failed run can be retried.")
+    run.status, run.error_message, run.resume_at = RunStatus.STARTED, None, None
+    audit.record(session, actor, "provisioning_run.retry", run, label=run.flow)
+
+
+def cancel(session: Session, actor: audit.Actor, run: ProvisioningRun) -> None:
+    if run.status.finished:
+        raise DomainError("This run has already finished.")
+    run.status, run.finished_at, run.secret_input = RunStatus.CANCELLED, utcnow(), None
+    audit.record(session, actor, "provisioning_run.cancel", run, label=run.flow)
