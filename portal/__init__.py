@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_errors(app)
     register_cli(app)
     register_template_helpers(app)
+    register_jobs(app)
     return app
 
 
@@ -88,6 +89,12 @@ def register_errors(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from .cli import register
+
+    register(app)
+
+
+def register_jobs(app: Flask) -> None:
+    from .jobs import register
 
     register(app)
 

@@ -16,6 +16,27 @@ from .extensions import db
 
 admins = AppGroup("admins", help="Platform admins.")
 keys = AppGroup("keys", help="The encryption keyring for secrets at rest.")
+jobs_cli = AppGroup("jobs", help="Background jobs (provisioning runs).")
+
+
+@jobs_cli.command("work")
+@click.option("--workers", default=2, show_default=True, help="Threads running jobs.")
+@click.option("--poll", default=5.0, show_default=True, help="Seconds between due-run scans.")
+def jobs_work(workers: int, poll: float) -> None:
+    """Run jobs in this process until interrupted (resumes unfinished runs at start)."""
+    import time
+
+    from .jobs import InProcessRunner
+
+    runner = InProcessRunner(current_app._get_current_object(), workers, poll)
+    current_app.extensions["job_runner"] = runner
+    runner.start_poller()
+    click.echo(f"Running jobs with {workers} worker(s); Ctrl+C to stop.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        runner.stop()
 
 
 @admins.command("create")
@@ -70,5 +91,5 @@ def keys_generate() -> None:
 def register(app: Flask) -> None:
     from .demo import demo
 
-    for group in (admins, keys, demo):
+    for group in (admins, keys, jobs_cli, demo):
         app.cli.add_command(group)

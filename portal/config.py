@@ -71,6 +71,7 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", str(12 * 3600))),
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
+        "JOB_RUNNER": env.get("JOB_RUNNER", "inprocess"),  # inprocess | manual (tests)
     }
     config.update(overrides)
     if config["PROVIDER_ENVIRONMENT"] not in {"sandbox", "production"}:

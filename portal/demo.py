@@ -115,6 +115,7 @@ def run(host: str, port: int, sandbox_port: int) -> None:
     sandbox = Sandbox(seed=2026, base_url=sandbox_url)
     seed_sandbox(sandbox, public_url)
     serve(sandbox, host, sandbox_port)
+    current_app.extensions["job_runner"].start_poller()
     click.echo(f"\n  Provider sandbox: {sandbox_url}")
     click.echo(f"  Portal:           http://{host}:{port}")
     print_logins()

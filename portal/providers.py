@@ -14,3 +14,11 @@ def provider_transport():
 
 def check_partner_configuration(config: PartnerConfiguration) -> tuple[bool, str]:
     return check_configuration(config, provider_transport())
+
+
+def provisioning_services() -> dict:
+    """What provisioning steps get besides the session (provider transport, URLs)."""
+    return {
+        "transport": provider_transport(),
+        "public_base_url": current_app.config["PUBLIC_BASE_URL"],
+    }

@@ -94,6 +94,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
             "PROVIDER_TRANSPORT": httpx.MockTransport(_blocked_network),
             "SERVER_NAME": "portal.test",
+            "JOB_RUNNER": "manual",
         }
     )
     with app.app_context():
