@@ -1,3 +1,4 @@
 """Imports every table module, so ``Base.metadata`` knows the whole schema."""
 
-from . import accounts, audit, partners, runs, tenancy  # noqa: F401
+from . import accounts, audit, channels, partners, runs, tenancy  # noqa: F401
+from .meta import models as meta_models  # noqa: F401
