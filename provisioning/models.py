@@ -2,3 +2,4 @@
 
 from . import accounts, audit, channels, partners, runs, tenancy  # noqa: F401
 from .meta import models as meta_models  # noqa: F401
+from .meta import onboarding as meta_onboarding  # noqa: F401 (registers the flow)

@@ -61,3 +61,53 @@ class GraphClient(ProviderClient):
     def check_app(self, app_id: str, app_secret: str) -> dict[str, Any]:
         """Read the app with its own app token (``APP_ID|APP_SECRET``): proves both."""
         return self.get(f"/{app_id}", f"{app_id}|{app_secret}", fields="id,name")
+
+    def exchange_code(self, app_id: str, app_secret: str, code: str) -> str:
+        """The business token for a signup code. Not retried: a code works once."""
+        params = {"client_id": app_id, "client_secret": app_secret, "code": code}
+        body = self.request("GET", "/oauth/access_token", params=params, idempotent=False)
+        return body.json()["access_token"]
+
+    def debug_token(self, token: str, app_id: str, app_secret: str) -> dict[str, Any]:
+        return self.get("/debug_token", f"{app_id}|{app_secret}", input_token=token).get("data", {})
+
+    def phone_numbers(self, waba_id: str, token: str, limit: int = 100):
+        """Every phone number of the WABA, following the cursor pages."""
+        params: dict[str, Any] = {"limit": limit}
+        while True:
+            page = self.get(f"/{waba_id}/phone_numbers", token, **params)
+            yield from page.get("data", [])
+            after = (page.get("paging") or {}).get("cursors", {}).get("after")
+            if not after or not (page.get("paging") or {}).get("next"):
+                return
+            params["after"] = after
+
+    def subscribe_app(
+        self,
+        waba_id: str,
+        token: str,
+        *,
+        override_callback_uri: str | None = None,
+        verify_token: str | None = None,
+    ) -> None:
+        """Subscribe the app to the WABA's webhooks (repeating it is harmless)."""
+        data = {}
+        if override_callback_uri:
+            data = {"override_callback_uri": override_callback_uri, "verify_token": verify_token}
+        self.request(
+            "POST",
+            f"/{waba_id}/subscribed_apps",
+            headers={"Authorization": f"Bearer {token}"},
+            data=data,
+            idempotent=True,
+        )
+
+    def register(self, phone_number_id: str, token: str, pin: str) -> None:
+        """Register a number for Cloud API. Attempts are capped by Meta: never auto-retried."""
+        self.request(
+            "POST",
+            f"/{phone_number_id}/register",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"messaging_product": "whatsapp", "pin": pin},
+            idempotent=False,
+        )

@@ -1,0 +1,288 @@
+"""Meta Embedded Signup as a provisioning flow: code -> token -> WABA -> numbers -> channels.
+
+Every step checks what Meta and the database already hold first (fact sheet §1.4-1.7).
+The authorization code lives 30 s and is used once: it is exchanged by the first step
+and then dropped; neither it nor the token is ever logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..channels import Channel, upsert_channel
+from ..db import utcnow
+from ..errors import AuthError, DomainError, Rejected
+from ..partners import PartnerConfiguration, Provider
+from ..runs import Flow, ProvisioningRun, StepContext, register_flow
+from ..tenancy import tenant_select
+from .api import GraphClient
+from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+
+FINISH_EVENTS = {"FINISH", "FINISH_ONLY_WABA", "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING"}
+PHONE_FIELDS = (
+    "display_phone_number,verified_name,name_status,quality_rating,"
+    "whatsapp_business_manager_messaging_limit,messaging_limit_tier,throughput,status,"
+    "code_verification_status,platform_type,is_on_biz_app,health_status"
+)
+PIN_EXPLANATIONS = {
+    "133005": "The number already has a two-step verification PIN that differs from ours. "
+    "Turn off two-step verification for the number in WhatsApp Manager, then retry.",
+    "133016": "Meta allows 10 registration attempts per number in 72 hours and this number "
+    "reached the limit. Wait 72 hours, then retry.",
+}
+
+
+def graph(ctx: StepContext) -> tuple[GraphClient, PartnerConfiguration]:
+    config = ctx.session.get(PartnerConfiguration, ctx.run.partner_configuration_id)
+    if config is None:
+        raise DomainError("The Meta partner configuration of this run was deleted.")
+    client = GraphClient(
+        config.value("graph_base_url"),
+        config.value("graph_api_version"),
+        transport=ctx.services.get("transport"),
+    )
+    return client, config
+
+
+def token_of(ctx: StepContext) -> str:
+    token = (ctx.run.secret_input or {}).get("access_token")
+    if token:
+        return token
+    stored = client_row(ctx)
+    if stored is None or not stored.access_token:
+        raise DomainError("No business token: start the signup again.")
+    return stored.access_token
+
+
+def client_row(ctx: StepContext) -> MetaWhatsAppClient | None:
+    waba_id = ctx.run.context.get("waba_id")
+    if not waba_id:
+        return None
+    return ctx.session.scalars(
+        tenant_select(MetaWhatsAppClient, ctx.run.company_id).where(
+            MetaWhatsAppClient.waba_id == waba_id
+        )
+    ).one_or_none()
+
+
+def exchange_code(ctx: StepContext) -> None:
+    """Swap the single-use code for the business token (never retried: the code is spent)."""
+    secret = dict(ctx.run.secret_input or {})
+    if secret.get("access_token"):
+        return
+    code = secret.pop("code", None)
+    if not code:
+        raise DomainError("The signup returned no authorization code. Start the signup again.")
+    client, config = graph(ctx)
+    with client:
+        token = client.exchange_code(config.value("app_id"), config.value("app_secret"), code)
+    ctx.run.secret_input = {**secret, "access_token": token}
+
+
+def find_assets(ctx: StepContext) -> None:
+    """The WABA and numbers: from the finish event, else from the token's granular scopes."""
+    context = dict(ctx.run.context)
+    event = context.get("event") or {}
+    data = event.get("data") or {}
+    client, config = graph(ctx)
+    token = token_of(ctx)
+    with client:
+        waba_id = data.get("waba_id") or context.get("waba_id")
+        if not waba_id:
+            scopes = client.debug_token(token, config.value("app_id"), config.value("app_secret"))
+            waba_id = _waba_from_scopes(scopes)
+        waba = client.get(f"/{waba_id}", token, fields="id,name,owner_business_info")
+        numbers = [data["phone_number_id"]] if data.get("phone_number_id") else []
+        if not numbers and event.get("event") != "FINISH_ONLY_WABA":
+            numbers = [n["id"] for n in client.phone_numbers(waba_id, token)]
+    context.update(
+        waba_id=str(waba_id),
+        waba_name=waba.get("name", ""),
+        business_id=data.get("business_id") or (waba.get("owner_business_info") or {}).get("id"),
+        phone_number_ids=numbers,
+    )
+    ctx.run.context = context
+    ctx.record_ids(waba_id=str(waba_id), phone_number_ids=numbers)
+
+
+def _waba_from_scopes(debug: dict[str, Any]) -> str:
+    for scope in debug.get("granular_scopes") or []:
+        if scope.get("scope") in ("whatsapp_business_management", "whatsapp_business_messaging"):
+            targets = scope.get("target_ids") or []
+            if targets:
+                return str(targets[0])
+    raise Rejected("meta", "The signup shared no WhatsApp Business Account with the app.")
+
+
+def store_client(ctx: StepContext) -> None:
+    """Create the company's client for the WABA, or reauthorize it (swap the token)."""
+    session, run = ctx.session, ctx.run
+    waba_id = run.context["waba_id"]
+    other = session.scalars(
+        select(MetaWhatsAppClient.company_id).where(MetaWhatsAppClient.waba_id == waba_id)
+    ).first()
+    if other is not None and other != run.company_id:
+        raise DomainError("This WhatsApp Business Account is connected to another company.")
+    client = client_row(ctx)
+    action = "meta_client.reauthorize" if client else "meta_client.create"
+    if client is None:
+        client = MetaWhatsAppClient(company_id=run.company_id, waba_id=waba_id)
+        session.add(client)
+    client.partner_configuration_id = run.partner_configuration_id
+    client.business_id = run.context.get("business_id")
+    client.name = run.context.get("waba_name") or client.name
+    client.access_token = token_of(ctx)
+    client.status, client.reauthorization_reason = "active", None
+    session.flush()
+    ctx.record_ids(client_id=client.id)
+    audit.record(session, audit.SYSTEM, action, client, label=client.name or waba_id)
+
+
+def subscribe_webhooks(ctx: StepContext) -> None:
+    client, config = graph(ctx)
+    override = config.value("webhook_callback_url") or None
+    with client:
+        client.subscribe_app(
+            ctx.run.context["waba_id"],
+            token_of(ctx),
+            override_callback_uri=override,
+            verify_token=config.value("webhook_verify_token") if override else None,
+        )
+    row = client_row(ctx)
+    if row is not None:
+        row.subscribed_at = utcnow()
+
+
+def register_numbers(ctx: StepContext) -> None:
+    """Register numbers that need it with a stored PIN; never loop on a PIN error."""
+    client, _ = graph(ctx)
+    token = token_of(ctx)
+    coexistence = (ctx.run.context.get("event") or {}).get("event") == (
+        "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING"
+    )
+    with client:
+        for phone_id in ctx.run.context.get("phone_number_ids") or []:
+            phone = client.get(f"/{phone_id}", token, fields="status,platform_type,is_on_biz_app")
+            if coexistence or phone.get("is_on_biz_app") or phone.get("status") == "CONNECTED":
+                continue
+            row = phone_row(ctx, phone_id)
+            row.pin = row.pin or f"{secrets.randbelow(10**6):06d}"
+            ctx.session.flush()
+            try:
+                client.register(phone_id, token, row.pin)
+            except Rejected as exc:
+                if exc.code in PIN_EXPLANATIONS:
+                    raise Rejected(
+                        "meta", PIN_EXPLANATIONS[exc.code], exc.http_status, exc.code,
+                        exc.subcode, exc.trace_id,
+                    ) from exc  # fmt: skip
+                raise
+            row.registered_at = utcnow()
+
+
+def phone_row(ctx: StepContext, phone_id: str) -> MetaWhatsAppPhoneNumber:
+    row = ctx.session.scalars(
+        select(MetaWhatsAppPhoneNumber).where(MetaWhatsAppPhoneNumber.phone_number_id == phone_id)
+    ).one_or_none()
+    if row is not None and row.company_id != ctx.run.company_id:
+        raise DomainError("This phone number is connected to another company.")
+    if row is None:
+        client = client_row(ctx)
+        if client is None:
+            raise DomainError("The client row is missing; retry the run.")
+        row = MetaWhatsAppPhoneNumber(
+            company_id=ctx.run.company_id, client=client, phone_number_id=phone_id
+        )
+        ctx.session.add(row)
+    return row
+
+
+def read_numbers(ctx: StepContext) -> None:
+    """Read each number's details into its row and the company's unified channel."""
+    client, _ = graph(ctx)
+    token = token_of(ctx)
+    with client:
+        for phone_id in ctx.run.context.get("phone_number_ids") or []:
+            apply_phone_fields(ctx.session, phone_row(ctx, phone_id), client.get(
+                f"/{phone_id}", token, fields=PHONE_FIELDS
+            ))  # fmt: skip
+    ctx.run.secret_input = None  # the token now lives, encrypted, on the client row only
+
+
+def apply_phone_fields(session: Session, row: MetaWhatsAppPhoneNumber, data: dict) -> None:
+    """Copy Graph's phone-number fields (raw strings) to the row and its channel."""
+    row.display_phone_number = data.get("display_phone_number") or row.display_phone_number
+    row.verified_name = data.get("verified_name") or row.verified_name
+    row.name_status = data.get("name_status")
+    row.quality_rating = data.get("quality_rating")
+    row.messaging_limit = _limit(data.get("whatsapp_business_manager_messaging_limit"))
+    row.messaging_limit_tier = data.get("messaging_limit_tier")
+    row.throughput_level = (data.get("throughput") or {}).get("level")
+    row.status = data.get("status")
+    row.code_verification_status = data.get("code_verification_status")
+    row.platform_type = data.get("platform_type")
+    row.health_status = data.get("health_status") or {}
+    row.last_synced_at = utcnow()
+    channel = upsert_channel(
+        session,
+        row.company_id,
+        Provider.META,
+        row.phone_number_id,
+        phone_number="+" + "".join(c for c in row.display_phone_number if c.isdigit()),
+        display_name=row.verified_name,
+        status=row.status or "UNKNOWN",
+        quality_rating=row.quality_rating or "UNKNOWN",
+        messaging_limit=row.messaging_limit or row.messaging_limit_tier or "",
+        needs_reauthorization=False,
+        last_synced_at=row.last_synced_at,
+    )
+    session.flush()
+    row.channel_id = channel.id
+
+
+def _limit(value: Any) -> str | None:
+    # The current field is an object on some API versions, a string on others.
+    if isinstance(value, dict):
+        return value.get("current_limit") or value.get("tier") or None
+    return value or None
+
+
+def flag_reauthorization(session: Session, run: ProvisioningRun, exc: AuthError) -> None:
+    """Credential errors: the client and its channels need the company to sign up again."""
+    waba_id = run.context.get("waba_id")
+    client = session.scalars(
+        tenant_select(MetaWhatsAppClient, run.company_id).where(
+            MetaWhatsAppClient.waba_id == waba_id
+        )
+    ).one_or_none()
+    if client is None:
+        return
+    client.status = "reauthorization_required"
+    client.reauthorization_reason = str(exc)[:500]
+    for number in client.phone_numbers:
+        if number.channel_id:
+            channel = session.get(Channel, number.channel_id)
+            if channel is not None:
+                channel.needs_reauthorization = True
+
+
+EMBEDDED_SIGNUP = register_flow(
+    Flow(
+        name="meta_embedded_signup",
+        provider=Provider.META,
+        steps=(
+            ("exchange_code", exchange_code),
+            ("find_assets", find_assets),
+            ("store_client", store_client),
+            ("subscribe_webhooks", subscribe_webhooks),
+            ("register_numbers", register_numbers),
+            ("read_numbers", read_numbers),
+        ),
+        on_auth_error=flag_reauthorization,
+    )
+)
