@@ -74,9 +74,10 @@ def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_bp
     from .company.routes import bp as company_bp
     from .health import bp as health_bp
+    from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
 
-    for blueprint in (auth_bp, health_bp, admin_bp, company_bp, sandbox_bp):
+    for blueprint in (auth_bp, health_bp, admin_bp, company_bp, onboarding_bp, sandbox_bp):
         app.register_blueprint(blueprint)
     access.enforce_markers(app)
 

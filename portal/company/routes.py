@@ -16,6 +16,7 @@ from ..access import company_admin, company_member
 from ..admin.forms import AddMemberForm, ConfirmForm, RoleForm
 from ..extensions import db
 from ..flashes import flash_invitation
+from ..onboarding.routes import company_channels, recent_runs
 
 bp = Blueprint("company", __name__, url_prefix="/c/<company>")
 
@@ -36,7 +37,13 @@ def dashboard():
         provider: active_configuration(db.session, provider, environment) is not None
         for provider in Provider
     }
-    return render_template("company/dashboard.html", providers=providers)
+    return render_template(
+        "company/dashboard.html",
+        providers=providers,
+        meta_available=providers[Provider.META],
+        channels=company_channels(),
+        runs=recent_runs(),
+    )
 
 
 @bp.route("/team")

@@ -1,0 +1,144 @@
+"""A company connects its numbers: the launch pages, the run status page, its channels."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from provisioning import runs
+from provisioning.audit import Actor
+from provisioning.channels import Channel
+from provisioning.errors import DomainError
+from provisioning.onboarding_events import record_embedded_signup
+from provisioning.partners import Provider, active_configuration
+from provisioning.runs import ProvisioningRun
+from provisioning.tenancy import tenant_get, tenant_select
+
+from ..access import company_admin, company_member
+from ..admin.forms import ConfirmForm
+from ..extensions import db
+from ..jobs import enqueue
+from . import nonces
+
+bp = Blueprint("onboarding", __name__, url_prefix="/c/<company>")
+
+
+def actor() -> Actor:
+    return Actor(current_user.id, current_user.email)
+
+
+def meta_configuration():
+    return active_configuration(
+        db.session, Provider.META, current_app.config["PROVIDER_ENVIRONMENT"]
+    )
+
+
+@bp.route("/connect/meta")
+@company_admin
+def connect_meta():
+    config = meta_configuration()
+    if config is None:
+        flash("Meta onboarding is not set up by the platform yet.", "error")
+        return redirect(url_for("company.dashboard", company=g.company.slug))
+    return render_template("onboarding/connect_meta.html", config=config)
+
+
+@bp.route("/connect/meta/launch", methods=["POST"])
+@company_admin
+def launch_meta():
+    """A fresh state nonce for one popup launch."""
+    if meta_configuration() is None:
+        abort(404)
+    return jsonify(state=nonces.issue(g.company.id, Provider.META.value))
+
+
+@bp.route("/connect/meta/complete", methods=["POST"])
+@company_admin
+def complete_meta():
+    """The popup's code and finish event: start the run (it executes in a job)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error="Send the signup result as JSON."), 400
+    problem = nonces.consume(body.get("state"), g.company.id, Provider.META.value)
+    if problem:
+        return jsonify(error=problem), 400
+    config = meta_configuration()
+    if config is None:
+        abort(404)
+    code = body.get("code") if isinstance(body.get("code"), str) else None
+    try:
+        run = record_embedded_signup(
+            db.session,
+            actor(),
+            g.company.id,
+            config,
+            code=code,
+            event=body.get("event"),
+            state_nonce=body["state"],
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return jsonify(error=str(exc)), 400
+    db.session.commit()
+    if not run.status.finished and run.status is not runs.RunStatus.FAILED:
+        enqueue("provisioning.execute_run", run.id)
+    return jsonify(run_url=url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
+
+
+@bp.route("/runs/<int:run_id>")
+@company_member
+def run_detail(run_id: int):
+    run = tenant_get(db.session, ProvisioningRun, g.company.id, run_id)
+    return render_template("onboarding/run.html", run=run, confirm=ConfirmForm())
+
+
+@bp.route("/runs/<int:run_id>/retry", methods=["POST"])
+@company_admin
+def run_retry(run_id: int):
+    run = tenant_get(db.session, ProvisioningRun, g.company.id, run_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            runs.retry(db.session, actor(), run)
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
+        db.session.commit()
+        enqueue("provisioning.execute_run", run.id)
+        flash("Retrying from the failed step.", "info")
+    return redirect(url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
+
+
+@bp.route("/channels/<int:channel_id>")
+@company_member
+def channel_detail(channel_id: int):
+    channel = tenant_get(db.session, Channel, g.company.id, channel_id)
+    return render_template("onboarding/channel.html", channel=channel)
+
+
+def company_channels() -> list[Channel]:
+    return list(
+        db.session.scalars(
+            tenant_select(Channel, g.company.id).order_by(Channel.provider, Channel.phone_number)
+        )
+    )
+
+
+def recent_runs(limit: int = 10) -> list[ProvisioningRun]:
+    return list(
+        db.session.scalars(
+            tenant_select(ProvisioningRun, g.company.id)
+            .order_by(ProvisioningRun.id.desc())
+            .limit(limit)
+        )
+    )

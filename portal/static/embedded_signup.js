@@ -1,0 +1,66 @@
+/* Embedded Signup v4 launcher: collects the code (FB.login callback) and the
+ * WA_EMBEDDED_SIGNUP message in whichever order they arrive, accepting messages only
+ * from the configured Facebook origin, then posts both with the launch's state nonce. */
+(function () {
+  var root = document.getElementById('embedded-signup');
+  if (!root) { return; }
+  var cfg = JSON.parse(root.dataset.config);
+  var status = document.getElementById('signup-status');
+  var button = document.getElementById('connect-meta');
+  var attempt = null;
+
+  function say(text) { status.textContent = text; }
+
+  function post(url, body) {
+    return fetch(url, {
+      method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-CSRFToken': cfg.csrf},
+      body: JSON.stringify(body || {})
+    }).then(function (r) { return r.json().then(function (data) { return {ok: r.ok, data: data}; }); });
+  }
+
+  function finish() {
+    if (!attempt || attempt.sent) { return; }
+    var ended = attempt.event && ['CANCEL', 'ERROR'].indexOf(attempt.event.event) >= 0;
+    if (!(attempt.loginDone && (attempt.event || !attempt.code)) && !ended) { return; }
+    if (!attempt.code && !attempt.event) { say('The signup window was closed before it finished.'); button.disabled = false; attempt = null; return; }
+    attempt.sent = true;
+    say('Connecting your number…');
+    post(cfg.completeUrl, {state: attempt.state, code: attempt.code, event: attempt.event}).then(function (res) {
+      if (res.ok) { window.location.assign(res.data.run_url); return; }
+      say(res.data.error || 'The connection could not start.');
+      button.disabled = false;
+    });
+  }
+
+  window.addEventListener('message', function (event) {
+    if (event.origin !== cfg.dialogOrigin || !attempt) { return; }
+    var data;
+    try { data = typeof event.data === 'string' ? JSON.parse(event.data) : event.data; } catch (e) { return; }
+    if (!data || data.type !== 'WA_EMBEDDED_SIGNUP') { return; }
+    attempt.event = data;
+    finish();
+  });
+
+  window.fbAsyncInit = function () {
+    FB.init({appId: cfg.appId, autoLogAppEvents: true, xfbml: true, version: cfg.version});
+    button.disabled = false;
+  };
+
+  button.addEventListener('click', function () {
+    button.disabled = true;
+    say('Opening Facebook…');
+    post(cfg.launchUrl).then(function (res) {
+      if (!res.ok) { say('Could not start: please reload the page.'); button.disabled = false; return; }
+      attempt = {state: res.data.state, code: null, event: null, loginDone: false, sent: false};
+      var extras = {setup: cfg.setup || {}, featureType: '', sessionInfoVersion: '3', version: 'v4'};
+      FB.login(function (response) {
+        attempt.loginDone = true;
+        attempt.code = response && response.authResponse ? response.authResponse.code : null;
+        // The message may still be on its way: give it a moment before deciding.
+        setTimeout(finish, attempt.code ? 0 : 1500);
+        finish();
+      }, {config_id: cfg.configId, response_type: 'code', override_default_response_type: true, extras: extras});
+    });
+  });
+})();

@@ -1,0 +1,186 @@
+"""The company's Connect WhatsApp flow through the portal: nonce, run, job, channels."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from portal.demo import META_APP, partner_values
+from portal.onboarding import nonces
+from portal.sandbox_seed import seed_sandbox
+from provisioning import partners
+from provisioning.audit import SYSTEM
+from provisioning.channels import Channel
+from provisioning.partners import Environment, Provider
+from provisioning.runs import ProvisioningRun, RunStatus
+from provisioning.sandbox import Sandbox, SimClock
+from provisioning.tenancy import Role
+
+APP_ID = META_APP["app_id"]
+
+
+@pytest.fixture
+def sandbox(app, monkeypatch, session):
+    sandbox = Sandbox(seed=8, clock=SimClock(start=1_767_225_600))
+    seed_sandbox(sandbox, "http://portal.test")
+    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
+    values = partner_values(sandbox.base_url, "http://portal.test")[Provider.META]
+    partners.create_configuration(session, SYSTEM, Provider.META, Environment.SANDBOX, "", values)
+    session.commit()
+    return sandbox
+
+
+@pytest.fixture
+def acme(make):
+    company = make.company("Acme")
+    return company, make.user(company, Role.ADMIN), make.user(company, Role.MEMBER)
+
+
+def signup_config(html: str) -> dict:
+    """The launcher's configuration, as the page's script reads it."""
+    raw = re.search(r"data-config='([^']+)'", html).group(1)
+    return json.loads(unescape(raw))
+
+
+def launch(client, company) -> tuple[str, str]:
+    page = client.get(f"/c/{company.slug}/connect/meta").get_data(as_text=True)
+    token = signup_config(page)["csrf"]
+    state = client.post(
+        f"/c/{company.slug}/connect/meta/launch", headers={"X-CSRFToken": token}
+    ).get_json()["state"]
+    return state, token
+
+
+def complete(client, company, token, **body):
+    return client.post(
+        f"/c/{company.slug}/connect/meta/complete", json=body, headers={"X-CSRFToken": token}
+    )
+
+
+def test_a_company_admin_connects_a_number_end_to_end(app, client, auth, sandbox, acme, session):
+    company, admin, _ = acme
+    auth.login(admin)
+    page = client.get(f"/c/{company.slug}/connect/meta").get_data(as_text=True)
+    assert "http://sandbox.test/meta/connect/en_US/sdk.js" in page
+    config = signup_config(page)
+    assert config["dialogOrigin"] == "http://sandbox.test" and config["appId"] == APP_ID
+    state, token = launch(client, company)
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    response = complete(client, company, token, state=state, code=signup["code"],
+                        event=signup["event"])  # fmt: skip
+    assert response.status_code == 200
+    run_url = response.get_json()["run_url"]
+    run = session.scalars(select(ProvisioningRun)).one()
+    assert run.status is RunStatus.STARTED  # nothing ran inside the request
+    app.extensions["job_runner"].drain()
+    session.expire_all()
+    assert run.status is RunStatus.COMPLETED
+    assert b"completed" in client.get(run_url).data
+    dashboard = client.get(f"/c/{company.slug}/").get_data(as_text=True)
+    channel = session.scalars(select(Channel)).one()
+    assert channel.phone_number in dashboard and channel.quality_rating in dashboard
+    detail = client.get(f"/c/{company.slug}/channels/{channel.id}").get_data(as_text=True)
+    assert channel.messaging_limit in detail
+
+
+def test_nonces_are_required_single_use_and_bound_to_the_company(client, auth, sandbox, acme, make):
+    company, admin, _ = acme
+    auth.login(admin)
+    state, token = launch(client, company)
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    body = {"code": signup["code"], "event": signup["event"]}
+    assert complete(client, company, token, **body).status_code == 400  # missing
+    assert complete(client, company, token, state="forged", **body).status_code == 400
+    assert complete(client, company, token, state=state, **body).status_code == 200
+    replay = complete(client, company, token, state=state, **body)
+    assert replay.status_code == 400 and "already used" in replay.get_json()["error"]
+
+
+def test_a_nonce_of_another_company_is_refused(client, auth, sandbox, make, session):
+    a, b = make.company("A"), make.company("B")
+    user = make.user(a, Role.ADMIN)
+    from provisioning import accounts
+
+    accounts.set_membership(session, SYSTEM, user, b, Role.ADMIN)
+    session.commit()
+    auth.login(user)
+    state, token = launch(client, a)
+    response = complete(client, b, token, state=state, code="x", event={})
+    assert response.status_code == 400 and "another company" in response.get_json()["error"]
+
+
+def test_an_expired_nonce_is_refused(client, auth, sandbox, acme, monkeypatch):
+    company, admin, _ = acme
+    auth.login(admin)
+    state, token = launch(client, company)
+    monkeypatch.setattr(nonces, "now", lambda: 10**12)
+    response = complete(client, company, token, state=state, code="x", event={})
+    assert response.status_code == 400 and "expired" in response.get_json()["error"]
+
+
+def test_cancel_is_recorded_and_shown(client, auth, sandbox, acme, session):
+    company, admin, _ = acme
+    auth.login(admin)
+    state, token = launch(client, company)
+    event = {"type": "WA_EMBEDDED_SIGNUP", "event": "CANCEL",
+             "data": {"current_step": "PHONE_NUMBER_SETUP"}}  # fmt: skip
+    response = complete(client, company, token, state=state, event=event)
+    run = session.scalars(select(ProvisioningRun)).one()
+    assert run.status is RunStatus.CANCELLED
+    assert b"PHONE_NUMBER_SETUP" in client.get(response.get_json()["run_url"]).data
+
+
+def test_members_cannot_connect_and_other_companies_cannot_see_runs(
+    client, auth, sandbox, acme, make, app, session
+):
+    company, admin, member = acme
+    auth.login(member)
+    assert client.get(f"/c/{company.slug}/connect/meta").status_code == 403
+    auth.logout()
+    auth.login(admin)
+    state, token = launch(client, company)
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    complete(client, company, token, state=state, code=signup["code"], event=signup["event"])
+    app.extensions["job_runner"].drain()
+    run = session.scalars(select(ProvisioningRun)).one()
+    channel = session.scalars(select(Channel)).one()
+    auth.logout()
+    other = make.company("Other")
+    auth.login(make.user(other, Role.ADMIN))
+    assert client.get(f"/c/{other.slug}/runs/{run.id}").status_code == 404
+    assert client.get(f"/c/{other.slug}/channels/{channel.id}").status_code == 404
+    assert client.get(f"/c/{company.slug}/runs/{run.id}").status_code == 404
+
+
+def test_a_failed_run_can_be_retried_from_the_page(app, client, auth, sandbox, acme, session):
+    company, admin, _ = acme
+    auth.login(admin)
+    state, token = launch(client, company)
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    sandbox.faults.add("server_error", provider="meta", path="/register$", times=1)
+    sandbox.faults.add("throttle", provider="meta", path="/register$", times=10)
+    complete(client, company, token, state=state, code=signup["code"], event=signup["event"])
+    runner = app.extensions["job_runner"]
+    run = session.scalars(select(ProvisioningRun)).one()
+    for _ in range(8):
+        runner.drain()
+        session.expire_all()
+        if run.status is not RunStatus.WAITING:
+            break
+        run.resume_at = None
+        session.commit()
+        runner.enqueue("provisioning.execute_run", run.id)
+    assert run.status is RunStatus.FAILED
+    sandbox.faults.clear()
+    page = client.get(f"/c/{company.slug}/runs/{run.id}").get_data(as_text=True)
+    assert "Retry" in page
+    auth.post(
+        f"/c/{company.slug}/runs/{run.id}/retry", form_page=f"/c/{company.slug}/runs/{run.id}"
+    )
+    runner.drain()
+    session.expire_all()
+    assert run.status is RunStatus.COMPLETED
