@@ -79,8 +79,18 @@ def exchange_code(ctx: StepContext) -> None:
     if not code:
         raise DomainError("The signup returned no authorization code. Start the signup again.")
     client, config = graph(ctx)
-    with client:
-        token = client.exchange_code(config.value("app_id"), config.value("app_secret"), code)
+    try:
+        with client:
+            token = client.exchange_code(config.value("app_id"), config.value("app_secret"), code)
+    except Rejected as exc:
+        if ctx.step.attempts > 1:  # an earlier attempt may have spent the code
+            raise Rejected(
+                "meta",
+                "The signup code was already used or expired (it lives 30 seconds and works "
+                "once). Please connect again.",
+                exc.http_status, exc.code, exc.subcode, exc.trace_id,
+            ) from exc  # fmt: skip
+        raise
     ctx.run.secret_input = {**secret, "access_token": token}
 
 
@@ -97,9 +107,13 @@ def find_assets(ctx: StepContext) -> None:
             scopes = client.debug_token(token, config.value("app_id"), config.value("app_secret"))
             waba_id = _waba_from_scopes(scopes)
         waba = client.get(f"/{waba_id}", token, fields="id,name,owner_business_info")
+        # Every number of the WABA, the one picked in the popup first: a WABA may hold
+        # several, and coexistence finishes carry none (fact sheet §1.3).
         numbers = [data["phone_number_id"]] if data.get("phone_number_id") else []
-        if not numbers and event.get("event") != "FINISH_ONLY_WABA":
-            numbers = [n["id"] for n in client.phone_numbers(waba_id, token)]
+        if event.get("event") != "FINISH_ONLY_WABA":
+            numbers += [
+                n["id"] for n in client.phone_numbers(waba_id, token) if n["id"] not in numbers
+            ]
     context.update(
         waba_id=str(waba_id),
         waba_name=waba.get("name", ""),

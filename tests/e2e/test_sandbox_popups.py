@@ -15,7 +15,7 @@ def test_embedded_signup_popup_returns_the_code_and_the_finish_event(browser, li
     page = browser.new_page()
     login(page, live_demo["portal"], demo.ADMIN_EMAIL)
     page.goto(f"{live_demo['portal']}/admin/sandbox/")
-    page.wait_for_function("window.FB && typeof FB.login === 'function'")
+    page.wait_for_selector("#launch-meta:not([disabled])")  # enabled once FB.init ran
     with page.expect_popup() as popup_info:
         page.click("#launch-meta")
     popup = popup_info.value

@@ -179,3 +179,39 @@ def test_credential_errors_flag_the_client_for_reauthorization(session, sandbox,
     session.refresh(client)
     assert client.status == "reauthorization_required"
     assert session.scalars(select(Channel)).one().needs_reauthorization is True
+
+
+@pytest.mark.parametrize("kind", ["server_error", "timeout"])
+def test_an_unanswered_code_exchange_is_retried_with_the_same_code(
+    session, sandbox, config, company, kind
+):
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    run = start(session, company, config, signup)
+    sandbox.faults.add(kind, provider="meta", path="oauth/access_token", times=1)
+    assert execute(session, run, sandbox) is RunStatus.WAITING
+    assert execute(session, run, sandbox) is RunStatus.COMPLETED
+
+
+def test_a_lost_code_exchange_answer_asks_for_a_new_signup(session, sandbox, config, company):
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    run = start(session, company, config, signup)
+    sandbox.faults.add("drop", provider="meta", path="oauth/access_token", times=1)
+    assert execute(session, run, sandbox) is RunStatus.WAITING
+    assert execute(session, run, sandbox) is RunStatus.FAILED
+    assert "already used or expired" in run.step("exchange_code").error_message
+    assert session.scalars(select(MetaWhatsAppClient)).all() == []
+
+
+def test_every_number_of_a_shared_waba_is_connected(session, sandbox, config, company):
+    seeded = sandbox.meta.control_seed_waba(app_id=APP_ID, numbers=3)
+    signup = sandbox.meta.control_complete_signup(
+        app_id=APP_ID,
+        business_id=seeded["business_id"],
+        waba_id=seeded["waba_id"],
+        phone_number_id=seeded["phone_number_ids"][1],
+    )
+    run = start(session, company, config, signup)
+    assert execute(session, run, sandbox) is RunStatus.COMPLETED
+    assert run.context["phone_number_ids"][0] == seeded["phone_number_ids"][1]
+    channels = session.scalars(select(Channel)).all()
+    assert len(channels) == 3 and {c.company_id for c in channels} == {company.id}

@@ -53,7 +53,13 @@ class SignupMixin:
     def sdk_js(self, request: Request, locale: str = "en_US") -> Response:
         www = request.url_root.rstrip("/") + "/www"
         body = _env.get_template("sdk.js").render(www_base=www, default_version=DEFAULT_VERSION)
-        return Response(body, content_type="application/javascript; charset=utf-8")
+        # connect.facebook.net serves the SDK with CORS, so pages may load it with
+        # crossorigin="anonymous" as Meta's own snippet does.
+        return Response(
+            body,
+            content_type="application/javascript; charset=utf-8",
+            headers={"Access-Control-Allow-Origin": "*"},
+        )
 
     def dialog(self, request: Request, version: str = DEFAULT_VERSION) -> Response:
         args = request.args
