@@ -115,6 +115,7 @@ def session(app: Flask) -> Iterator:
     No app context stays pushed during the test, so every request gets its own context,
     ``g`` and session, as in production; all of them share the one connection.
     """
+    app.extensions["job_runner"].queue.clear()  # jobs never outlive their test
     with app.app_context():
         connection = db.engine.connect()
     outer = connection.begin()
