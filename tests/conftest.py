@@ -80,6 +80,22 @@ def scratch_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def scratch_app(scratch_database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app on an empty scratch database, its context pushed; for tests that commit."""
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": scratch_database_url,
+            "SECRET_KEY": "x",
+            "KEYRING": Keyring.generate(),
+            "INSTANCE_PATH": str(tmp_path),
+        }
+    )
+    with app.app_context():
+        yield app
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from flask_migrate import upgrade

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
 
-from portal import create_app
 from portal.extensions import db
 from portal.jobs import InProcessRunner, ManualRunner, enqueue
 from provisioning import companies, runs
 from provisioning.audit import SYSTEM
-from provisioning.crypto import Keyring
 from provisioning.partners import Provider
 
 CALLS: list[int] = []
@@ -49,24 +46,16 @@ def test_unknown_jobs_are_refused(app):
         enqueue("no.such.job")
 
 
-def test_a_restarted_runner_resumes_unfinished_runs(scratch_database_url, tmp_path: Path, flow):
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": scratch_database_url,
-            "SECRET_KEY": "x",
-            "KEYRING": Keyring.generate(),
-            "INSTANCE_PATH": str(tmp_path),
-        }
-    )
-    with app.app_context():
-        upgrade()
-        company = companies.create_company(db.session, SYSTEM, "Restart Ltd")
-        db.session.flush()
-        run = runs.start_run(db.session, SYSTEM, flow, company.id)
-        run.status = runs.RunStatus.RUNNING  # a worker died in the middle of it
-        db.session.commit()
-        run_id = run.id
-    runner = InProcessRunner(app, workers=1, poll_seconds=0.2)
+def test_a_restarted_runner_resumes_unfinished_runs(scratch_app, flow):
+    upgrade()
+    company = companies.create_company(db.session, SYSTEM, "Restart Ltd")
+    db.session.flush()
+    run = runs.start_run(db.session, SYSTEM, flow, company.id)
+    run.status = runs.RunStatus.RUNNING  # a worker died in the middle of it
+    db.session.commit()
+    run_id = run.id
+    db.session.remove()
+    runner = InProcessRunner(scratch_app, workers=1, poll_seconds=0.2)
     runner.start_poller()
     try:
         deadline = time.monotonic() + 10
@@ -75,6 +64,4 @@ def test_a_restarted_runner_resumes_unfinished_runs(scratch_database_url, tmp_pa
     finally:
         runner.stop()
     assert [run_id] == CALLS
-    with app.app_context():
-        assert db.session.get(runs.ProvisioningRun, run_id).status is runs.RunStatus.COMPLETED
-        db.engine.dispose()
+    assert db.session.get(runs.ProvisioningRun, run_id).status is runs.RunStatus.COMPLETED

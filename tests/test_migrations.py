@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
-from portal import create_app
 from portal.extensions import db
-from provisioning.crypto import Keyring
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def scratch_app(scratch_database_url: str, tmp_path: Path):
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": scratch_database_url,
-            "SECRET_KEY": "x",
-            "KEYRING": Keyring.generate(),
-            "INSTANCE_PATH": str(tmp_path),
-        }
-    )
-    with app.app_context():
-        yield app
-        db.engine.dispose()
 
 
 def test_a_single_head():
@@ -39,6 +21,7 @@ def test_a_single_head():
 
 
 def test_upgrade_downgrade_upgrade_round_trip(scratch_app):
+    # scratch_app (conftest) keeps an app context pushed on an empty database
     upgrade()
     tables = set(inspect(db.engine).get_table_names())
     assert {"companies", "users", "memberships", "partner_configurations", "audit_log"} <= tables
