@@ -42,10 +42,11 @@
     finish();
   });
 
-  window.fbAsyncInit = function () {
+  function init() {
     FB.init({appId: cfg.appId, autoLogAppEvents: true, xfbml: true, version: cfg.version});
     button.disabled = false;
-  };
+  }
+  if (window.FB) { init(); } else { window.fbAsyncInit = init; }
 
   button.addEventListener('click', function () {
     button.disabled = true;
