@@ -1,5 +1,6 @@
 """Imports every table module, so ``Base.metadata`` knows the whole schema."""
 
 from . import accounts, audit, channels, partners, runs, tenancy  # noqa: F401
+from .dialog360 import models as dialog360_models  # noqa: F401
 from .meta import models as meta_models  # noqa: F401
 from .meta import onboarding as meta_onboarding  # noqa: F401 (registers the flow)

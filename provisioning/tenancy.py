@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import secrets
 import unicodedata
 from typing import Any, TypeVar
 
@@ -29,12 +30,18 @@ class Role(enum.StrEnum):
         return {"admin": "Company admin", "member": "Company member"}[self.value]
 
 
+def new_public_id() -> str:
+    return "co_" + secrets.token_hex(12)
+
+
 class Company(Base):
     __tablename__ = "companies"
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
+    # Opaque id given to providers (360dialog's partner payload): reveals nothing.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[created_at]

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from portal.extensions import db
 
@@ -39,3 +39,18 @@ def test_models_and_migrations_do_not_drift(scratch_app):
         )
         diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models differ from migrations: {diff}"
+
+
+def test_existing_companies_get_a_public_id(scratch_app):
+    upgrade(revision="0b6a3916de09")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO companies (name, slug, is_active, is_demo)"
+                " VALUES ('Old', 'old', 1=1, 1=0)"
+            )
+        )
+    upgrade()
+    with db.engine.connect() as conn:
+        public_id = conn.execute(text("SELECT public_id FROM companies")).scalar_one()
+    assert public_id.startswith("co_") and len(public_id) == 27

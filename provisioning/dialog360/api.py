@@ -7,7 +7,9 @@ and renewed on expiry or on a 401. Errors arrive in the ``{"meta": {...}}`` enve
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -91,3 +93,65 @@ class PartnerClient(ProviderClient):
 
     def get_partner(self) -> dict[str, Any]:
         return self.call("GET", f"/partners/{self.partner_id}").json()
+
+    def _listing(
+        self, path: str, key: str, filters: dict[str, Any] | None, sort: str | None, limit: int
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a ``limit``/``offset`` listing, one page at a time."""
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"limit": limit, "offset": offset}
+            if filters:
+                params["filters"] = json.dumps(filters, separators=(",", ":"))
+            if sort:
+                params["sort"] = sort
+            page = self.call("GET", path, params=params).json()
+            items = page.get(key) or []
+            yield from items
+            offset += len(items)
+            if not items or offset >= int(page.get("total") or 0):
+                return
+
+    def clients(
+        self, filters: dict[str, Any] | None = None, sort: str | None = None, limit: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        return self._listing(
+            f"/partners/{self.partner_id}/clients", "clients", filters, sort, limit
+        )
+
+    def channels(
+        self, filters: dict[str, Any] | None = None, sort: str | None = None, limit: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        return self._listing(
+            f"/partners/{self.partner_id}/channels", "partner_channels", filters, sort, limit
+        )
+
+    def generate_api_key(self, channel_id: str) -> dict[str, Any]:
+        """A new channel API key (201). It revokes the channel's older keys, and 360dialog
+        allows one call per 30 s: never retried here; the caller reconciles."""
+        return self.call(
+            "POST", f"/partners/{self.partner_id}/channels/{channel_id}/api_keys", idempotent=False
+        ).json()
+
+
+class MessagingClient(ProviderClient):
+    """The channel's Messaging API (waba-v2) with its ``D360-API-KEY``."""
+
+    provider = "dialog360"
+
+    def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
+        super().__init__(base_url, headers={"D360-API-KEY": api_key}, **options)
+
+    map_error = PartnerClient.map_error
+
+    def webhook(self) -> dict[str, Any]:
+        return self.request("GET", "/v1/configs/webhook").json()
+
+    def set_webhook(self, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"url": url}
+        if headers:
+            body["headers"] = headers
+        return self.request("POST", "/v1/configs/webhook", json=body, idempotent=True).json()
+
+    def health_status(self) -> dict[str, Any]:
+        return self.request("GET", "/health_status").json()

@@ -27,6 +27,12 @@ class Controls:
         return partner
 
     # -- partner and fleet ----------------------------------------------------------------
+    def control_allow_loopback_ports(self, *, enabled: bool = True) -> dict[str, Any]:
+        """Accept webhook URLs like http://127.0.0.1:5000/... (a local demo; 360dialog
+        itself refuses ports, fact sheet §4)."""
+        self.allow_loopback_ports = bool(enabled)
+        return {"allow_loopback_ports": self.allow_loopback_ports}
+
     def control_seed_partner(
         self,
         *,

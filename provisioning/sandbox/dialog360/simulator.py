@@ -43,6 +43,8 @@ class Dialog360Simulator(PartnerApi, MessagingApi, HubPages, Controls, Simulator
         self.partner_webhooks = PartnerWebhooks(self)
         self.default_timeline: dict[str, float | None] = {}
         self.template_review_seconds = 300.0
+        # Off like the real API; the local demo turns it on for its http://127.0.0.1:5000.
+        self.allow_loopback_ports = False
 
     # -- Simulator hooks ------------------------------------------------------------------
     def http_error(self, request: Request, exc: HTTPException) -> Response:

@@ -31,8 +31,10 @@ RULES = [
 ]
 
 
-def check_webhook_url(url: Any) -> str:
-    """No ``_`` and no ``:port`` in the host (fact sheet §4 "URL rules"); ``{error}`` 400."""
+def check_webhook_url(url: Any, allow_loopback_ports: bool = False) -> str:
+    """No ``_`` and no ``:port`` in the host (fact sheet §4 "URL rules"); ``{error}`` 400.
+
+    ``allow_loopback_ports`` is a sandbox convenience for a demo on 127.0.0.1/localhost."""
     if not isinstance(url, str) or not url:
         fail_plain(400, "url is required")
     parts = urlsplit(url)
@@ -41,7 +43,8 @@ def check_webhook_url(url: Any) -> str:
     netloc = parts.netloc.rpartition("@")[2]
     if "_" in netloc:
         fail_plain(400, f"Invalid webhook URL: {url}: '_' is not allowed in (sub)domain names")
-    if ":" in netloc.rpartition("]")[2]:
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if ":" in netloc.rpartition("]")[2] and not (allow_loopback_ports and loopback):
         fail_plain(400, f"Invalid webhook URL: {url}: a port is not allowed")
     return url
 
@@ -143,7 +146,7 @@ class MessagingApi:
         if request.method == "POST":
             body = json_body(request)
             channel.webhook = {
-                "url": check_webhook_url(body.get("url")),
+                "url": check_webhook_url(body.get("url"), self.allow_loopback_ports),
                 "headers": _headers(body.get("headers")),
             }
         return json_response(channel.webhook or {"url": None, "headers": {}})
@@ -155,7 +158,7 @@ class MessagingApi:
             body = json_body(request)
             override_all = bool(body.get("override_all", False))
             waba.webhook = {
-                "url": check_webhook_url(body.get("url")),
+                "url": check_webhook_url(body.get("url"), self.allow_loopback_ports),
                 "headers": _headers(body.get("headers")),
                 "override_all": override_all,
             }
@@ -193,7 +196,7 @@ class MessagingApi:
         for destination in channel.multi_destinations:
             if destination["name"] == name:
                 if "url" in body:
-                    destination["url"] = check_webhook_url(body["url"])
+                    destination["url"] = check_webhook_url(body["url"], self.allow_loopback_ports)
                 if "headers" in body:
                     destination["headers"] = _headers(body["headers"])
                 return json_response({"message": "destination updated"})
@@ -215,7 +218,7 @@ class MessagingApi:
             new.append(
                 {
                     "name": item["name"],
-                    "url": check_webhook_url(item.get("url")),
+                    "url": check_webhook_url(item.get("url"), self.allow_loopback_ports),
                     "headers": _headers(item.get("headers")),
                 }
             )
