@@ -150,11 +150,12 @@ class StepContext:
     run: ProvisioningRun
     step: ProvisioningStep
     services: dict[str, Any] = field(default_factory=dict)
+    commit: Callable[[], None] | None = None
 
     def record_ids(self, **ids: Any) -> None:
         self.step.provider_ids = {**(self.step.provider_ids or {}), **ids}
 
-    def intend(self, commit: Callable[[], None] | None = None) -> bool:
+    def intend(self) -> bool:
         """Mark a one-shot side effect as about to happen; False when it was already tried.
 
         When it returns False, an earlier attempt may have made the call and lost the
@@ -163,10 +164,14 @@ class StepContext:
         if self.step.effect_intended_at is not None:
             return False
         self.step.effect_intended_at = utcnow()
-        self.session.flush()
-        if commit is not None:
-            commit()  # the intent must be durable before the call is made
+        self.durable()
         return True
+
+    def durable(self) -> None:
+        """Commit now: what was recorded must survive a crash during the next call."""
+        self.session.flush()
+        if self.commit is not None:
+            self.commit()
 
     def done_effect(self) -> None:
         self.step.effect_confirmed_at = utcnow()
@@ -259,7 +264,7 @@ def execute(
         step.status, step.attempts = StepStatus.RUNNING, step.attempts + 1
         step.started_at = step.started_at or utcnow()
         commit()
-        context = StepContext(session, run, step, dict(services or {}))
+        context = StepContext(session, run, step, dict(services or {}), commit)
         try:
             functions[step.name](context)
         except Wait as wait:

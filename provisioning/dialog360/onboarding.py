@@ -1,0 +1,269 @@
+"""360dialog Integrated Onboarding as a provisioning flow (fact sheet §1-§4).
+
+The hub sends the customer back with ``client`` and ``channels=[...]``. The run then reads
+the client and channels from the Partner API, waits (for days if need be, without a
+worker) until each channel is ``running``, generates one API key per channel, points the
+channel's webhook at the platform, reads its health, and stores everything.
+
+A new API key revokes the channel's older keys, and 360dialog allows one request per
+30 s per channel: the request is recorded before it is made, and a channel that already
+holds a key never asks for another, so a retry never revokes a key the platform uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..channels import Channel, upsert_channel
+from ..db import utcnow
+from ..errors import DomainError
+from ..partners import PartnerConfiguration, Provider
+from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, Wait, register_flow
+from ..tenancy import Company, tenant_select
+from .api import MessagingClient, PartnerClient
+from .models import Dialog360Channel, Dialog360Client
+
+RUNNING = "running"
+MAX_WAIT = dt.timedelta(hours=6)
+
+
+def _config(ctx: StepContext) -> PartnerConfiguration:
+    config = ctx.session.get(PartnerConfiguration, ctx.run.partner_configuration_id)
+    if config is None:
+        raise DomainError("The 360dialog partner configuration of this run was deleted.")
+    return config
+
+
+def partner_client(config: PartnerConfiguration, transport: Any = None) -> PartnerClient:
+    return PartnerClient(
+        config.value("api_base_url"),
+        config.value("partner_id"),
+        api_key=config.value("api_key") or None,
+        username=config.value("username") or None,
+        password=config.value("password") or None,
+        transport=transport,
+    )
+
+
+def _client_row(ctx: StepContext) -> Dialog360Client:
+    row = ctx.session.scalars(
+        tenant_select(Dialog360Client, ctx.run.company_id).where(
+            Dialog360Client.client_id == ctx.run.context["client_id"]
+        )
+    ).one_or_none()
+    if row is None:
+        raise DomainError("The 360dialog client is not stored yet; retry the run.")
+    return row
+
+
+def _channel_rows(ctx: StepContext) -> list[Dialog360Channel]:
+    wanted = ctx.run.context.get("channel_ids") or []
+    rows = ctx.session.scalars(
+        tenant_select(Dialog360Channel, ctx.run.company_id).where(
+            Dialog360Channel.dialog_channel_id.in_(wanted)
+        )
+    )
+    return sorted(rows, key=lambda r: wanted.index(r.dialog_channel_id))
+
+
+def read_client(ctx: StepContext) -> None:
+    """The hub's client must carry this company's opaque id as its partner payload."""
+    client_id = ctx.run.context["client_id"]
+    company = ctx.session.get(Company, ctx.run.company_id)
+    taken = ctx.session.scalars(
+        select(Dialog360Client.company_id).where(Dialog360Client.client_id == client_id)
+    ).first()
+    if taken is not None and taken != ctx.run.company_id:
+        raise DomainError("This 360dialog client is connected to another company.")
+    with partner_client(_config(ctx), ctx.services.get("transport")) as api:
+        found = next(iter(api.clients(filters={"id": client_id}, limit=1)), None)
+    if found is None:
+        raise DomainError(f"360dialog knows no client {client_id} for this partner.")
+    if found.get("partner_payload") not in (None, "", company.public_id):
+        raise DomainError("This 360dialog client belongs to another company.")
+    row = ctx.session.scalars(
+        select(Dialog360Client).where(Dialog360Client.client_id == client_id)
+    ).one_or_none()
+    if row is None:
+        row = Dialog360Client(company_id=ctx.run.company_id, client_id=client_id)
+        ctx.session.add(row)
+    row.partner_configuration_id = ctx.run.partner_configuration_id
+    row.name = found.get("name") or row.name
+    row.status = found.get("status")
+    row.partner_payload = found.get("partner_payload")
+    ctx.session.flush()
+    ctx.record_ids(client_id=client_id)
+
+
+def read_channels(ctx: StepContext) -> None:
+    """Store the permitted channels; discard the keys of revoked ones."""
+    client = _client_row(ctx)
+    wanted = set(ctx.run.context.get("channel_ids") or [])
+    revoked = set(ctx.run.context.get("revoked") or [])
+    with partner_client(_config(ctx), ctx.services.get("transport")) as api:
+        for item in api.channels(filters={"client_id": client.client_id}):
+            if item["id"] in wanted:
+                apply_channel(ctx.session, client, item)
+    for row in ctx.session.scalars(
+        tenant_select(Dialog360Channel, ctx.run.company_id).where(
+            Dialog360Channel.dialog_channel_id.in_(revoked)
+        )
+    ):
+        revoke_channel(ctx.session, row)
+    missing = wanted - {row.dialog_channel_id for row in _channel_rows(ctx)}
+    if missing:
+        raise DomainError(f"360dialog does not list the channel(s) {', '.join(sorted(missing))}.")
+    ctx.record_ids(channel_ids=sorted(wanted), revoked=sorted(revoked))
+
+
+def apply_channel(session: Session, client: Dialog360Client, item: dict[str, Any]) -> None:
+    """Copy a Partner API channel object (raw strings) onto its row."""
+    row = session.scalars(
+        select(Dialog360Channel).where(Dialog360Channel.dialog_channel_id == item["id"])
+    ).one_or_none()
+    if row is not None and row.company_id != client.company_id:
+        raise DomainError("This 360dialog channel is connected to another company.")
+    if row is None:
+        row = Dialog360Channel(
+            company_id=client.company_id, client=client, dialog_channel_id=item["id"]
+        )
+        session.add(row)
+    setup = item.get("setup_info") or {}
+    row.phone_number = setup.get("phone_number") or row.phone_number
+    row.phone_name = setup.get("phone_name") or row.phone_name
+    row.status = item.get("status")
+    row.waba_account_id = (item.get("waba_account") or {}).get("id")
+    row.external_id = item.get("external_id")
+    row.quality_rating = item.get("current_quality_rating")
+    row.messaging_limit = item.get("current_limit")
+    row.last_synced_at = utcnow()
+    session.flush()
+
+
+def revoke_channel(session: Session, row: Dialog360Channel) -> None:
+    row.revoked_at, row.api_key, row.api_key_id = utcnow(), None, None
+    if row.channel_id:
+        channel = session.get(Channel, row.channel_id)
+        if channel is not None:
+            channel.status = "revoked"
+
+
+def wait_until_running(ctx: StepContext) -> None:
+    """Park the run until every channel runs (the partner webhook resumes it early)."""
+    rows = [r for r in _channel_rows(ctx) if r.revoked_at is None]
+    if any(r.status != RUNNING for r in rows):
+        client = _client_row(ctx)
+        with partner_client(_config(ctx), ctx.services.get("transport")) as api:
+            for item in api.channels(filters={"client_id": client.client_id}):
+                if item["id"] in {r.dialog_channel_id for r in rows}:
+                    apply_channel(ctx.session, client, item)
+    pending = [r.dialog_channel_id for r in rows if r.status != RUNNING]
+    if pending:
+        delay = min(dt.timedelta(minutes=2) * 2 ** min(ctx.step.attempts - 1, 12), MAX_WAIT)
+        raise Wait(f"Waiting for 360dialog to set up {', '.join(pending)}", utcnow() + delay)
+
+
+def generate_api_keys(ctx: StepContext) -> None:
+    config = _config(ctx)
+    with partner_client(config, ctx.services.get("transport")) as api:
+        for row in _channel_rows(ctx):
+            if row.revoked_at is not None or row.api_key:
+                continue  # a stored key is live: asking again would revoke it
+            row.api_key_requested_at = utcnow()
+            ctx.durable()
+            answer = api.generate_api_key(row.dialog_channel_id)
+            row.api_key, row.api_key_id = answer["api_key"], answer.get("id")
+            ctx.durable()
+            audit.record(
+                ctx.session, audit.SYSTEM, "dialog360_channel.api_key", row,
+                label=row.phone_number,
+            )  # fmt: skip
+
+
+def configure_webhooks(ctx: StepContext) -> None:
+    """Point each channel's messages webhook at the platform (repeating it is harmless)."""
+    config = _config(ctx)
+    url = inbound_url(ctx.services.get("public_base_url") or "")
+    for row in _channel_rows(ctx):
+        if row.revoked_at is not None or not row.api_key or row.webhook_url == url:
+            continue
+        with MessagingClient(
+            config.value("waba_base_url"), row.api_key, transport=ctx.services.get("transport")
+        ) as messaging:
+            messaging.set_webhook(url)
+        row.webhook_url = url
+
+
+def inbound_url(public_base_url: str) -> str:
+    return f"{public_base_url.rstrip('/')}/webhooks/360dialog/messages"
+
+
+def store_channels(ctx: StepContext) -> None:
+    """Read each channel's health and publish it as the company's unified channel."""
+    config = _config(ctx)
+    for row in _channel_rows(ctx):
+        if row.revoked_at is not None or not row.api_key:
+            continue
+        with MessagingClient(
+            config.value("waba_base_url"), row.api_key, transport=ctx.services.get("transport")
+        ) as messaging:
+            row.health = messaging.health_status().get("health_status") or {}
+        publish_channel(ctx.session, row)
+    audit.record(
+        ctx.session, audit.SYSTEM, "dialog360_client.connect", _client_row(ctx),
+        label=ctx.run.context["client_id"], channels=ctx.run.context.get("channel_ids"),
+    )  # fmt: skip
+
+
+def publish_channel(session: Session, row: Dialog360Channel) -> None:
+    digits = "".join(c for c in row.phone_number if c.isdigit())
+    channel = upsert_channel(
+        session,
+        row.company_id,
+        Provider.DIALOG360,
+        row.dialog_channel_id,
+        phone_number=f"+{digits}" if digits else row.phone_number,
+        display_name=row.phone_name,
+        status=(row.status or "unknown").upper(),
+        quality_rating=(row.quality_rating or "UNKNOWN").upper(),
+        messaging_limit=row.messaging_limit or "",
+        last_synced_at=row.last_synced_at,
+    )
+    session.flush()
+    row.channel_id = channel.id
+
+
+def resume_runs_for_client(session: Session, client_id: str) -> list[int]:
+    """Runs waiting on this 360dialog client become due now (a webhook said it moved)."""
+    waiting = session.scalars(
+        select(ProvisioningRun).where(
+            ProvisioningRun.flow == INTEGRATED_ONBOARDING.name,
+            ProvisioningRun.status == RunStatus.WAITING,
+        )
+    )
+    due = [run for run in waiting if run.context.get("client_id") == client_id]
+    for run in due:
+        run.resume_at = utcnow()
+    return [run.id for run in due]
+
+
+INTEGRATED_ONBOARDING = register_flow(
+    Flow(
+        name="dialog360_integrated_onboarding",
+        provider=Provider.DIALOG360,
+        steps=(
+            ("read_client", read_client),
+            ("read_channels", read_channels),
+            ("wait_until_running", wait_until_running),
+            ("generate_api_keys", generate_api_keys),
+            ("configure_webhooks", configure_webhooks),
+            ("store_channels", store_channels),
+        ),
+        max_attempts=50,  # waiting for a channel to run can take days
+    )
+)
