@@ -28,8 +28,7 @@ def jobs_work(workers: int, poll: float) -> None:
 
     from .jobs import InProcessRunner
 
-    runner = InProcessRunner(current_app._get_current_object(), workers, poll)
-    current_app.extensions["job_runner"] = runner
+    runner = InProcessRunner.install(current_app._get_current_object(), workers, poll)
     runner.start_poller()
     click.echo(f"Running jobs with {workers} worker(s); Ctrl+C to stop.")
     try:

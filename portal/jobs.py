@@ -83,6 +83,13 @@ class InProcessRunner:
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
+    @classmethod
+    def install(cls, app: Flask, workers: int = 2, poll_seconds: float = 5.0) -> InProcessRunner:
+        """Make a runner the app's runner: jobs enqueued by jobs land on it too."""
+        runner = cls(app, workers, poll_seconds)
+        app.extensions["job_runner"] = runner
+        return runner
+
     def enqueue(self, name: str, *args: Any) -> None:
         key = (name, args)
         with self._lock:

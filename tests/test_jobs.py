@@ -55,7 +55,7 @@ def test_a_restarted_runner_resumes_unfinished_runs(scratch_app, flow):
     db.session.commit()
     run_id = run.id
     db.session.remove()
-    runner = InProcessRunner(scratch_app, workers=1, poll_seconds=0.2)
+    runner = InProcessRunner.install(scratch_app, workers=1, poll_seconds=0.2)
     runner.start_poller()
     try:
         deadline = time.monotonic() + 10
