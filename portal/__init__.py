@@ -74,10 +74,22 @@ def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_bp
     from .company.routes import bp as company_bp
     from .health import bp as health_bp
+    from .onboarding.returns import bp as return_bp
     from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
+    from .webhooks.routes import bp as webhooks_bp
 
-    for blueprint in (auth_bp, health_bp, admin_bp, company_bp, onboarding_bp, sandbox_bp):
+    blueprints = (
+        auth_bp,
+        health_bp,
+        admin_bp,
+        company_bp,
+        onboarding_bp,
+        return_bp,
+        sandbox_bp,
+        webhooks_bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     access.enforce_markers(app)
 

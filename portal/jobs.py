@@ -53,6 +53,30 @@ def resume_due_runs() -> int:
     return len(ids)
 
 
+@job("webhooks.apply_dialog360")
+def apply_dialog360_event(event_id: int) -> list[int]:
+    """Apply a stored 360dialog partner event; resume the runs it makes due."""
+    from provisioning.dialog360.webhooks import apply
+    from provisioning.events import WebhookEvent, mark_processed
+
+    event = db.session.get(WebhookEvent, event_id)
+    if event is None or event.processed_at is not None:
+        return []
+    try:
+        due = apply(db.session, event)
+    except Exception as exc:
+        db.session.rollback()
+        event = db.session.get(WebhookEvent, event_id)
+        mark_processed(event, f"{type(exc).__name__}: {exc}")
+        db.session.commit()
+        raise
+    mark_processed(event)
+    db.session.commit()
+    for run_id in due:
+        enqueue("provisioning.execute_run", run_id)
+    return due
+
+
 def enqueue(name: str, *args: Any) -> None:
     """Queue a job on the app's runner (after the caller's commit)."""
     if name not in JOBS:

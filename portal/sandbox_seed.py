@@ -21,4 +21,6 @@ def seed_sandbox(sandbox: Sandbox, public_url: str) -> None:
         webhook_secret=demo.D360_WEBHOOK_SECRET,
         redirect_url=f"{public_url}/onboarding/360dialog/return",
     )
+    # The local demo's webhook URLs carry a port (:5000), which 360dialog would refuse.
+    sandbox.dialog360.control_allow_loopback_ports(enabled=True)
     sandbox.twilio.control_seed_master(**demo.TWILIO_MASTER, friendly_name="Demo ISV")

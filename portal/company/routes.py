@@ -41,6 +41,7 @@ def dashboard():
         "company/dashboard.html",
         providers=providers,
         meta_available=providers[Provider.META],
+        dialog360_available=providers[Provider.DIALOG360],
         channels=company_channels(),
         runs=recent_runs(),
     )

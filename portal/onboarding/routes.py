@@ -19,6 +19,7 @@ from flask_login import current_user
 from provisioning import runs
 from provisioning.audit import Actor
 from provisioning.channels import Channel
+from provisioning.dialog360 import hub
 from provisioning.errors import DomainError
 from provisioning.onboarding_events import record_embedded_signup
 from provisioning.partners import Provider, active_configuration
@@ -94,6 +95,39 @@ def complete_meta():
     if not run.status.finished and run.status is not runs.RunStatus.FAILED:
         enqueue("provisioning.execute_run", run.id)
     return jsonify(run_url=url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
+
+
+def dialog360_configuration():
+    return active_configuration(
+        db.session, Provider.DIALOG360, current_app.config["PROVIDER_ENVIRONMENT"]
+    )
+
+
+@bp.route("/connect/360dialog")
+@company_admin
+def connect_dialog360():
+    if dialog360_configuration() is None:
+        flash("360dialog onboarding is not set up by the platform yet.", "error")
+        return redirect(url_for("company.dashboard", company=g.company.slug))
+    return render_template("onboarding/connect_dialog360.html")
+
+
+@bp.route("/connect/360dialog/launch", methods=["POST"])
+@company_admin
+def launch_dialog360():
+    """A nonce and the hub's permissions URL for one launch (opened as a popup)."""
+    config = dialog360_configuration()
+    if config is None:
+        abort(404)
+    state = nonces.issue(g.company.id, Provider.DIALOG360.value)
+    url = hub.permissions_url(
+        config,
+        state=state,
+        partner_payload=g.company.public_id,
+        email=current_user.email,
+        name=current_user.name or g.company.name,
+    )
+    return jsonify(state=state, url=url)
 
 
 @bp.route("/runs/<int:run_id>")

@@ -200,7 +200,7 @@ def configure_webhooks(ctx: StepContext) -> None:
 
 
 def inbound_url(public_base_url: str) -> str:
-    return f"{public_base_url.rstrip('/')}/webhooks/360dialog/messages"
+    return f"{public_base_url.rstrip('/')}/webhooks/whatsapp/360dialog"
 
 
 def store_channels(ctx: StepContext) -> None:

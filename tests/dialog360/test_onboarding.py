@@ -95,7 +95,7 @@ def test_channels_are_provisioned_once_running(session, sandbox, config, company
     assert run_to_end(session, run, sandbox) is RunStatus.COMPLETED
     rows = session.scalars(select(Dialog360Channel)).all()
     assert len(rows) == 2 and all(r.api_key and r.status == "running" for r in rows)
-    assert all(r.webhook_url == f"{PUBLIC}/webhooks/360dialog/messages" for r in rows)
+    assert all(r.webhook_url == f"{PUBLIC}/webhooks/whatsapp/360dialog" for r in rows)
     channels = session.scalars(select(Channel).order_by(Channel.phone_number)).all()
     assert [c.phone_number for c in channels] == ["+4915100000001", "+4915100000002"]
     assert all(c.provider is Provider.DIALOG360 and c.company_id == company.id for c in channels)

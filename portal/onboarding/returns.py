@@ -1,0 +1,82 @@
+"""Where a provider's hub sends the customer back (outside any company URL).
+
+The company comes from the launch's nonce, which is bound to this browser session; the
+signed-in user must still be an admin of that company.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from provisioning import runs
+from provisioning.audit import Actor
+from provisioning.dialog360 import hub
+from provisioning.dialog360.models import Dialog360Client
+from provisioning.dialog360.onboarding import INTEGRATED_ONBOARDING
+from provisioning.errors import DomainError
+from provisioning.partners import Provider, active_configuration
+from provisioning.tenancy import Company, Role
+
+from ..access import signed_in
+from ..extensions import db
+from ..jobs import enqueue
+from . import nonces
+
+bp = Blueprint("onboarding_return", __name__, url_prefix="/onboarding")
+
+
+def _pending_nonce(provider: str) -> str | None:
+    """360dialog may not echo ``state`` (fact sheet §1): then the session's one open launch."""
+    open_ = [n for n, v in (session.get(nonces.KEY) or {}).items() if v["provider"] == provider]
+    return open_[0] if len(open_) == 1 else None
+
+
+@bp.route("/360dialog/return")
+@signed_in
+def dialog360_return():
+    provider = Provider.DIALOG360.value
+    state = request.args.get("state") or _pending_nonce(provider)
+    entry = (session.get(nonces.KEY) or {}).get(state or "")
+    company = db.session.get(Company, entry["company"]) if entry else None
+    problem = nonces.consume(state, company.id if company else -1, provider)
+    if problem is None and company is not None:
+        try:
+            client_id, channels, revoked = hub.parse_return(request.args)
+            run = start_dialog360_run(company, client_id, channels, revoked, state)
+        except DomainError as exc:
+            db.session.rollback()
+            problem = str(exc)
+    if problem is not None:
+        return render_template("onboarding/return.html", error=problem), 400
+    db.session.commit()
+    enqueue("provisioning.execute_run", run.id)
+    target = url_for("onboarding.run_detail", company=company.slug, run_id=run.id)
+    return render_template("onboarding/return.html", target=target)
+
+
+def start_dialog360_run(
+    company: Company, client_id: str, channels: list[str], revoked: list[str], state: str
+) -> runs.ProvisioningRun:
+    if not current_user.is_platform_admin and current_user.role_in(company.id) is not Role.ADMIN:
+        abort(404)
+    config = active_configuration(
+        db.session, Provider.DIALOG360, current_app.config["PROVIDER_ENVIRONMENT"]
+    )
+    if config is None:
+        abort(404)
+    owner = db.session.scalars(
+        select(Dialog360Client.company_id).where(Dialog360Client.client_id == client_id)
+    ).first()
+    if owner is not None and owner != company.id:
+        raise DomainError("This 360dialog client is connected to another company.")
+    return runs.start_run(
+        db.session,
+        Actor(current_user.id, current_user.email),
+        INTEGRATED_ONBOARDING,
+        company.id,
+        partner_configuration_id=config.id,
+        context={"client_id": client_id, "channel_ids": channels, "revoked": revoked},
+        state_nonce=state,
+    )

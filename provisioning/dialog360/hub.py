@@ -1,0 +1,51 @@
+"""The partner hub's Integrated Onboarding page: the launch URL and the redirect back (§1)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from ..errors import DomainError
+from ..partners import PartnerConfiguration
+
+ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def permissions_url(
+    config: PartnerConfiguration, *, state: str, partner_payload: str, email: str, name: str
+) -> str:
+    """``{hub}/dashboard/app/{partner_id}/permissions?...`` for one launch."""
+    query = {
+        "redirect_url": config.value("redirect_url"),
+        "state": state,
+        "partner": partner_payload,
+        "email": email,
+        "name": name,
+    }
+    hub = config.value("hub_url").rstrip("/")
+    return f"{hub}/dashboard/app/{config.value('partner_id')}/permissions?{urlencode(query)}"
+
+
+def parse_id_list(value: str | None) -> list[str]:
+    """``[a,b]`` (bracketed, comma-separated, unquoted) -> ``["a", "b"]``."""
+    if value is None or value.strip() == "":
+        return []
+    text = value.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        raise DomainError("The channel list from 360dialog is not a [a,b] list.")
+    items = [item.strip().strip("'\"") for item in text[1:-1].split(",") if item.strip()]
+    if not all(ID.fullmatch(item) for item in items):
+        raise DomainError("The channel list from 360dialog holds an invalid id.")
+    return items
+
+
+def parse_return(args: dict[str, str]) -> tuple[str, list[str], list[str]]:
+    """(client id, permitted channels, revoked channels) from the redirect's query."""
+    client = (args.get("client") or "").strip()
+    if not ID.fullmatch(client):
+        raise DomainError("360dialog sent no valid client id back.")
+    channels = parse_id_list(args.get("channels"))
+    revoked = parse_id_list(args.get("revoked"))
+    if not channels and not revoked:
+        raise DomainError("360dialog sent back no channel.")
+    return client, channels, revoked

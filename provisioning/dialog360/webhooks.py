@@ -1,0 +1,87 @@
+"""360dialog partner webhooks: verify, parse, apply (fact sheet "Partner webhook events").
+
+Body: ``{"id": ..., "event": "<name>", "data": <channel object>}``. When a signing secret
+is configured, ``x-360dialog-signature`` is the hex HMAC-SHA256 of the raw body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import DomainError
+from ..events import WebhookEvent, body_digest
+from .models import Dialog360Channel
+from .onboarding import apply_channel, publish_channel, resume_runs_for_client
+
+CHANNEL_EVENTS = {
+    "channel_created",
+    "channel_submitted",
+    "channel_ready",
+    "channel_running",
+    "channel_live",
+    "account_violation",
+    "account_restriction",
+}
+
+
+def signature_valid(secret: str, body: bytes, signature: str | None) -> bool:
+    if not signature:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+def parse(body: bytes) -> tuple[str, str]:
+    """(dedupe key, event name) of a delivery, or DomainError for a malformed one."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise DomainError("The body is not JSON.") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+        raise DomainError("The body is not a 360dialog partner event.")
+    key = str(payload.get("id") or "") or body_digest(body)
+    return f"{payload['event']}:{key}", payload["event"]
+
+
+def apply(session: Session, event: WebhookEvent) -> list[int]:
+    """Update the stored channel; returns the ids of runs the event makes due."""
+    payload = json.loads(event.payload)
+    name, data = payload.get("event"), payload.get("data") or {}
+    if name not in CHANNEL_EVENTS or not isinstance(data, dict) or not data.get("id"):
+        return []  # client and template events are stored for later use
+    row = session.scalars(
+        select(Dialog360Channel).where(Dialog360Channel.dialog_channel_id == data["id"])
+    ).one_or_none()
+    due: list[int] = []
+    if row is not None:
+        status_before = row.status
+        apply_channel(session, row.client, _channel_object(data, row))
+        if name in ("account_violation", "account_restriction"):
+            row.status = name
+        if row.channel_id:
+            publish_channel(session, row)
+        if row.status != status_before:
+            due = resume_runs_for_client(session, row.client.client_id)
+    client_id = data.get("client_id") or (data.get("client") or {}).get("id")
+    if client_id and name in ("channel_ready", "channel_running", "channel_live"):
+        due = sorted(set(due) | set(resume_runs_for_client(session, client_id)))
+    return due
+
+
+def _channel_object(data: dict[str, Any], row: Dialog360Channel) -> dict[str, Any]:
+    """The event's channel, with the flat fields some events carry folded into setup_info."""
+    item = dict(data)
+    setup = dict(item.get("setup_info") or {})
+    setup.setdefault("phone_number", data.get("phone_number") or row.phone_number)
+    setup.setdefault("phone_name", data.get("phone_name") or row.phone_name)
+    item["setup_info"] = setup
+    item.setdefault("status", row.status)
+    item.setdefault("current_quality_rating", row.quality_rating)
+    item.setdefault("current_limit", row.messaging_limit)
+    return item

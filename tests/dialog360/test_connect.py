@@ -1,0 +1,177 @@
+"""Connect with 360dialog through the portal: launch, redirect back, webhooks, run, channels."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from portal.demo import D360_WEBHOOK_SECRET, partner_values
+from portal.sandbox_seed import seed_sandbox
+from provisioning import partners
+from provisioning.audit import SYSTEM
+from provisioning.channels import Channel
+from provisioning.dialog360.models import Dialog360Channel
+from provisioning.events import WebhookEvent
+from provisioning.partners import Environment, Provider
+from provisioning.runs import ProvisioningRun, RunStatus
+from provisioning.sandbox import Sandbox, SimClock
+from provisioning.tenancy import Role
+
+PUBLIC = "http://portal.test"
+
+
+@pytest.fixture
+def sandbox(app, monkeypatch, session):
+    sandbox = Sandbox(
+        seed=10,
+        clock=SimClock(start=1_767_225_600),
+        outbound_transport=httpx.WSGITransport(app=app),  # webhooks reach the portal
+    )
+    seed_sandbox(sandbox, PUBLIC)
+    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", PUBLIC)
+    values = partner_values(sandbox.base_url, PUBLIC)[Provider.DIALOG360]
+    partners.create_configuration(
+        session, SYSTEM, Provider.DIALOG360, Environment.SANDBOX, "", values
+    )
+    session.commit()
+    return sandbox
+
+
+@pytest.fixture
+def acme(make):
+    company = make.company("Acme")
+    return company, make.user(company, Role.ADMIN)
+
+
+def launch(client, company) -> dict:
+    page = client.get(f"/c/{company.slug}/connect/360dialog").get_data(as_text=True)
+    token = page.split("&#34;csrf&#34;: &#34;")[1].split("&#34;")[0]
+    return client.post(
+        f"/c/{company.slug}/connect/360dialog/launch", headers={"X-CSRFToken": token}
+    ).get_json()
+
+
+def go_through_hub(sandbox, launched: dict, numbers: list[str]) -> str:
+    """What the permissions page does; returns the path + query it redirects to."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(launched["url"]).query).items()}
+    outcome = sandbox.dialog360.control_complete_onboarding(
+        numbers=numbers,
+        partner_payload=query["partner"],
+        email=query["email"],
+        redirect_url=query["redirect_url"],
+        state=query["state"],
+    )
+    redirect = urlsplit(outcome["redirect_url"])
+    return f"{redirect.path}?{redirect.query}"
+
+
+def settle(app, sandbox, session, run, rounds=20):
+    """Let simulated time pass: webhooks arrive, jobs run, until the run ends."""
+    runner = app.extensions["job_runner"]
+    for _ in range(rounds):
+        runner.drain()
+        session.expire_all()
+        if run.status not in (RunStatus.STARTED, RunStatus.WAITING, RunStatus.RUNNING):
+            return
+        sandbox.advance(300)
+
+
+def test_a_company_admin_connects_numbers_through_the_hub(
+    app, client, auth, sandbox, acme, session
+):
+    company, admin = acme
+    auth.login(admin)
+    launched = launch(client, company)
+    query = parse_qs(urlsplit(launched["url"]).query)
+    assert query["partner"] == [company.public_id] and query["email"] == [admin.email]
+    back = go_through_hub(sandbox, launched, ["+4915100000101", "+4915100000102"])
+    response = client.get(back)
+    assert response.status_code == 200 and b"return-continue" in response.data
+    run = session.scalars(select(ProvisioningRun)).one()
+    settle(app, sandbox, session, run)
+    assert run.status is RunStatus.COMPLETED
+    events = session.scalars(select(WebhookEvent)).all()
+    assert {"channel_created", "channel_running"} <= {e.event_type for e in events}
+    assert all(e.processed_at is not None for e in events)
+    rows = session.scalars(select(Dialog360Channel)).all()
+    assert len(rows) == 2 and all(r.api_key and r.webhook_url for r in rows)
+    dashboard = client.get(f"/c/{company.slug}/").get_data(as_text=True)
+    assert "+4915100000101" in dashboard and "360dialog" in dashboard
+    assert all(r.api_key not in dashboard for r in rows)
+
+
+def test_the_return_needs_the_nonce_and_valid_lists(client, auth, sandbox, acme, session):
+    company, admin = acme
+    auth.login(admin)
+    assert client.get("/onboarding/360dialog/return?client=abcCL&channels=[x]").status_code == 400
+    launched = launch(client, company)
+    back = go_through_hub(sandbox, launched, ["+4915100000103"])
+    bad = back.replace("channels=%5B", "channels=").replace("channels=[", "channels=")
+    assert client.get(bad).status_code == 400  # not a bracketed list, and the nonce is spent
+    assert client.get(back).status_code == 400  # replayed
+    assert session.scalars(select(ProvisioningRun)).all() == []
+
+
+def test_a_launch_of_another_company_cannot_be_completed_elsewhere(
+    client, auth, sandbox, acme, make
+):
+    company, admin = acme
+    auth.login(admin)
+    launched = launch(client, company)
+    back = go_through_hub(sandbox, launched, ["+4915100000104"])
+    auth.logout()
+    auth.login(make.user(make.company("Other"), Role.ADMIN))
+    assert client.get(back).status_code == 400  # the nonce belongs to another session
+
+
+def signed(body: dict) -> tuple[bytes, dict]:
+    raw = json.dumps(body).encode()
+    digest = hmac.new(D360_WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    return raw, {"x-360dialog-signature": digest, "Content-Type": "application/json"}
+
+
+def test_webhooks_need_the_signature_and_are_stored_once(app, client, sandbox, session):
+    body, headers = signed({"id": "evt-1", "event": "client_created", "data": {"id": "aCL"}})
+    assert client.post("/webhooks/360dialog", data=body).status_code == 403
+    bad = dict(headers, **{"x-360dialog-signature": "0" * 64})
+    assert client.post("/webhooks/360dialog", data=body, headers=bad).status_code == 403
+    assert client.post("/webhooks/360dialog", data=body, headers=headers).get_json() == {
+        "received": True,
+        "duplicate": False,
+    }
+    again = client.post("/webhooks/360dialog", data=body, headers=headers).get_json()
+    assert again["duplicate"] is True
+    assert len(session.scalars(select(WebhookEvent)).all()) == 1
+    garbage, garbage_headers = signed({"no": "event"})
+    assert (
+        client.post("/webhooks/360dialog", data=garbage, headers=garbage_headers).status_code == 400
+    )
+
+
+def test_a_replayed_status_event_changes_nothing(app, client, auth, sandbox, acme, session):
+    company, admin = acme
+    auth.login(admin)
+    back = go_through_hub(sandbox, launch(client, company), ["+4915100000105"])
+    client.get(back)
+    run = session.scalars(select(ProvisioningRun)).one()
+    settle(app, sandbox, session, run)
+    channel = session.scalars(select(Channel)).one()
+    before = (channel.status, channel.quality_rating, channel.updated_at)
+    running = next(
+        e for e in session.scalars(select(WebhookEvent)) if e.event_type == "channel_running"
+    )
+    headers = {"x-360dialog-signature": hmac.new(
+        D360_WEBHOOK_SECRET.encode(), running.payload.encode(), hashlib.sha256
+    ).hexdigest()}  # fmt: skip
+    response = client.post("/webhooks/360dialog", data=running.payload.encode(), headers=headers)
+    assert response.get_json()["duplicate"] is True
+    app.extensions["job_runner"].drain()
+    session.refresh(channel)
+    assert (channel.status, channel.quality_rating, channel.updated_at) == before
