@@ -70,6 +70,7 @@ def register_proxy_fix(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import access
+    from .admin.dialog360 import bp as admin_dialog360_bp
     from .admin.routes import bp as admin_bp
     from .auth.routes import bp as auth_bp
     from .company.routes import bp as company_bp
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
         auth_bp,
         health_bp,
         admin_bp,
+        admin_dialog360_bp,
         company_bp,
         onboarding_bp,
         return_bp,

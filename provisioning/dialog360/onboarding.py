@@ -169,6 +169,7 @@ def wait_until_running(ctx: StepContext) -> None:
 
 
 def generate_api_keys(ctx: StepContext) -> None:
+    """One key per channel that has none (a stored key is never replaced here)."""
     config = _config(ctx)
     with partner_client(config, ctx.services.get("transport")) as api:
         for row in _channel_rows(ctx):
@@ -267,3 +268,26 @@ INTEGRATED_ONBOARDING = register_flow(
         max_attempts=50,  # waiting for a channel to run can take days
     )
 )
+
+
+def regenerate_api_key(
+    session: Session,
+    actor: audit.Actor,
+    row: Dialog360Channel,
+    transport: Any = None,
+    commit: Any = None,
+) -> None:
+    """A new key for a running channel; 360dialog revokes the old one at once."""
+    config = session.get(PartnerConfiguration, row.client.partner_configuration_id)
+    if config is None or row.revoked_at is not None:
+        raise DomainError("This channel is not connected through an active configuration.")
+    row.api_key_requested_at = utcnow()
+    session.flush()
+    if commit is not None:
+        commit()  # the request is on record before it is made
+    with partner_client(config, transport) as api:
+        answer = api.generate_api_key(row.dialog_channel_id)
+    row.api_key, row.api_key_id = answer["api_key"], answer.get("id")
+    audit.record(
+        session, actor, "dialog360_channel.api_key_regenerate", row, label=row.phone_number
+    )

@@ -175,3 +175,32 @@ def test_a_replayed_status_event_changes_nothing(app, client, auth, sandbox, acm
     app.extensions["job_runner"].drain()
     session.refresh(channel)
     assert (channel.status, channel.quality_rating, channel.updated_at) == before
+
+
+def test_admins_see_channels_and_regenerate_a_key_with_confirmation(
+    app, client, auth, sandbox, acme, session, make
+):
+    company, admin = acme
+    auth.login(admin)
+    client.get(go_through_hub(sandbox, launch(client, company), ["+4915100000106"]))
+    run = session.scalars(select(ProvisioningRun)).one()
+    settle(app, sandbox, session, run)
+    row = session.scalars(select(Dialog360Channel)).one()
+    old_key = row.api_key
+    auth.logout()
+    auth.login(make.admin())
+    page = client.get("/admin/360dialog/").get_data(as_text=True)
+    assert "+4915100000106" in page and old_key not in page
+    url = f"/admin/360dialog/channels/{row.id}/regenerate-key"
+    refused = auth.post(url, {}, form_page="/admin/360dialog/", follow_redirects=True)
+    assert b"old key will stop working" in refused.data
+    session.refresh(row)
+    assert row.api_key == old_key
+    sandbox.advance(60)  # 360dialog allows one key per 30 s per channel
+    auth.post(url, {"understood": "y"}, form_page="/admin/360dialog/")
+    session.refresh(row)
+    assert row.api_key != old_key
+    with httpx.Client(transport=sandbox.transport(), base_url=sandbox.base_url) as http:
+        health = "/dialog360/waba/health_status"
+        assert http.get(health, headers={"D360-API-KEY": old_key}).status_code == 401
+        assert http.get(health, headers={"D360-API-KEY": row.api_key}).status_code == 200

@@ -1,0 +1,85 @@
+"""Platform admins: every 360dialog client and channel, and channel key regeneration."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
+
+from provisioning.audit import Actor
+from provisioning.dialog360.models import Dialog360Channel
+from provisioning.dialog360.onboarding import regenerate_api_key
+from provisioning.errors import DomainError, ProviderError, Retryable
+from provisioning.tenancy import Company
+
+from ..access import platform_admin
+from ..extensions import db
+from ..providers import provider_transport
+
+bp = Blueprint("admin_dialog360", __name__, url_prefix="/admin/360dialog")
+
+
+class RegenerateKeyForm(FlaskForm):
+    understood = BooleanField(
+        "I understand that the channel's current API key stops working at once.",
+        validators=[DataRequired(message="Confirm that the old key will stop working.")],
+    )
+
+
+@bp.route("/")
+@platform_admin
+def channels():
+    stmt = (
+        select(Dialog360Channel)
+        .join(Company, Dialog360Channel.company_id == Company.id)
+        .options(joinedload(Dialog360Channel.client))
+        .order_by(Company.name, Dialog360Channel.phone_number)
+    )
+    pagination = db.paginate(
+        stmt, page=request.args.get("page", 1, type=int), per_page=50, error_out=False
+    )
+    ids = {channel.company_id for channel in pagination.items}
+    companies = {c.id: c for c in db.session.scalars(select(Company).where(Company.id.in_(ids)))}
+    return render_template(
+        "admin/dialog360.html",
+        pagination=pagination,
+        companies=companies,
+        form=RegenerateKeyForm(),
+    )
+
+
+@bp.route("/channels/<int:channel_id>/regenerate-key", methods=["POST"])
+@platform_admin
+def regenerate_key(channel_id: int):
+    row = db.session.get(Dialog360Channel, channel_id)
+    if row is None:
+        abort(404)
+    form = RegenerateKeyForm()
+    if not form.validate_on_submit():
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("admin_dialog360.channels")), 303
+    try:
+        regenerate_api_key(
+            db.session,
+            Actor(current_user.id, current_user.email),
+            row,
+            provider_transport(),
+            db.session.commit,
+        )
+    except Retryable as exc:
+        db.session.commit()
+        flash(f"360dialog asks to wait before a new key ({exc.message}). Try again shortly.",
+              "error")  # fmt: skip
+        return redirect(url_for("admin_dialog360.channels")), 303
+    except (DomainError, ProviderError) as exc:
+        db.session.commit()
+        flash(f"No new key: {exc}", "error")
+        return redirect(url_for("admin_dialog360.channels")), 303
+    db.session.commit()
+    flash(f"New API key stored for {row.phone_number}; the previous key no longer works.",
+          "success")  # fmt: skip
+    return redirect(url_for("admin_dialog360.channels"))
