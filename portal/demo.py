@@ -106,7 +106,7 @@ def run(host: str, port: int, sandbox_port: int) -> None:
     from provisioning.sandbox import Sandbox
     from provisioning.sandbox.server import serve
 
-    from .sandbox_seed import seed_sandbox
+    from .sandbox_seed import seed_sandbox, speed_up_for_a_live_demo
 
     upgrade()
     sandbox_url = current_app.config["SANDBOX_URL"]
@@ -114,6 +114,7 @@ def run(host: str, port: int, sandbox_port: int) -> None:
     seed_database(sandbox_url, public_url)
     sandbox = Sandbox(seed=2026, base_url=sandbox_url)
     seed_sandbox(sandbox, public_url)
+    speed_up_for_a_live_demo(sandbox)
     serve(sandbox, host, sandbox_port)
     current_app.extensions["job_runner"].start_poller()
     click.echo(f"\n  Provider sandbox: {sandbox_url}")

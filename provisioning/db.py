@@ -95,6 +95,9 @@ def configure_sqlite(engine: Any) -> None:
 
     pysqlite opens transactions lazily on its own; handing BEGIN to SQLAlchemy gives
     SAVEPOINT and rollback the semantics PostgreSQL has (SQLAlchemy's documented recipe).
+    ``BEGIN IMMEDIATE`` takes the write lock up front: the demo's threads (requests, jobs,
+    webhooks) then wait their turn (busy timeout) instead of failing with "database is
+    locked" when two readers both try to write. PostgreSQL is for real concurrency.
     """
     from sqlalchemy import event
 
@@ -106,8 +109,9 @@ def configure_sqlite(engine: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

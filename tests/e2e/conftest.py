@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app, demo
 from portal.extensions import db
-from portal.sandbox_seed import seed_sandbox
+from portal.sandbox_seed import seed_sandbox, speed_up_for_a_live_demo
 from provisioning.crypto import Keyring
 from provisioning.sandbox import Sandbox
 from provisioning.sandbox.server import serve
@@ -60,6 +60,7 @@ def live_demo(scratch_database_url: str, tmp_path: Path) -> Iterator[dict[str, s
         demo.seed_database(sandbox_url, portal_url)
     sandbox = Sandbox(seed=11, base_url=sandbox_url)
     seed_sandbox(sandbox, portal_url)
+    speed_up_for_a_live_demo(sandbox)
     sandbox_server = serve(sandbox, "127.0.0.1", sandbox_port)
     portal_server = make_server("127.0.0.1", portal_port, app, threaded=True)
     threading.Thread(target=portal_server.serve_forever, daemon=True).start()
