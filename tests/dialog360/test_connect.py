@@ -204,3 +204,19 @@ def test_admins_see_channels_and_regenerate_a_key_with_confirmation(
         health = "/dialog360/waba/health_status"
         assert http.get(health, headers={"D360-API-KEY": old_key}).status_code == 401
         assert http.get(health, headers={"D360-API-KEY": row.api_key}).status_code == 200
+
+
+def test_without_a_secret_the_webhook_url_needs_its_unguessable_token(client, sandbox, session):
+    config = session.scalars(select(partners.PartnerConfiguration)).one()
+    token = "t" * 40
+    values = {f.name: config.value(f.name) for f in config.spec.fields if not f.secret}
+    values["webhook_url"] = f"{PUBLIC}/webhooks/360dialog/{token}"
+    partners.update_configuration(
+        session, SYSTEM, config, config.environment, config.name, values,
+        clear_secrets=("webhook_secret",),
+    )  # fmt: skip
+    session.commit()
+    body = json.dumps({"id": "e2", "event": "client_created", "data": {}}).encode()
+    assert client.post("/webhooks/360dialog", data=body).status_code == 403
+    assert client.post("/webhooks/360dialog/guess", data=body).status_code == 403
+    assert client.post(f"/webhooks/360dialog/{token}", data=body).status_code == 200
