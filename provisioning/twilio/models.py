@@ -1,0 +1,58 @@
+"""Twilio's tables: a subaccount per company, and the SMS phone pool (seed 000)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..crypto import EncryptedText
+from ..db import Base, created_at, intpk, updated_at
+
+
+class TwilioSubaccount(Base):
+    __tablename__ = "twilio_subaccounts"
+
+    id: Mapped[intpk]
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), unique=True
+    )
+    partner_configuration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_configurations.id", ondelete="SET NULL")
+    )
+    account_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    auth_token: Mapped[str] = mapped_column(EncryptedText("twilio_subaccounts.auth_token"))
+    friendly_name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    closed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+
+class SmsPhoneNumber(Base):
+    """A number of the platform's pool: who holds it, and in which state.
+
+    ``pending`` is written before a purchase is attempted, so a purchase whose answer was
+    lost is looked up in the subaccount instead of being made a second time.
+    """
+
+    __tablename__ = "sms_phone_pool"
+
+    id: Mapped[intpk]
+    phone_number: Mapped[str] = mapped_column(String(20), unique=True)
+    provider_phone_id: Mapped[str | None] = mapped_column(String(34), unique=True)
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("companies.id", ondelete="SET NULL"), index=True
+    )
+    account_sid: Mapped[str | None] = mapped_column(String(34))
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sms_url: Mapped[str | None] = mapped_column(String(500))
+    status_callback: Mapped[str | None] = mapped_column(String(500))
+    purchase_requested_at: Mapped[dt.datetime | None]
+    allocated_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]

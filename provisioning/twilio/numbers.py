@@ -1,0 +1,296 @@
+"""Subaccounts and numbers: create on first need, search, buy exactly once, release, move.
+
+A purchase is paid and must never happen twice. The pool row is written (``pending``)
+and committed before the purchase call; after an error or a lost answer, the subaccount's
+numbers are read before anything else, and a number that is there is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from .. import audit
+from ..db import utcnow
+from ..errors import DomainError, ProviderError, Unreachable
+from ..partners import PartnerConfiguration
+from ..tenancy import Company
+from .accounts import map_twilio_error, master_client
+from .models import SmsPhoneNumber, TwilioSubaccount
+from .sdk import make_client
+
+NUMBER_TYPES = ("local", "toll_free", "mobile")
+E164 = "+"
+
+
+def call(function: Callable[[], Any]) -> Any:
+    """Run an SDK call, turning its failures into the platform's typed errors."""
+    try:
+        return function()
+    except TwilioRestException as exc:
+        raise map_twilio_error(exc) from exc
+    except httpx.TransportError as exc:
+        raise Unreachable("twilio", f"no answer: {type(exc).__name__}") from exc
+
+
+def friendly_name(company: Company) -> str:
+    return f"{company.name} [{company.public_id}]"
+
+
+def subaccount_of(session: Session, company_id: int) -> TwilioSubaccount | None:
+    return session.scalars(
+        select(TwilioSubaccount).where(TwilioSubaccount.company_id == company_id)
+    ).one_or_none()
+
+
+def ensure_subaccount(
+    session: Session,
+    actor: audit.Actor,
+    company: Company,
+    config: PartnerConfiguration,
+    transport: httpx.BaseTransport | None = None,
+) -> TwilioSubaccount:
+    """The company's subaccount, created on first need (an earlier one is adopted)."""
+    existing = subaccount_of(session, company.id)
+    if existing is not None:
+        if existing.status == "closed":
+            raise DomainError("The company's Twilio subaccount is closed.")
+        return existing
+    master = master_client(config, transport)
+    name = friendly_name(company)
+    found = call(lambda: master.api.v2010.accounts.list(friendly_name=name, limit=5))
+    account = next((a for a in found if a.status != "closed"), None)
+    if account is None:
+        account = call(lambda: master.api.v2010.accounts.create(friendly_name=name))
+    row = TwilioSubaccount(
+        company_id=company.id,
+        partner_configuration_id=config.id,
+        account_sid=account.sid,
+        auth_token=account.auth_token,
+        friendly_name=name,
+        status=account.status or "active",
+    )
+    session.add(row)
+    audit.record(session, actor, "twilio_subaccount.create", row, label=name)
+    return row
+
+
+def subaccount_client(
+    sub: TwilioSubaccount, config: PartnerConfiguration, transport: httpx.BaseTransport | None
+) -> Client:
+    """The subaccount's own credentials: product APIs refuse the parent's (fact sheet §1)."""
+    return make_client(
+        sub.account_sid,
+        sub.auth_token,
+        base_url=config.value("api_base_url") or None,
+        transport=transport,
+    )
+
+
+def search_numbers(
+    client: Client,
+    country: str,
+    number_type: str = "local",
+    *,
+    area_code: str | None = None,
+    contains: str | None = None,
+    sms: bool | None = None,
+    mms: bool | None = None,
+    voice: bool | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    if number_type not in NUMBER_TYPES:
+        raise DomainError(f"Choose a number type among {', '.join(NUMBER_TYPES)}.")
+    listing = getattr(
+        client.api.v2010.account.available_phone_numbers(country.upper()), number_type
+    )
+    options = {
+        "area_code": area_code or None,
+        "contains": contains or None,
+        "sms_enabled": sms,
+        "mms_enabled": mms,
+        "voice_enabled": voice,
+        "limit": limit,
+    }
+    found = call(lambda: listing.list(**{k: v for k, v in options.items() if v is not None}))
+    return [
+        {
+            "phone_number": n.phone_number,
+            "friendly_name": n.friendly_name,
+            "locality": n.locality,
+            "region": n.region,
+            "iso_country": n.iso_country,
+            "capabilities": dict(n.capabilities or {}),
+        }
+        for n in found
+    ]
+
+
+def _owned(client: Client, phone_number: str):
+    numbers = call(
+        lambda: client.api.v2010.account.incoming_phone_numbers.list(phone_number=phone_number)
+    )
+    return next((n for n in numbers if n.phone_number == phone_number), None)
+
+
+def _activate(row: SmsPhoneNumber, number: Any, company_id: int, account_sid: str) -> None:
+    row.provider_phone_id, row.account_sid = number.sid, account_sid
+    row.company_id, row.status, row.failure_reason = company_id, "active", None
+    row.capabilities = dict(number.capabilities or {})
+    row.sms_url, row.status_callback = number.sms_url or None, number.status_callback or None
+    row.allocated_at = row.allocated_at or utcnow()
+
+
+def buy_number(
+    session: Session,
+    actor: audit.Actor,
+    company: Company,
+    sub: TwilioSubaccount,
+    client: Client,
+    phone_number: str,
+    commit: Callable[[], None],
+    *,
+    sms_url: str | None = None,
+    status_callback: str | None = None,
+) -> SmsPhoneNumber:
+    """Buy ``phone_number`` into the company's subaccount, at most once, whatever fails."""
+    phone_number = phone_number.strip()
+    if not phone_number.startswith(E164) or not phone_number[1:].isdigit():
+        raise DomainError("Give the number in E.164 form, like +14155550123.")
+    row = session.scalars(
+        select(SmsPhoneNumber).where(SmsPhoneNumber.phone_number == phone_number)
+    ).one_or_none()
+    if row is not None and row.company_id not in (None, company.id):
+        raise DomainError("This number belongs to another company.")
+    if row is not None and row.status == "active":
+        return row
+    if row is None:
+        row = SmsPhoneNumber(phone_number=phone_number, company_id=company.id)
+        session.add(row)
+    # A pending or failed earlier attempt may have bought it: look before buying.
+    if row.purchase_requested_at is not None:
+        number = _owned(client, phone_number)
+        if number is not None:
+            _activate(row, number, company.id, sub.account_sid)
+            audit.record(session, actor, "number.reconcile", row, label=phone_number,
+                         company_id=company.id)  # fmt: skip
+            return row
+    row.status, row.purchase_requested_at, row.failure_reason = "pending", utcnow(), None
+    row.company_id, row.account_sid = company.id, sub.account_sid
+    session.flush()
+    commit()  # the intent is on record before the paid call
+    options = {"phone_number": phone_number, "sms_url": sms_url, "status_callback": status_callback}
+    try:
+        number = call(
+            lambda: client.api.v2010.account.incoming_phone_numbers.create(
+                **{k: v for k, v in options.items() if v}
+            )
+        )
+    except ProviderError as exc:
+        number = None if exc.http_status and exc.http_status < 500 else _owned(client, phone_number)
+        if number is None:
+            row.status, row.failure_reason = "failed", str(exc)[:500]
+            audit.record(session, actor, "number.purchase_failed", row, label=phone_number,
+                         company_id=company.id, code=exc.code)  # fmt: skip
+            commit()
+            raise
+    _activate(row, number, company.id, sub.account_sid)
+    audit.record(session, actor, "number.purchase", row, label=phone_number, company_id=company.id)
+    return row
+
+
+def release_number(
+    session: Session, actor: audit.Actor, row: SmsPhoneNumber, client: Client
+) -> None:
+    """Release for good (Twilio cannot undo it); an already released number is fine."""
+    if row.status != "active" or not row.provider_phone_id:
+        raise DomainError("Only an active number can be released.")
+    try:
+        call(
+            lambda: client.api.v2010.account.incoming_phone_numbers(row.provider_phone_id).delete()
+        )
+    except ProviderError as exc:
+        if exc.http_status != 404:
+            raise
+    row.status = "retired"
+    audit.record(session, actor, "number.release", row, label=row.phone_number,
+                 company_id=row.company_id)  # fmt: skip
+
+
+def set_number_webhooks(
+    session: Session,
+    actor: audit.Actor,
+    row: SmsPhoneNumber,
+    client: Client,
+    sms_url: str | None,
+    status_callback: str | None,
+) -> None:
+    number = call(
+        lambda: client.api.v2010.account.incoming_phone_numbers(row.provider_phone_id).update(
+            sms_url=sms_url or "", status_callback=status_callback or ""
+        )
+    )
+    row.sms_url, row.status_callback = number.sms_url or None, number.status_callback or None
+    audit.record(session, actor, "number.webhooks", row, label=row.phone_number,
+                 company_id=row.company_id)  # fmt: skip
+
+
+def reassign_number(
+    session: Session,
+    actor: audit.Actor,
+    row: SmsPhoneNumber,
+    target: TwilioSubaccount,
+    master: Client,
+) -> None:
+    """Move a number to another company's subaccount (parent credentials, fact sheet §2)."""
+    if row.status != "active" or not row.provider_phone_id or not row.account_sid:
+        raise DomainError("Only an active number can be moved.")
+    if target.account_sid == row.account_sid:
+        return
+    call(
+        lambda: (
+            master.api.v2010.accounts(row.account_sid)
+            .incoming_phone_numbers(row.provider_phone_id)
+            .update(account_sid=target.account_sid)
+        )
+    )
+    previous = row.company_id
+    row.account_sid, row.company_id, row.allocated_at = (
+        target.account_sid,
+        target.company_id,
+        utcnow(),
+    )
+    audit.record(session, actor, "number.reassign", row, label=row.phone_number,
+                 company_id=target.company_id, previous_company_id=previous)  # fmt: skip
+
+
+def set_subaccount_status(
+    session: Session,
+    actor: audit.Actor,
+    sub: TwilioSubaccount,
+    master: Client,
+    status: str,
+) -> None:
+    """Suspend, reactivate or close; closing releases every number (Twilio does it)."""
+    if status not in ("active", "suspended", "closed"):
+        raise DomainError("Unknown subaccount status.")
+    if sub.status == "closed":
+        raise DomainError("A closed subaccount cannot change any more.")
+    call(lambda: master.api.v2010.accounts(sub.account_sid).update(status=status))
+    sub.status = status
+    if status == "closed":
+        sub.closed_at = utcnow()
+        for row in session.scalars(
+            select(SmsPhoneNumber).where(
+                SmsPhoneNumber.account_sid == sub.account_sid, SmsPhoneNumber.status == "active"
+            )
+        ):
+            row.status, row.failure_reason = "retired", "released when the subaccount closed"
+    audit.record(session, actor, f"twilio_subaccount.{status}", sub, label=sub.friendly_name,
+                 company_id=sub.company_id)  # fmt: skip
