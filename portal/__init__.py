@@ -78,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from .onboarding.returns import bp as return_bp
     from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
+    from .twilio.routes import bp as twilio_bp
     from .webhooks.routes import bp as webhooks_bp
 
     blueprints = (
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
         onboarding_bp,
         return_bp,
         sandbox_bp,
+        twilio_bp,
         webhooks_bp,
     )
     for blueprint in blueprints:

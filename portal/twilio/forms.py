@@ -1,0 +1,48 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
+
+TYPES = [SelectChoice("local", "Local"), SelectChoice("toll_free", "Toll-free"),
+         SelectChoice("mobile", "Mobile")]  # fmt: skip
+
+
+class SearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    country = StringField(
+        "Country", default="US",
+        validators=[DataRequired(), Regexp(r"^[A-Za-z]{2}$", message="Two letters, like US.")],
+    )  # fmt: skip
+    number_type = SelectField("Type", choices=TYPES, default="local")
+    area_code = StringField(
+        "Area code", validators=[Optional(), Regexp(r"^\d{3}$", message="Three digits.")]
+    )
+    contains = StringField(
+        "Contains",
+        validators=[Optional(), Regexp(r"^[0-9*A-Za-z]{2,16}$", message="2 to 16 digits or *.")],
+    )
+    sms = BooleanField("SMS", default=True)
+    mms = BooleanField("MMS")
+    voice = BooleanField("Voice")
+
+
+class BuyForm(FlaskForm):
+    phone_number = StringField(
+        "Number",
+        validators=[DataRequired(), Regexp(r"^\+\d{6,15}$", message="E.164, like +14155550123.")],
+    )
+
+
+class WebhooksForm(FlaskForm):
+    sms_url = StringField("Incoming SMS URL", validators=[Optional(), URL(), Length(max=500)])
+    status_callback = StringField(
+        "Status callback URL", validators=[Optional(), URL(), Length(max=500)]
+    )
+
+
+class TypedConfirmForm(FlaskForm):
+    """An action that cannot be undone: the person types the word shown."""
+
+    confirmation = StringField("Type the confirmation", validators=[DataRequired()])

@@ -1,0 +1,161 @@
+"""A company's SMS numbers: search, buy into its Twilio subaccount, webhooks, release."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from provisioning.audit import Actor
+from provisioning.errors import DomainError, ProviderError
+from provisioning.partners import Provider, active_configuration
+from provisioning.tenancy import Role, tenant_get, tenant_select
+from provisioning.twilio import numbers
+from provisioning.twilio.accounts import master_client
+from provisioning.twilio.models import SmsPhoneNumber
+
+from ..access import company_admin, company_member
+from ..admin.forms import ConfirmForm
+from ..extensions import db
+from ..providers import provider_transport
+from .forms import BuyForm, SearchForm, WebhooksForm
+
+bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
+
+
+def actor() -> Actor:
+    return Actor(current_user.id, current_user.email)
+
+
+def twilio_configuration():
+    config = active_configuration(
+        db.session, Provider.TWILIO, current_app.config["PROVIDER_ENVIRONMENT"]
+    )
+    if config is None:
+        abort(404)
+    return config
+
+
+def company_client():
+    """The company's subaccount (created on first need) and an SDK client for it."""
+    config = twilio_configuration()
+    sub = numbers.ensure_subaccount(db.session, actor(), g.company, config, provider_transport())
+    db.session.commit()
+    return sub, numbers.subaccount_client(sub, config, provider_transport())
+
+
+def numbers_url():
+    return url_for("twilio.index", company=g.company.slug)
+
+
+@bp.route("/")
+@company_member
+def index():
+    twilio_configuration()
+    rows = db.session.scalars(
+        tenant_select(SmsPhoneNumber, g.company.id).order_by(SmsPhoneNumber.phone_number)
+    )
+    form = SearchForm(request.args)
+    results, error = [], None
+    searching = bool(request.args) and g.role is Role.ADMIN
+    if searching and form.validate():
+        try:
+            # The catalogue is the same for every account: search with the master account,
+            # so that looking creates nothing.
+            client = master_client(twilio_configuration(), provider_transport())
+            results = numbers.search_numbers(
+                client,
+                form.country.data,
+                form.number_type.data,
+                area_code=form.area_code.data,
+                contains=form.contains.data,
+                sms=form.sms.data or None,
+                mms=form.mms.data or None,
+                voice=form.voice.data or None,
+            )
+        except (DomainError, ProviderError) as exc:
+            error = str(exc)
+    status = 400 if searching and form.errors else 200
+    return render_template(
+        "twilio/numbers.html",
+        rows=list(rows),
+        form=form,
+        results=results,
+        error=error,
+        buy=BuyForm(),
+        confirm=ConfirmForm(),
+        webhooks=WebhooksForm(),
+    ), status
+
+
+@bp.route("/buy", methods=["POST"])
+@company_admin
+def buy():
+    form = BuyForm()
+    if not form.validate_on_submit():
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(numbers_url()), 303
+    try:
+        sub, client = company_client()
+        row = numbers.buy_number(
+            db.session, actor(), g.company, sub, client, form.phone_number.data, db.session.commit
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(numbers_url()), 303
+    except ProviderError as exc:
+        db.session.commit()  # keeps the failed attempt on record
+        flash(f"Twilio refused the purchase: {exc}", "error")
+        return redirect(numbers_url()), 303
+    db.session.commit()
+    flash(f"{row.phone_number} is yours.", "success")
+    return redirect(numbers_url())
+
+
+@bp.route("/<int:number_id>/webhooks", methods=["POST"])
+@company_admin
+def webhooks(number_id: int):
+    row = tenant_get(db.session, SmsPhoneNumber, g.company.id, number_id)
+    form = WebhooksForm()
+    if not form.validate_on_submit():
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(numbers_url()), 303
+    try:
+        _, client = company_client()
+        numbers.set_number_webhooks(
+            db.session, actor(), row, client, form.sms_url.data, form.status_callback.data
+        )
+    except (DomainError, ProviderError) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(numbers_url()), 303
+    db.session.commit()
+    flash("Webhooks saved.", "success")
+    return redirect(numbers_url())
+
+
+@bp.route("/<int:number_id>/release", methods=["POST"])
+@company_admin
+def release(number_id: int):
+    row = tenant_get(db.session, SmsPhoneNumber, g.company.id, number_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            _, client = company_client()
+            numbers.release_number(db.session, actor(), row, client)
+        except (DomainError, ProviderError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(numbers_url()), 303
+        db.session.commit()
+        flash(f"{row.phone_number} was released.", "success")
+    return redirect(numbers_url())

@@ -1,0 +1,96 @@
+"""The company's SMS numbers pages, against the Twilio sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal.demo import partner_values
+from portal.sandbox_seed import seed_sandbox
+from provisioning import partners
+from provisioning.audit import SYSTEM
+from provisioning.partners import Environment, Provider
+from provisioning.sandbox import Sandbox, SimClock
+from provisioning.tenancy import Role
+from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
+
+
+@pytest.fixture
+def sandbox(app, monkeypatch, session):
+    sandbox = Sandbox(seed=22, clock=SimClock(start=1_767_225_600))
+    seed_sandbox(sandbox, "http://portal.test")
+    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
+    values = partner_values(sandbox.base_url, "http://portal.test")[Provider.TWILIO]
+    partners.create_configuration(session, SYSTEM, Provider.TWILIO, Environment.SANDBOX, "", values)
+    session.commit()
+    return sandbox
+
+
+@pytest.fixture
+def acme(make):
+    company = make.company("Acme")
+    return company, make.user(company, Role.ADMIN), make.user(company, Role.MEMBER)
+
+
+def test_search_creates_nothing_and_buying_creates_the_subaccount(
+    client, auth, sandbox, acme, session
+):
+    company, admin, _ = acme
+    auth.login(admin)
+    page = client.get(
+        f"/c/{company.slug}/numbers/?country=US&number_type=local&area_code=415&sms=y"
+    )
+    assert page.status_code == 200 and b"search-results" in page.data
+    assert session.scalars(select(TwilioSubaccount)).all() == []
+    number = page.get_data(as_text=True).split('name="phone_number" value="')[1].split('"')[0]
+    url = f"/c/{company.slug}/numbers/"
+    response = auth.post(
+        f"{url}buy", {"phone_number": number}, form_page=url, follow_redirects=True
+    )
+    assert b"is yours" in response.data
+    row = session.scalars(select(SmsPhoneNumber)).one()
+    assert row.status == "active" and row.company_id == company.id
+    assert session.scalars(select(TwilioSubaccount)).one().company_id == company.id
+
+
+def test_bad_search_input_is_a_400_with_field_errors(client, auth, sandbox, acme):
+    company, admin, _ = acme
+    auth.login(admin)
+    page = client.get(f"/c/{company.slug}/numbers/?country=USA&area_code=4")
+    assert page.status_code == 400
+    assert b"Two letters" in page.data and b"Three digits" in page.data
+
+
+def test_a_refused_purchase_is_shown_in_plain_words(client, auth, sandbox, acme, session):
+    company, admin, _ = acme
+    auth.login(admin)
+    url = f"/c/{company.slug}/numbers/"
+    response = auth.post(f"{url}buy", {"phone_number": "+15005550001"}, form_page=url,
+                         follow_redirects=True)  # fmt: skip
+    assert b"Twilio refused the purchase" in response.data and b"21421" in response.data
+    assert session.scalars(select(SmsPhoneNumber)).one().status == "failed"
+
+
+def test_webhooks_release_and_tenancy(client, auth, sandbox, acme, session, make):
+    company, admin, member = acme
+    auth.login(admin)
+    url = f"/c/{company.slug}/numbers/"
+    auth.post(f"{url}buy", {"phone_number": "+15005550006"}, form_page=url)
+    row = session.scalars(select(SmsPhoneNumber)).one()
+    hook = "https://hooks.example.com/sms"
+    auth.post(f"{url}{row.id}/webhooks", {"sms_url": hook, "status_callback": ""}, form_page=url)
+    session.refresh(row)
+    assert row.sms_url == hook
+    auth.logout()
+    auth.login(member)
+    assert auth.post(f"{url}{row.id}/release", form_page=url).status_code == 403
+    auth.logout()
+    other = make.company("Other")
+    auth.login(make.user(other, Role.ADMIN))
+    other_url = f"/c/{other.slug}/numbers/"
+    assert auth.post(f"{other_url}{row.id}/release", form_page=other_url).status_code == 404
+    auth.logout()
+    auth.login(admin)
+    auth.post(f"{url}{row.id}/release", form_page=url)
+    session.refresh(row)
+    assert row.status == "retired"
