@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     from . import access
     from .admin.dialog360 import bp as admin_dialog360_bp
     from .admin.routes import bp as admin_bp
+    from .admin.twilio import bp as admin_twilio_bp
     from .auth.routes import bp as auth_bp
     from .company.routes import bp as company_bp
     from .health import bp as health_bp
@@ -86,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
         health_bp,
         admin_bp,
         admin_dialog360_bp,
+        admin_twilio_bp,
         company_bp,
         onboarding_bp,
         return_bp,

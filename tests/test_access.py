@@ -42,6 +42,9 @@ def world(make, session):
     return a, b, users, b_membership
 
 
+SAMPLES = {"provider": "meta", "status": "active"}  # arguments with a fixed set of values
+
+
 def url_for_rule(rule, company_slug: str, ids: dict[str, int]) -> str:
     values = {}
     for arg in rule.arguments:
@@ -50,7 +53,7 @@ def url_for_rule(rule, company_slug: str, ids: dict[str, int]) -> str:
         elif arg in ids:
             values[arg] = ids[arg]
         else:
-            values[arg] = "x" if "token" in arg or arg == "provider" else 1
+            values[arg] = SAMPLES.get(arg, "x" if "token" in arg else 1)
     return rule.build(values)[1]
 
 

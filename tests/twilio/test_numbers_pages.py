@@ -94,3 +94,35 @@ def test_webhooks_release_and_tenancy(client, auth, sandbox, acme, session, make
     auth.post(f"{url}{row.id}/release", form_page=url)
     session.refresh(row)
     assert row.status == "retired"
+
+
+def test_admins_move_pool_numbers_and_close_only_with_the_typed_word(
+    client, auth, sandbox, acme, session, make
+):
+    company, admin, _ = acme
+    auth.login(admin)
+    url = f"/c/{company.slug}/numbers/"
+    auth.post(f"{url}buy", {"phone_number": "+15005550006"}, form_page=url)
+    row = session.scalars(select(SmsPhoneNumber)).one()
+    other = make.company("Globex")
+    auth.logout()
+    auth.login(make.admin())
+    page = client.get("/admin/twilio/").get_data(as_text=True)
+    assert "+15005550006" in page
+    auth.post(f"/admin/twilio/pool/{row.id}/reassign", {"company_id": other.id},
+              form_page="/admin/twilio/")  # fmt: skip
+    session.refresh(row)
+    assert row.company_id == other.id
+    sub = session.scalars(
+        select(TwilioSubaccount).where(TwilioSubaccount.company_id == other.id)
+    ).one()
+    close = f"/admin/twilio/subaccounts/{sub.id}/closed"
+    refused = auth.post(close, {"confirmation": "yes"}, form_page="/admin/twilio/",
+                        follow_redirects=True)  # fmt: skip
+    assert b"type CLOSE" in refused.data
+    session.refresh(sub)
+    assert sub.status == "active"
+    auth.post(close, {"confirmation": "CLOSE"}, form_page="/admin/twilio/")
+    session.refresh(sub)
+    session.refresh(row)
+    assert sub.status == "closed" and row.status == "retired"
