@@ -56,3 +56,30 @@ class SmsPhoneNumber(Base):
     allocated_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+
+
+class TwilioWhatsAppSender(Base):
+    """A WhatsApp sender in a company's subaccount (Senders API v2, fact sheet §3)."""
+
+    __tablename__ = "twilio_whatsapp_senders"
+
+    id: Mapped[intpk]
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    subaccount_id: Mapped[int] = mapped_column(
+        ForeignKey("twilio_subaccounts.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    sender_id: Mapped[str] = mapped_column(String(40), unique=True)  # whatsapp:+E164
+    sender_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    waba_id: Mapped[str] = mapped_column(String(32))
+    profile_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(40), default="REQUESTED")
+    offline_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    quality_rating: Mapped[str | None] = mapped_column(String(40))
+    messaging_limit: Mapped[str | None] = mapped_column(String(60))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_synced_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]

@@ -1,0 +1,161 @@
+"""WhatsApp senders in a company's subaccount (Tech Provider flow, fact sheet §3).
+
+The company runs Meta's Embedded Signup with Twilio's partner solution id, which shares
+its WABA with Twilio; the platform then creates the sender with the subaccount's own
+credentials, relays the verification code, and follows the status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.rest import Client
+from twilio.rest.messaging.v2.channels_sender import ChannelsSenderList
+
+from .. import audit
+from ..channels import upsert_channel
+from ..db import utcnow
+from ..errors import DomainError, ProviderError, Rejected
+from ..partners import Provider
+from ..tenancy import Company
+from .models import TwilioSubaccount, TwilioWhatsAppSender
+from .numbers import call
+
+EXPLANATIONS = {
+    "63100": "Twilio refused the sender's details. Check the number and the display name.",
+    "63101": "Twilio cannot see this WhatsApp Business Account: finish Meta's signup from "
+    "this page, so that the account is shared with Twilio's partner solution.",
+    "63102": "This Twilio account is already linked to another WhatsApp Business Account; "
+    "Twilio allows one per account.",
+    "63107": "The number is not a valid E.164 phone number.",
+}
+
+
+def explain(exc: ProviderError) -> ProviderError:
+    """Twilio's sender errors in plain words, keeping the code for support."""
+    if exc.code in EXPLANATIONS:
+        return Rejected("twilio", EXPLANATIONS[exc.code], exc.http_status, exc.code)
+    return exc
+
+
+def _find_remote(client: Client, sender_id: str) -> Any:
+    senders = call(lambda: client.messaging.v2.channels_senders.list(channel="whatsapp"))
+    return next((s for s in senders if s.sender_id == sender_id), None)
+
+
+def create_sender(
+    session: Session,
+    actor: audit.Actor,
+    company: Company,
+    sub: TwilioSubaccount,
+    client: Client,
+    *,
+    phone_number: str,
+    waba_id: str,
+    profile_name: str,
+    callback_url: str,
+    status_callback_url: str,
+    commit: Any,
+) -> TwilioWhatsAppSender:
+    """Create (or find, after a lost answer) the sender for ``phone_number``."""
+    if not phone_number.startswith("+") or not phone_number[1:].isdigit():
+        raise DomainError("Give the number in E.164 form, like +14155550123.")
+    if not profile_name.strip() or not waba_id:
+        raise DomainError("A sender needs a display name and the WhatsApp Business Account.")
+    sender_id = f"whatsapp:{phone_number}"
+    row = session.scalars(
+        select(TwilioWhatsAppSender).where(TwilioWhatsAppSender.sender_id == sender_id)
+    ).one_or_none()
+    if row is not None and row.company_id != company.id:
+        raise DomainError("This number is a sender of another company.")
+    if row is not None and row.sender_sid:
+        return row
+    if row is None:
+        row = TwilioWhatsAppSender(
+            company_id=company.id, subaccount_id=sub.id, sender_id=sender_id,
+            waba_id=waba_id, profile_name=profile_name.strip(),
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        commit()  # on record before the call: a lost answer is looked up, not repeated
+    else:
+        remote = _find_remote(client, sender_id)
+        if remote is not None:
+            return _apply(session, row, remote)
+    body = ChannelsSenderList.MessagingV2ChannelsSenderRequestsCreate(
+        {
+            "sender_id": sender_id,
+            "configuration": {"waba_id": waba_id, "verification_method": "sms"},
+            "profile": {"name": row.profile_name},
+            "webhook": {"callback_url": callback_url, "status_callback_url": status_callback_url},
+        }
+    )
+    try:
+        remote = call(lambda: client.messaging.v2.channels_senders.create(body))
+    except ProviderError as exc:
+        unknown = not exc.http_status or exc.http_status >= 500  # did it happen? look
+        remote = _find_remote(client, sender_id) if unknown else None
+        if remote is None:
+            row.last_error = str(explain(exc))[:500]
+            commit()
+            raise explain(exc) from exc
+    audit.record(session, actor, "twilio_sender.create", row, label=sender_id,
+                 company_id=company.id)  # fmt: skip
+    return _apply(session, row, remote)
+
+
+def submit_verification_code(
+    session: Session, actor: audit.Actor, row: TwilioWhatsAppSender, client: Client, code: str
+) -> TwilioWhatsAppSender:
+    code = code.strip()
+    if not (code.isdigit() and 4 <= len(code) <= 10):
+        raise DomainError("The verification code is the digits Meta sent to the number.")
+    body = ChannelsSenderList.MessagingV2ChannelsSenderRequestsUpdate(
+        {"configuration": {"verification_code": code}}
+    )
+    try:
+        remote = call(lambda: client.messaging.v2.channels_senders(row.sender_sid).update(body))
+    except ProviderError as exc:
+        raise explain(exc) from exc
+    audit.record(session, actor, "twilio_sender.verify", row, label=row.sender_id,
+                 company_id=row.company_id)  # fmt: skip
+    return _apply(session, row, remote)
+
+
+def refresh_sender(session: Session, row: TwilioWhatsAppSender, client: Client) -> None:
+    remote = call(lambda: client.messaging.v2.channels_senders(row.sender_sid).fetch())
+    _apply(session, row, remote)
+
+
+def _apply(session: Session, row: TwilioWhatsAppSender, remote: Any) -> TwilioWhatsAppSender:
+    """Copy a sender resource (raw strings) to its row and the unified channel."""
+    properties = remote.properties or {}
+    row.sender_sid = remote.sid
+    row.status = remote.status or row.status
+    row.offline_reasons = list(remote.offline_reasons or [])
+    row.quality_rating = properties.get("quality_rating")
+    row.messaging_limit = properties.get("messaging_limit")
+    row.last_error, row.last_synced_at = None, utcnow()
+    channel = upsert_channel(
+        session,
+        row.company_id,
+        Provider.TWILIO,
+        row.sender_sid,
+        phone_number=row.sender_id.removeprefix("whatsapp:"),
+        display_name=row.profile_name,
+        status=row.status,
+        quality_rating=_quality(row.quality_rating),
+        messaging_limit=row.messaging_limit or "",
+        last_synced_at=row.last_synced_at,
+    )
+    session.flush()
+    row.channel_id = channel.id
+    return row
+
+
+def _quality(value: str | None) -> str:
+    # Twilio reports HIGH/MEDIUM/LOW; the fleet speaks Meta's colours.
+    mapping = {"HIGH": "GREEN", "MEDIUM": "YELLOW", "LOW": "RED"}
+    return mapping.get((value or "").upper(), (value or "UNKNOWN").upper())

@@ -1,0 +1,108 @@
+"""WhatsApp senders in a company's subaccount, against the Twilio sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal.demo import partner_values
+from portal.sandbox_seed import seed_sandbox
+from provisioning import partners
+from provisioning.audit import SYSTEM
+from provisioning.channels import Channel
+from provisioning.errors import Rejected
+from provisioning.partners import Environment, Provider
+from provisioning.sandbox import Sandbox, SimClock
+from provisioning.twilio.models import TwilioWhatsAppSender
+from provisioning.twilio.numbers import buy_number, ensure_subaccount, subaccount_client
+from provisioning.twilio.senders import create_sender, refresh_sender, submit_verification_code
+
+HOOKS = {"callback_url": "https://p.example/in", "status_callback_url": "https://p.example/st"}
+
+
+@pytest.fixture
+def sandbox():
+    sandbox = Sandbox(seed=23, clock=SimClock(start=1_767_225_600), record=True)
+    seed_sandbox(sandbox, "http://portal.test")
+    return sandbox
+
+
+@pytest.fixture
+def world(session, sandbox, make):
+    values = partner_values(sandbox.base_url, "http://portal.test")[Provider.TWILIO]
+    config = partners.create_configuration(
+        session, SYSTEM, Provider.TWILIO, Environment.SANDBOX, "", values
+    )
+    company = make.company("Acme")
+    sub = ensure_subaccount(session, SYSTEM, company, config, sandbox.transport())
+    session.commit()
+    return company, sub, subaccount_client(sub, config, sandbox.transport())
+
+
+def create(session, world, phone, waba="123456789012345", name="Acme Retail"):
+    company, sub, client = world
+    return create_sender(
+        session, SYSTEM, company, sub, client, phone_number=phone, waba_id=waba,
+        profile_name=name, commit=session.commit, **HOOKS,
+    )  # fmt: skip
+
+
+def test_an_outside_number_verifies_with_the_code_and_goes_online(session, sandbox, world):
+    _, _, client = world
+    row = create(session, world, "+14155550100")
+    assert row.status == "CREATING" and row.sender_sid.startswith("XE")
+    sandbox.advance(5)
+    refresh_sender(session, row, client)
+    assert row.status == "PENDING_VERIFICATION"
+    with pytest.raises(Exception, match="digits"):
+        submit_verification_code(session, SYSTEM, row, client, "12ab")
+    otp = sandbox.twilio.control_get_sender_otp(sender_sid=row.sender_sid)["otp"]
+    submit_verification_code(session, SYSTEM, row, client, otp)
+    sandbox.advance(5)
+    refresh_sender(session, row, client)
+    assert row.status == "ONLINE"
+    sandbox.twilio.control_set_sender_quality(sender_sid=row.sender_sid, quality_rating="LOW")
+    refresh_sender(session, row, client)
+    channel = session.get(Channel, row.channel_id)
+    assert channel.provider is Provider.TWILIO and channel.quality_rating == "RED"
+    assert channel.phone_number == "+14155550100"
+
+
+def test_a_twilio_number_needs_no_code(session, sandbox, world):
+    company, sub, client = world
+    buy_number(session, SYSTEM, company, sub, client, "+15005550006", session.commit)
+    row = create(session, world, "+15005550006")
+    sandbox.advance(5)
+    refresh_sender(session, row, client)
+    assert row.status == "ONLINE" and row.messaging_limit
+
+
+def test_offline_reasons_are_kept(session, sandbox, world):
+    _, _, client = world
+    row = create(session, world, "+14155550101")
+    reasons = [{"code": 30008, "message": "Unknown error"}]
+    sandbox.twilio.control_set_sender_status(
+        sender_sid=row.sender_sid, status="OFFLINE", offline_reasons=reasons
+    )
+    refresh_sender(session, row, client)
+    assert row.status == "OFFLINE" and str(row.offline_reasons[0]["code"]) == "30008"
+
+
+def test_sender_errors_are_explained(session, sandbox, world):
+    with pytest.raises(Rejected, match="cannot see this WhatsApp Business Account") as exc:
+        create(session, world, "+14155550102", waba="999000111")
+    assert exc.value.code == "63101"
+    create(session, world, "+14155550103")
+    with pytest.raises(Rejected, match="already linked") as exc:
+        create(session, world, "+14155550104", waba="555000111222333")
+    assert exc.value.code == "63102"
+
+
+def test_a_lost_create_answer_is_found_not_repeated(session, sandbox, world):
+    sandbox.faults.add("drop", provider="twilio", method="POST", path="Channels/Senders$", times=1)
+    row = create(session, world, "+14155550105")
+    assert row.sender_sid and row.status == "CREATING"
+    assert len(session.scalars(select(TwilioWhatsAppSender)).all()) == 1
+    _, _, client = world
+    senders = client.messaging.v2.channels_senders.list(channel="whatsapp")
+    assert [s.sender_id for s in senders] == ["whatsapp:+14155550105"]
