@@ -80,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
     from .twilio.routes import bp as twilio_bp
+    from .twilio.senders import bp as senders_bp
     from .webhooks.routes import bp as webhooks_bp
 
     blueprints = (
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
         return_bp,
         sandbox_bp,
         twilio_bp,
+        senders_bp,
         webhooks_bp,
     )
     for blueprint in blueprints:

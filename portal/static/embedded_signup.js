@@ -26,8 +26,10 @@
     if (!attempt.code && !attempt.event) { say('The signup window was closed before it finished.'); button.disabled = false; attempt = null; return; }
     attempt.sent = true;
     say('Connecting your number…');
-    post(cfg.completeUrl, {state: attempt.state, code: attempt.code, event: attempt.event}).then(function (res) {
-      if (res.ok) { window.location.assign(res.data.run_url); return; }
+    var body = {state: attempt.state, code: attempt.code, event: attempt.event};
+    (cfg.fields || []).forEach(function (id) { body[id] = document.getElementById(id).value; });
+    post(cfg.completeUrl, body).then(function (res) {
+      if (res.ok) { window.location.assign(res.data.redirect || res.data.run_url); return; }
       say(res.data.error || 'The connection could not start.');
       button.disabled = false;
     });
@@ -54,6 +56,8 @@
     post(cfg.launchUrl).then(function (res) {
       if (!res.ok) { say('Could not start: please reload the page.'); button.disabled = false; return; }
       attempt = {state: res.data.state, code: null, event: null, loginDone: false, sent: false};
+      var missing = (cfg.fields || []).filter(function (id) { return !document.getElementById(id).value.trim(); });
+      if (missing.length) { say('Fill in the form first.'); button.disabled = false; attempt = null; return; }
       var extras = {setup: cfg.setup || {}, featureType: '', sessionInfoVersion: '3', version: 'v4'};
       FB.login(function (response) {
         attempt.loginDone = true;

@@ -1,0 +1,143 @@
+"""A company's WhatsApp senders on Twilio: Meta's signup with Twilio's solution id, then
+the sender in the company's subaccount, its verification code, and its status."""
+
+from __future__ import annotations
+
+import re
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from provisioning.errors import DomainError, ProviderError
+from provisioning.partners import Provider
+from provisioning.tenancy import tenant_get
+from provisioning.twilio import senders
+from provisioning.twilio.models import TwilioWhatsAppSender
+
+from ..access import company_admin, company_member
+from ..admin.forms import ConfirmForm
+from ..extensions import db
+from ..onboarding import nonces
+from ..onboarding.routes import meta_configuration
+from .routes import actor, company_client
+
+bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
+E164 = re.compile(r"^\+\d{6,15}$")
+
+
+def senders_url():
+    return url_for("twilio_senders.index", company=g.company.slug)
+
+
+def hook(path: str) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/webhooks/twilio/{path}"
+
+
+@bp.route("/")
+@company_member
+def index():
+    rows = db.session.scalars(
+        select(TwilioWhatsAppSender)
+        .where(TwilioWhatsAppSender.company_id == g.company.id)
+        .order_by(TwilioWhatsAppSender.sender_id)
+    )
+    meta = meta_configuration()
+    solution_id = meta.value("twilio_partner_solution_id") if meta else ""
+    return render_template(
+        "twilio/senders.html",
+        rows=list(rows),
+        meta=meta if solution_id else None,
+        solution_id=solution_id,
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/launch", methods=["POST"])
+@company_admin
+def launch():
+    return jsonify(state=nonces.issue(g.company.id, Provider.TWILIO.value))
+
+
+@bp.route("/complete", methods=["POST"])
+@company_admin
+def complete():
+    """Meta's finish event carries the WABA shared with Twilio; create the sender with it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error="Send the signup result as JSON."), 400
+    problem = nonces.consume(body.get("state"), g.company.id, Provider.TWILIO.value)
+    if problem:
+        return jsonify(error=problem), 400
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    if event.get("event") in ("CANCEL", "ERROR") or not event:
+        return jsonify(error="The signup did not finish: nothing was created."), 400
+    waba_id = str((event.get("data") or {}).get("waba_id") or "")
+    phone = str(body.get("sender-phone") or "").strip()
+    name = str(body.get("sender-name") or "").strip()
+    if not E164.match(phone):
+        return jsonify(error="Give the number in E.164 form, like +14155550123."), 400
+    try:
+        sub, client = company_client()
+        senders.create_sender(
+            db.session, actor(), g.company, sub, client, phone_number=phone, waba_id=waba_id,
+            profile_name=name, callback_url=hook("messages"),
+            status_callback_url=hook("status"), commit=db.session.commit,
+        )  # fmt: skip
+    except (DomainError, ProviderError) as exc:
+        db.session.commit()
+        return jsonify(error=str(exc.message if isinstance(exc, ProviderError) else exc)), 400
+    db.session.commit()
+    return jsonify(redirect=senders_url())
+
+
+def _sender(sender_id: int) -> TwilioWhatsAppSender:
+    row = tenant_get(db.session, TwilioWhatsAppSender, g.company.id, sender_id)
+    if not row.sender_sid:
+        abort(404)
+    return row
+
+
+@bp.route("/<int:sender_id>/verify", methods=["POST"])
+@company_admin
+def verify(sender_id: int):
+    row = _sender(sender_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            _, client = company_client()
+            senders.submit_verification_code(
+                db.session, actor(), row, client, request.form.get("code", "")
+            )
+        except (DomainError, ProviderError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(senders_url()), 303
+        db.session.commit()
+        flash("Code sent to Meta; the sender is being verified.", "success")
+    return redirect(senders_url())
+
+
+@bp.route("/<int:sender_id>/refresh", methods=["POST"])
+@company_member
+def refresh(sender_id: int):
+    row = _sender(sender_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            _, client = company_client()
+            senders.refresh_sender(db.session, row, client)
+        except ProviderError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(senders_url()), 303
+        db.session.commit()
+    return redirect(senders_url())

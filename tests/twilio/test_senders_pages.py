@@ -1,0 +1,107 @@
+"""Registering a WhatsApp sender on Twilio through the portal."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from portal.demo import META_APP, partner_values
+from portal.sandbox_seed import seed_sandbox
+from provisioning import partners
+from provisioning.audit import SYSTEM
+from provisioning.partners import Environment, Provider
+from provisioning.sandbox import Sandbox, SimClock
+from provisioning.tenancy import Role
+from provisioning.twilio.models import TwilioWhatsAppSender
+
+
+@pytest.fixture
+def sandbox(app, monkeypatch, session):
+    sandbox = Sandbox(seed=24, clock=SimClock(start=1_767_225_600))
+    seed_sandbox(sandbox, "http://portal.test")
+    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
+    for provider in (Provider.META, Provider.TWILIO):
+        values = partner_values(sandbox.base_url, "http://portal.test")[provider]
+        partners.create_configuration(session, SYSTEM, provider, Environment.SANDBOX, "", values)
+    session.commit()
+    return sandbox
+
+
+@pytest.fixture
+def acme(make):
+    company = make.company("Acme")
+    return company, make.user(company, Role.ADMIN)
+
+
+def page_config(html: str) -> dict:
+    return json.loads(unescape(re.search(r"data-config='([^']+)'", html).group(1)))
+
+
+def register(client, company, sandbox, phone="+14155550200", name="Acme Retail"):
+    url = f"/c/{company.slug}/whatsapp-senders/"
+    config = page_config(client.get(url).get_data(as_text=True))
+    assert config["setup"]["solutionID"].startswith("SOL")
+    headers = {"X-CSRFToken": config["csrf"]}
+    state = client.post(config["launchUrl"], headers=headers).get_json()["state"]
+    signup = sandbox.meta.control_complete_signup(
+        app_id=META_APP["app_id"], solution_id=config["setup"]["solutionID"]
+    )
+    body = {"state": state, "code": signup["code"], "event": signup["event"],
+            "sender-phone": phone, "sender-name": name}  # fmt: skip
+    return client.post(config["completeUrl"], json=body, headers=headers)
+
+
+def test_a_sender_is_registered_verified_and_followed(client, auth, sandbox, acme, session):
+    company, admin = acme
+    auth.login(admin)
+    response = register(client, company, sandbox)
+    assert response.status_code == 200, response.get_json()
+    row = session.scalars(select(TwilioWhatsAppSender)).one()
+    assert row.waba_id and row.company_id == company.id
+    url = f"/c/{company.slug}/whatsapp-senders/"
+    sandbox.advance(5)
+    auth.post(f"{url}{row.id}/refresh", form_page=url)
+    session.refresh(row)
+    assert row.status == "PENDING_VERIFICATION"
+    otp = sandbox.twilio.control_get_sender_otp(sender_sid=row.sender_sid)["otp"]
+    auth.post(f"{url}{row.id}/verify", {"code": otp}, form_page=url)
+    sandbox.advance(5)
+    auth.post(f"{url}{row.id}/refresh", form_page=url)
+    session.refresh(row)
+    assert row.status == "ONLINE"
+    assert "ONLINE" in client.get(f"/c/{company.slug}/").get_data(as_text=True)
+
+
+def test_bad_input_and_cancelled_signups_create_nothing(client, auth, sandbox, acme, session):
+    company, admin = acme
+    auth.login(admin)
+    assert register(client, company, sandbox, phone="415-555").status_code == 400
+    url = f"/c/{company.slug}/whatsapp-senders/"
+    config = page_config(client.get(url).get_data(as_text=True))
+    headers = {"X-CSRFToken": config["csrf"]}
+    state = client.post(config["launchUrl"], headers=headers).get_json()["state"]
+    cancel = {"type": "WA_EMBEDDED_SIGNUP", "event": "CANCEL", "data": {"current_step": "x"}}
+    response = client.post(
+        config["completeUrl"],
+        headers=headers,
+        json={"state": state, "event": cancel, "sender-phone": "+14155550201", "sender-name": "A"},
+    )
+    assert response.status_code == 400
+    assert session.scalars(select(TwilioWhatsAppSender)).all() == []
+
+
+def test_other_companies_cannot_touch_a_sender(client, auth, sandbox, acme, session, make):
+    company, admin = acme
+    auth.login(admin)
+    register(client, company, sandbox)
+    row = session.scalars(select(TwilioWhatsAppSender)).one()
+    auth.logout()
+    other = make.company("Other")
+    auth.login(make.user(other, Role.ADMIN))
+    url = f"/c/{other.slug}/whatsapp-senders/"
+    assert auth.post(f"{url}{row.id}/verify", {"code": "123456"}, form_page=url).status_code == 404
+    assert auth.post(f"{url}{row.id}/refresh", form_page=url).status_code == 404
