@@ -5,4 +5,4 @@ from .dialog360 import models as dialog360_models  # noqa: F401
 from .dialog360 import onboarding as dialog360_onboarding  # noqa: F401 (registers the flow)
 from .meta import models as meta_models  # noqa: F401
 from .meta import onboarding as meta_onboarding  # noqa: F401 (registers the flow)
-from .twilio import models as twilio_models  # noqa: F401
+from .twilio import a2p_models  # noqa: F401
