@@ -1,0 +1,310 @@
+"""The ISV A2P 10DLC registration as a provisioning run (fact sheet §4, steps 1-5).
+
+Every object Twilio creates is recorded on the brand row (``provider_config_json``) as
+soon as it exists, so a resumed run continues where it stopped; the brand and campaign
+requests are recorded before they are sent and looked up after a lost answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+from twilio.rest import Client
+
+from ..audit import SYSTEM
+from ..db import utcnow
+from ..errors import DomainError, Rejected
+from ..partners import PartnerConfiguration, Provider
+from ..runs import Flow, StepContext, Wait, register_flow
+from ..tenancy import Company
+from .a2p_models import Tenant10DLCBrand
+from .accounts import master_client
+from .numbers import call, ensure_subaccount, subaccount_client
+
+SECONDARY_PROFILE_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
+A2P_TRUST_PRODUCT_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"
+USECASE_TO_SERVICE = {"MARKETING": "marketing", "2FA": "verification", "POLLING_VOTING": "poll"}
+MAX_WAIT = dt.timedelta(hours=6)
+
+
+class MinInterval:
+    """At most one call per ``seconds`` per key (Twilio: 1 request/s for brands, campaigns)."""
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        self.seconds, self._last, self._lock = seconds, {}, threading.Lock()
+
+    def wait(self, key: str) -> None:
+        with self._lock:
+            delay = self._last.get(key, 0.0) + self.seconds - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self._last[key] = time.monotonic()
+
+
+BRAND_AND_CAMPAIGN_CALLS = MinInterval(1.0)
+
+
+def _brand(ctx: StepContext) -> Tenant10DLCBrand:
+    brand = ctx.session.get(Tenant10DLCBrand, ctx.run.context["brand_row_id"])
+    if brand is None or brand.company_id != ctx.run.company_id:
+        raise DomainError("The brand submission of this run is gone.")
+    return brand
+
+
+def _clients(ctx: StepContext) -> tuple[PartnerConfiguration, Client]:
+    config = ctx.session.get(PartnerConfiguration, ctx.run.partner_configuration_id)
+    if config is None:
+        raise DomainError("The Twilio partner configuration of this run was deleted.")
+    company = ctx.session.get(Company, ctx.run.company_id)
+    sub = ensure_subaccount(ctx.session, SYSTEM, company, config, ctx.services.get("transport"))
+    return config, subaccount_client(sub, config, ctx.services.get("transport"))
+
+
+def _remember(ctx: StepContext, brand: Tenant10DLCBrand, **sids: Any) -> None:
+    brand.provider_config_json = {**(brand.provider_config_json or {}), **sids}
+    ctx.record_ids(**sids)
+    ctx.durable()
+
+
+def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, create) -> str:
+    """The sid under ``key``, created (and recorded at once) when missing."""
+    known = (brand.provider_config_json or {}).get(key)
+    if known:
+        return known
+    sid = call(create).sid
+    _remember(ctx, brand, **{key: sid})
+    return sid
+
+
+def customer_profile(ctx: StepContext) -> None:
+    """Step 1: the secondary customer profile with its business, person and address."""
+    brand = _brand(ctx)
+    config, client = _clients(ctx)
+    th = client.trusthub.v1
+    profile = _once(ctx, brand, "customer_profile_sid", lambda: th.customer_profiles.create(
+        friendly_name=f"{brand.legal_business_name} (secondary)", email=brand.owner_email,
+        policy_sid=SECONDARY_PROFILE_POLICY,
+    ))  # fmt: skip
+    first, _, last = brand.owner_name.partition(" ")
+    parts = {
+        "business_info_sid": lambda: th.end_users.create(
+            friendly_name=f"{brand.legal_business_name} business information",
+            type="customer_profile_business_information",
+            attributes={
+                "business_name": brand.legal_business_name,
+                "business_identity": "direct_customer",
+                "business_type": brand.business_type,
+                "business_industry": brand.industry_vertical,
+                "business_registration_identifier": "EIN",
+                "business_registration_number": brand.business_registration_number.replace("-", ""),
+                "business_regions_of_operation": "USA_AND_CANADA",
+                "website_url": brand.business_website,
+            },
+        ),
+        "representative_sid": lambda: th.end_users.create(
+            friendly_name=brand.owner_name,
+            type="authorized_representative_1",
+            attributes={
+                "first_name": first, "last_name": last or first, "email": brand.owner_email,
+                "phone_number": brand.owner_phone, "business_title": brand.owner_title,
+                "job_position": "Director",
+            },
+        ),
+        "address_sid": lambda: client.api.v2010.account.addresses.create(
+            customer_name=brand.legal_business_name, street=brand.business_address,
+            city=brand.business_city, region=brand.business_state,
+            postal_code=brand.business_zip, iso_country=brand.country,
+        ),
+    }  # fmt: skip
+    sids = {key: _once(ctx, brand, key, create) for key, create in parts.items()}
+    sids["address_document_sid"] = _once(ctx, brand, "address_document_sid",
+        lambda: th.supporting_documents.create(
+            friendly_name=f"{brand.legal_business_name} address",
+            type="customer_profile_address", attributes={"address_sids": sids["address_sid"]},
+        ))  # fmt: skip
+    primary = config.value("primary_customer_profile_sid") or _primary_profile(ctx, config)
+    assignments = th.customer_profiles(profile).customer_profiles_entity_assignments
+    _assign(ctx, brand, "profile_assigned", assignments, [
+        sids["business_info_sid"], sids["representative_sid"], sids["address_document_sid"],
+        primary,
+    ])  # fmt: skip
+    _evaluate_and_submit(th.customer_profiles(profile), "customer_profiles_evaluations",
+                         SECONDARY_PROFILE_POLICY)  # fmt: skip
+
+
+def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:
+    master = master_client(config, ctx.services.get("transport"))
+    profiles = call(lambda: master.trusthub.v1.customer_profiles.list(status="twilio-approved"))
+    if not profiles:
+        raise Rejected(
+            "twilio",
+            "The ISV has no approved Primary Business Profile in Twilio's console; "
+            "create it there first (type ISV Reseller or Partner).",
+        )
+    return profiles[0].sid
+
+
+def _assign(ctx, brand, key: str, assignments, object_sids: list[str]) -> None:
+    done = set((brand.provider_config_json or {}).get(key) or [])
+    for sid in object_sids:
+        if sid not in done:
+            call(lambda sid=sid: assignments.create(object_sid=sid))
+            done.add(sid)
+            _remember(ctx, brand, **{key: sorted(done)})
+
+
+def _evaluate_and_submit(bundle, evaluations: str, policy: str) -> None:
+    current = call(bundle.fetch)
+    if current.status != "draft":
+        return  # submitted already
+    evaluation = call(lambda: getattr(bundle, evaluations).create(policy_sid=policy))
+    if evaluation.status != "compliant":
+        problems = "; ".join(
+            f"{r.get('friendly_name') or r.get('object_type')}: {r.get('failure_reason', '')}"
+            for r in (evaluation.results or [])
+            if not r.get("passed", True)
+        )
+        raise Rejected(
+            "twilio", f"Twilio found the registration incomplete: {problems or 'noncompliant'}"
+        )
+    call(lambda: bundle.update(status="pending-review"))
+
+
+def trust_product(ctx: StepContext) -> None:
+    """Step 2: the A2P trust product holding the messaging profile and the customer profile."""
+    brand = _brand(ctx)
+    _, client = _clients(ctx)
+    th = client.trusthub.v1
+    product = _once(ctx, brand, "trust_product_sid", lambda: th.trust_products.create(
+        friendly_name=f"{brand.legal_business_name} A2P", email=brand.owner_email,
+        policy_sid=A2P_TRUST_PRODUCT_POLICY,
+    ))  # fmt: skip
+    info = _once(ctx, brand, "messaging_profile_sid", lambda: th.end_users.create(
+        friendly_name=f"{brand.legal_business_name} messaging profile",
+        type="us_a2p_messaging_profile_information",
+        attributes={"company_type": brand.company_type},
+    ))  # fmt: skip
+    assignments = th.trust_products(product).trust_products_entity_assignments
+    profile = brand.provider_config_json["customer_profile_sid"]
+    _assign(ctx, brand, "product_assigned", assignments, [info, profile])
+    _evaluate_and_submit(th.trust_products(product), "trust_products_evaluations",
+                         A2P_TRUST_PRODUCT_POLICY)  # fmt: skip
+
+
+def brand_registration(ctx: StepContext) -> None:
+    """Step 3: the brand (billable): requested once; a lost answer is looked up."""
+    brand = _brand(ctx)
+    if brand.provider_brand_id:
+        return
+    _, client = _clients(ctx)
+    registrations = client.messaging.v1.brand_registrations
+    profile = brand.provider_config_json["customer_profile_sid"]
+    if not ctx.intend():
+        existing = call(registrations.list)
+        found = next((b for b in existing if b.customer_profile_bundle_sid == profile), None)
+        if found is not None:
+            brand.provider_brand_id, brand.provider_status = found.sid, found.status
+            return
+    BRAND_AND_CAMPAIGN_CALLS.wait(f"brand:{client.account_sid}")
+    created = call(lambda: registrations.create(
+        customer_profile_bundle_sid=profile,
+        a2p_profile_bundle_sid=brand.provider_config_json["trust_product_sid"],
+        brand_type="STANDARD",
+    ))  # fmt: skip
+    brand.provider_brand_id, brand.provider_status = created.sid, created.status
+    ctx.done_effect()
+
+
+def wait_for_brand_approval(ctx: StepContext) -> None:
+    """Step 3b: brands take days; events or polling move the run on."""
+    brand = _brand(ctx)
+    _, client = _clients(ctx)
+    remote = call(client.messaging.v1.brand_registrations(brand.provider_brand_id).fetch)
+    apply_brand_status(brand, remote.status, remote.failure_reason)
+    if brand.provider_status == "APPROVED":
+        return
+    if brand.provider_status == "FAILED":
+        raise Rejected(
+            "twilio",
+            f"The brand was not approved: {brand.provider_status_reason or 'no reason given'}",
+        )
+    delay = min(dt.timedelta(minutes=5) * 2 ** min(ctx.step.attempts - 1, 10), MAX_WAIT)
+    raise Wait(f"Brand {brand.provider_status}: waiting for the carriers' review", utcnow() + delay)
+
+
+def apply_brand_status(brand: Tenant10DLCBrand, status: str | None, reason: Any = None) -> None:
+    """Record a brand status (from polling or an event); approval freezes the snapshot."""
+    if not status:
+        return
+    brand.provider_status = status
+    if reason:
+        brand.provider_status_reason = str(reason)[:2000]
+    if status == "APPROVED" and brand.provider_approved_at is None:
+        brand.provider_approved_at = brand.provider_verified_at = utcnow()
+
+
+def messaging_service(ctx: StepContext) -> None:
+    """Step 4: a fresh Messaging Service for the campaign."""
+    brand = _brand(ctx)
+    _, client = _clients(ctx)
+    usecase = USECASE_TO_SERVICE.get(brand.use_case, "notifications")
+    _once(ctx, brand, "messaging_service_sid", lambda: client.messaging.v1.services.create(
+        friendly_name=f"{brand.legal_business_name} A2P", usecase=usecase,
+    ))  # fmt: skip
+
+
+def campaign(ctx: StepContext) -> None:
+    """Step 5: the campaign, once the brand is approved (requested once)."""
+    brand = _brand(ctx)
+    config_json = brand.provider_config_json or {}
+    if config_json.get("campaign_sid"):
+        return
+    _, client = _clients(ctx)
+    campaigns = client.messaging.v1.services(config_json["messaging_service_sid"]).us_app_to_person
+    if not ctx.intend():
+        existing = call(campaigns.list)
+        if existing:
+            brand.campaign_status = existing[0].campaign_status
+            _remember(ctx, brand, campaign_sid=existing[0].sid)
+            return
+    BRAND_AND_CAMPAIGN_CALLS.wait(f"campaign:{client.account_sid}")
+    created = call(lambda: campaigns.create(
+        brand_registration_sid=brand.provider_brand_id,
+        description=brand.campaign_description,
+        message_flow=brand.message_flow,
+        message_samples=[brand.sample_message_1, brand.sample_message_2],
+        us_app_to_person_usecase=brand.use_case,
+        has_embedded_links="http" in (brand.sample_message_1 + brand.sample_message_2),
+        has_embedded_phone=False,
+        opt_in_keywords=_keywords(brand.opt_in_keywords),
+        opt_out_keywords=_keywords(brand.opt_out_keywords),
+        privacy_policy_url=brand.privacy_policy_url,
+        terms_and_conditions_url=brand.terms_url,
+    ))  # fmt: skip
+    brand.campaign_status = created.campaign_status
+    _remember(ctx, brand, campaign_sid=created.sid)
+    ctx.done_effect()
+
+
+def _keywords(value: str) -> list[str]:
+    return [k.strip().upper() for k in value.replace(";", ",").split(",") if k.strip()]
+
+
+A2P_REGISTRATION = register_flow(
+    Flow(
+        name="twilio_a2p_10dlc",
+        provider=Provider.TWILIO,
+        steps=(
+            ("customer_profile", customer_profile),
+            ("trust_product", trust_product),
+            ("brand_registration", brand_registration),
+            ("wait_for_brand_approval", wait_for_brand_approval),
+            ("messaging_service", messaging_service),
+            ("campaign", campaign),
+        ),
+        max_attempts=50,
+    )
+)
