@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from .onboarding.returns import bp as return_bp
     from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
+    from .twilio.a2p import bp as a2p_bp
     from .twilio.routes import bp as twilio_bp
     from .twilio.senders import bp as senders_bp
     from .webhooks.routes import bp as webhooks_bp
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
         sandbox_bp,
         twilio_bp,
         senders_bp,
+        a2p_bp,
         webhooks_bp,
     )
     for blueprint in blueprints:

@@ -1,0 +1,139 @@
+"""A company's A2P 10DLC registration: its business profile, submissions and brands."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from provisioning.errors import DomainError
+from provisioning.partners import Provider, ValidationFailed, active_configuration
+from provisioning.twilio import a2p
+from provisioning.twilio.a2p_models import BUSINESS_FIELDS, LONG_FIELDS, Tenant10DLCBrand
+
+from ..access import company_admin, company_member
+from ..admin.forms import ConfirmForm
+from ..extensions import db
+from ..jobs import enqueue
+from .routes import actor
+
+bp = Blueprint("a2p", __name__, url_prefix="/c/<company>/a2p")
+
+LABELS = {
+    "legal_business_name": "Legal business name", "dba_name": "Doing business as",
+    "business_website": "Website", "business_type": "Business type",
+    "industry_vertical": "Industry", "business_registration_number": "EIN",
+    "country": "Country", "business_address": "Street address", "business_city": "City",
+    "business_state": "State", "business_zip": "ZIP code",
+    "owner_name": "Authorized representative",
+    "owner_title": "Their title", "owner_email": "Their e-mail", "owner_phone": "Their phone",
+    "company_type": "Company type", "use_case": "Campaign use case",
+    "campaign_description": "What the messages are for", "message_flow": "How people opt in",
+    "sample_message_1": "Sample message 1", "sample_message_2": "Sample message 2",
+    "opt_in_keywords": "Opt-in keywords", "opt_out_keywords": "Opt-out keywords",
+    "privacy_policy_url": "Privacy policy URL", "terms_url": "Terms URL",
+}  # fmt: skip
+CHOICES = {
+    "business_type": a2p.BUSINESS_TYPES, "industry_vertical": a2p.INDUSTRIES,
+    "company_type": a2p.COMPANY_TYPES, "use_case": a2p.USE_CASES, "country": ("US",),
+}  # fmt: skip
+
+
+class BusinessForm(FlaskForm):
+    """Every business field; the domain checks the values (one message per field)."""
+
+
+for _name in BUSINESS_FIELDS:
+    _validators = [Optional(), Length(max=4096)]
+    if _name in CHOICES:
+        _choices = [SelectChoice(c, c or "Choose…") for c in ("", *CHOICES[_name])]
+        _field = SelectField(LABELS[_name], choices=_choices, validators=_validators)
+    elif _name in LONG_FIELDS:
+        _field = TextAreaField(LABELS[_name], validators=_validators)
+    else:
+        _field = StringField(LABELS[_name], validators=_validators)
+    setattr(BusinessForm, _name, _field)
+
+
+def twilio_configuration():
+    config = active_configuration(
+        db.session, Provider.TWILIO, current_app.config["PROVIDER_ENVIRONMENT"]
+    )
+    if config is None:
+        abort(404)
+    return config
+
+
+def page_url():
+    return url_for("a2p.index", company=g.company.slug)
+
+
+@bp.route("/", methods=["GET", "POST"])
+@company_member
+def index():
+    twilio_configuration()
+    info = a2p.business_info(db.session, g.company.id)
+    form = BusinessForm(obj=info)
+    status = 200
+    if request.method == "POST":
+        if g.role.value != "admin":
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                a2p.save_business_info(
+                    db.session, actor(), g.company, {n: form[n].data for n in BUSINESS_FIELDS}
+                )
+            except ValidationFailed as exc:
+                db.session.rollback()
+                for name, message in exc.errors.items():
+                    form[name].errors = [message]
+                status = 400
+            else:
+                db.session.commit()
+                flash("Business profile saved.", "success")
+                return redirect(page_url())
+        else:
+            status = 400
+    brands = db.session.scalars(
+        select(Tenant10DLCBrand)
+        .where(Tenant10DLCBrand.company_id == g.company.id)
+        .order_by(Tenant10DLCBrand.id.desc())
+    )
+    return render_template(
+        "twilio/a2p.html",
+        form=form,
+        fields=BUSINESS_FIELDS,
+        brands=list(brands),
+        labels=LABELS,
+        confirm=ConfirmForm(),
+    ), status
+
+
+@bp.route("/submit", methods=["POST"])
+@company_admin
+def submit():
+    if not ConfirmForm().validate_on_submit():
+        return redirect(page_url())
+    try:
+        brand = a2p.submit_brand(db.session, actor(), g.company, twilio_configuration())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(page_url()), 303
+    db.session.commit()
+    enqueue("provisioning.execute_run", brand.run_id)
+    flash("Submitted: Twilio and the carriers review the brand (usually days).", "success")
+    return redirect(url_for("onboarding.run_detail", company=g.company.slug, run_id=brand.run_id))
