@@ -53,10 +53,8 @@ def resume_due_runs() -> int:
     return len(ids)
 
 
-@job("webhooks.apply_dialog360")
-def apply_dialog360_event(event_id: int) -> list[int]:
-    """Apply a stored 360dialog partner event; resume the runs it makes due."""
-    from provisioning.dialog360.webhooks import apply
+def _apply_stored_event(event_id: int, apply: Callable[[Any, Any], list[int]]) -> list[int]:
+    """Apply a stored webhook event once; resume the runs it makes due."""
     from provisioning.events import WebhookEvent, mark_processed
 
     event = db.session.get(WebhookEvent, event_id)
@@ -75,6 +73,20 @@ def apply_dialog360_event(event_id: int) -> list[int]:
     for run_id in due:
         enqueue("provisioning.execute_run", run_id)
     return due
+
+
+@job("webhooks.apply_dialog360")
+def apply_dialog360_event(event_id: int) -> list[int]:
+    from provisioning.dialog360.webhooks import apply
+
+    return _apply_stored_event(event_id, apply)
+
+
+@job("webhooks.apply_twilio_events")
+def apply_twilio_events(event_id: int) -> list[int]:
+    from provisioning.twilio.webhooks import apply_event
+
+    return _apply_stored_event(event_id, apply_event)
 
 
 def enqueue(name: str, *args: Any) -> None:

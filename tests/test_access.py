@@ -42,7 +42,11 @@ def world(make, session):
     return a, b, users, b_membership
 
 
-SAMPLES = {"provider": "meta", "status": "active"}  # arguments with a fixed set of values
+SAMPLES = {
+    "provider": "meta",
+    "status": "active",
+    "kind": "status",
+}  # arguments with a fixed set of values
 
 
 def url_for_rule(rule, company_slug: str, ids: dict[str, int]) -> str:

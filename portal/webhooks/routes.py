@@ -7,13 +7,15 @@ provider retry (or give up on) a delivery the platform already holds.
 from __future__ import annotations
 
 import hmac
+import json
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from provisioning.dialog360 import webhooks as d360
 from provisioning.errors import DomainError
-from provisioning.events import store_event
+from provisioning.events import body_digest, mark_processed, store_event
 from provisioning.partners import Provider, active_configuration
+from provisioning.twilio import webhooks as twilio_webhooks
 
 from ..access import public
 from ..extensions import csrf, db
@@ -60,3 +62,66 @@ def dialog360(token: str | None):
     if event is not None:
         enqueue("webhooks.apply_dialog360", event.id)
     return jsonify(received=True, duplicate=event is None)
+
+
+def _public_url() -> str:
+    """The URL Twilio called, rebuilt from the configured public base (proxies rewrite it)."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    query = request.query_string.decode()
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+@bp.route("/twilio/<any(status, messages):kind>", methods=["POST"])
+@public
+@csrf.exempt
+def twilio_callback(kind: str):
+    """Message and sender callbacks, signed with the token of the account in AccountSid."""
+    raw = request.get_data(cache=True)
+    json_body = "bodySHA256" in request.args
+    if json_body:
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return jsonify(error="The body is not JSON."), 400
+        body: object = raw.decode()
+    else:
+        payload = request.form.to_dict()
+        body = payload
+    account_sid = str(payload.get("AccountSid") or "") if isinstance(payload, dict) else ""
+    token = twilio_webhooks.auth_token_for(db.session, account_sid, _twilio_config())
+    signature = request.headers.get("X-Twilio-Signature")
+    if token is None or not twilio_webhooks.signature_valid(token, _public_url(), body, signature):
+        abort(403)
+    key = ":".join(str(payload.get(k, "")) for k in ("MessageSid", "MessageStatus", "SmsStatus"))
+    event = store_event(db.session, Provider.TWILIO, f"{kind}:{key or body_digest(raw)}", kind, raw)
+    if event is not None:
+        mark_processed(event)  # stored for later use: no message store yet
+    db.session.commit()
+    return "", 204
+
+
+@bp.route("/twilio/events/<token>", methods=["POST"])
+@public
+@csrf.exempt
+def twilio_events(token: str):
+    """Event Streams A2P events for one subaccount (the sink URL carries its secret)."""
+    if twilio_webhooks.subaccount_for_events_token(db.session, token) is None:
+        abort(403)
+    raw = request.get_data(cache=False)
+    try:
+        events = twilio_webhooks.parse_events(raw)
+    except DomainError as exc:
+        return jsonify(error=str(exc)), 400
+    key = ",".join(sorted(str(e.get("id") or "") for e in events)) or body_digest(raw)
+    name = str(events[0].get("type") or "event") if events else "event"
+    stored = store_event(db.session, Provider.TWILIO, f"events:{key}"[:128], name[-80:], raw)
+    db.session.commit()
+    if stored is not None:
+        enqueue("webhooks.apply_twilio_events", stored.id)
+    return "", 200
+
+
+def _twilio_config():
+    return active_configuration(
+        db.session, Provider.TWILIO, current_app.config["PROVIDER_ENVIRONMENT"]
+    )

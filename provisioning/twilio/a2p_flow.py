@@ -194,6 +194,36 @@ def trust_product(ctx: StepContext) -> None:
                          A2P_TRUST_PRODUCT_POLICY)  # fmt: skip
 
 
+A2P_EVENT_TYPES = [
+    f"com.twilio.messaging.compliance.{kind}"
+    for kind in (
+        "brand-registration.brand-registered", "brand-registration.brand-failure",
+        "brand-registration.brand-verified", "brand-registration.brand-unverified",
+        "campaign-registration.campaign-submitted", "campaign-registration.campaign-approved",
+        "campaign-registration.campaign-failure",
+    )
+]  # fmt: skip
+
+
+def event_subscription(ctx: StepContext) -> None:
+    """Statuses come as events: a sink and a subscription in the subaccount (§4)."""
+    brand = _brand(ctx)
+    config, client = _clients(ctx)
+    sub = ensure_subaccount(ctx.session, SYSTEM, ctx.session.get(Company, ctx.run.company_id),
+                            config, ctx.services.get("transport"))  # fmt: skip
+    base = (ctx.services.get("public_base_url") or "").rstrip("/")
+    destination = f"{base}/webhooks/twilio/events/{sub.events_token()}"
+    sink = _once(ctx, brand, "event_sink_sid", lambda: client.events.v1.sinks.create(
+        description=f"{brand.legal_business_name} A2P status",
+        sink_configuration={"destination": destination, "method": "POST", "batch_events": False},
+        sink_type="webhook",
+    ))  # fmt: skip
+    _once(ctx, brand, "event_subscription_sid", lambda: client.events.v1.subscriptions.create(
+        description="A2P 10DLC status", sink_sid=sink,
+        types=[{"type": t} for t in A2P_EVENT_TYPES],
+    ))  # fmt: skip
+
+
 def brand_registration(ctx: StepContext) -> None:
     """Step 3: the brand (billable): requested once; a lost answer is looked up."""
     brand = _brand(ctx)
@@ -300,6 +330,7 @@ A2P_REGISTRATION = register_flow(
         steps=(
             ("customer_profile", customer_profile),
             ("trust_product", trust_product),
+            ("event_subscription", event_subscription),
             ("brand_registration", brand_registration),
             ("wait_for_brand_approval", wait_for_brand_approval),
             ("messaging_service", messaging_service),

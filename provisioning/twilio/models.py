@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from typing import Any
 
 from sqlalchemy import ForeignKey, String
@@ -29,6 +31,11 @@ class TwilioSubaccount(Base):
     closed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+
+    def events_token(self) -> str:
+        """The secret path segment of this subaccount's Event Streams sink (unsigned, §9)."""
+        digest = hmac.new(self.auth_token.encode(), b"event-streams-sink", hashlib.sha256)
+        return digest.hexdigest()[:40]
 
 
 class SmsPhoneNumber(Base):

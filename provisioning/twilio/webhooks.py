@@ -1,0 +1,93 @@
+"""Twilio's webhooks: signature checks per (sub)account, and applying A2P events (§4, §5).
+
+Callbacks are signed ``X-Twilio-Signature`` with the auth token of the account named by
+``AccountSid``: a subaccount's own token for its numbers, senders and services. JSON
+bodies carry ``bodySHA256`` in the URL. Event Streams does not document a signature, so
+each subaccount's sink URL carries a token derived from that subaccount's secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from ..db import utcnow
+from ..errors import DomainError
+from ..events import WebhookEvent
+from ..partners import PartnerConfiguration
+from ..runs import ProvisioningRun, RunStatus
+from .a2p_flow import A2P_REGISTRATION, apply_brand_status
+from .a2p_models import Tenant10DLCBrand
+from .models import TwilioSubaccount
+
+BRAND_EVENT = "com.twilio.messaging.compliance.brand-registration."
+CAMPAIGN_EVENT = "com.twilio.messaging.compliance.campaign-registration."
+
+
+def auth_token_for(
+    session: Session, account_sid: str, master: PartnerConfiguration | None
+) -> str | None:
+    """The token that signs ``account_sid``'s webhooks: its own, or the master's."""
+    if master is not None and account_sid == master.value("account_sid"):
+        return master.value("auth_token") or None
+    sub = session.scalars(
+        select(TwilioSubaccount).where(TwilioSubaccount.account_sid == account_sid)
+    ).one_or_none()
+    return sub.auth_token if sub is not None else None
+
+
+def signature_valid(auth_token: str, url: str, body: Any, signature: str | None) -> bool:
+    """Twilio's documented check (constant-time), for form params or a JSON body string."""
+    if not signature:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, body, signature))
+
+
+def subaccount_for_events_token(session: Session, token: str) -> TwilioSubaccount | None:
+    for sub in session.scalars(select(TwilioSubaccount)):
+        if hmac.compare_digest(sub.events_token(), token):
+            return sub
+    return None
+
+
+def parse_events(body: bytes) -> list[dict[str, Any]]:
+    try:
+        events = json.loads(body)
+    except ValueError as exc:
+        raise DomainError("The body is not JSON.") from exc
+    if isinstance(events, dict):
+        events = [events]
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise DomainError("The body is not a list of CloudEvents.")
+    return events
+
+
+def apply_event(session: Session, event: WebhookEvent) -> list[int]:
+    """Apply stored A2P CloudEvents; returns the ids of registration runs made due."""
+    due: list[int] = []
+    for item in parse_events(event.payload.encode()):
+        kind, data = str(item.get("type") or ""), item.get("data") or {}
+        brand = session.scalars(
+            select(Tenant10DLCBrand).where(
+                Tenant10DLCBrand.provider_brand_id == data.get("brandsid")
+            )
+        ).one_or_none()
+        if brand is None:
+            continue
+        if kind.startswith(BRAND_EVENT):
+            apply_brand_status(brand, data.get("brandstatus"), data.get("failurereason"))
+        elif kind.startswith(CAMPAIGN_EVENT):
+            brand.campaign_status = data.get("externalstatus") or data.get(
+                "campaignregistrationstatus"
+            )
+        run = session.get(ProvisioningRun, brand.run_id) if brand.run_id else None
+        waiting = run is not None and run.status is RunStatus.WAITING
+        if waiting and run.flow == A2P_REGISTRATION.name:
+            run.resume_at = utcnow()
+            due.append(run.id)
+    return due
