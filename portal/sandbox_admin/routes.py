@@ -42,6 +42,9 @@ class AdvanceForm(FlaskForm):
 def control() -> SandboxControl:
     if current_app.config["PROVIDER_ENVIRONMENT"] != Environment.SANDBOX.value:
         abort(404)
+    # A control action may send webhooks back to this portal while we wait for it: hold no
+    # database transaction meanwhile (SQLite locks the whole file).
+    db.session.commit()
     return SandboxControl(
         current_app.config["SANDBOX_URL"], transport=provider_transport(), max_attempts=1
     )

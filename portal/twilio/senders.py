@@ -34,6 +34,7 @@ from .routes import actor, company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
 E164 = re.compile(r"^\+\d{6,15}$")
+TRANSITIONAL = {"CREATING", "VERIFYING", "ONLINE:UPDATING", "TWILIO_REVIEW"}
 
 
 def senders_url():
@@ -47,16 +48,27 @@ def hook(path: str) -> str:
 @bp.route("/")
 @company_member
 def index():
-    rows = db.session.scalars(
-        select(TwilioWhatsAppSender)
-        .where(TwilioWhatsAppSender.company_id == g.company.id)
-        .order_by(TwilioWhatsAppSender.sender_id)
+    rows = list(
+        db.session.scalars(
+            select(TwilioWhatsAppSender)
+            .where(TwilioWhatsAppSender.company_id == g.company.id)
+            .order_by(TwilioWhatsAppSender.sender_id)
+        )
     )
+    moving = [r for r in rows if r.sender_sid and r.status in TRANSITIONAL]
+    if moving:  # follow senders that are still changing (Twilio documents no callback)
+        try:
+            _, client = company_client()
+            for row in moving:
+                senders.refresh_sender(db.session, row, client)
+            db.session.commit()
+        except ProviderError:
+            db.session.rollback()
     meta = meta_configuration()
     solution_id = meta.value("twilio_partner_solution_id") if meta else ""
     return render_template(
         "twilio/senders.html",
-        rows=list(rows),
+        rows=rows,
         meta=meta if solution_id else None,
         solution_id=solution_id,
         confirm=ConfirmForm(),

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import random
 import string
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, fields
 from typing import Any
@@ -38,6 +37,7 @@ from werkzeug.wrappers import Request, Response
 from .base import Simulator, json_response
 from .clock import SimClock
 from .faults import FaultPlan
+from .locking import SandboxLock
 from .outbound import Outbound
 
 IN_PROCESS_BASE_URL = "http://sandbox.test"
@@ -83,8 +83,8 @@ class Sandbox:
         self.base_url = base_url.rstrip("/")
         self.faults = FaultPlan(seed)
         self.ids = IdFactory(seed)
-        self.outbound = Outbound(outbound_transport)
-        self.lock = threading.RLock()
+        self.lock = SandboxLock()
+        self.outbound = Outbound(outbound_transport, self.lock)
         self.record = record
         self.exchanges: list[dict[str, Any]] = []
         self.simulators: dict[str, Simulator] = {}

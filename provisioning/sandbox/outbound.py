@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from .locking import SandboxLock
+
 
 @dataclass
 class Delivery:
@@ -34,8 +36,14 @@ class Outbound:
     failed ones are sent again by :meth:`retry_failed` (called on each clock tick).
     """
 
-    def __init__(self, transport: httpx.BaseTransport | None = None, timeout: float = 10.0):
+    def __init__(
+        self,
+        transport: httpx.BaseTransport | None = None,
+        sandbox_lock: SandboxLock | None = None,
+        timeout: float = 10.0,
+    ):
         self.client = httpx.Client(transport=transport, timeout=timeout)
+        self.sandbox_lock = sandbox_lock or SandboxLock()
         self.deliveries: list[Delivery] = []
         self.max_attempts = 5
         self._lock = threading.Lock()
@@ -57,7 +65,8 @@ class Outbound:
     def get(self, provider: str, url: str, params: dict[str, str]) -> httpx.Response | None:
         """A one-off GET (Meta's hub.challenge check); ``None`` when unreachable."""
         try:
-            return self.client.get(url, params=params)
+            with self.sandbox_lock.released():
+                return self.client.get(url, params=params)
         except httpx.HTTPError:
             return None
 
@@ -72,9 +81,10 @@ class Outbound:
     def _attempt(self, delivery: Delivery) -> None:
         delivery.attempts += 1
         try:
-            response = self.client.request(
-                delivery.method, delivery.url, content=delivery.body, headers=delivery.headers
-            )
+            with self.sandbox_lock.released():  # the platform may be waiting on the sandbox
+                response = self.client.request(
+                    delivery.method, delivery.url, content=delivery.body, headers=delivery.headers
+                )
             delivery.status, delivery.error = response.status_code, None
         except httpx.HTTPError as exc:
             delivery.status, delivery.error = None, f"{type(exc).__name__}: {exc}"

@@ -108,6 +108,24 @@ class TwilioSimulator(
     def describe(self) -> dict[str, Any]:
         parents = [a for a in self.accounts.values() if a["owner_account_sid"] == a["sid"]]
         return {
+            # What a person reviews in the demo: brands and campaigns to approve, codes to read.
+            "reviews": {
+                "brands": [
+                    {"brand_sid": b["sid"], "account_sid": b["account_sid"]}
+                    for b in self.brands.values()
+                    if b["status"] in ("PENDING", "IN_REVIEW")
+                ],
+                "campaigns": [
+                    {"messaging_service_sid": c["messaging_service_sid"]}
+                    for c in self.campaigns.values()
+                    if c["campaign_status"] == "IN_PROGRESS"
+                ],
+                "sender_codes": [
+                    {"sender_id": x["sender_id"], "otp": x["_otp"]}
+                    for x in self.senders.values()
+                    if x["status"] == "PENDING_VERIFICATION" and x["_otp"]
+                ],
+            },
             "main_accounts": [
                 {"sid": a["sid"], "friendly_name": a["friendly_name"]} for a in parents
             ],
