@@ -234,3 +234,44 @@ class Auth:
 @pytest.fixture
 def auth(client: FlaskClient) -> Auth:
     return Auth(client)
+
+
+PUBLIC = "http://portal.test"
+FROZEN_AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture
+def connected_sandbox(app, monkeypatch, session):
+    """Build a seeded sandbox wired into the app, with partner configurations.
+
+    ``connected_sandbox(seed, Provider.META, ...)`` (no provider: all three);
+    ``webhooks_to_app=True`` delivers the sandbox's webhooks to the app in process.
+    """
+    from portal.demo import partner_values
+    from portal.sandbox_seed import seed_sandbox
+    from provisioning import partners
+    from provisioning.audit import SYSTEM
+    from provisioning.partners import Environment, Provider
+    from provisioning.sandbox import Sandbox, SimClock
+
+    def build(seed: int, *providers: Provider, webhooks_to_app: bool = False) -> Sandbox:
+        outbound = httpx.WSGITransport(app=app) if webhooks_to_app else None
+        sandbox = Sandbox(seed=seed, clock=SimClock(start=FROZEN_AT), outbound_transport=outbound)
+        seed_sandbox(sandbox, PUBLIC)
+        for key, value in (
+            ("PROVIDER_TRANSPORT", sandbox.transport()),
+            ("PUBLIC_BASE_URL", PUBLIC),
+            ("SANDBOX_URL", sandbox.base_url),
+        ):
+            monkeypatch.setitem(app.config, key, value)
+        values = partner_values(sandbox.base_url, PUBLIC)
+        sandbox.configs = {
+            provider: partners.create_configuration(
+                session, SYSTEM, provider, Environment.SANDBOX, "", values[provider]
+            )
+            for provider in providers or tuple(Provider)
+        }
+        session.commit()
+        return sandbox
+
+    return build

@@ -3,24 +3,10 @@
 import httpx
 import pytest
 
-from portal.demo import partner_values
-from portal.sandbox_seed import seed_sandbox
-from provisioning import partners
-from provisioning.audit import SYSTEM
-from provisioning.partners import Environment
-from provisioning.sandbox import Sandbox, SimClock
-
 
 @pytest.fixture
-def sandbox(app, monkeypatch, session):
-    sandbox = Sandbox(seed=3, base_url="http://sandbox.test", clock=SimClock(start=1_767_225_600))
-    seed_sandbox(sandbox, "http://portal.test")
-    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
-    monkeypatch.setitem(app.config, "SANDBOX_URL", sandbox.base_url)
-    for provider, values in partner_values(sandbox.base_url, "http://portal.test").items():
-        partners.create_configuration(session, SYSTEM, provider, Environment.SANDBOX, "", values)
-    session.commit()
-    return sandbox
+def sandbox(connected_sandbox):
+    return connected_sandbox(3)
 
 
 def test_the_page_shows_state_and_both_onboarding_launchers(client, auth, make, sandbox):

@@ -36,3 +36,17 @@ def consume(nonce: str | None, company_id: int, provider: str) -> str | None:
     if entry["exp"] < now():
         return "This connection attempt expired: start again."
     return None
+
+
+class RefusedLaunch(Exception):
+    """The browser's launch result is unusable; the message says why (a 400)."""
+
+
+def launch_result(body: object, company_id: int, provider: str) -> dict:
+    """The JSON a launcher posted back, once its nonce checks out (spent either way)."""
+    if not isinstance(body, dict):
+        raise RefusedLaunch("Send the signup result as JSON.")
+    problem = consume(body.get("state"), company_id, provider)
+    if problem:
+        raise RefusedLaunch(problem)
+    return body

@@ -68,12 +68,10 @@ def launch_meta():
 @company_admin
 def complete_meta():
     """The popup's code and finish event: start the run (it executes in a job)."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return jsonify(error="Send the signup result as JSON."), 400
-    problem = nonces.consume(body.get("state"), g.company.id, Provider.META.value)
-    if problem:
-        return jsonify(error=problem), 400
+    try:
+        body = nonces.launch_result(request.get_json(silent=True), g.company.id, Provider.META)
+    except nonces.RefusedLaunch as exc:
+        return jsonify(error=str(exc)), 400
     config = meta_configuration()
     if config is None:
         abort(404)

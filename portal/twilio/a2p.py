@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -20,7 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from provisioning.errors import DomainError
-from provisioning.partners import Provider, ValidationFailed, active_configuration
+from provisioning.partners import ValidationFailed
 from provisioning.twilio import a2p
 from provisioning.twilio.a2p_models import BUSINESS_FIELDS, LONG_FIELDS, Tenant10DLCBrand
 
@@ -28,7 +27,7 @@ from ..access import company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
-from .routes import actor
+from .routes import actor, twilio_configuration
 
 bp = Blueprint("a2p", __name__, url_prefix="/c/<company>/a2p")
 
@@ -66,15 +65,6 @@ for _name in BUSINESS_FIELDS:
     else:
         _field = StringField(LABELS[_name], validators=_validators)
     setattr(BusinessForm, _name, _field)
-
-
-def twilio_configuration():
-    config = active_configuration(
-        db.session, Provider.TWILIO, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
-    if config is None:
-        abort(404)
-    return config
 
 
 def page_url():

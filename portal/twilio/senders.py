@@ -85,12 +85,10 @@ def launch():
 @company_admin
 def complete():
     """Meta's finish event carries the WABA shared with Twilio; create the sender with it."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return jsonify(error="Send the signup result as JSON."), 400
-    problem = nonces.consume(body.get("state"), g.company.id, Provider.TWILIO.value)
-    if problem:
-        return jsonify(error=problem), 400
+    try:
+        body = nonces.launch_result(request.get_json(silent=True), g.company.id, Provider.TWILIO)
+    except nonces.RefusedLaunch as exc:
+        return jsonify(error=str(exc)), 400
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
     if event.get("event") in ("CANCEL", "ERROR") or not event:
         return jsonify(error="The signup did not finish: nothing was created."), 400

@@ -11,37 +11,22 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from portal.demo import D360_WEBHOOK_SECRET, partner_values
-from portal.sandbox_seed import seed_sandbox
+from portal.demo import D360_WEBHOOK_SECRET
 from provisioning import partners
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
 from provisioning.dialog360.models import Dialog360Channel
 from provisioning.events import WebhookEvent
-from provisioning.partners import Environment, Provider
+from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
-from provisioning.sandbox import Sandbox, SimClock
 from provisioning.tenancy import Role
 
 PUBLIC = "http://portal.test"
 
 
 @pytest.fixture
-def sandbox(app, monkeypatch, session):
-    sandbox = Sandbox(
-        seed=10,
-        clock=SimClock(start=1_767_225_600),
-        outbound_transport=httpx.WSGITransport(app=app),  # webhooks reach the portal
-    )
-    seed_sandbox(sandbox, PUBLIC)
-    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
-    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", PUBLIC)
-    values = partner_values(sandbox.base_url, PUBLIC)[Provider.DIALOG360]
-    partners.create_configuration(
-        session, SYSTEM, Provider.DIALOG360, Environment.SANDBOX, "", values
-    )
-    session.commit()
-    return sandbox
+def sandbox(connected_sandbox):
+    return connected_sandbox(10, Provider.DIALOG360, webhooks_to_app=True)
 
 
 @pytest.fixture

@@ -9,29 +9,20 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from portal.demo import META_APP, partner_values
+from portal.demo import META_APP
 from portal.onboarding import nonces
-from portal.sandbox_seed import seed_sandbox
-from provisioning import partners
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
-from provisioning.partners import Environment, Provider
+from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
-from provisioning.sandbox import Sandbox, SimClock
 from provisioning.tenancy import Role
 
 APP_ID = META_APP["app_id"]
 
 
 @pytest.fixture
-def sandbox(app, monkeypatch, session):
-    sandbox = Sandbox(seed=8, clock=SimClock(start=1_767_225_600))
-    seed_sandbox(sandbox, "http://portal.test")
-    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
-    values = partner_values(sandbox.base_url, "http://portal.test")[Provider.META]
-    partners.create_configuration(session, SYSTEM, Provider.META, Environment.SANDBOX, "", values)
-    session.commit()
-    return sandbox
+def sandbox(connected_sandbox):
+    return connected_sandbox(8, Provider.META)
 
 
 @pytest.fixture

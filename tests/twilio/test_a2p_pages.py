@@ -5,27 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.demo import partner_values
-from portal.sandbox_seed import seed_sandbox
-from provisioning import partners
-from provisioning.audit import SYSTEM
-from provisioning.partners import Environment, Provider
+from provisioning.partners import Provider
 from provisioning.runs import RunStatus
-from provisioning.sandbox import Sandbox, SimClock
 from provisioning.tenancy import Role
 from provisioning.twilio.a2p_models import Tenant10DLCBrand, TenantBusinessInfo
 from tests.twilio.test_a2p import PROFILE
 
 
 @pytest.fixture
-def sandbox(app, monkeypatch, session):
-    sandbox = Sandbox(seed=26, clock=SimClock(start=1_767_225_600))
-    seed_sandbox(sandbox, "http://portal.test")
-    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
-    values = partner_values(sandbox.base_url, "http://portal.test")[Provider.TWILIO]
-    partners.create_configuration(session, SYSTEM, Provider.TWILIO, Environment.SANDBOX, "", values)
-    session.commit()
-    return sandbox
+def sandbox(connected_sandbox):
+    return connected_sandbox(26, Provider.TWILIO)
 
 
 @pytest.fixture

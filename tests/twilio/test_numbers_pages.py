@@ -5,25 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.demo import partner_values
-from portal.sandbox_seed import seed_sandbox
-from provisioning import partners
-from provisioning.audit import SYSTEM
-from provisioning.partners import Environment, Provider
-from provisioning.sandbox import Sandbox, SimClock
+from provisioning.partners import Provider
 from provisioning.tenancy import Role
 from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
 
 
 @pytest.fixture
-def sandbox(app, monkeypatch, session):
-    sandbox = Sandbox(seed=22, clock=SimClock(start=1_767_225_600))
-    seed_sandbox(sandbox, "http://portal.test")
-    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
-    values = partner_values(sandbox.base_url, "http://portal.test")[Provider.TWILIO]
-    partners.create_configuration(session, SYSTEM, Provider.TWILIO, Environment.SANDBOX, "", values)
-    session.commit()
-    return sandbox
+def sandbox(connected_sandbox):
+    return connected_sandbox(22, Provider.TWILIO)
 
 
 @pytest.fixture

@@ -9,26 +9,15 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from portal.demo import META_APP, partner_values
-from portal.sandbox_seed import seed_sandbox
-from provisioning import partners
-from provisioning.audit import SYSTEM
-from provisioning.partners import Environment, Provider
-from provisioning.sandbox import Sandbox, SimClock
+from portal.demo import META_APP
+from provisioning.partners import Provider
 from provisioning.tenancy import Role
 from provisioning.twilio.models import TwilioWhatsAppSender
 
 
 @pytest.fixture
-def sandbox(app, monkeypatch, session):
-    sandbox = Sandbox(seed=24, clock=SimClock(start=1_767_225_600))
-    seed_sandbox(sandbox, "http://portal.test")
-    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
-    for provider in (Provider.META, Provider.TWILIO):
-        values = partner_values(sandbox.base_url, "http://portal.test")[provider]
-        partners.create_configuration(session, SYSTEM, provider, Environment.SANDBOX, "", values)
-    session.commit()
-    return sandbox
+def sandbox(connected_sandbox):
+    return connected_sandbox(24, Provider.META, Provider.TWILIO)
 
 
 @pytest.fixture

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from portal.demo import partner_values
-from portal.sandbox_seed import seed_sandbox
-from provisioning import partners
 from provisioning.audit import SYSTEM
 from provisioning.events import WebhookEvent
-from provisioning.partners import Environment, Provider
+from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
-from provisioning.sandbox import Sandbox, SimClock
 from provisioning.tenancy import Company
 from provisioning.twilio.a2p import save_business_info, submit_brand
 from provisioning.twilio.numbers import ensure_subaccount
@@ -24,21 +19,9 @@ PUBLIC = "http://portal.test"
 
 
 @pytest.fixture
-def sandbox(app, monkeypatch, session):
-    sandbox = Sandbox(
-        seed=27,
-        clock=SimClock(start=1_767_225_600),
-        outbound_transport=httpx.WSGITransport(app=app),  # callbacks reach the portal
-    )
-    seed_sandbox(sandbox, PUBLIC)
-    monkeypatch.setitem(app.config, "PROVIDER_TRANSPORT", sandbox.transport())
-    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", PUBLIC)
-    values = partner_values(sandbox.base_url, PUBLIC)[Provider.TWILIO]
-    config = partners.create_configuration(
-        session, SYSTEM, Provider.TWILIO, Environment.SANDBOX, "", values
-    )
-    session.commit()
-    sandbox.config = config
+def sandbox(connected_sandbox):
+    sandbox = connected_sandbox(27, Provider.TWILIO, webhooks_to_app=True)
+    sandbox.config = sandbox.configs[Provider.TWILIO]
     return sandbox
 
 
