@@ -82,6 +82,13 @@ def apply_dialog360_event(event_id: int) -> list[int]:
     return _apply_stored_event(event_id, apply)
 
 
+@job("webhooks.apply_meta")
+def apply_meta_event(event_id: int) -> list[int]:
+    from provisioning.meta.webhooks import apply
+
+    return _apply_stored_event(event_id, apply)
+
+
 @job("webhooks.apply_twilio_events")
 def apply_twilio_events(event_id: int) -> list[int]:
     from provisioning.twilio.webhooks import apply_event

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from provisioning.dialog360 import webhooks as d360
 from provisioning.errors import DomainError
 from provisioning.events import body_digest, mark_processed, store_event
+from provisioning.meta import webhooks as meta_webhooks
 from provisioning.partners import Provider, active_configuration
 from provisioning.twilio import webhooks as twilio_webhooks
 
@@ -125,3 +126,48 @@ def _twilio_config():
     return active_configuration(
         db.session, Provider.TWILIO, current_app.config["PROVIDER_ENVIRONMENT"]
     )
+
+
+def _meta_config():
+    return active_configuration(
+        db.session, Provider.META, current_app.config["PROVIDER_ENVIRONMENT"]
+    )
+
+
+@bp.route("/meta", methods=["GET"])
+@public
+def meta_verify():
+    """Meta's subscription handshake: echo ``hub.challenge`` for our verify token."""
+    config = _meta_config()
+    token = request.args.get("hub.verify_token", "")
+    expected = config.value("webhook_verify_token") if config else ""
+    if (
+        request.args.get("hub.mode") != "subscribe"
+        or not expected
+        or not hmac.compare_digest(token.encode(), expected.encode())
+    ):
+        abort(403)
+    return request.args.get("hub.challenge", ""), 200, {"Content-Type": "text/plain"}
+
+
+@bp.route("/meta", methods=["POST"])
+@public
+@csrf.exempt
+def meta_event():
+    """Signed with the app secret over the raw bytes; anything else is refused with 403."""
+    config = _meta_config()
+    body = request.get_data(cache=False)
+    signature = request.headers.get("X-Hub-Signature-256")
+    if config is None or not meta_webhooks.signature_valid(
+        config.value("app_secret"), body, signature
+    ):
+        abort(403)
+    try:
+        dedupe_key, field = meta_webhooks.parse(body)
+    except DomainError as exc:
+        return jsonify(error=str(exc)), 400
+    event = store_event(db.session, Provider.META, dedupe_key, field, body)
+    db.session.commit()
+    if event is not None:
+        enqueue("webhooks.apply_meta", event.id)
+    return "", 200

@@ -63,6 +63,8 @@ class MetaWhatsAppPhoneNumber(CompanyOwned, Base):
     pin: Mapped[str | None] = mapped_column(EncryptedText("meta_whatsapp_phone_numbers.pin"))
     registered_at: Mapped[dt.datetime | None]
     last_synced_at: Mapped[dt.datetime | None]
+    # Meta's time of the newest webhook applied: an older delivery changes nothing.
+    provider_observed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

@@ -1,0 +1,106 @@
+"""Meta webhooks: the handshake, signatures on the raw bytes, and applied changes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+from sqlalchemy import select
+
+from portal.demo import META_APP, META_VERIFY_TOKEN
+from provisioning import runs
+from provisioning.audit import SYSTEM
+from provisioning.channels import Channel
+from provisioning.events import WebhookEvent
+from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+from provisioning.meta.onboarding import EMBEDDED_SIGNUP
+from provisioning.partners import Provider
+from provisioning.runs import RunStatus
+
+
+@pytest.fixture
+def sandbox(connected_sandbox):
+    return connected_sandbox(31, Provider.META, webhooks_to_app=True)
+
+
+@pytest.fixture
+def connected(app, session, sandbox, make):
+    """A company with a connected Meta number."""
+    company = make.company("Acme")
+    signup = sandbox.meta.control_complete_signup(app_id=META_APP["app_id"])
+    run = runs.start_run(
+        session, SYSTEM, EMBEDDED_SIGNUP, company.id,
+        partner_configuration_id=sandbox.configs[Provider.META].id,
+        context={"event": signup["event"]}, secret_input={"code": signup["code"]},
+    )  # fmt: skip
+    session.commit()
+    services = {"transport": sandbox.transport()}
+    assert runs.execute(session, run.id, session.commit, services) is RunStatus.COMPLETED
+    app.extensions["job_runner"].drain()  # the PARTNER_APP_INSTALLED event, if any
+    return signup
+
+
+def sign(body: bytes) -> dict:
+    digest = hmac.new(META_APP["app_secret"].encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def test_the_handshake_echoes_the_challenge_for_our_token_only(client, sandbox):
+    handshake = {"hub.mode": "subscribe", "hub.challenge": "42"}
+    ok = client.get(
+        "/webhooks/meta", query_string=handshake | {"hub.verify_token": META_VERIFY_TOKEN}
+    )
+    assert ok.status_code == 200 and ok.data == b"42"
+    bad = client.get("/webhooks/meta", query_string=handshake | {"hub.verify_token": "guess"})
+    assert bad.status_code == 403
+
+
+def test_unsigned_or_badly_signed_events_are_refused(client, sandbox, session):
+    body = json.dumps({"object": "whatsapp_business_account", "entry": []}).encode()
+    assert client.post("/webhooks/meta", data=body).status_code == 403
+    wrong = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+    assert client.post("/webhooks/meta", data=body, headers=wrong).status_code == 403
+    assert client.post("/webhooks/meta", data=body, headers=sign(body)).status_code == 200
+    assert client.post("/webhooks/meta", data=body, headers=sign(body)).status_code == 200
+    assert len(session.scalars(select(WebhookEvent)).all()) == 1  # the duplicate is not kept
+
+
+def test_a_quality_drop_and_a_new_limit_reach_the_channel(app, sandbox, session, connected):
+    sandbox.meta.control_set_quality(phone_number_id=connected["phone_number_id"],
+                                     quality_rating="RED")  # fmt: skip
+    sandbox.meta.control_set_messaging_limit(phone_number_id=connected["phone_number_id"],
+                                             tier="TIER_10K")  # fmt: skip
+    app.extensions["job_runner"].drain()
+    channel = session.scalars(select(Channel)).one()
+    session.refresh(channel)
+    assert channel.quality_rating in ("YELLOW", "RED") and channel.messaging_limit
+    fields = {e.event_type for e in session.scalars(select(WebhookEvent))}
+    assert "phone_number_quality_update" in fields
+
+
+def test_a_banned_waba_marks_its_client_and_channels(app, sandbox, session, connected):
+    sandbox.meta.control_ban_waba(waba_id=connected["waba_id"])
+    app.extensions["job_runner"].drain()
+    client = session.scalars(select(MetaWhatsAppClient)).one()
+    session.refresh(client)
+    assert client.status in ("disabled", "disable_scheduled")
+    assert session.scalars(select(Channel)).one().status in ("DISABLED", "DISABLE_SCHEDULED")
+
+
+def test_an_older_delivery_arriving_late_changes_nothing(app, client, session, connected):
+    def quality_event(event: str, at: int) -> bytes:
+        value = {"display_phone_number": number.display_phone_number, "event": event}
+        change = {"field": "phone_number_quality_update", "value": value}
+        entry = {"id": connected["waba_id"], "time": at, "changes": [change]}
+        return json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+
+    number = session.scalars(select(MetaWhatsAppPhoneNumber)).one()
+    newer = quality_event("FLAGGED", 2_000_000_000)
+    older = quality_event("UNFLAGGED", 1_900_000_000)
+    for body in (newer, older):  # delivered out of order
+        assert client.post("/webhooks/meta", data=body, headers=sign(body)).status_code == 200
+    app.extensions["job_runner"].drain()
+    session.refresh(number)
+    assert number.quality_rating == "YELLOW"  # the later observation (FLAGGED) stands
