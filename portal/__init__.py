@@ -71,6 +71,7 @@ def register_proxy_fix(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from . import access
     from .admin.dialog360 import bp as admin_dialog360_bp
+    from .admin.events import bp as admin_events_bp
     from .admin.routes import bp as admin_bp
     from .admin.twilio import bp as admin_twilio_bp
     from .auth.routes import bp as auth_bp
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
         health_bp,
         admin_bp,
         admin_dialog360_bp,
+        admin_events_bp,
         admin_twilio_bp,
         company_bp,
         onboarding_bp,

@@ -60,6 +60,8 @@ def _apply_stored_event(event_id: int, apply: Callable[[Any, Any], list[int]]) -
     event = db.session.get(WebhookEvent, event_id)
     if event is None or event.processed_at is not None:
         return []
+    if event.error and event.next_attempt_at is None and event.attempts:
+        return []  # gave up after the last attempt; an admin may replay it
     try:
         due = apply(db.session, event)
     except Exception as exc:
@@ -82,6 +84,25 @@ def apply_dialog360_event(event_id: int) -> list[int]:
     return _apply_stored_event(event_id, apply)
 
 
+APPLIERS = {
+    "meta": "webhooks.apply_meta",
+    "dialog360": "webhooks.apply_dialog360",
+    "twilio": "webhooks.apply_twilio_events",
+}
+
+
+@job("webhooks.retry_failed")
+def retry_failed_events() -> int:
+    """Queue stored events whose application failed and whose backoff has passed."""
+    from provisioning.events import WebhookEvent, due_retries
+
+    ids = due_retries(db.session)
+    for event_id in ids:
+        event = db.session.get(WebhookEvent, event_id)
+        enqueue(APPLIERS[event.provider.value], event_id)
+    return len(ids)
+
+
 @job("webhooks.apply_meta")
 def apply_meta_event(event_id: int) -> list[int]:
     from provisioning.meta.webhooks import apply
@@ -94,6 +115,9 @@ def apply_twilio_events(event_id: int) -> list[int]:
     from provisioning.twilio.webhooks import apply_event
 
     return _apply_stored_event(event_id, apply_event)
+
+
+PERIODIC = ("provisioning.resume_due_runs", "webhooks.retry_failed")
 
 
 def enqueue(name: str, *args: Any) -> None:
@@ -153,9 +177,11 @@ class InProcessRunner:
     def start_poller(self) -> None:
         def poll() -> None:
             while not self._stop.wait(self.poll_seconds):
-                self.enqueue("provisioning.resume_due_runs")
+                for name in PERIODIC:
+                    self.enqueue(name)
 
-        self.enqueue("provisioning.resume_due_runs")
+        for name in PERIODIC:
+            self.enqueue(name)
         threading.Thread(target=poll, name="job-poller", daemon=True).start()
 
     def stop(self) -> None:

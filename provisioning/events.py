@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy import String, Text, UniqueConstraint, select
@@ -33,6 +34,7 @@ class WebhookEvent(Base):
     processed_at: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(index=True)
 
 
 def body_digest(body: bytes) -> str:
@@ -64,10 +66,43 @@ def store_event(
     return event
 
 
+MAX_ATTEMPTS = 8
+SECRET_KEYS = re.compile(r"(?i)token|secret|password|api_?key|pin|signature|authorization")
+
+
 def mark_processed(event: WebhookEvent, error: str | None = None) -> None:
+    """Record an application; a failure is retried later with exponential backoff."""
     event.attempts += 1
     event.error = error
     event.processed_at = None if error else utcnow()
+    event.next_attempt_at = None
+    if error and event.attempts < MAX_ATTEMPTS:
+        event.next_attempt_at = utcnow() + dt.timedelta(seconds=30 * 2 ** (event.attempts - 1))
+
+
+def due_retries(session: Session, limit: int = 100) -> list[int]:
+    return list(
+        session.scalars(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.processed_at.is_(None), WebhookEvent.next_attempt_at <= utcnow())
+            .order_by(WebhookEvent.next_attempt_at)
+            .limit(limit)
+        )
+    )
+
+
+def replay(event: WebhookEvent) -> None:
+    """Apply a stored event again (an admin asked): its effects are idempotent."""
+    event.processed_at, event.error, event.next_attempt_at = None, None, None
+
+
+def redacted(value: Any) -> Any:
+    """The payload as an admin may see it: values of secret-looking keys masked."""
+    if isinstance(value, dict):
+        return {k: "***" if SECRET_KEYS.search(str(k)) else redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
 
 
 def payload_of(event: WebhookEvent) -> Any:
