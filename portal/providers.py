@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import abort, current_app
 
 from provisioning.partner_checks import check_configuration
-from provisioning.partners import PartnerConfiguration
+from provisioning.partners import PartnerConfiguration, Provider, active_configuration
+
+from .extensions import db
+
+
+def partner_configuration(provider: Provider) -> PartnerConfiguration | None:
+    """The enabled configuration of ``provider`` in the app's provider environment."""
+    environment = current_app.config["PROVIDER_ENVIRONMENT"]
+    return active_configuration(db.session, provider, environment)
+
+
+def required_configuration(provider: Provider) -> PartnerConfiguration:
+    """The same, or 404 while the platform has not set the provider up."""
+    config = partner_configuration(provider)
+    if config is None:
+        abort(404)
+    return config
 
 
 def provider_transport():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -10,7 +10,7 @@ from wtforms import SelectField
 
 from provisioning.audit import Actor
 from provisioning.errors import DomainError, ProviderError
-from provisioning.partners import Provider, active_configuration
+from provisioning.partners import Provider
 from provisioning.tenancy import Company
 from provisioning.twilio import numbers
 from provisioning.twilio.accounts import master_client
@@ -19,7 +19,7 @@ from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
 from ..access import platform_admin
 from ..admin.forms import ConfirmForm
 from ..extensions import db
-from ..providers import provider_transport
+from ..providers import provider_transport, required_configuration
 from ..twilio.forms import TypedConfirmForm
 
 bp = Blueprint("admin_twilio", __name__, url_prefix="/admin/twilio")
@@ -32,15 +32,6 @@ class ReassignForm(FlaskForm):
 
 def actor() -> Actor:
     return Actor(current_user.id, current_user.email)
-
-
-def configuration():
-    config = active_configuration(
-        db.session, Provider.TWILIO, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
-    if config is None:
-        abort(404)
-    return config
 
 
 def company_names() -> dict[int, str]:
@@ -85,7 +76,7 @@ def subaccount_status(sub_id: int, status: str):
         flash(f"To close, type {CLOSE_WORD}: its numbers are released for good.", "error")
         return redirect(url_for("admin_twilio.index")), 303
     try:
-        master = master_client(configuration(), provider_transport())
+        master = master_client(required_configuration(Provider.TWILIO), provider_transport())
         numbers.set_subaccount_status(db.session, actor(), sub, master, status)
     except (DomainError, ProviderError) as exc:
         db.session.rollback()
@@ -107,7 +98,7 @@ def reassign(number_id: int):
     if not form.validate_on_submit():
         flash("Choose a company.", "error")
         return redirect(url_for("admin_twilio.index")), 303
-    config = configuration()
+    config = required_configuration(Provider.TWILIO)
     try:
         target = numbers.ensure_subaccount(
             db.session, actor(), db.session.get(Company, form.company_id.data), config,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from provisioning import accounts
 from provisioning.audit import Actor
 from provisioning.errors import DomainError
-from provisioning.partners import Provider, active_configuration
+from provisioning.partners import Provider
 from provisioning.tenancy import Membership, Role, User, tenant_get, tenant_select
 
 from ..access import company_admin, company_member
@@ -17,6 +17,7 @@ from ..admin.forms import AddMemberForm, ConfirmForm, RoleForm
 from ..extensions import db
 from ..flashes import flash_invitation
 from ..onboarding.routes import company_channels, recent_runs
+from ..providers import partner_configuration
 
 bp = Blueprint("company", __name__, url_prefix="/c/<company>")
 
@@ -32,11 +33,7 @@ def team_url():
 @bp.route("/")
 @company_member
 def dashboard():
-    environment = current_app.config["PROVIDER_ENVIRONMENT"]
-    providers = {
-        provider: active_configuration(db.session, provider, environment) is not None
-        for provider in Provider
-    }
+    providers = {provider: partner_configuration(provider) is not None for provider in Provider}
     return render_template(
         "company/dashboard.html",
         providers=providers,

@@ -6,7 +6,7 @@ signed-in user must still be an admin of that company.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request, session, url_for
+from flask import Blueprint, abort, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,12 +16,13 @@ from provisioning.dialog360 import hub
 from provisioning.dialog360.models import Dialog360Client
 from provisioning.dialog360.onboarding import INTEGRATED_ONBOARDING
 from provisioning.errors import DomainError
-from provisioning.partners import Provider, active_configuration
+from provisioning.partners import Provider
 from provisioning.tenancy import Company, Role
 
 from ..access import signed_in
 from ..extensions import db
 from ..jobs import enqueue
+from ..providers import required_configuration
 from . import nonces
 
 bp = Blueprint("onboarding_return", __name__, url_prefix="/onboarding")
@@ -61,11 +62,7 @@ def start_dialog360_run(
 ) -> runs.ProvisioningRun:
     if not current_user.is_platform_admin and current_user.role_in(company.id) is not Role.ADMIN:
         abort(404)
-    config = active_configuration(
-        db.session, Provider.DIALOG360, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
-    if config is None:
-        abort(404)
+    config = required_configuration(Provider.DIALOG360)
     owner = db.session.scalars(
         select(Dialog360Client.company_id).where(Dialog360Client.client_id == client_id)
     ).first()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     jsonify,
@@ -22,7 +21,7 @@ from provisioning.channels import Channel
 from provisioning.dialog360 import hub
 from provisioning.errors import DomainError
 from provisioning.onboarding_events import record_embedded_signup
-from provisioning.partners import Provider, active_configuration
+from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun
 from provisioning.tenancy import tenant_get, tenant_select
 
@@ -30,6 +29,7 @@ from ..access import company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
+from ..providers import partner_configuration
 from . import nonces
 
 bp = Blueprint("onboarding", __name__, url_prefix="/c/<company>")
@@ -39,16 +39,10 @@ def actor() -> Actor:
     return Actor(current_user.id, current_user.email)
 
 
-def meta_configuration():
-    return active_configuration(
-        db.session, Provider.META, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
-
-
 @bp.route("/connect/meta")
 @company_admin
 def connect_meta():
-    config = meta_configuration()
+    config = partner_configuration(Provider.META)
     if config is None:
         flash("Meta onboarding is not set up by the platform yet.", "error")
         return redirect(url_for("company.dashboard", company=g.company.slug))
@@ -59,7 +53,7 @@ def connect_meta():
 @company_admin
 def launch_meta():
     """A fresh state nonce for one popup launch."""
-    if meta_configuration() is None:
+    if partner_configuration(Provider.META) is None:
         abort(404)
     return jsonify(state=nonces.issue(g.company.id, Provider.META.value))
 
@@ -72,7 +66,7 @@ def complete_meta():
         body = nonces.launch_result(request.get_json(silent=True), g.company.id, Provider.META)
     except nonces.RefusedLaunch as exc:
         return jsonify(error=str(exc)), 400
-    config = meta_configuration()
+    config = partner_configuration(Provider.META)
     if config is None:
         abort(404)
     code = body.get("code") if isinstance(body.get("code"), str) else None
@@ -95,16 +89,10 @@ def complete_meta():
     return jsonify(run_url=url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
 
 
-def dialog360_configuration():
-    return active_configuration(
-        db.session, Provider.DIALOG360, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
-
-
 @bp.route("/connect/360dialog")
 @company_admin
 def connect_dialog360():
-    if dialog360_configuration() is None:
+    if partner_configuration(Provider.DIALOG360) is None:
         flash("360dialog onboarding is not set up by the platform yet.", "error")
         return redirect(url_for("company.dashboard", company=g.company.slug))
     return render_template("onboarding/connect_dialog360.html")
@@ -114,7 +102,7 @@ def connect_dialog360():
 @company_admin
 def launch_dialog360():
     """A nonce and the hub's permissions URL for one launch (opened as a popup)."""
-    config = dialog360_configuration()
+    config = partner_configuration(Provider.DIALOG360)
     if config is None:
         abort(404)
     state = nonces.issue(g.company.id, Provider.DIALOG360.value)

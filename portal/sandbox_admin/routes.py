@@ -11,12 +11,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from provisioning.errors import ProviderError
-from provisioning.partners import Environment, Provider, active_configuration
+from provisioning.partners import Environment, Provider
 from provisioning.sandbox.control import SandboxControl
 
 from ..access import platform_admin
 from ..extensions import db
-from ..providers import provider_transport
+from ..providers import partner_configuration, provider_transport
 
 bp = Blueprint("sandbox_admin", __name__, url_prefix="/admin/sandbox")
 
@@ -58,8 +58,7 @@ def index():
         state, error = client.state(), None
     except ProviderError as exc:
         state, error = {}, str(exc)
-    environment = current_app.config["PROVIDER_ENVIRONMENT"]
-    configs = {p: active_configuration(db.session, p, environment) for p in Provider}
+    configs = {p: partner_configuration(p) for p in Provider}
     return render_template(
         "admin/sandbox.html",
         state=state,

@@ -19,7 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from provisioning.errors import DomainError
-from provisioning.partners import ValidationFailed
+from provisioning.partners import Provider, ValidationFailed
 from provisioning.twilio import a2p
 from provisioning.twilio.a2p_models import BUSINESS_FIELDS, LONG_FIELDS, Tenant10DLCBrand
 
@@ -27,7 +27,8 @@ from ..access import company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
-from .routes import actor, twilio_configuration
+from ..providers import required_configuration
+from .routes import actor
 
 bp = Blueprint("a2p", __name__, url_prefix="/c/<company>/a2p")
 
@@ -74,7 +75,7 @@ def page_url():
 @bp.route("/", methods=["GET", "POST"])
 @company_member
 def index():
-    twilio_configuration()
+    required_configuration(Provider.TWILIO)
     info = a2p.business_info(db.session, g.company.id)
     form = BusinessForm(obj=info)
     status = 200
@@ -118,7 +119,9 @@ def submit():
     if not ConfirmForm().validate_on_submit():
         return redirect(page_url())
     try:
-        brand = a2p.submit_brand(db.session, actor(), g.company, twilio_configuration())
+        brand = a2p.submit_brand(
+            db.session, actor(), g.company, required_configuration(Provider.TWILIO)
+        )
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -17,7 +15,7 @@ from flask_login import current_user
 
 from provisioning.audit import Actor
 from provisioning.errors import DomainError, ProviderError
-from provisioning.partners import Provider, active_configuration
+from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
 from provisioning.twilio import numbers
 from provisioning.twilio.accounts import master_client
@@ -26,7 +24,7 @@ from provisioning.twilio.models import SmsPhoneNumber
 from ..access import company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
-from ..providers import provider_transport
+from ..providers import provider_transport, required_configuration
 from .forms import BuyForm, SearchForm, WebhooksForm
 
 bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
@@ -36,18 +34,9 @@ def actor() -> Actor:
     return Actor(current_user.id, current_user.email)
 
 
-def twilio_configuration():
-    config = active_configuration(
-        db.session, Provider.TWILIO, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
-    if config is None:
-        abort(404)
-    return config
-
-
 def company_client():
     """The company's subaccount (created on first need) and an SDK client for it."""
-    config = twilio_configuration()
+    config = required_configuration(Provider.TWILIO)
     sub = numbers.ensure_subaccount(db.session, actor(), g.company, config, provider_transport())
     db.session.commit()
     return sub, numbers.subaccount_client(sub, config, provider_transport())
@@ -60,7 +49,7 @@ def numbers_url():
 @bp.route("/")
 @company_member
 def index():
-    twilio_configuration()
+    required_configuration(Provider.TWILIO)
     rows = db.session.scalars(
         tenant_select(SmsPhoneNumber, g.company.id).order_by(SmsPhoneNumber.phone_number)
     )
@@ -71,7 +60,7 @@ def index():
         try:
             # The catalogue is the same for every account: search with the master account,
             # so that looking creates nothing.
-            client = master_client(twilio_configuration(), provider_transport())
+            client = master_client(required_configuration(Provider.TWILIO), provider_transport())
             results = numbers.search_numbers(
                 client,
                 form.country.data,

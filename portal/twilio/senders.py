@@ -29,7 +29,7 @@ from ..access import company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..onboarding import nonces
-from ..onboarding.routes import meta_configuration
+from ..providers import partner_configuration
 from .routes import actor, company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
@@ -64,7 +64,7 @@ def index():
             db.session.commit()
         except ProviderError:
             db.session.rollback()
-    meta = meta_configuration()
+    meta = partner_configuration(Provider.META)
     solution_id = meta.value("twilio_partner_solution_id") if meta else ""
     return render_template(
         "twilio/senders.html",

@@ -15,21 +15,16 @@ from provisioning.dialog360 import webhooks as d360
 from provisioning.errors import DomainError
 from provisioning.events import body_digest, mark_processed, store_event
 from provisioning.meta import webhooks as meta_webhooks
-from provisioning.partners import Provider, active_configuration
+from provisioning.partners import Provider
 from provisioning.twilio import webhooks as twilio_webhooks
 
 from ..access import public
 from ..extensions import csrf, db
 from ..jobs import enqueue
+from ..providers import partner_configuration
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 MIN_TOKEN_LENGTH = 24
-
-
-def _dialog360_config():
-    return active_configuration(
-        db.session, Provider.DIALOG360, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
 
 
 @bp.route("/360dialog", methods=["POST"], defaults={"token": None})
@@ -38,7 +33,7 @@ def _dialog360_config():
 @csrf.exempt
 def dialog360(token: str | None):
     """Partner hub events: signed with the partner secret, else an unguessable URL token."""
-    config = _dialog360_config()
+    config = partner_configuration(Provider.DIALOG360)
     if config is None:
         abort(404)
     body = request.get_data(cache=False)
@@ -89,7 +84,9 @@ def twilio_callback(kind: str):
         payload = request.form.to_dict()
         body = payload
     account_sid = str(payload.get("AccountSid") or "") if isinstance(payload, dict) else ""
-    token = twilio_webhooks.auth_token_for(db.session, account_sid, _twilio_config())
+    token = twilio_webhooks.auth_token_for(
+        db.session, account_sid, partner_configuration(Provider.TWILIO)
+    )
     signature = request.headers.get("X-Twilio-Signature")
     if token is None or not twilio_webhooks.signature_valid(token, _public_url(), body, signature):
         abort(403)
@@ -122,23 +119,11 @@ def twilio_events(token: str):
     return "", 200
 
 
-def _twilio_config():
-    return active_configuration(
-        db.session, Provider.TWILIO, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
-
-
-def _meta_config():
-    return active_configuration(
-        db.session, Provider.META, current_app.config["PROVIDER_ENVIRONMENT"]
-    )
-
-
 @bp.route("/meta", methods=["GET"])
 @public
 def meta_verify():
     """Meta's subscription handshake: echo ``hub.challenge`` for our verify token."""
-    config = _meta_config()
+    config = partner_configuration(Provider.META)
     token = request.args.get("hub.verify_token", "")
     expected = config.value("webhook_verify_token") if config else ""
     if (
@@ -155,7 +140,7 @@ def meta_verify():
 @csrf.exempt
 def meta_event():
     """Signed with the app secret over the raw bytes; anything else is refused with 403."""
-    config = _meta_config()
+    config = partner_configuration(Provider.META)
     body = request.get_data(cache=False)
     signature = request.headers.get("X-Hub-Signature-256")
     if config is None or not meta_webhooks.signature_valid(
