@@ -21,6 +21,7 @@ from flask import abort, g, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from provisioning.audit import Actor
 from provisioning.tenancy import Company, Role
 
 from .extensions import db, login_manager
@@ -87,6 +88,11 @@ def company_member(view: F) -> F:
 
 def company_admin(view: F) -> F:
     return _company_view(view, Role.ADMIN, "company_admin")
+
+
+def actor() -> Actor:
+    """The signed-in user, as audit entries record them."""
+    return Actor(current_user.id, current_user.email)
 
 
 def enforce_markers(app: Any) -> None:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
-from provisioning.audit import Actor
 from provisioning.dialog360.models import Dialog360Channel
 from provisioning.dialog360.onboarding import regenerate_api_key
 from provisioning.errors import DomainError, ProviderError, Retryable
 from provisioning.tenancy import Company
 
-from ..access import platform_admin
+from ..access import actor, platform_admin
 from ..extensions import db
 from ..providers import provider_transport
 
@@ -65,7 +63,7 @@ def regenerate_key(channel_id: int):
     try:
         regenerate_api_key(
             db.session,
-            Actor(current_user.id, current_user.email),
+            actor(),
             row,
             provider_transport(),
             db.session.commit,

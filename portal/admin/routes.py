@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from provisioning import accounts, companies, partners
-from provisioning.audit import Actor, AuditEntry
+from provisioning.audit import AuditEntry
 from provisioning.db import utcnow
 from provisioning.errors import DomainError
 from provisioning.partners import Environment, PartnerConfiguration, Provider
 from provisioning.tenancy import Company, Membership, Role, User
 
-from ..access import platform_admin
+from ..access import actor, platform_admin
 from ..extensions import db
 from ..flashes import flash_invitation
 from ..providers import check_partner_configuration
@@ -29,10 +28,6 @@ from .forms import (
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 25
-
-
-def actor() -> Actor:
-    return Actor(current_user.id, current_user.email)
 
 
 def get_or_404(model, ident):
@@ -136,7 +131,12 @@ def member_add(company_id: int):
             flash("; ".join(errors), "error")
         return redirect(url_for("admin.company_detail", company_id=company.id)), 303
     _, token = accounts.add_member(
-        db.session, actor(), company, form.email.data, form.name.data or "", Role(form.role.data)
+        db.session,
+        actor(),
+        company,
+        form.email.data,
+        form.name.data or "",
+        Role(form.role.data),
     )
     db.session.commit()
     flash(f"{form.email.data} is now {Role(form.role.data).label} of {company.name}.", "success")

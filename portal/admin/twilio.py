@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField
 
-from provisioning.audit import Actor
 from provisioning.errors import DomainError, ProviderError
 from provisioning.partners import Provider
 from provisioning.tenancy import Company
@@ -16,7 +14,7 @@ from provisioning.twilio import numbers
 from provisioning.twilio.accounts import master_client
 from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
 
-from ..access import platform_admin
+from ..access import actor, platform_admin
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..providers import provider_transport, required_configuration
@@ -28,10 +26,6 @@ CLOSE_WORD = "CLOSE"
 
 class ReassignForm(FlaskForm):
     company_id = SelectField("Move to", coerce=int)
-
-
-def actor() -> Actor:
-    return Actor(current_user.id, current_user.email)
 
 
 def company_names() -> dict[int, str]:

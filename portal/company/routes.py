@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
 from provisioning import accounts
-from provisioning.audit import Actor
 from provisioning.errors import DomainError
 from provisioning.partners import Provider
 from provisioning.tenancy import Membership, Role, User, tenant_get, tenant_select
 
-from ..access import company_admin, company_member
+from ..access import actor, company_admin, company_member
 from ..admin.forms import AddMemberForm, ConfirmForm, RoleForm
 from ..extensions import db
 from ..flashes import flash_invitation
@@ -20,10 +18,6 @@ from ..onboarding.routes import company_channels, recent_runs
 from ..providers import partner_configuration
 
 bp = Blueprint("company", __name__, url_prefix="/c/<company>")
-
-
-def actor() -> Actor:
-    return Actor(current_user.id, current_user.email)
 
 
 def team_url():
@@ -68,7 +62,12 @@ def team_invite():
             flash("; ".join(errors), "error")
         return redirect(team_url()), 303
     user, token = accounts.add_member(
-        db.session, actor(), g.company, form.email.data, form.name.data or "", Role(form.role.data)
+        db.session,
+        actor(),
+        g.company,
+        form.email.data,
+        form.name.data or "",
+        Role(form.role.data),
     )
     db.session.commit()
     flash(f"{user.email} is now {Role(form.role.data).label}.", "success")

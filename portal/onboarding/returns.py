@@ -11,7 +11,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from provisioning import runs
-from provisioning.audit import Actor
 from provisioning.dialog360 import hub
 from provisioning.dialog360.models import Dialog360Client
 from provisioning.dialog360.onboarding import INTEGRATED_ONBOARDING
@@ -19,7 +18,7 @@ from provisioning.errors import DomainError
 from provisioning.partners import Provider
 from provisioning.tenancy import Company, Role
 
-from ..access import signed_in
+from ..access import actor, signed_in
 from ..extensions import db
 from ..jobs import enqueue
 from ..providers import required_configuration
@@ -70,7 +69,7 @@ def start_dialog360_run(
         raise DomainError("This 360dialog client is connected to another company.")
     return runs.start_run(
         db.session,
-        Actor(current_user.id, current_user.email),
+        actor(),
         INTEGRATED_ONBOARDING,
         company.id,
         partner_configuration_id=config.id,

@@ -16,7 +16,6 @@ from flask import (
 from flask_login import current_user
 
 from provisioning import runs
-from provisioning.audit import Actor
 from provisioning.channels import Channel
 from provisioning.dialog360 import hub
 from provisioning.errors import DomainError
@@ -25,7 +24,7 @@ from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun
 from provisioning.tenancy import tenant_get, tenant_select
 
-from ..access import company_admin, company_member
+from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
@@ -33,10 +32,6 @@ from ..providers import partner_configuration
 from . import nonces
 
 bp = Blueprint("onboarding", __name__, url_prefix="/c/<company>")
-
-
-def actor() -> Actor:
-    return Actor(current_user.id, current_user.email)
 
 
 @bp.route("/connect/meta")

@@ -23,12 +23,11 @@ from provisioning.partners import Provider, ValidationFailed
 from provisioning.twilio import a2p
 from provisioning.twilio.a2p_models import BUSINESS_FIELDS, LONG_FIELDS, Tenant10DLCBrand
 
-from ..access import company_admin, company_member
+from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
 from ..providers import required_configuration
-from .routes import actor
 
 bp = Blueprint("a2p", __name__, url_prefix="/c/<company>/a2p")
 
@@ -85,7 +84,10 @@ def index():
         if form.validate_on_submit():
             try:
                 a2p.save_business_info(
-                    db.session, actor(), g.company, {n: form[n].data for n in BUSINESS_FIELDS}
+                    db.session,
+                    actor(),
+                    g.company,
+                    {n: form[n].data for n in BUSINESS_FIELDS},
                 )
             except ValidationFailed as exc:
                 db.session.rollback()

@@ -11,9 +11,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
 
-from provisioning.audit import Actor
 from provisioning.errors import DomainError, ProviderError
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
@@ -21,17 +19,13 @@ from provisioning.twilio import numbers
 from provisioning.twilio.accounts import master_client
 from provisioning.twilio.models import SmsPhoneNumber
 
-from ..access import company_admin, company_member
+from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..providers import provider_transport, required_configuration
 from .forms import BuyForm, SearchForm, WebhooksForm
 
 bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
-
-
-def actor() -> Actor:
-    return Actor(current_user.id, current_user.email)
 
 
 def company_client():
@@ -96,7 +90,13 @@ def buy():
     try:
         sub, client = company_client()
         row = numbers.buy_number(
-            db.session, actor(), g.company, sub, client, form.phone_number.data, db.session.commit
+            db.session,
+            actor(),
+            g.company,
+            sub,
+            client,
+            form.phone_number.data,
+            db.session.commit,
         )
     except DomainError as exc:
         db.session.rollback()

@@ -25,12 +25,12 @@ from provisioning.tenancy import tenant_get
 from provisioning.twilio import senders
 from provisioning.twilio.models import TwilioWhatsAppSender
 
-from ..access import company_admin, company_member
+from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..onboarding import nonces
 from ..providers import partner_configuration
-from .routes import actor, company_client
+from .routes import company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
 E164 = re.compile(r"^\+\d{6,15}$")
