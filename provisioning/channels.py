@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, String, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Boolean, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, created_at, enum_column, intpk, updated_at
-from .errors import DomainError
 from .partners import Provider
 from .tenancy import CompanyOwned
 
@@ -22,7 +21,13 @@ QUALITY_LABELS = {"GREEN": "High", "YELLOW": "Medium", "RED": "Low"}
 
 class Channel(CompanyOwned, Base):
     __tablename__ = "channels"
-    __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref"),
+        # The fleet dashboard filters on these and pages by id.
+        Index("ix_channels_provider_id", "provider", "id"),
+        Index("ix_channels_quality_id", "quality_rating", "id"),
+        Index("ix_channels_status_id", "status", "id"),
+    )
 
     id: Mapped[intpk]
     provider: Mapped[Provider] = mapped_column(enum_column(Provider))
@@ -41,21 +46,3 @@ class Channel(CompanyOwned, Base):
     @property
     def quality_label(self) -> str:
         return QUALITY_LABELS.get(self.quality_rating, "Unknown")
-
-
-def upsert_channel(
-    session: Session, company_id: int, provider: Provider, provider_ref: str, **fields: object
-) -> Channel:
-    """The company's channel for this provider number, created or updated in place."""
-    channel = session.scalars(
-        select(Channel).where(Channel.provider == provider, Channel.provider_ref == provider_ref)
-    ).one_or_none()
-    if channel is None:
-        channel = Channel(company_id=company_id, provider=provider, provider_ref=provider_ref)
-        session.add(channel)
-    elif channel.company_id != company_id:
-        raise DomainError("This number is connected to another company.")
-    for name, value in fields.items():
-        if value is not None:
-            setattr(channel, name, value)
-    return channel

@@ -1,6 +1,17 @@
 """Imports every table module, so ``Base.metadata`` knows the whole schema."""
 
-from . import accounts, audit, channels, events, partners, runs, tenancy  # noqa: F401
+from . import (  # noqa: F401
+    accounts,
+    audit,
+    channels,
+    events,
+    health,
+    job_failures,
+    partners,
+    runs,
+    sync,
+    tenancy,
+)
 from .dialog360 import models as dialog360_models  # noqa: F401
 from .dialog360 import onboarding as dialog360_onboarding  # noqa: F401 (registers the flow)
 from .meta import models as meta_models  # noqa: F401

@@ -79,6 +79,9 @@ class ProvisioningRun(CompanyOwned, Base):
         EncryptedJSON("provisioning_runs.secret_input")
     )
     resume_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # A worker executing the run holds it until the lease expires (one executor at a time).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[dt.datetime | None]
     error_message: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]

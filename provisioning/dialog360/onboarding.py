@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..channels import Channel, upsert_channel
+from ..channels import Channel
 from ..db import utcnow
 from ..errors import DomainError
+from ..health import observe, upsert_channel
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, Wait, register_flow
 from ..tenancy import Company, tenant_select
@@ -150,7 +151,7 @@ def revoke_channel(session: Session, row: Dialog360Channel) -> None:
     if row.channel_id:
         channel = session.get(Channel, row.channel_id)
         if channel is not None:
-            channel.status = "revoked"
+            observe(session, channel, source="onboarding", status="REVOKED")
 
 
 def wait_until_running(ctx: StepContext) -> None:
@@ -221,7 +222,7 @@ def store_channels(ctx: StepContext) -> None:
     )  # fmt: skip
 
 
-def publish_channel(session: Session, row: Dialog360Channel) -> None:
+def publish_channel(session: Session, row: Dialog360Channel, source: str = "onboarding") -> None:
     digits = "".join(c for c in row.phone_number if c.isdigit())
     channel = upsert_channel(
         session,
@@ -234,6 +235,7 @@ def publish_channel(session: Session, row: Dialog360Channel) -> None:
         quality_rating=(row.quality_rating or "UNKNOWN").upper(),
         messaging_limit=row.messaging_limit or "",
         last_synced_at=row.last_synced_at,
+        source=source,
     )
     session.flush()
     row.channel_id = channel.id

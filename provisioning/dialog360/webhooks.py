@@ -65,7 +65,7 @@ def apply(session: Session, event: WebhookEvent) -> list[int]:
         if name in ("account_violation", "account_restriction"):
             row.status = name
         if row.channel_id:
-            publish_channel(session, row)
+            publish_channel(session, row, source="webhook")
         if row.status != status_before:
             due = resume_runs_for_client(session, row.client.client_id)
     client_id = data.get("client_id") or (data.get("client") or {}).get("id")

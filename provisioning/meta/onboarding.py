@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..channels import Channel, upsert_channel
+from ..channels import Channel
 from ..db import utcnow
 from ..errors import AuthError, DomainError, Rejected
+from ..health import upsert_channel
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, ProvisioningRun, StepContext, register_flow
 from ..tenancy import tenant_select

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..channels import Channel
 from ..errors import DomainError
 from ..events import WebhookEvent, body_digest
+from ..health import observe
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 
 BAN_STATES = {"DISABLE": "disabled", "SCHEDULE_FOR_DISABLE": "disable_scheduled"}
@@ -62,7 +63,7 @@ def apply(session: Session, event: WebhookEvent) -> list[int]:
                 case "phone_number_name_update":
                     _name(session, client, value, at)
                 case "account_update":
-                    _account(session, client, value)
+                    _account(session, client, value, at)
                 case "account_review_update":
                     client.account_review_status = value.get("decision")
     return []
@@ -103,7 +104,7 @@ def _quality(session, client, value: dict[str, Any], at) -> None:
     limit = value.get("current_limit") or value.get("max_daily_conversations_per_business")
     if limit:
         number.messaging_limit = str(limit)
-    _publish(session, number)
+    _publish(session, number, at)
 
 
 def _name(session, client, value: dict[str, Any], at) -> None:
@@ -113,10 +114,10 @@ def _name(session, client, value: dict[str, Any], at) -> None:
     number.name_status = value.get("decision") or number.name_status
     if value.get("decision") == "APPROVED" and value.get("requested_verified_name"):
         number.verified_name = value["requested_verified_name"]
-    _publish(session, number)
+    _publish(session, number, at)
 
 
-def _account(session, client: MetaWhatsAppClient, value: dict[str, Any]) -> None:
+def _account(session, client: MetaWhatsAppClient, value: dict[str, Any], at) -> None:
     kind = value.get("event")
     if kind == "DISABLED_UPDATE":
         state = (value.get("ban_info") or {}).get("waba_ban_state")
@@ -130,20 +131,26 @@ def _account(session, client: MetaWhatsAppClient, value: dict[str, Any]) -> None
     elif kind in ("ACCOUNT_DELETED", "ACCOUNT_OFFBOARDED", "PARTNER_REMOVED"):
         client.status = "offboarded"
     for number in client.phone_numbers:
-        _publish(session, number)
+        _publish(session, number, at)
 
 
-def _publish(session: Session, number: MetaWhatsAppPhoneNumber) -> None:
-    if number.channel_id is None:
-        return
-    channel = session.get(Channel, number.channel_id)
+def _publish(session: Session, number: MetaWhatsAppPhoneNumber, at: dt.datetime | None) -> None:
+    channel = session.get(Channel, number.channel_id) if number.channel_id else None
     if channel is None:
         return
     client_status = number.client.status
-    channel.quality_rating = number.quality_rating or channel.quality_rating
-    channel.messaging_limit = number.messaging_limit or channel.messaging_limit
-    channel.display_name = number.verified_name or channel.display_name
     if client_status in ("disabled", "restricted", "offboarded"):
-        channel.status = client_status.upper()
-    elif number.status:
-        channel.status = number.status
+        status = client_status.upper()
+    else:
+        status = number.status or None
+    if number.verified_name:
+        channel.display_name = number.verified_name
+    observe(
+        session,
+        channel,
+        source="webhook",
+        at=at,
+        status=status,
+        quality_rating=number.quality_rating,
+        messaging_limit=number.messaging_limit,
+    )

@@ -15,9 +15,9 @@ from twilio.rest import Client
 from twilio.rest.messaging.v2.channels_sender import ChannelsSenderList
 
 from .. import audit
-from ..channels import upsert_channel
 from ..db import utcnow
 from ..errors import DomainError, ProviderError, Rejected
+from ..health import upsert_channel
 from ..partners import Provider
 from ..tenancy import Company
 from .models import TwilioSubaccount, TwilioWhatsAppSender

@@ -160,7 +160,7 @@ def test_revoked_channels_lose_their_keys(session, sandbox, config, company):
         select(Dialog360Channel).where(Dialog360Channel.dialog_channel_id == again["revoked"][0])
     ).one()
     assert revoked.revoked_at is not None and revoked.api_key is None
-    assert session.get(Channel, revoked.channel_id).status == "revoked"
+    assert session.get(Channel, revoked.channel_id).status == "REVOKED"
 
 
 def test_a_webhook_makes_a_waiting_run_due(session, sandbox, config, company):

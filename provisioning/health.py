@@ -1,0 +1,277 @@
+"""Channel health: every change of status, quality rating or messaging limit passes here.
+
+:func:`observe` writes only what changed, keeps each change as a row of the channel's
+history, and raises an :class:`Alert` when the change degrades the channel (quality to
+YELLOW or RED, a lower messaging limit, a restricted, banned or disabled account). An
+alert is fanned out once, as a :class:`Notification` per recipient: the company's admins
+and the platform admins. A duplicate or replayed observation changes nothing, so it
+alerts nobody twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from .channels import Channel
+from .db import Base, intpk, utcnow
+from .errors import DomainError
+from .partners import Provider
+from .tenancy import CompanyOwned, Membership, Role, User
+
+HEALTH_FIELDS = ("status", "quality_rating", "messaging_limit")
+QUALITY_RANK = {"GREEN": 0, "YELLOW": 1, "RED": 2}
+# Channel statuses that mean the account behind the number can no longer send freely.
+BLOCKED_STATUSES = {
+    "RESTRICTED",
+    "DISABLED",
+    "BANNED",
+    "FLAGGED",
+    "ACCOUNT_RESTRICTION",
+    "ACCOUNT_VIOLATION",
+}
+_LIMIT = re.compile(r"(?i)^(?:TIER_)?(\d+)(K|M)?$")
+
+
+class ChannelHistory(CompanyOwned, Base):
+    """One observed change of a channel (the first row is its state when connected)."""
+
+    __tablename__ = "channel_quality_history"
+    __table_args__ = (Index("ix_channel_quality_history_channel_time", "channel_id", "id"),)
+
+    id: Mapped[intpk]
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    observed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(40))
+    quality_rating: Mapped[str] = mapped_column(String(20))
+    messaging_limit: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(20))  # onboarding, webhook, sync
+
+
+class Alert(CompanyOwned, Base):
+    """A degrading change worth telling people about."""
+
+    __tablename__ = "channel_alerts"
+
+    id: Mapped[intpk]
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    history_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_quality_history.id", ondelete="CASCADE"), unique=True
+    )
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    message: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    channel: Mapped[Channel] = relationship()
+
+
+class Notification(Base):
+    """An alert as one person sees it: unread until they read it, emailed at most once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "alert_id"),
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+    )
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_alerts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]
+    # pending -> sending -> sent | failed, or skipped when no mail server is configured.
+    email_status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+
+    alert: Mapped[Alert] = relationship()
+    user: Mapped[User] = relationship()
+
+
+def limit_rank(value: str | None) -> float | None:
+    """Messages a day a limit allows (``TIER_1K`` -> 1000, unlimited -> inf), None if unknown."""
+    text = (value or "").strip().upper()
+    if "UNLIMITED" in text:
+        return float("inf")
+    match = _LIMIT.match(text.replace(",", ""))
+    if not match:
+        return None
+    return int(match[1]) * {"K": 1_000, "M": 1_000_000}.get(match[2] or "", 1)
+
+
+def degradations(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """What got worse between two observations, in words."""
+    reasons = []
+    old_q, new_q = before["quality_rating"], after["quality_rating"]
+    if new_q in ("YELLOW", "RED") and QUALITY_RANK[new_q] > QUALITY_RANK.get(old_q, 0):
+        reasons.append(f"quality rating dropped to {new_q}")
+    old_l, new_l = limit_rank(before["messaging_limit"]), limit_rank(after["messaging_limit"])
+    if old_l is not None and new_l is not None and new_l < old_l:
+        reasons.append(
+            f"messaging limit dropped from {before['messaging_limit']} "
+            f"to {after['messaging_limit']}"
+        )
+    new_s = after["status"].upper()
+    if new_s in BLOCKED_STATUSES and before["status"].upper() != new_s:
+        reasons.append(f"status is now {new_s}")
+    return reasons
+
+
+def observe(
+    session: Session,
+    channel: Channel,
+    *,
+    source: str,
+    at: dt.datetime | None = None,
+    **values: str | None,
+) -> ChannelHistory | None:
+    """Apply observed health values; a history row (and alert) only if something changed."""
+    unknown = set(values) - set(HEALTH_FIELDS)
+    if unknown:
+        raise TypeError(f"not health fields: {', '.join(sorted(unknown))}")
+    new = channel.id is None
+    before = {name: getattr(channel, name) or "" for name in HEALTH_FIELDS}
+    changed = {k: v for k, v in values.items() if v is not None and v != before[k]}
+    if not changed and not new:
+        return None
+    for name, value in changed.items():
+        setattr(channel, name, value)
+    after = {name: getattr(channel, name) or "" for name in HEALTH_FIELDS}
+    if new:
+        for name, default in (("status", "UNKNOWN"), ("quality_rating", "UNKNOWN")):
+            after[name] = after[name] or default
+            setattr(channel, name, after[name])
+    session.flush()
+    history = ChannelHistory(
+        company_id=channel.company_id,
+        channel_id=channel.id,
+        observed_at=at or utcnow(),
+        source=source,
+        **after,
+    )
+    session.add(history)
+    session.flush()
+    reasons = [] if new else degradations(before, after)
+    if reasons:
+        raise_alert(session, channel, history, reasons)
+    return history
+
+
+def upsert_channel(
+    session: Session,
+    company_id: int,
+    provider: Provider,
+    provider_ref: str,
+    *,
+    source: str = "onboarding",
+    **fields: object,
+) -> Channel:
+    """The company's channel for this provider number, created or updated in place.
+
+    Health fields go through :func:`observe`; other fields are set when given (not None).
+    """
+    channel = session.scalars(
+        select(Channel).where(Channel.provider == provider, Channel.provider_ref == provider_ref)
+    ).one_or_none()
+    if channel is None:
+        channel = Channel(company_id=company_id, provider=provider, provider_ref=provider_ref)
+        session.add(channel)
+    elif channel.company_id != company_id:
+        raise DomainError("This number is connected to another company.")
+    health = {name: fields.pop(name) for name in HEALTH_FIELDS if name in fields}
+    for name, value in fields.items():
+        if value is not None and getattr(channel, name) != value:
+            setattr(channel, name, value)
+    observe(session, channel, source=source, **health)  # type: ignore[arg-type]
+    return channel
+
+
+def raise_alert(
+    session: Session, channel: Channel, history: ChannelHistory, reasons: list[str]
+) -> Alert:
+    label = channel.display_name or channel.phone_number
+    alert = Alert(
+        company_id=channel.company_id,
+        channel_id=channel.id,
+        history_id=history.id,
+        reasons=reasons,
+        message=f"{label} ({channel.phone_number}): {'; '.join(reasons)}."[:500],
+    )
+    session.add(alert)
+    session.flush()
+    for user_id in recipients(session, channel.company_id):
+        session.add(Notification(user_id=user_id, alert_id=alert.id))
+    return alert
+
+
+def recipients(session: Session, company_id: int) -> list[int]:
+    """Active admins of the company, and the platform admins."""
+    company_admins = (
+        select(User.id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.company_id == company_id,
+            Membership.role == Role.ADMIN,
+            Membership.is_active.is_(True),
+            User.is_active.is_(True),
+        )
+    )
+    platform_admins = select(User.id).where(
+        User.is_platform_admin.is_(True), User.is_active.is_(True)
+    )
+    return sorted(set(session.scalars(company_admins)) | set(session.scalars(platform_admins)))
+
+
+def history(session: Session, channel: Channel, limit: int = 500) -> list[ChannelHistory]:
+    """The channel's newest ``limit`` observations, oldest first."""
+    rows = session.scalars(
+        select(ChannelHistory)
+        .where(ChannelHistory.channel_id == channel.id)
+        .order_by(ChannelHistory.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    return session.scalar(
+        select(func.count(Notification.id)).where(
+            Notification.user_id == user_id, Notification.read_at.is_(None)
+        )
+    )
+
+
+def mark_read(session: Session, user_id: int, notification_ids: list[int] | None = None) -> int:
+    """Mark the user's notifications read (all of them without ids); returns how many."""
+    stmt = update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
+    if notification_ids is not None:
+        stmt = stmt.where(Notification.id.in_(notification_ids))
+    return session.execute(stmt.values(read_at=utcnow())).rowcount
+
+
+def claim_emails(session: Session, limit: int = 100) -> list[Notification]:
+    """Pending emails, marked ``sending`` (an email is never sent twice, even after a crash)."""
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.email_status == "pending")
+        .order_by(Notification.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        row.email_status = "sending"
+    return list(rows)
+
+
+def skip_emails(session: Session) -> int:
+    """No mail server: pending emails will never be sent (the portal list still shows them)."""
+    stmt = update(Notification).where(Notification.email_status == "pending")
+    return session.execute(stmt.values(email_status="skipped")).rowcount
