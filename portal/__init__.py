@@ -119,6 +119,7 @@ def register_cli(app: Flask) -> None:
 
 
 def register_jobs(app: Flask) -> None:
+    from . import notify  # noqa: F401 (registers the alert email job)
     from .jobs import register
 
     register(app)

@@ -14,10 +14,12 @@ from provisioning import runs
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
 from provisioning.events import WebhookEvent
+from provisioning.health import ChannelHistory, Notification
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Provider
 from provisioning.runs import RunStatus
+from provisioning.tenancy import Company, Role
 
 
 @pytest.fixture
@@ -104,3 +106,22 @@ def test_an_older_delivery_arriving_late_changes_nothing(app, client, session, c
     app.extensions["job_runner"].drain()
     session.refresh(number)
     assert number.quality_rating == "YELLOW"  # the later observation (FLAGGED) stands
+
+
+def test_a_quality_drop_is_one_history_row_and_one_notification(app, sandbox, session, make,
+                                                                  connected):  # fmt: skip
+    channel = session.scalars(select(Channel)).one()
+    owner = make.user(session.get(Company, channel.company_id), Role.ADMIN)
+    phone = connected["phone_number_id"]
+    sandbox.meta.control_set_quality(phone_number_id=phone, quality_rating="RED", shape="legacy")
+    app.extensions["job_runner"].drain()
+    sandbox.meta.control_set_quality(phone_number_id=phone, quality_rating="RED", shape="current")
+    app.extensions["job_runner"].drain()  # nothing new: no second transition
+    session.refresh(channel)
+    assert channel.quality_rating in ("YELLOW", "RED")
+    sources = [h.source for h in session.scalars(select(ChannelHistory))]
+    assert sources.count("webhook") == 1
+    (notification,) = session.scalars(
+        select(Notification).where(Notification.user_id == owner.id)
+    ).all()
+    assert "quality rating dropped" in notification.alert.message
