@@ -7,22 +7,30 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from provisioning import accounts, crypto
 from provisioning.audit import SYSTEM
 from provisioning.errors import DomainError
+from provisioning.partners import Provider
 
 from .extensions import db
 
 admins = AppGroup("admins", help="Platform admins.")
 keys = AppGroup("keys", help="The encryption keyring for secrets at rest.")
 jobs_cli = AppGroup("jobs", help="Background jobs (provisioning runs).")
+sync_cli = AppGroup("sync", help="The quality sync of every channel's health.")
 
 
 @jobs_cli.command("work")
 @click.option("--workers", default=2, show_default=True, help="Threads running jobs.")
-@click.option("--poll", default=5.0, show_default=True, help="Seconds between due-run scans.")
-def jobs_work(workers: int, poll: float) -> None:
+@click.option(
+    "--poll",
+    type=float,
+    default=None,
+    help="Seconds between due-run scans (default: JOB_POLL_SECONDS).",
+)
+def jobs_work(workers: int, poll: float | None) -> None:
     """Run jobs in this process until interrupted (resumes unfinished runs at start)."""
     import time
 
@@ -87,8 +95,62 @@ def keys_generate() -> None:
     click.echo(crypto.Keyring.generate().env_value())
 
 
+@sync_cli.command("quality")
+@click.option(
+    "--provider",
+    type=click.Choice([p.value for p in Provider]),
+    default=None,
+    help="Only this provider (default: all three).",
+)
+@click.option("--company", "company_slug", default=None, help="Only this company (its slug).")
+def sync_quality(provider: str | None, company_slug: str | None) -> None:
+    """Refresh every channel's status, quality rating and messaging limit; print what
+    changed per provider. Exits 1 when a provider's pass failed entirely."""
+    from provisioning.sync import summary
+    from provisioning.tenancy import Company
+
+    from .sync_jobs import run_sync
+
+    company_id = None
+    if company_slug:
+        company = db.session.scalars(
+            select(Company).where(Company.slug == company_slug)
+        ).one_or_none()
+        if company is None:
+            raise click.BadParameter(
+                f"no company has the slug {company_slug!r}.", param_hint="--company"
+            )
+        company_id = company.id
+    runs = run_sync([Provider(provider)] if provider else None, company_id)
+    for run in runs:
+        click.echo(summary(run))
+        for error in run.errors[:20]:
+            click.echo(f"  {error['target']}: {error['error']}")
+    if any(run.status == "failed" for run in runs):
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
     from .demo import demo
 
-    for group in (admins, keys, jobs_cli, demo):
+    for group in (admins, keys, jobs_cli, sync_cli, demo):
         app.cli.add_command(group)
+
+
+@jobs_cli.command("failures")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--name", default=None, help="Only this job, e.g. provisioning.execute_run.")
+def jobs_failures(limit: int, name: str | None) -> None:
+    """List the latest jobs that failed for good (every retry spent), newest first."""
+    from provisioning import job_failures
+
+    failures = job_failures.recent(db.session, limit, name)
+    if not failures:
+        click.echo("No failed jobs.")
+    for failure in failures:
+        args = ", ".join(str(arg) for arg in failure.args)
+        error = (failure.error.splitlines() or [""])[0][:200]
+        click.echo(
+            f"{failure.failed_at:%Y-%m-%d %H:%M:%S} #{failure.id} {failure.name}({args}) "
+            f"after {failure.attempts} attempt(s): {error}"
+        )

@@ -39,6 +39,22 @@ def _env_flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
+JOB_RUNNERS = ("inprocess", "celery", "manual")
+
+
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from defaults, the environment and overrides."""
     overrides = dict(overrides or {})
@@ -71,11 +87,27 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", str(12 * 3600))),
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
-        "JOB_RUNNER": env.get("JOB_RUNNER", "inprocess"),  # inprocess | manual (tests)
+        # inprocess (threads) | celery (workers; the default with a broker) | manual (tests)
+        "JOB_RUNNER": env.get("JOB_RUNNER"),
+        "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or None,
+        "CELERY": {},  # extra Celery settings (tests set a queue of their own here)
+        "JOB_POLL_SECONDS": _env_seconds("JOB_POLL_SECONDS", 5.0),
+        "QUALITY_SYNC_INTERVAL_SECONDS": _env_seconds("QUALITY_SYNC_INTERVAL_SECONDS", 3600.0),
+        "RUN_LEASE_SECONDS": _env_seconds("RUN_LEASE_SECONDS", 300.0),
     }
     config.update(overrides)
     if config["PROVIDER_ENVIRONMENT"] not in {"sandbox", "production"}:
         raise ConfigError("PROVIDER_ENVIRONMENT must be 'sandbox' or 'production'")
+    if not config["JOB_RUNNER"]:
+        config["JOB_RUNNER"] = "celery" if config["CELERY_BROKER_URL"] else "inprocess"
+    if config["JOB_RUNNER"] not in JOB_RUNNERS:
+        raise ConfigError(f"JOB_RUNNER must be one of {', '.join(JOB_RUNNERS)}")
+    if config["JOB_RUNNER"] == "celery" and not config["CELERY_BROKER_URL"]:
+        raise ConfigError("JOB_RUNNER=celery needs CELERY_BROKER_URL (redis://host:6379/0)")
+    if config["JOB_POLL_SECONDS"] <= 0:
+        raise ConfigError("JOB_POLL_SECONDS must be more than 0")
+    if config["RUN_LEASE_SECONDS"] <= 0:
+        raise ConfigError("RUN_LEASE_SECONDS must be more than 0")
     if not config["SECRET_KEY"]:
         if production:
             raise ConfigError("SECRET_KEY is not set: production needs a long random value")

@@ -1,50 +1,99 @@
 """The job layer: work that must not run inside a request (provisioning runs, syncs).
 
-Jobs are named functions that take ids, reload what they need and are idempotent. A
-runner decides where they run:
+Jobs are named functions that take ids, reload what they need and are idempotent. Each
+declares its retries: an attempt failing with an error that is safe to retry (a
+retryable provider error, a lost database connection) runs again after an exponential
+backoff with jitter; after the last attempt, or on any other error, the failure is kept
+in ``job_failures`` (the terminal state; ``flask --app wsgi jobs failures`` lists them).
+
+A runner decides where jobs run:
 
 - :class:`InProcessRunner` (the default): a small thread pool in the portal process, plus
-  a poller that picks up unfinished and due runs, so runs survive a restart.
+  a poller that enqueues the periodic jobs at their intervals (``flask jobs work``);
+- :class:`portal.queue.CeleryRunner` (``CELERY_BROKER_URL`` set): Celery workers over
+  Redis, with ``celery beat`` scheduling the same periodic jobs;
 - :class:`ManualRunner` (tests): records jobs; ``drain()`` runs them when the test says.
-
-Celery backs the same interface in the fleet-health work (``CELERY_BROKER_URL``).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from provisioning import runs
+from provisioning import job_failures, runs
+from provisioning.errors import Retryable
 
 from .extensions import db
 
 log = logging.getLogger("portal.jobs")
-JOBS: dict[str, Callable[..., Any]] = {}
+
+# Safe to retry: the provider said "later" (timeouts, 5xx, throttling, no answer; the
+# ``Unreachable`` subclass included) or the database connection dropped.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (Retryable, OperationalError)
+MAX_BACKOFF_SECONDS = 600.0
 
 
-def job(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+@dataclass(frozen=True)
+class Job:
+    """A registered job: its function and retry policy (``retries`` after the first try)."""
+
+    name: str
+    function: Callable[..., Any]
+    retries: int = 3
+    backoff: float = 5.0
+
+    def __call__(self, *args: Any) -> Any:
+        return self.function(*args)
+
+    def retry_delay(self, attempt: int, exc: BaseException) -> float | None:
+        """Seconds to wait after failed attempt ``attempt``; None when there is no retry."""
+        if attempt > self.retries or not isinstance(exc, RETRYABLE_ERRORS):
+            return None
+        ceiling = min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+        delay = ceiling * random.uniform(0.5, 1.0)  # noqa: S311 (spreads retries; no secret)
+        hint = getattr(exc, "retry_after", None) or 0.0  # the provider's Retry-After
+        return min(max(delay, hint), MAX_BACKOFF_SECONDS)
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job(
+    name: str, *, retries: int = 3, backoff: float = 5.0
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a job under ``name`` with its retry policy; the function stays as it is."""
+
     def register(function: Callable[..., Any]) -> Callable[..., Any]:
-        JOBS[name] = function
+        JOBS[name] = Job(name, function, retries, backoff)
         return function
 
     return register
 
 
-@job("provisioning.execute_run")
+@job("provisioning.execute_run", retries=3, backoff=5.0)
 def execute_run(run_id: int) -> runs.RunStatus:
     """Run or resume one provisioning run (steps commit one by one)."""
     from .providers import provisioning_services
 
-    return runs.execute(db.session, run_id, db.session.commit, provisioning_services())
+    return runs.execute(
+        db.session,
+        run_id,
+        db.session.commit,
+        provisioning_services(),
+        lease_seconds=current_app.config["RUN_LEASE_SECONDS"],
+    )
 
 
-@job("provisioning.resume_due_runs")
+@job("provisioning.resume_due_runs", retries=0)  # the next tick runs it again
 def resume_due_runs() -> int:
     """Enqueue every unfinished run whose time has come (after a restart, or a wait)."""
     ids = runs.due_runs(db.session)
@@ -69,7 +118,10 @@ def _apply_stored_event(event_id: int, apply: Callable[[Any, Any], list[int]]) -
         event = db.session.get(WebhookEvent, event_id)
         mark_processed(event, f"{type(exc).__name__}: {exc}")
         db.session.commit()
-        raise
+        log.warning(
+            "webhook event %d failed (%s); retried with backoff", event_id, type(exc).__name__
+        )
+        return []  # the webhook pipeline keeps the failure and retries it
     mark_processed(event)
     db.session.commit()
     for run_id in due:
@@ -77,7 +129,7 @@ def _apply_stored_event(event_id: int, apply: Callable[[Any, Any], list[int]]) -
     return due
 
 
-@job("webhooks.apply_dialog360")
+@job("webhooks.apply_dialog360", retries=0)  # the webhook pipeline retries it
 def apply_dialog360_event(event_id: int) -> list[int]:
     from provisioning.dialog360.webhooks import apply
 
@@ -91,7 +143,7 @@ APPLIERS = {
 }
 
 
-@job("webhooks.retry_failed")
+@job("webhooks.retry_failed", retries=0)
 def retry_failed_events() -> int:
     """Queue stored events whose application failed and whose backoff has passed."""
     from provisioning.events import WebhookEvent, due_retries
@@ -103,21 +155,38 @@ def retry_failed_events() -> int:
     return len(ids)
 
 
-@job("webhooks.apply_meta")
+@job("webhooks.apply_meta", retries=0)  # the webhook pipeline retries it
 def apply_meta_event(event_id: int) -> list[int]:
     from provisioning.meta.webhooks import apply
 
     return _apply_stored_event(event_id, apply)
 
 
-@job("webhooks.apply_twilio_events")
+@job("webhooks.apply_twilio_events", retries=0)  # the webhook pipeline retries it
 def apply_twilio_events(event_id: int) -> list[int]:
     from provisioning.twilio.webhooks import apply_event
 
     return _apply_stored_event(event_id, apply_event)
 
 
-PERIODIC = ("provisioning.resume_due_runs", "webhooks.retry_failed")
+# Periodic jobs and the setting holding their interval; the in-process poller and
+# ``celery beat`` both schedule from this table.
+PERIODIC: dict[str, str] = {
+    "provisioning.resume_due_runs": "JOB_POLL_SECONDS",
+    "webhooks.retry_failed": "JOB_POLL_SECONDS",
+    "alerts.send_emails": "JOB_POLL_SECONDS",
+    "sync.quality": "QUALITY_SYNC_INTERVAL_SECONDS",
+}
+
+
+def periodic_schedule(config: Mapping[str, Any]) -> dict[str, float]:
+    """Periodic job name -> seconds between runs; unregistered or disabled (0) jobs are left out."""
+    schedule = {}
+    for name, setting in PERIODIC.items():
+        seconds = float(config.get(setting) or 0)
+        if name in JOBS and seconds > 0:
+            schedule[name] = seconds
+    return schedule
 
 
 def enqueue(name: str, *args: Any) -> None:
@@ -127,31 +196,72 @@ def enqueue(name: str, *args: Any) -> None:
     current_app.extensions["job_runner"].enqueue(name, *args)
 
 
-def _run_in_context(app: Flask, name: str, args: tuple[Any, ...]) -> Any:
+class RetryLater(Exception):
+    """An attempt failed with a retryable error and attempts remain: run again after ``delay``."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"retry in {delay:.1f}s")
+        self.delay = delay
+
+
+def run_attempt(app: Flask, name: str, args: tuple[Any, ...], attempt: int = 1) -> Any:
+    """Run one attempt of a job in an app context and return its result.
+
+    Raises :class:`RetryLater` (from the error) when the job may be retried; otherwise a
+    failure is recorded in ``job_failures`` and re-raised.
+    """
+    spec = JOBS[name]
     with app.app_context():
         try:
-            return JOBS[name](*args)
-        except Exception:
+            return spec(*args)
+        except Exception as exc:
             db.session.rollback()
-            log.exception("job %s%r failed", name, args)
+            delay = spec.retry_delay(attempt, exc)
+            if delay is not None:
+                log.warning(
+                    "job %s%r attempt %d failed (%s); retrying in %.1fs",
+                    name, args, attempt, type(exc).__name__, delay,
+                )  # fmt: skip
+                raise RetryLater(delay) from exc
+            log.exception("job %s%r failed for good after %d attempt(s)", name, args, attempt)
+            _record_failure(name, args, attempt, exc)
             raise
         finally:
             db.session.remove()
 
 
-class InProcessRunner:
-    """Threads in this process; a poller resumes unfinished runs every ``poll_seconds``."""
+def _record_failure(name: str, args: tuple[Any, ...], attempts: int, exc: Exception) -> None:
+    try:
+        job_failures.record(db.session, name, args, attempts, exc)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("job %s%r: its failure could not be recorded", name, args)
 
-    def __init__(self, app: Flask, workers: int = 2, poll_seconds: float = 5.0) -> None:
+
+JobKey = tuple[str, tuple[Any, ...]]
+
+
+class InProcessRunner:
+    """Threads in this process; retries wait on timers, never in a worker thread.
+
+    ``start_poller()`` enqueues the periodic jobs at their intervals (``poll_seconds``
+    overrides ``JOB_POLL_SECONDS``), so unfinished runs survive a restart.
+    """
+
+    def __init__(self, app: Flask, workers: int = 2, poll_seconds: float | None = None) -> None:
         self.app = app
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self.poll_seconds = poll_seconds
-        self._running: set[tuple[str, tuple[Any, ...]]] = set()
+        self.poll_seconds = poll_seconds or app.config.get("JOB_POLL_SECONDS") or 5.0
+        self._pending: set[JobKey] = set()
+        self._timers: dict[JobKey, threading.Timer] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
     @classmethod
-    def install(cls, app: Flask, workers: int = 2, poll_seconds: float = 5.0) -> InProcessRunner:
+    def install(
+        cls, app: Flask, workers: int = 2, poll_seconds: float | None = None
+    ) -> InProcessRunner:
         """Make a runner the app's runner: jobs enqueued by jobs land on it too."""
         runner = cls(app, workers, poll_seconds)
         app.extensions["job_runner"] = runner
@@ -160,56 +270,110 @@ class InProcessRunner:
     def enqueue(self, name: str, *args: Any) -> None:
         key = (name, args)
         with self._lock:
-            if key in self._running:
-                return  # the same job is queued or running: it will see the latest state
-            self._running.add(key)
-        self.pool.submit(self._run, key)
+            if key in self._pending:
+                return  # the same job is queued, running or waiting to retry: it will do
+            self._pending.add(key)
+        self._submit(key, 1)
 
-    def _run(self, key: tuple[str, tuple[Any, ...]]) -> None:
+    def _submit(self, key: JobKey, attempt: int) -> None:
+        with self._lock:
+            self._timers.pop(key, None)
+            stopped = self._stop.is_set()
+        if not stopped:
+            try:
+                self.pool.submit(self._run, key, attempt)
+                return
+            except RuntimeError:  # the pool shut down in the meantime
+                pass
+        with self._lock:
+            self._pending.discard(key)
+
+    def _run(self, key: JobKey, attempt: int) -> None:
         try:
-            _run_in_context(self.app, *key)
-        except Exception:  # noqa: S110 (logged in _run_in_context; the poller resumes the run)
-            pass
-        finally:
+            run_attempt(self.app, *key, attempt)
+        except RetryLater as later:
+            timer = threading.Timer(later.delay, self._submit, (key, attempt + 1))
+            timer.daemon = True
             with self._lock:
-                self._running.discard(key)
+                self._timers[key] = timer
+            timer.start()
+            return  # the job stays pending until its retry has run
+        except Exception:  # noqa: S110 (logged and recorded in job_failures by run_attempt)
+            pass
+        with self._lock:
+            self._pending.discard(key)
 
     def start_poller(self) -> None:
-        def poll() -> None:
-            while not self._stop.wait(self.poll_seconds):
-                for name in PERIODIC:
-                    self.enqueue(name)
+        """Enqueue every periodic job now, then again each time its interval has passed."""
+        config = {**self.app.config, "JOB_POLL_SECONDS": self.poll_seconds}
+        schedule = periodic_schedule(config)
+        if not schedule:
+            return
 
-        for name in PERIODIC:
-            self.enqueue(name)
+        def poll() -> None:
+            due = dict.fromkeys(schedule, 0.0)
+            while True:
+                now = time.monotonic()
+                for name, at in due.items():
+                    if at <= now:
+                        self.enqueue(name)
+                        due[name] = now + schedule[name]
+                if self._stop.wait(max(0.0, min(due.values()) - time.monotonic())):
+                    return
+
         threading.Thread(target=poll, name="job-poller", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
+        with self._lock:
+            timers, self._timers = list(self._timers.values()), {}
+        for timer in timers:
+            timer.cancel()
         self.pool.shutdown(wait=True)
 
 
 class ManualRunner:
-    """For tests: jobs wait in a list until ``drain()`` runs them, in order."""
+    """For tests: jobs wait in a list until ``drain()`` runs them, in order.
+
+    A retry runs at once (the test controls time); its delay is kept in ``retries``.
+    """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.queue: list[tuple[str, tuple[Any, ...]]] = []
+        self.queue: list[JobKey] = []
+        self.retries: list[tuple[str, tuple[Any, ...], float]] = []
 
     def enqueue(self, name: str, *args: Any) -> None:
         self.queue.append((name, args))
+
+    def start_poller(self) -> None:
+        """Nothing to start: tests enqueue periodic jobs themselves."""
 
     def drain(self) -> list[Any]:
         results = []
         while self.queue:
             name, args = self.queue.pop(0)
-            results.append(_run_in_context(self.app, name, args))
+            results.append(self._run(name, args))
         return results
+
+    def _run(self, name: str, args: tuple[Any, ...]) -> Any:
+        attempt = 1
+        while True:
+            try:
+                return run_attempt(self.app, name, args, attempt)
+            except RetryLater as later:
+                self.retries.append((name, args, later.delay))
+                attempt += 1
 
 
 def register(app: Flask) -> None:
-    runner = app.config.get("JOB_RUNNER") or "inprocess"
-    if runner == "manual":
+    """Install the configured runner. Modules defining jobs are imported before this."""
+    kind = app.config.get("JOB_RUNNER") or "inprocess"
+    if kind == "manual":
         app.extensions["job_runner"] = ManualRunner(app)
+    elif kind == "celery":
+        from .queue import CeleryRunner
+
+        app.extensions["job_runner"] = CeleryRunner(app)
     else:
         app.extensions["job_runner"] = InProcessRunner(app)

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import String, Text, UniqueConstraint, select
+from sqlalchemy import String, Text, UniqueConstraint, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -80,12 +80,22 @@ def mark_processed(event: WebhookEvent, error: str | None = None) -> None:
         event.next_attempt_at = utcnow() + dt.timedelta(seconds=30 * 2 ** (event.attempts - 1))
 
 
-def due_retries(session: Session, limit: int = 100) -> list[int]:
+def due_retries(session: Session, limit: int = 100, stale_after: int = 60) -> list[int]:
+    """Unprocessed events due again: failed ones past their backoff, and ones never
+    attempted ``stale_after`` seconds after they arrived (their job was lost)."""
+    now = utcnow()
+    never_attempted = and_(
+        WebhookEvent.attempts == 0,
+        WebhookEvent.received_at <= now - dt.timedelta(seconds=stale_after),
+    )
     return list(
         session.scalars(
             select(WebhookEvent.id)
-            .where(WebhookEvent.processed_at.is_(None), WebhookEvent.next_attempt_at <= utcnow())
-            .order_by(WebhookEvent.next_attempt_at)
+            .where(
+                WebhookEvent.processed_at.is_(None),
+                or_(WebhookEvent.next_attempt_at <= now, never_attempted),
+            )
+            .order_by(WebhookEvent.id)
             .limit(limit)
         )
     )

@@ -17,18 +17,35 @@ Outcomes of a step:
   hook flags the credentials for reauthorization;
 - any other :class:`ProviderError` or :class:`DomainError`: the run fails with the
   provider's message, code and trace id; "Retry" resumes from that step.
+
+One executor at a time: :func:`execute` leases the run in the database (an atomic
+``UPDATE ... WHERE`` the lease is free or lapsed), renews the lease before every step and
+releases it at the end, so a run enqueued twice, or picked up by two workers, runs once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
 import secrets
+import socket
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Update,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from . import audit
@@ -196,6 +213,7 @@ class Flow:
 
 
 FLOWS: dict[str, Flow] = {}
+DEFAULT_LEASE_SECONDS = 300.0
 
 
 def register_flow(flow: Flow) -> Flow:
@@ -238,6 +256,8 @@ def due_runs(session: Session, now: dt.datetime | None = None, limit: int = 100)
         .where(
             ProvisioningRun.status.in_([RunStatus.STARTED, RunStatus.RUNNING, RunStatus.WAITING]),
             (ProvisioningRun.resume_at.is_(None)) | (ProvisioningRun.resume_at <= now),
+            # a run leased to a live executor is in hand already
+            ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now),
         )
         .order_by(ProvisioningRun.id)
         .limit(limit)
@@ -245,18 +265,100 @@ def due_runs(session: Session, now: dt.datetime | None = None, limit: int = 100)
     return list(session.scalars(stmt))
 
 
+def new_lease_owner() -> str:
+    """A name for one executor: host, process, and a random part so threads never share it."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+def _lease_update(run_id: int) -> Update:
+    return (
+        update(ProvisioningRun)
+        .where(ProvisioningRun.id == run_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_lease(
+    session: Session, run_id: int, owner: str, seconds: float, now: dt.datetime | None = None
+) -> bool:
+    """Take the run for ``seconds`` unless another executor holds a live lease (atomic)."""
+    now = now or utcnow()
+    result = session.execute(
+        _lease_update(run_id)
+        .where(
+            ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now)
+        )
+        .values(lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=seconds))
+    )
+    return result.rowcount == 1
+
+
+def renew_lease(session: Session, run_id: int, owner: str, seconds: float) -> bool:
+    """Extend our lease; False when it lapsed and another executor took the run."""
+    result = session.execute(
+        _lease_update(run_id)
+        .where(ProvisioningRun.lease_owner == owner)
+        .values(lease_expires_at=utcnow() + dt.timedelta(seconds=seconds))
+    )
+    return result.rowcount == 1
+
+
+def release_lease(session: Session, run_id: int, owner: str) -> None:
+    session.execute(
+        _lease_update(run_id)
+        .where(ProvisioningRun.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
 def execute(
     session: Session,
     run_id: int,
     commit: Callable[[], None],
     services: dict[str, Any] | None = None,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> RunStatus:
-    """Run (or resume) a run's remaining steps; commits after each step. Idempotent."""
+    """Run (or resume) a run's remaining steps; commits after each step. Idempotent.
+
+    The call leases the run for ``lease_seconds``, renewed before every step, and releases
+    it at the end (on failure too): a second executor finding a live lease returns at once
+    without touching the run, and a crashed executor's lease lapses on its own.
+    """
     run = session.get(ProvisioningRun, run_id)
     if run is None:
         raise DomainError(f"provisioning run {run_id} does not exist")
     if run.status.finished:
         return run.status
+    owner = new_lease_owner()
+    claimed = claim_lease(session, run_id, owner, lease_seconds)
+    commit()
+    if not claimed:
+        return run.status  # another executor has it
+
+    def renew() -> bool:
+        return renew_lease(session, run_id, owner, lease_seconds)
+
+    try:
+        status = _execute_steps(session, run, commit, services, renew)
+    except Exception:
+        session.rollback()
+        with suppress(SQLAlchemyError):  # if the database is gone, the lease lapses instead
+            release_lease(session, run_id, owner)
+            commit()
+        raise
+    release_lease(session, run_id, owner)
+    commit()
+    return status
+
+
+def _execute_steps(
+    session: Session,
+    run: ProvisioningRun,
+    commit: Callable[[], None],
+    services: dict[str, Any] | None,
+    renew: Callable[[], bool],
+) -> RunStatus:
     flow = FLOWS[run.flow]
     functions = dict(flow.steps)
     run.status, run.resume_at, run.error_message = RunStatus.RUNNING, None, None
@@ -264,6 +366,8 @@ def execute(
     for step in run.steps:
         if step.status is StepStatus.DONE:
             continue
+        if not renew():
+            return run.status  # our lease lapsed and another executor took the run over
         step.status, step.attempts = StepStatus.RUNNING, step.attempts + 1
         step.started_at = step.started_at or utcnow()
         commit()

@@ -41,10 +41,13 @@ def reset_database(url: str) -> None:
 
     engine = create_engine(url)
     with engine.begin() as conn:
-        meta = MetaData()
-        meta.reflect(conn)
-        meta.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        if conn.dialect.name == "postgresql":  # tables, and the functions triggers call
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        else:
+            meta = MetaData()
+            meta.reflect(conn)
+            meta.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
 

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 import time
 
 import pytest
 from flask_migrate import upgrade
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
 
+from portal import create_app
+from portal.config import ConfigError, load
 from portal.extensions import db
-from portal.jobs import InProcessRunner, ManualRunner, enqueue
+from portal.jobs import (
+    JOBS,
+    MAX_BACKOFF_SECONDS,
+    PERIODIC,
+    InProcessRunner,
+    Job,
+    ManualRunner,
+    enqueue,
+    job,
+    periodic_schedule,
+)
 from provisioning import companies, runs
 from provisioning.audit import SYSTEM
+from provisioning.crypto import Keyring
+from provisioning.errors import Rejected, Retryable, Unreachable
+from provisioning.job_failures import JobFailure
 from provisioning.partners import Provider
 
 CALLS: list[int] = []
@@ -65,3 +85,335 @@ def test_a_restarted_runner_resumes_unfinished_runs(scratch_app, flow):
         runner.stop()
     assert [run_id] == CALLS
     assert db.session.get(runs.ProvisioningRun, run_id).status is runs.RunStatus.COMPLETED
+
+
+# Retries, backoff and the terminal failure state ------------------------------------
+
+
+@pytest.fixture
+def extra_jobs():
+    """Register jobs for one test under ``tests.*`` names; removed afterwards."""
+    added: list[str] = []
+
+    def register(name: str, function, **policy):
+        job(name, **policy)(function)
+        added.append(name)
+
+    yield register
+    for name in added:
+        JOBS.pop(name, None)
+
+
+class Flaky:
+    """Fails with ``error`` for the first ``failures`` calls, then returns the call count."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error, self.calls = failures, error, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return self.calls
+
+
+def unreachable() -> Unreachable:
+    return Unreachable(provider="meta", message="no answer")
+
+
+def failures(session, name: str) -> list[JobFailure]:
+    return session.scalars(select(JobFailure).where(JobFailure.name == name)).all()
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap():
+    spec = Job("x", print, retries=10, backoff=2.0)
+    for attempt in range(1, 6):
+        base = 2.0 * 2 ** (attempt - 1)
+        assert base * 0.5 <= spec.retry_delay(attempt, unreachable()) <= base
+    late = spec.retry_delay(10, unreachable())  # 2 * 2**9 s uncapped
+    assert MAX_BACKOFF_SECONDS * 0.5 <= late <= MAX_BACKOFF_SECONDS
+    delays = {spec.retry_delay(3, unreachable()) for _ in range(20)}
+    assert len(delays) > 1  # jitter: workers that failed together do not retry together
+
+
+def test_only_errors_safe_to_retry_are_retried():
+    spec = Job("x", print, retries=3, backoff=1.0)
+    lost_connection = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    assert spec.retry_delay(1, lost_connection) is not None
+    assert spec.retry_delay(1, Retryable(provider="meta", message="throttled")) is not None
+    assert spec.retry_delay(1, Rejected(provider="meta", message="bad number")) is None
+    assert spec.retry_delay(1, ValueError("bug")) is None
+    assert spec.retry_delay(4, unreachable()) is None  # retries spent
+    throttled = Retryable(provider="twilio", message="slow down", retry_after=40)
+    assert spec.retry_delay(1, throttled) >= 40  # the provider's Retry-After wins
+
+
+def test_a_retryable_failure_is_retried_until_the_job_succeeds(app, session, extra_jobs):
+    flaky = Flaky(2, unreachable())
+    extra_jobs("tests.flaky", flaky, retries=3, backoff=1.0)
+    runner = ManualRunner(app)
+    runner.enqueue("tests.flaky", 7)
+    assert runner.drain() == [3]
+    assert [(name, args) for name, args, _ in runner.retries] == [("tests.flaky", (7,))] * 2
+    assert failures(session, "tests.flaky") == []
+
+
+def test_the_last_failed_attempt_is_kept_as_a_job_failure(app, session, extra_jobs):
+    flaky = Flaky(99, unreachable())
+    extra_jobs("tests.down", flaky, retries=2, backoff=1.0)
+    runner = ManualRunner(app)
+    runner.enqueue("tests.down", 7, 8)
+    with pytest.raises(Unreachable):
+        runner.drain()
+    assert flaky.calls == 3
+    (failure,) = failures(session, "tests.down")
+    assert (failure.args, failure.attempts) == ([7, 8], 3)
+    assert failure.error == "Unreachable: meta: no answer"
+
+
+def test_an_error_not_safe_to_retry_fails_at_once(app, session, extra_jobs):
+    flaky = Flaky(99, Rejected(provider="meta", message="number is banned"))
+    extra_jobs("tests.rejected", flaky, retries=5)
+    runner = ManualRunner(app)
+    runner.enqueue("tests.rejected", 1)
+    with pytest.raises(Rejected):
+        runner.drain()
+    assert flaky.calls == 1 and runner.retries == []
+    assert failures(session, "tests.rejected")[0].attempts == 1
+
+
+def test_jobs_failures_lists_the_latest_failures(app, session, extra_jobs):
+    extra_jobs("tests.broken", Flaky(99, ValueError("boom\nsecond line")), retries=0)
+    runner = ManualRunner(app)
+    for run_id in (41, 42):
+        runner.enqueue("tests.broken", run_id)
+        with pytest.raises(ValueError):
+            runner.drain()
+    cli = app.test_cli_runner()
+    result = cli.invoke(args=["jobs", "failures", "--name", "tests.broken"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 2 and "tests.broken(42) after 1 attempt(s): ValueError: boom" in lines[0]
+    assert "tests.broken(41)" in lines[1] and "second line" not in result.output
+    assert cli.invoke(args=["jobs", "failures", "--name", "no.such"]).output == "No failed jobs.\n"
+    bad = cli.invoke(args=["jobs", "failures", "--limit", "0"])
+    assert bad.exit_code == 2 and "Invalid value for '--limit'" in bad.output
+
+
+def test_the_in_process_runner_retries_on_a_timer(scratch_app, extra_jobs):
+    upgrade()
+    done = threading.Event()
+    flaky = Flaky(1, unreachable())
+
+    def succeed_on_retry(marker):
+        result = flaky(marker)
+        done.set()
+        return result
+
+    extra_jobs("tests.retry_later", succeed_on_retry, retries=2, backoff=0.01)
+    extra_jobs("tests.never", Flaky(99, unreachable()), retries=1, backoff=0.01)
+    runner = InProcessRunner(scratch_app, workers=1)
+    try:
+        runner.enqueue("tests.retry_later", "a")
+        runner.enqueue("tests.never", "b")
+        assert done.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not failures(db.session, "tests.never"):
+            time.sleep(0.05)
+            db.session.rollback()
+    finally:
+        runner.stop()
+    assert flaky.calls == 2
+    (failure,) = failures(db.session, "tests.never")
+    assert (failure.args, failure.attempts) == (["b"], 2)
+
+
+# Periodic jobs ----------------------------------------------------------------------
+
+
+def test_periodic_jobs_have_their_own_intervals_and_skip_unknown_ones(monkeypatch):
+    monkeypatch.delitem(JOBS, "sync.quality", raising=False)
+    config = {"JOB_POLL_SECONDS": 5.0, "QUALITY_SYNC_INTERVAL_SECONDS": 3600.0}
+    schedule = periodic_schedule(config)
+    assert schedule["provisioning.resume_due_runs"] == schedule["webhooks.retry_failed"] == 5.0
+    assert "sync.quality" not in schedule  # not registered (yet): nothing to schedule
+    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print))
+    assert periodic_schedule(config)["sync.quality"] == 3600.0
+    disabled = periodic_schedule({**config, "QUALITY_SYNC_INTERVAL_SECONDS": 0})
+    assert "sync.quality" not in disabled
+
+
+def test_the_poller_enqueues_each_periodic_job_at_its_interval(app, monkeypatch):
+    counts: dict[str, int] = {}
+    polled_thrice = threading.Event()
+
+    def counter(name):
+        def count():
+            counts[name] = counts.get(name, 0) + 1
+            if counts.get("provisioning.resume_due_runs", 0) >= 3:
+                polled_thrice.set()
+
+        return Job(name, count, retries=0)
+
+    for name in PERIODIC:
+        monkeypatch.setitem(JOBS, name, counter(name))
+    monkeypatch.setitem(app.config, "QUALITY_SYNC_INTERVAL_SECONDS", 3600)
+    runner = InProcessRunner(app, workers=1, poll_seconds=0.05)
+    runner.start_poller()
+    try:
+        assert polled_thrice.wait(10)
+    finally:
+        runner.stop()
+    assert counts["sync.quality"] == 1  # at start; the next one is an hour away
+
+
+def test_without_a_broker_the_app_keeps_its_in_process_runner_and_no_poller(tmp_path):
+    app = create_app({"SECRET_KEY": "x", "KEYRING": Keyring.generate(),
+                      "INSTANCE_PATH": str(tmp_path), "JOB_RUNNER": None,
+                      "CELERY_BROKER_URL": None})  # fmt: skip
+    assert isinstance(app.extensions["job_runner"], InProcessRunner)
+    assert "job-poller" not in {thread.name for thread in threading.enumerate()}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"JOB_RUNNER": "celery"}, "JOB_RUNNER=celery needs CELERY_BROKER_URL"),
+        ({"JOB_RUNNER": "threads"}, "JOB_RUNNER must be one of"),
+        ({"JOB_POLL_SECONDS": "soon"}, "JOB_POLL_SECONDS must be a number of seconds"),
+        ({"QUALITY_SYNC_INTERVAL_SECONDS": "-5"}, "must not be negative"),
+        ({"RUN_LEASE_SECONDS": "0"}, "RUN_LEASE_SECONDS must be more than 0"),
+    ],
+)
+def test_bad_job_settings_stop_the_start_with_a_clear_message(env, message, tmp_path, monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        load(tmp_path, {"SECRET_KEY": "x", "KEYRING": Keyring.generate()})
+
+
+def test_a_broker_url_selects_celery_and_intervals_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("JOB_RUNNER", raising=False)
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("QUALITY_SYNC_INTERVAL_SECONDS", "900")
+    config = load(tmp_path, {"SECRET_KEY": "x", "KEYRING": Keyring.generate()})
+    assert config["JOB_RUNNER"] == "celery" and config["QUALITY_SYNC_INTERVAL_SECONDS"] == 900
+    assert config["JOB_POLL_SECONDS"] == 5 and config["RUN_LEASE_SECONDS"] == 300
+
+
+# The run lease: one executor at a time ------------------------------------------------
+
+
+def test_a_run_leased_to_another_executor_is_left_alone(session, make, flow):
+    run = runs.start_run(session, SYSTEM, flow, make.company().id)
+    session.commit()
+    assert runs.claim_lease(session, run.id, "other-worker", 60)
+    session.commit()
+    assert runs.execute(session, run.id, session.commit) is runs.RunStatus.STARTED
+    assert CALLS == [] and run.lease_owner == "other-worker"
+    assert runs.due_runs(session) == []  # in hand already: the sweep skips it
+
+
+def test_a_lapsed_lease_is_taken_over_and_released_at_the_end(session, make, flow):
+    run = runs.start_run(session, SYSTEM, flow, make.company().id)
+    session.commit()
+    long_ago = runs.utcnow() - dt.timedelta(hours=1)
+    assert runs.claim_lease(session, run.id, "crashed-worker", 60, now=long_ago)
+    session.commit()
+    assert runs.due_runs(session) == [run.id]
+    assert runs.execute(session, run.id, session.commit) is runs.RunStatus.COMPLETED
+    assert [run.id] == CALLS
+    assert (run.lease_owner, run.lease_expires_at) == (None, None)
+
+
+def test_the_lease_is_released_when_a_step_blows_up(session, make):
+    def explode(ctx):
+        raise RuntimeError("a bug")
+
+    flow = runs.register_flow(runs.Flow("jobs_explode", Provider.META, (("only", explode),)))
+    try:
+        run = runs.start_run(session, SYSTEM, flow, make.company().id)
+        session.commit()
+        with pytest.raises(RuntimeError):
+            runs.execute(session, run.id, session.commit)
+        session.refresh(run)
+        assert (run.lease_owner, run.lease_expires_at) == (None, None)
+    finally:
+        runs.FLOWS.pop(flow.name)
+
+
+def test_an_executor_that_lost_its_lease_stops_before_the_next_step(session, make):
+    def first(ctx):
+        # Our lease lapsed during a long step, and another worker took the run over.
+        ctx.session.execute(
+            update(runs.ProvisioningRun)
+            .where(runs.ProvisioningRun.id == ctx.run.id)
+            .values(lease_owner="other-worker")
+        )
+
+    def second(ctx):
+        CALLS.append(ctx.run.id)
+
+    steps = (("first", first), ("second", second))
+    flow = runs.register_flow(runs.Flow("jobs_stolen", Provider.META, steps))
+    CALLS.clear()
+    try:
+        run = runs.start_run(session, SYSTEM, flow, make.company().id)
+        session.commit()
+        assert runs.execute(session, run.id, session.commit) is runs.RunStatus.RUNNING
+        assert CALLS == [] and run.step("second").status is runs.StepStatus.PENDING
+        assert run.lease_owner == "other-worker"  # not released: it is not ours
+    finally:
+        runs.FLOWS.pop(flow.name)
+
+
+def test_a_second_concurrent_execute_does_nothing_while_the_first_holds_the_run(scratch_app):
+    """Two threads, two connections: the second finds the lease taken and returns."""
+    upgrade()
+    first_inside, second_done = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow_step(ctx):
+        calls.append(threading.current_thread().name)
+        ctx.durable()  # end our transaction: SQLite would otherwise keep its write lock
+        first_inside.set()
+        assert second_done.wait(10)
+
+    flow = runs.register_flow(runs.Flow("jobs_slow", Provider.META, (("only", slow_step),)))
+    company = companies.create_company(db.session, SYSTEM, "Lease Ltd")
+    db.session.flush()
+    run_id = runs.start_run(db.session, SYSTEM, flow, company.id).id
+    db.session.commit()
+    db.session.remove()
+    make_session = sessionmaker(bind=db.engine)
+    results: dict[str, runs.RunStatus] = {}
+
+    def execute(name: str) -> None:
+        with scratch_app.app_context(), make_session() as session:
+            results[name] = runs.execute(session, run_id, session.commit)
+
+    first = threading.Thread(target=execute, args=("first",), name="first")
+    try:
+        first.start()
+        assert first_inside.wait(10)
+        execute("second")
+        second_done.set()
+        first.join(10)
+    finally:
+        second_done.set()
+        runs.FLOWS.pop(flow.name)
+    assert calls == ["first"]
+    assert results == {"second": runs.RunStatus.RUNNING, "first": runs.RunStatus.COMPLETED}
+    run = db.session.get(runs.ProvisioningRun, run_id)
+    assert run.status is runs.RunStatus.COMPLETED and run.lease_owner is None
+
+
+def test_a_database_error_is_kept_without_its_sql_and_parameters(app, session, extra_jobs):
+    lost = OperationalError("UPDATE t SET token=?", ("s3cret",), Exception("connection lost"))
+    extra_jobs("tests.db_down", Flaky(99, lost), retries=0)
+    runner = ManualRunner(app)
+    runner.enqueue("tests.db_down")
+    with pytest.raises(OperationalError):
+        runner.drain()
+    assert failures(session, "tests.db_down")[0].error == "OperationalError: connection lost"

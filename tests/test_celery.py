@@ -1,0 +1,272 @@
+"""Jobs on Celery: one task per job with its retry policy, beat's schedule, a real worker.
+
+The tests marked ``celery`` start a real worker process against the machine's Redis
+(``TEST_REDIS_URL``, default ``redis://127.0.0.1:6379/11``) and a database it shares with
+the test; without Redis they are skipped, except in CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from portal import create_app
+from portal.extensions import db
+from portal.jobs import JOBS, Job, enqueue, job
+from portal.queue import CeleryRunner, beat_schedule, create_celery
+from provisioning import companies
+from provisioning.audit import SYSTEM
+from provisioning.crypto import Keyring
+from provisioning.events import WebhookEvent, body_digest, store_event
+from provisioning.health import ChannelHistory, upsert_channel
+from provisioning.job_failures import JobFailure
+from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+from provisioning.partners import Provider
+from tests.test_jobs import Flaky, unreachable
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+@pytest.fixture
+def extra_job():
+    added: list[str] = []
+
+    def register(name: str, function: Callable[..., Any], **policy: Any) -> None:
+        job(name, **policy)(function)
+        added.append(name)
+
+    yield register
+    for name in added:
+        JOBS.pop(name, None)
+
+
+@pytest.fixture
+def celery_app(app, monkeypatch):
+    """A Celery app for the test portal on an in-memory broker; tasks run eagerly."""
+
+    def build():
+        monkeypatch.setitem(app.config, "CELERY_BROKER_URL", "memory://")
+        celery = create_celery(app)
+        del app.extensions["celery"]  # the session's app must not keep it
+        return celery
+
+    return build
+
+
+def test_every_job_is_a_late_acknowledged_task_with_its_retry_policy(celery_app):
+    celery = celery_app()
+    assert set(JOBS) <= set(celery.tasks)
+    run = celery.tasks["provisioning.execute_run"]
+    assert run.acks_late and run.reject_on_worker_lost and run.max_retries == 3
+    assert celery.tasks["webhooks.apply_meta"].max_retries == 0  # the event pipeline retries
+    assert celery.conf.worker_prefetch_multiplier == 1 and celery.conf.task_ignore_result
+
+
+def test_beat_schedules_the_periodic_jobs_at_their_intervals(app, monkeypatch):
+    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print))
+    monkeypatch.setitem(app.config, "QUALITY_SYNC_INTERVAL_SECONDS", 900)
+    schedule = beat_schedule(app.config)
+    assert schedule["sync.quality"] == {
+        "task": "sync.quality",
+        "schedule": 900,
+        "options": {"expires": 900},
+    }
+    assert schedule["webhooks.retry_failed"]["schedule"] == app.config["JOB_POLL_SECONDS"]
+    monkeypatch.setitem(app.config, "QUALITY_SYNC_INTERVAL_SECONDS", 0)
+    assert "sync.quality" not in beat_schedule(app.config)
+
+
+def test_a_task_is_retried_on_a_retryable_error_then_succeeds(session, celery_app, extra_job):
+    flaky = Flaky(2, unreachable())
+    extra_job("tests.celery_flaky", flaky, retries=3, backoff=0.01)
+    result = celery_app().tasks["tests.celery_flaky"].apply(args=[5])
+    assert result.successful() and flaky.calls == 3
+    assert session.scalars(select(JobFailure)).all() == []
+
+
+def test_a_task_out_of_retries_lands_in_job_failures(session, celery_app, extra_job):
+    flaky = Flaky(99, unreachable())
+    extra_job("tests.celery_down", flaky, retries=2, backoff=0.01)
+    result = celery_app().tasks["tests.celery_down"].apply(args=[5, 6])
+    assert result.failed() and flaky.calls == 3
+    (failure,) = session.scalars(select(JobFailure)).all()
+    assert (failure.name, failure.args, failure.attempts) == ("tests.celery_down", [5, 6], 3)
+
+
+def test_with_a_broker_the_web_process_sends_to_celery_and_polls_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("JOB_RUNNER", raising=False)
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/11")
+    before = {thread.name for thread in threading.enumerate()}
+    app = create_app(
+        {"SECRET_KEY": "x", "KEYRING": Keyring.generate(), "INSTANCE_PATH": str(tmp_path)}
+    )
+    runner = app.extensions["job_runner"]
+    assert isinstance(runner, CeleryRunner)
+    runner.start_poller()  # what `demo run` calls: beat schedules instead
+    started = {thread.name for thread in threading.enumerate()} - before
+    assert not any(name.startswith(("job", "job-poller")) for name in started)
+
+
+def test_an_unreachable_broker_is_logged_and_does_not_fail_the_caller(app, monkeypatch, caplog):
+    monkeypatch.setitem(app.config, "CELERY_BROKER_URL", "redis://:hunter2@127.0.0.1:1/0")
+    runner = CeleryRunner(app)
+    del app.extensions["celery"]
+    with caplog.at_level(logging.ERROR, logger="portal.queue"):
+        runner.enqueue("provisioning.execute_run", 12)
+    assert "job provisioning.execute_run(12,) not queued" in caplog.text
+    assert "hunter2" not in caplog.text
+
+
+# A real worker over Redis -------------------------------------------------------------
+
+
+def reachable_redis() -> str:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        reason = f"no Redis at {REDIS_URL} ({type(exc).__name__}: {exc})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: CI runs the Celery integration test against a real Redis")
+        pytest.skip(f"{reason}; CI runs this test")
+    return REDIS_URL
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log: Path
+
+    def wait_for(self, check: Callable[[], Any], what: str, seconds: float = 90) -> Any:
+        """Poll the database until ``check()`` holds; fail with the worker's log if not."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.process.poll() is None:
+            found = check()
+            if found:
+                return found
+            # End the read: a fresh snapshot next time, and SQLite's lock left to the worker.
+            db.session.rollback()
+            time.sleep(0.2)
+        pytest.fail(f"the worker did not {what}; its log:\n{self.log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def worker(scratch_app, scratch_database_url, tmp_path) -> Iterator[Worker]:
+    """A real Celery worker process on a queue of its own, and the app sending to it."""
+    broker = reachable_redis()
+    upgrade()
+    queue = f"portal-test-{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": broker,
+        "DATABASE_URL": scratch_database_url,
+        "PORTAL_ENV": "development",
+        "SECRET_KEY": "celery-test",
+        "ENCRYPTION_KEYS": scratch_app.config["KEYRING"].env_value(),
+        "JOB_RUNNER": "celery",
+    }
+    log = tmp_path / "worker.log"
+    command = [sys.executable, "-m", "celery", "-A", "portal.queue", "worker", "-Q", queue,
+               "--concurrency=1", "--loglevel=INFO", "--without-mingle"]  # fmt: skip
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its pool processes go down with it
+        )  # fmt: skip
+    scratch_app.config.update(CELERY_BROKER_URL=broker, CELERY={"task_default_queue": queue})
+    scratch_app.extensions["job_runner"] = CeleryRunner(scratch_app)
+    try:
+        yield Worker(process, log)
+    finally:
+        _stop(process)
+        import redis
+
+        bindings = (f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        redis.Redis.from_url(broker).delete(queue, *bindings)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)  # a warm shutdown
+        try:
+            process.wait(30)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever is left of its process group
+    process.wait(10)
+
+
+@pytest.mark.celery
+def test_a_real_worker_applies_a_stored_meta_webhook(worker):
+    company = companies.create_company(db.session, SYSTEM, "Worker Ltd")
+    db.session.flush()
+    channel = upsert_channel(
+        db.session, company.id, Provider.META, "pn-worker", phone_number="+15550100",
+        status="CONNECTED", quality_rating="GREEN", messaging_limit="TIER_1K",
+    )  # fmt: skip
+    db.session.flush()
+    client = MetaWhatsAppClient(company_id=company.id, waba_id="waba-worker")
+    db.session.add(
+        MetaWhatsAppPhoneNumber(
+            company_id=company.id, client=client, channel_id=channel.id,
+            phone_number_id="pn-worker", display_phone_number="+1 555-0100",
+            quality_rating="GREEN",
+        )
+    )  # fmt: skip
+    change = {
+        "field": "phone_number_quality_update",
+        "value": {"display_phone_number": "15550100", "event": "FLAGGED"},
+    }
+    entry = {"id": "waba-worker", "time": 1_900_000_000, "changes": [change]}
+    body = json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+    event = store_event(db.session, Provider.META, body_digest(body), change["field"], body)
+    db.session.commit()
+    event_id, channel_id = event.id, channel.id
+
+    enqueue("webhooks.apply_meta", event_id)
+
+    worker.wait_for(
+        lambda: db.session.get(WebhookEvent, event_id).processed_at, "apply the Meta event"
+    )
+    assert db.session.get(WebhookEvent, event_id).error is None
+    channel = db.session.get(type(channel), channel_id)
+    assert channel.quality_rating == "YELLOW"
+    history = db.session.scalars(
+        select(ChannelHistory).where(ChannelHistory.channel_id == channel_id)
+    ).all()
+    assert any(row.quality_rating == "YELLOW" for row in history)
+
+
+@pytest.mark.celery
+def test_a_real_worker_keeps_a_job_that_failed_for_good(worker):
+    enqueue("provisioning.execute_run", 987654)
+
+    failure = worker.wait_for(
+        lambda: db.session.scalars(select(JobFailure)).first(), "record the failed job"
+    )
+    assert (failure.name, failure.args, failure.attempts) == (
+        "provisioning.execute_run",
+        [987654],
+        1,
+    )
+    assert failure.error == "DomainError: provisioning run 987654 does not exist"
