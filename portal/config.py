@@ -94,6 +94,8 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "JOB_POLL_SECONDS": _env_seconds("JOB_POLL_SECONDS", 5.0),
         "QUALITY_SYNC_INTERVAL_SECONDS": _env_seconds("QUALITY_SYNC_INTERVAL_SECONDS", 3600.0),
         "RUN_LEASE_SECONDS": _env_seconds("RUN_LEASE_SECONDS", 300.0),
+        "SMTP_URL": env.get("SMTP_URL") or None,  # alert emails; none: the portal list only
+        "MAIL_FROM": env.get("MAIL_FROM", "alerts@localhost"),
     }
     config.update(overrides)
     if config["PROVIDER_ENVIRONMENT"] not in {"sandbox", "production"}:
