@@ -76,7 +76,9 @@ def register_blueprints(app: Flask) -> None:
     from .admin.twilio import bp as admin_twilio_bp
     from .auth.routes import bp as auth_bp
     from .company.routes import bp as company_bp
+    from .fleet.routes import bp as fleet_bp
     from .health import bp as health_bp
+    from .notifications.routes import bp as notifications_bp
     from .onboarding.returns import bp as return_bp
     from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
@@ -100,6 +102,8 @@ def register_blueprints(app: Flask) -> None:
         senders_bp,
         a2p_bp,
         webhooks_bp,
+        fleet_bp,
+        notifications_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -42,6 +42,18 @@ def world(make, session):
     return a, b, users, b_membership
 
 
+@pytest.fixture
+def b_ids(world, session):
+    """Ids of company B's rows, for routes that take them."""
+    from provisioning.health import upsert_channel
+    from provisioning.partners import Provider
+
+    _a, b, _users, b_membership = world
+    channel = upsert_channel(session, b.id, Provider.META, "b-1", phone_number="+15550000001")
+    session.commit()
+    return {"membership_id": b_membership.id, "channel_id": channel.id}
+
+
 SAMPLES = {
     "provider": "meta",
     "status": "active",
@@ -88,21 +100,21 @@ def test_anonymous_users_are_sent_to_login(app, client, world):
                 assert "/login" in response.location, (method, url)
 
 
-def test_a_user_of_another_company_gets_404_everywhere(app, client, auth, world, csrf_off):
+def test_a_user_of_another_company_gets_404_everywhere(app, client, auth, world, b_ids, csrf_off):
     a, b, users, b_membership = world  # noqa: RUF059
     auth.login(users["admin_a"])
     csrf_off()
     for rule, view in routes(app):
         if view.access not in {"company_member", "company_admin", "platform_admin"}:
             continue
-        url = url_for_rule(rule, b.slug, {"membership_id": b_membership.id})
+        url = url_for_rule(rule, b.slug, b_ids)
         for method in methods(rule):
             response = call(client, method, url)
             assert response.status_code == 404, (method, url, response.status_code)
 
 
 def test_tenant_rows_of_another_company_are_404_inside_ones_own_company(
-    app, client, auth, world, csrf_off
+    app, client, auth, world, b_ids, csrf_off
 ):
     """Own company in the URL, but the id of a row of company B: still 404."""
     a, b, users, b_membership = world  # noqa: RUF059
@@ -110,7 +122,7 @@ def test_tenant_rows_of_another_company_are_404_inside_ones_own_company(
     csrf_off()
     for rule, view in routes(app):
         if view.access in {"company_member", "company_admin"} and len(rule.arguments) > 1:
-            url = url_for_rule(rule, a.slug, {"membership_id": b_membership.id})
+            url = url_for_rule(rule, a.slug, b_ids)
             for method in methods(rule):
                 assert call(client, method, url).status_code == 404, (method, url)
     assert b_membership.is_active and b_membership.role == Role.ADMIN

@@ -1,0 +1,1 @@
+"""Fleet dashboard: channel counts, filters, keyset pages and health charts."""

@@ -1,0 +1,1 @@
+"""The signed-in user's notifications (channel alerts) and the unread badge."""
