@@ -239,9 +239,9 @@ def test_a_real_worker_applies_a_stored_meta_webhook(worker):
     }
     entry = {"id": "waba-worker", "time": 1_900_000_000, "changes": [change]}
     body = json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
-    event = store_event(db.session, Provider.META, body_digest(body), change["field"], body)
+    event_id = store_event(db.session, Provider.META, body_digest(body), change["field"], body)
     db.session.commit()
-    event_id, channel_id = event.id, channel.id
+    channel_id = channel.id
 
     enqueue("webhooks.apply_meta", event_id)
 

@@ -13,11 +13,11 @@ from provisioning.partners import Provider
 
 
 def stored(session, payload: dict, provider=Provider.META) -> WebhookEvent:
-    event = store_event(
+    event_id = store_event(
         session, provider, f"k{json.dumps(payload)}", "test", json.dumps(payload).encode()
     )
     session.commit()
-    return event
+    return session.get(WebhookEvent, event_id)
 
 
 def test_failures_back_off_then_stop(session):

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from provisioning.dialog360 import webhooks as d360
 from provisioning.errors import DomainError
-from provisioning.events import body_digest, mark_processed, store_event
+from provisioning.events import body_digest, store_event
 from provisioning.meta import webhooks as meta_webhooks
 from provisioning.partners import Provider
 from provisioning.twilio import webhooks as twilio_webhooks
@@ -53,11 +53,11 @@ def dialog360(token: str | None):
         dedupe_key, name = d360.parse(body)
     except DomainError as exc:
         return jsonify(error=str(exc)), 400
-    event = store_event(db.session, Provider.DIALOG360, dedupe_key, name, body)
+    event_id = store_event(db.session, Provider.DIALOG360, dedupe_key, name, body)
     db.session.commit()
-    if event is not None:
-        enqueue("webhooks.apply_dialog360", event.id)
-    return jsonify(received=True, duplicate=event is None)
+    if event_id is not None:
+        enqueue("webhooks.apply_dialog360", event_id)
+    return jsonify(received=True, duplicate=event_id is None)
 
 
 def _public_url() -> str:
@@ -91,9 +91,9 @@ def twilio_callback(kind: str):
     if token is None or not twilio_webhooks.signature_valid(token, _public_url(), body, signature):
         abort(403)
     key = ":".join(str(payload.get(k, "")) for k in ("MessageSid", "MessageStatus", "SmsStatus"))
-    event = store_event(db.session, Provider.TWILIO, f"{kind}:{key or body_digest(raw)}", kind, raw)
-    if event is not None:
-        mark_processed(event)  # stored for later use: no message store yet
+    dedupe_key = f"{kind}:{key or body_digest(raw)}"
+    # stored for later use (there is no message store yet): nothing to apply
+    store_event(db.session, Provider.TWILIO, dedupe_key, kind, raw, processed=True)
     db.session.commit()
     return "", 204
 
@@ -112,10 +112,10 @@ def twilio_events(token: str):
         return jsonify(error=str(exc)), 400
     key = ",".join(sorted(str(e.get("id") or "") for e in events)) or body_digest(raw)
     name = str(events[0].get("type") or "event") if events else "event"
-    stored = store_event(db.session, Provider.TWILIO, f"events:{key}"[:128], name[-80:], raw)
+    event_id = store_event(db.session, Provider.TWILIO, f"events:{key}"[:128], name[-80:], raw)
     db.session.commit()
-    if stored is not None:
-        enqueue("webhooks.apply_twilio_events", stored.id)
+    if event_id is not None:
+        enqueue("webhooks.apply_twilio_events", event_id)
     return "", 200
 
 
@@ -151,8 +151,8 @@ def meta_event():
         dedupe_key, field = meta_webhooks.parse(body)
     except DomainError as exc:
         return jsonify(error=str(exc)), 400
-    event = store_event(db.session, Provider.META, dedupe_key, field, body)
+    event_id = store_event(db.session, Provider.META, dedupe_key, field, body)
     db.session.commit()
-    if event is not None:
-        enqueue("webhooks.apply_meta", event.id)
+    if event_id is not None:
+        enqueue("webhooks.apply_meta", event_id)
     return "", 200
