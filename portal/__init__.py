@@ -123,7 +123,10 @@ def register_cli(app: Flask) -> None:
 
 
 def register_jobs(app: Flask) -> None:
-    from . import notify  # noqa: F401 (registers the alert email job)
+    from . import (
+        notify,  # noqa: F401 (registers the alert email job)
+        sync_jobs,  # noqa: F401 (registers the quality sync jobs)
+    )
     from .jobs import register
 
     register(app)

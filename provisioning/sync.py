@@ -3,18 +3,46 @@
 Each provider's ``sync.py`` lists its fleet in pages (Meta per WABA, 360dialog one partner
 listing, Twilio per subaccount) and feeds what it sees to :func:`provisioning.health.observe`,
 which writes only what changed. A :class:`SyncRun` records each pass.
+
+The machinery shared by the three passes lives here: a small thread pool fetches while
+the calling thread, the only one that touches the database session, applies what comes
+back (:func:`fetch_concurrently`); a :class:`Pacer` spaces calls out as the provider's
+reported usage nears its limit; throttled or failing targets are retried after a backoff
+and, once the attempts are spent, reported on the run while the rest syncs on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import heapq
+import importlib
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Select, String, select
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from .db import Base, enum_column, intpk, utcnow
+from .errors import ProviderError, Retryable
+from .http import SECRET_PARAMS
 from .partners import Provider
+
+log = logging.getLogger("provisioning.sync")
+T = TypeVar("T")
+
+PASSES = {
+    Provider.META: "provisioning.meta.sync",
+    Provider.DIALOG360: "provisioning.dialog360.sync",
+    Provider.TWILIO: "provisioning.twilio.sync",
+}
+ERRORS_KEPT = 100  # per run; the rest is counted in a final entry
+_END: Any = object()
 
 
 class SyncRun(Base):
@@ -35,3 +63,304 @@ class SyncRun(Base):
     changed: Mapped[int] = mapped_column(default=0)  # channels whose health changed
     reauthorization: Mapped[int] = mapped_column(default=0)  # clients flagged
     errors: Mapped[list[Any]] = mapped_column(default=list)
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """How hard a pass may push a provider. The defaults suit production; tests shorten
+    the waits."""
+
+    workers: int = 8  # concurrent fetches per provider
+    chunk_size: int = 500  # our rows per keyset query; channels applied per commit
+    page_size: int = 100  # items asked for per provider page
+    max_attempts: int = 4  # per WABA, subaccount or page (throttles and transient errors)
+    backoff: float = 2.0  # seconds before the first retry, doubled after each
+    max_pause: float = 120.0  # the longest wait for one target; a longer one is an error
+    slow_from: float = 75.0  # reported usage (%) from which calls are spaced out
+    max_spacing: float = 2.0  # seconds between calls at 100 % usage
+    stale_after: dt.timedelta = dt.timedelta(minutes=30)  # a "running" pass older is dead
+
+
+class Pacer:
+    """Spaces out one provider's calls as its reported usage nears 100 %, and holds them
+    all while the provider asks for a pause. Shared by the fetch threads of a pass."""
+
+    def __init__(self, policy: SyncPolicy, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.policy = policy
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._usage = 0.0
+        self._paused_until = 0.0
+
+    def spacing(self, percent: float) -> float:
+        """Seconds to leave between calls at this usage (0 below ``slow_from``)."""
+        start = self.policy.slow_from
+        if percent < start:
+            return 0.0
+        share = min(1.0, (percent - start) / max(100.0 - start, 1.0))
+        return self.policy.max_spacing * share
+
+    def report(self, percent: float) -> None:
+        with self._lock:
+            self._usage = percent
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def before_call(self) -> None:
+        """Wait out a pause, then the spacing the latest usage asks for."""
+        with self._lock:
+            wait_for = max(0.0, self._paused_until - time.monotonic())
+            usage = self._usage
+        self.sleep(wait_for + self.spacing(usage))
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What fetching one target gave: its result, or the error that stopped it."""
+
+    target: T
+    result: Any = None
+    error: ProviderError | None = None
+
+
+def retry_delay(exc: Retryable, attempt: int, policy: SyncPolicy) -> float | None:
+    """Seconds before trying a failed target again; None when it should be reported."""
+    if attempt >= policy.max_attempts:
+        return None
+    delay = exc.retry_after or policy.backoff * 2 ** (attempt - 1)
+    return None if delay > policy.max_pause else delay
+
+
+def fetch_concurrently(
+    targets: Iterable[T], fetch: Callable[[T], Any], policy: SyncPolicy
+) -> Iterator[Outcome[T]]:
+    """Fetch ``targets`` on a small thread pool; yield outcomes here as they complete.
+
+    ``targets`` is pulled lazily from this thread (it may query the database). At most
+    twice ``policy.workers`` fetches are under way, so memory stays bounded. A target that
+    fails with a retryable error is put back after a backoff (the provider's own wait when
+    it names one) until its attempts are spent; then, like any other provider error, it
+    is yielded as an error outcome.
+    """
+    pending = iter(targets)
+    exhausted = False
+    order = itertools.count()
+    deferred: list[tuple[float, int, T, int]] = []  # (due, tie-breaker, target, attempt)
+    running: dict[Future[Any], tuple[T, int]] = {}
+    with ThreadPoolExecutor(max_workers=policy.workers, thread_name_prefix="sync") as pool:
+        try:
+            while True:
+                while len(running) < 2 * policy.workers:
+                    if deferred and deferred[0][0] <= time.monotonic():
+                        _, _, target, attempt = heapq.heappop(deferred)
+                    elif not exhausted:
+                        target = next(pending, _END)
+                        if target is _END:
+                            exhausted = True
+                            continue
+                        attempt = 1
+                    else:
+                        break
+                    running[pool.submit(fetch, target)] = (target, attempt)
+                if not running:
+                    if not deferred:
+                        return
+                    time.sleep(max(0.0, deferred[0][0] - time.monotonic()))
+                    continue
+                timeout = max(0.0, deferred[0][0] - time.monotonic()) if deferred else None
+                done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    target, attempt = running.pop(future)
+                    try:
+                        result = future.result()
+                    except Retryable as exc:
+                        delay = retry_delay(exc, attempt, policy)
+                        if delay is None:
+                            yield Outcome(target, error=exc)
+                        else:
+                            log.info("retrying %r in %.1f s: %s", target, delay, exc)
+                            due = time.monotonic() + delay
+                            heapq.heappush(deferred, (due, next(order), target, attempt + 1))
+                    except ProviderError as exc:
+                        yield Outcome(target, error=exc)
+                    else:
+                        yield Outcome(target, result=result)
+        finally:
+            for future in running:
+                future.cancel()
+
+
+class SyncPass:
+    """One provider pass in progress: its run row and counters, and what the provider's
+    code needs (session, transport, policy, pacer, the company or clients to cover)."""
+
+    def __init__(
+        self,
+        session: Session,
+        run: SyncRun,
+        commit: Callable[[], None],
+        *,
+        policy: SyncPolicy,
+        transport: Any = None,
+        company_id: int | None = None,
+        client_ids: list[int] | None = None,
+    ) -> None:
+        self.session = session
+        self.run = run
+        self.commit = commit
+        self.policy = policy
+        self.transport = transport
+        self.company_id = company_id
+        self.client_ids = client_ids
+        self.pacer = Pacer(policy)
+        self.started = utcnow()
+        self.seen = self.changed = self.reauthorization = 0
+        self.succeeded = self.failed = 0  # targets (WABAs, pages, subaccounts)
+        self.errors: list[dict[str, Any]] = []
+        self._committed = (0, 0, 0)
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    def count_call(self) -> None:
+        """One request about to be made (called from the fetch threads)."""
+        with self._calls_lock:
+            self._calls += 1
+
+    def error(self, target: str, exc: BaseException) -> None:
+        """A target that could not be synced; the message never carries a secret."""
+        self.failed += 1
+        message = SECRET_PARAMS.sub(r"\1***", str(exc))
+        if isinstance(exc, ProviderError) and exc.retry_after:
+            message += f" (asked to wait {exc.retry_after:.0f} s)"
+        log.warning("quality sync %s: %s: %s", self.run.provider, target, message)
+        self.errors.append({"target": target, "error": message[:500]})
+
+    def keyset(self, stmt: Select[Any], key: InstrumentedAttribute[int]) -> Iterator[Any]:
+        """The rows of ``stmt`` in ``key`` order, ``chunk_size`` per query (never all)."""
+        last = None
+        while True:
+            query = stmt if last is None else stmt.where(key > last)
+            rows = self.session.execute(query.order_by(key).limit(self.policy.chunk_size)).all()
+            yield from rows
+            if len(rows) < self.policy.chunk_size:
+                return
+            last = getattr(rows[-1], key.key)
+
+    def checkpoint(self) -> None:
+        """Commit what was applied so far, with the run's counters."""
+        run = self.run
+        run.calls, run.seen, run.changed = self.calls, self.seen, self.changed
+        run.reauthorization = self.reauthorization
+        run.errors = self._kept_errors()
+        self.commit()
+        self._committed = (self.seen, self.changed, self.reauthorization)
+
+    def rollback(self) -> None:
+        """Drop what was applied since the last checkpoint, and its counts."""
+        self.session.rollback()
+        self.seen, self.changed, self.reauthorization = self._committed
+
+    def _kept_errors(self) -> list[dict[str, Any]]:
+        kept = self.errors[:ERRORS_KEPT]
+        if len(self.errors) > ERRORS_KEPT:
+            kept.append({"target": "", "error": f"and {len(self.errors) - ERRORS_KEPT} more"})
+        return kept
+
+    def finish(self, fatal: bool = False) -> None:
+        nothing_synced = self.failed and not self.succeeded
+        self.run.status = (
+            "failed" if fatal or nothing_synced else "partial" if self.errors else "succeeded"
+        )
+        self.run.finished_at = utcnow()
+        self.checkpoint()
+
+
+def pass_running(session: Session, provider: Provider, company_id: int | None, policy) -> bool:
+    """Whether a pass over the same fleet started recently and has not finished."""
+    scope = SyncRun.company_id.is_(None) if company_id is None else SyncRun.company_id == company_id
+    since = utcnow() - policy.stale_after
+    found = session.scalars(
+        select(SyncRun.id).where(
+            SyncRun.provider == provider,
+            scope,
+            SyncRun.status == "running",
+            SyncRun.started_at > since,
+        )
+    ).first()
+    return found is not None
+
+
+def sync_quality(
+    session: Session,
+    commit: Callable[[], None],
+    *,
+    providers: Iterable[Provider] | None = None,
+    company_id: int | None = None,
+    client_ids: list[int] | None = None,
+    transport: Any = None,
+    policy: SyncPolicy | None = None,
+) -> list[SyncRun]:
+    """Sync the channels of every provider (or ``providers``), of one company when
+    ``company_id`` is given; ``client_ids`` narrows a Meta pass to those clients.
+
+    One :class:`SyncRun` per provider, committed at the start (status ``running``), after
+    each chunk and at the end. A pass over the same fleet that is still running makes
+    this one ``skipped``. One provider failing never stops the next one.
+    """
+    policy = policy or SyncPolicy()
+    runs = []
+    for provider in providers or list(Provider):
+        busy = client_ids is None and pass_running(session, provider, company_id, policy)
+        run = SyncRun(provider=provider, company_id=company_id)
+        if busy:
+            run.status, run.finished_at = "skipped", utcnow()
+        session.add(run)
+        commit()
+        runs.append(run)
+        if busy:
+            continue
+        sync_pass = SyncPass(
+            session, run, commit, policy=policy, transport=transport,
+            company_id=company_id, client_ids=client_ids,
+        )  # fmt: skip
+        module = importlib.import_module(PASSES[provider])
+        try:
+            module.sync(sync_pass)
+        except Exception as exc:  # the pass cannot go on; the next provider still syncs
+            sync_pass.rollback()
+            if not isinstance(exc, ProviderError):
+                log.exception("quality sync of %s stopped", provider)
+            sync_pass.error(provider.label, exc)
+            sync_pass.finish(fatal=True)
+        else:
+            sync_pass.finish()
+    return runs
+
+
+def summary(run: SyncRun) -> str:
+    """One line for people: what a pass did."""
+    return (
+        f"{run.provider.value}: {run.status}, {run.calls} call(s), {run.seen} seen, "
+        f"{run.changed} changed, {run.reauthorization} to reauthorize, "
+        f"{len(run.errors)} error(s)"
+    )
+
+
+def batches(outcomes: Iterable[Outcome[T]], size: Callable[[Outcome[T]], int], limit: int):
+    """Group outcomes so that each group covers about ``limit`` channels (one commit each)."""
+    batch: list[Outcome[T]] = []
+    count = 0
+    for outcome in outcomes:
+        batch.append(outcome)
+        count += size(outcome)
+        if count >= limit:
+            yield batch
+            batch, count = [], 0
+    if batch:
+        yield batch

@@ -134,16 +134,25 @@ def apply_channel(session: Session, client: Dialog360Client, item: dict[str, Any
             company_id=client.company_id, client=client, dialog_channel_id=item["id"]
         )
         session.add(row)
-    setup = item.get("setup_info") or {}
-    row.phone_number = setup.get("phone_number") or row.phone_number
-    row.phone_name = setup.get("phone_name") or row.phone_name
-    row.status = item.get("status")
-    row.waba_account_id = (item.get("waba_account") or {}).get("id")
-    row.external_id = item.get("external_id")
-    row.quality_rating = item.get("current_quality_rating")
-    row.messaging_limit = item.get("current_limit")
+    for name, value in channel_values(item, row).items():
+        setattr(row, name, value)
     row.last_synced_at = utcnow()
     session.flush()
+
+
+def channel_values(item: dict[str, Any], row: Dialog360Channel) -> dict[str, Any]:
+    """A Partner API channel object as the row's column values (a known number and name
+    are kept when 360dialog leaves them out)."""
+    setup = item.get("setup_info") or {}
+    return {
+        "phone_number": setup.get("phone_number") or row.phone_number,
+        "phone_name": setup.get("phone_name") or row.phone_name,
+        "status": item.get("status"),
+        "waba_account_id": (item.get("waba_account") or {}).get("id"),
+        "external_id": item.get("external_id"),
+        "quality_rating": item.get("current_quality_rating"),
+        "messaging_limit": item.get("current_limit"),
+    }
 
 
 def revoke_channel(session: Session, row: Dialog360Channel) -> None:

@@ -231,26 +231,47 @@ def read_numbers(ctx: StepContext) -> None:
 
 def apply_phone_fields(session: Session, row: MetaWhatsAppPhoneNumber, data: dict) -> None:
     """Copy Graph's phone-number fields (raw strings) to the row and its channel."""
-    row.display_phone_number = data.get("display_phone_number") or row.display_phone_number
-    row.verified_name = data.get("verified_name") or row.verified_name
-    row.name_status = data.get("name_status")
-    row.quality_rating = data.get("quality_rating")
-    row.messaging_limit = _limit(data.get("whatsapp_business_manager_messaging_limit"))
-    row.messaging_limit_tier = data.get("messaging_limit_tier")
-    row.throughput_level = (data.get("throughput") or {}).get("level")
-    row.status = data.get("status")
-    row.code_verification_status = data.get("code_verification_status")
-    row.platform_type = data.get("platform_type")
-    row.health_status = data.get("health_status") or {}
+    for name, value in phone_values(data, row).items():
+        setattr(row, name, value)
     row.last_synced_at = utcnow()
+    publish_number(session, row)
+
+
+def phone_values(data: dict[str, Any], row: MetaWhatsAppPhoneNumber) -> dict[str, Any]:
+    """Graph's phone-number fields as the row's column values (a known name is kept when
+    Graph leaves it out)."""
+    return {
+        "display_phone_number": data.get("display_phone_number") or row.display_phone_number,
+        "verified_name": data.get("verified_name") or row.verified_name,
+        "name_status": data.get("name_status"),
+        "quality_rating": data.get("quality_rating"),
+        "messaging_limit": _limit(data.get("whatsapp_business_manager_messaging_limit")),
+        "messaging_limit_tier": data.get("messaging_limit_tier"),
+        "throughput_level": (data.get("throughput") or {}).get("level"),
+        "status": data.get("status"),
+        "code_verification_status": data.get("code_verification_status"),
+        "platform_type": data.get("platform_type"),
+        "health_status": data.get("health_status") or {},
+    }
+
+
+def publish_number(
+    session: Session,
+    row: MetaWhatsAppPhoneNumber,
+    *,
+    source: str = "onboarding",
+    status: str | None = None,
+) -> Channel:
+    """The number as the company's unified channel (``status`` overrides the number's)."""
     channel = upsert_channel(
         session,
         row.company_id,
         Provider.META,
         row.phone_number_id,
+        source=source,
         phone_number="+" + "".join(c for c in row.display_phone_number if c.isdigit()),
         display_name=row.verified_name,
-        status=row.status or "UNKNOWN",
+        status=status or row.status or "UNKNOWN",
         quality_rating=row.quality_rating or "UNKNOWN",
         messaging_limit=row.messaging_limit or row.messaging_limit_tier or "",
         needs_reauthorization=False,
@@ -258,6 +279,7 @@ def apply_phone_fields(session: Session, row: MetaWhatsAppPhoneNumber, data: dic
     )
     session.flush()
     row.channel_id = channel.id
+    return channel
 
 
 def _limit(value: Any) -> str | None:
@@ -275,8 +297,13 @@ def flag_reauthorization(session: Session, run: ProvisioningRun, exc: AuthError)
             MetaWhatsAppClient.waba_id == waba_id
         )
     ).one_or_none()
-    if client is None:
-        return
+    if client is not None:
+        require_reauthorization(session, client, exc)
+
+
+def require_reauthorization(session: Session, client: MetaWhatsAppClient, exc: AuthError) -> None:
+    """Meta refused the client's token: flag the client and its channels until the company
+    signs up again (which stores a new token and clears the flags)."""
     client.status = "reauthorization_required"
     client.reauthorization_reason = str(exc)[:500]
     for number in client.phone_numbers:

@@ -131,18 +131,34 @@ def refresh_sender(session: Session, row: TwilioWhatsAppSender, client: Client) 
 
 def _apply(session: Session, row: TwilioWhatsAppSender, remote: Any) -> TwilioWhatsAppSender:
     """Copy a sender resource (raw strings) to its row and the unified channel."""
-    properties = remote.properties or {}
-    row.sender_sid = remote.sid
-    row.status = remote.status or row.status
-    row.offline_reasons = list(remote.offline_reasons or [])
-    row.quality_rating = properties.get("quality_rating")
-    row.messaging_limit = properties.get("messaging_limit")
+    for name, value in sender_values(remote, row).items():
+        setattr(row, name, value)
     row.last_error, row.last_synced_at = None, utcnow()
+    publish_sender(session, row)
+    return row
+
+
+def sender_values(remote: Any, row: TwilioWhatsAppSender) -> dict[str, Any]:
+    """A sender resource's fields as the row's column values (raw strings; the known
+    status is kept when Twilio reports none)."""
+    properties = remote.properties or {}
+    return {
+        "sender_sid": remote.sid,
+        "status": remote.status or row.status,
+        "offline_reasons": list(remote.offline_reasons or []),
+        "quality_rating": properties.get("quality_rating"),
+        "messaging_limit": properties.get("messaging_limit"),
+    }
+
+
+def publish_sender(session: Session, row: TwilioWhatsAppSender, source: str = "onboarding") -> None:
+    """The sender as the company's unified channel."""
     channel = upsert_channel(
         session,
         row.company_id,
         Provider.TWILIO,
         row.sender_sid,
+        source=source,
         phone_number=row.sender_id.removeprefix("whatsapp:"),
         display_name=row.profile_name,
         status=row.status,
@@ -152,7 +168,6 @@ def _apply(session: Session, row: TwilioWhatsAppSender, remote: Any) -> TwilioWh
     )
     session.flush()
     row.channel_id = channel.id
-    return row
 
 
 def _quality(value: str | None) -> str:

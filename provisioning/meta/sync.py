@@ -1,0 +1,296 @@
+"""Meta's part of the quality sync: one paged ``/{waba}/phone_numbers`` listing per WABA.
+
+Each listing uses the client's own business token and asks for the fields onboarding
+reads (fact sheet §1.7). Graph's usage headers (§3.3) pace the pass: ``X-App-Usage``
+spaces every call out as the app nears its limit; ``X-Business-Use-Case-Usage`` holds a
+WABA back for its ``estimated_time_to_regain_access``. Throttles (4, 80007, 80008, 429)
+put the WABA back for later; credential errors (0, 10, 190, 200-299) flag the client for
+reauthorization. Flagged and offboarded clients are not called at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import AuthError, ProviderError, Retryable
+from ..events import WebhookEvent
+from ..partners import PartnerConfiguration
+from ..sync import Outcome, Pacer, SyncPass, batches, fetch_concurrently
+from .api import GraphClient
+from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+from .onboarding import PHONE_FIELDS, phone_values, publish_number, require_reauthorization
+
+NOT_SYNCED = ("reauthorization_required", "offboarded")
+# Client states the webhooks publish as the channel's status (provisioning.meta.webhooks).
+BLOCKING_CLIENT_STATES = ("disabled", "restricted")
+REFRESHING_FIELDS = ("phone_number_quality_update", "account_update")
+APP_LIMIT_CODES = ("4", "17")  # app- and user-level limits: every WABA waits
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Graph's usage headers, as the highest percentage each reports."""
+
+    app: float = 0.0  # X-App-Usage
+    waba: float = 0.0  # X-Business-Use-Case-Usage
+    regain_seconds: float = 0.0  # estimated_time_to_regain_access (minutes on the wire)
+
+    @classmethod
+    def from_headers(cls, headers: httpx.Headers) -> Usage:
+        app = _percent(_json(headers.get("x-app-usage")))
+        waba, regain = 0.0, 0.0
+        buc = _json(headers.get("x-business-use-case-usage"))
+        for entries in buc.values() if isinstance(buc, dict) else ():
+            for entry in entries if isinstance(entries, list) else ():
+                if isinstance(entry, dict):
+                    waba = max(waba, _percent(entry))
+                    minutes = _number(entry.get("estimated_time_to_regain_access"))
+                    regain = max(regain, minutes * 60)
+        return cls(app, waba, regain)
+
+
+def _json(value: str | None) -> Any:
+    try:
+        return json.loads(value) if value else {}
+    except ValueError:
+        return {}
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _percent(metrics: Any) -> float:
+    if not isinstance(metrics, dict):
+        return 0.0
+    return max(_number(metrics.get(k)) for k in ("call_count", "total_cputime", "total_time"))
+
+
+class PacedGraphClient(GraphClient):
+    """The Graph client with every answer's usage headers fed to the pass's pacer."""
+
+    def __init__(self, base_url: str, version: str, pacer: Pacer, **options: Any) -> None:
+        super().__init__(base_url, version, max_attempts=1, **options)  # the pass retries
+        self.pacer = pacer
+
+    def read_usage(self, response: httpx.Response) -> Usage:
+        usage = Usage.from_headers(response.headers)
+        self.pacer.report(usage.app)
+        return usage
+
+    def map_error(self, response: httpx.Response) -> ProviderError:
+        exc = super().map_error(response)
+        usage = self.read_usage(response)
+        if usage.regain_seconds:
+            exc.retry_after = max(exc.retry_after or 0.0, usage.regain_seconds)
+        if isinstance(exc, Retryable) and (exc.code in APP_LIMIT_CODES or usage.app >= 100):
+            self.pacer.pause(exc.retry_after or self.pacer.policy.backoff)
+        return exc
+
+
+@dataclass
+class Waba:
+    """One client's WABA to list (plain values: fetch threads never touch the session)."""
+
+    client_id: int
+    waba_id: str
+    client_status: str
+    graph: PacedGraphClient = field(repr=False)
+    token: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"WABA {self.waba_id}"
+
+
+def sync(sync_pass: SyncPass) -> None:
+    """List every WABA's numbers concurrently; apply them here, a chunk per commit."""
+    graphs: dict[int, PacedGraphClient] = {}
+    try:
+        outcomes = fetch_concurrently(
+            wabas(sync_pass, graphs),
+            partial(list_numbers, sync_pass),
+            sync_pass.policy,
+        )
+        for batch in batches(outcomes, _size, sync_pass.policy.chunk_size):
+            apply(sync_pass, batch)
+            sync_pass.checkpoint()
+    finally:
+        for graph in graphs.values():
+            graph.close()
+
+
+def _size(outcome: Outcome[Waba]) -> int:
+    return len(outcome.result or ()) or 1
+
+
+def wabas(sync_pass: SyncPass, graphs: dict[int, PacedGraphClient]) -> Iterator[Waba]:
+    """The clients to sync, read ``chunk_size`` at a time."""
+    stmt = select(
+        MetaWhatsAppClient.id,
+        MetaWhatsAppClient.waba_id,
+        MetaWhatsAppClient.status,
+        MetaWhatsAppClient.access_token,
+        MetaWhatsAppClient.partner_configuration_id,
+    ).where(
+        MetaWhatsAppClient.status.not_in(NOT_SYNCED),
+        MetaWhatsAppClient.access_token.is_not(None),
+    )
+    if sync_pass.company_id is not None:
+        stmt = stmt.where(MetaWhatsAppClient.company_id == sync_pass.company_id)
+    if sync_pass.client_ids is not None:
+        stmt = stmt.where(MetaWhatsAppClient.id.in_(sync_pass.client_ids))
+    for row in sync_pass.keyset(stmt, MetaWhatsAppClient.id):
+        graph = _graph(sync_pass, graphs, row.partner_configuration_id)
+        if graph is None:
+            sync_pass.error(f"WABA {row.waba_id}", LookupError("its Meta configuration is gone"))
+            continue
+        yield Waba(row.id, row.waba_id, row.status, graph, row.access_token)
+
+
+def _graph(
+    sync_pass: SyncPass, graphs: dict[int, PacedGraphClient], config_id: int | None
+) -> PacedGraphClient | None:
+    if config_id is None:
+        return None
+    if config_id not in graphs:
+        config = sync_pass.session.get(PartnerConfiguration, config_id)
+        if config is None:
+            return None
+        graphs[config_id] = PacedGraphClient(
+            config.value("graph_base_url"),
+            config.value("graph_api_version"),
+            sync_pass.pacer,
+            transport=sync_pass.transport,
+        )
+    return graphs[config_id]
+
+
+def list_numbers(sync_pass: SyncPass, waba: Waba) -> list[dict[str, Any]]:
+    """Every number of the WABA, one cursor page after the other (runs in a fetch thread).
+
+    A WABA whose own budget is spent is held back (raised as retryable) rather than sent a
+    call that Meta would refuse.
+    """
+    params: dict[str, Any] = {"fields": PHONE_FIELDS, "limit": sync_pass.policy.page_size}
+    numbers: list[dict[str, Any]] = []
+    while True:
+        sync_pass.pacer.before_call()
+        sync_pass.count_call()
+        response = waba.graph.request(
+            "GET", f"/{waba.waba_id}/phone_numbers", params={**params, "access_token": waba.token}
+        )
+        usage = waba.graph.read_usage(response)
+        page = response.json()
+        numbers += page.get("data") or []
+        paging = page.get("paging") or {}
+        after = (paging.get("cursors") or {}).get("after")
+        if not after or not paging.get("next"):
+            return numbers
+        params["after"] = after
+        if usage.waba >= 100:
+            raise Retryable(
+                "meta", "the WABA's call budget is spent", 429, code="80007",
+                retry_after=usage.regain_seconds or None,
+            )  # fmt: skip
+        sync_pass.pacer.sleep(sync_pass.pacer.spacing(usage.waba))
+
+
+def apply(sync_pass: SyncPass, batch: list[Outcome[Waba]]) -> None:
+    """Write what changed: numbers we know, their channels, and flags for bad tokens."""
+    session = sync_pass.session
+    listed = [o for o in batch if o.error is None]
+    rows = _rows(session, [o.target.client_id for o in listed])
+    for outcome in batch:
+        waba = outcome.target
+        if isinstance(outcome.error, AuthError):
+            client = session.get(MetaWhatsAppClient, waba.client_id)
+            if client is not None:
+                require_reauthorization(session, client, outcome.error)
+                sync_pass.reauthorization += 1
+            continue
+        if outcome.error is not None:
+            sync_pass.error(str(waba), outcome.error)
+            continue
+        sync_pass.succeeded += 1
+        for data in outcome.result:
+            sync_pass.seen += 1
+            row = rows.get(str(data.get("id")))
+            if row is None or row.client_id != waba.client_id:
+                continue  # a number Meta lists that the platform does not hold: ignored
+            if update_number(session, row, data, waba.client_status, sync_pass.started):
+                sync_pass.changed += 1
+
+
+def _rows(session: Session, client_ids: list[int]) -> dict[str, MetaWhatsAppPhoneNumber]:
+    if not client_ids:
+        return {}
+    numbers = session.scalars(
+        select(MetaWhatsAppPhoneNumber).where(MetaWhatsAppPhoneNumber.client_id.in_(client_ids))
+    )
+    return {n.phone_number_id: n for n in numbers}
+
+
+def update_number(
+    session: Session,
+    row: MetaWhatsAppPhoneNumber,
+    data: dict[str, Any],
+    client_status: str,
+    at: dt.datetime,
+) -> bool:
+    """Copy the listed values that differ; publish the channel when any did."""
+    values = phone_values(data, row)
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    if not changed:
+        return False
+    for name, value in changed.items():
+        setattr(row, name, value)
+    row.last_synced_at = at
+    if row.channel_id is not None:  # onboarding publishes numbers it has not finished
+        status = client_status.upper() if client_status in BLOCKING_CLIENT_STATES else None
+        publish_number(session, row, source="sync", status=status)
+    return True
+
+
+def clients_to_refresh(session: Session, event: WebhookEvent) -> list[int]:
+    """The clients whose WABA a stored quality or account webhook names.
+
+    Meta's quality webhook says FLAGGED without the colour: listing the WABA's numbers
+    (``sync.meta_waba``) reads the exact rating.
+    """
+    try:
+        payload = json.loads(event.payload)
+    except ValueError:
+        return []
+    waba_ids = {
+        str(entry.get("id"))
+        for entry in (payload.get("entry") or [] if isinstance(payload, dict) else [])
+        if isinstance(entry, dict)
+        and any(
+            isinstance(change, dict) and change.get("field") in REFRESHING_FIELDS
+            for change in entry.get("changes") or []
+        )
+    }
+    if not waba_ids:
+        return []
+    return list(
+        session.scalars(
+            select(MetaWhatsAppClient.id)
+            .where(
+                MetaWhatsAppClient.waba_id.in_(waba_ids),
+                MetaWhatsAppClient.status.not_in(NOT_SYNCED),
+            )
+            .order_by(MetaWhatsAppClient.id)
+        )
+    )
