@@ -102,8 +102,12 @@ def resume_due_runs() -> int:
     return len(ids)
 
 
-def _apply_stored_event(event_id: int, apply: Callable[[Any, Any], list[int]]) -> list[int]:
-    """Apply a stored webhook event once; resume the runs it makes due."""
+def _apply_stored_event(
+    event_id: int,
+    apply: Callable[[Any, Any], list[int]],
+    then: Callable[[Any], Any] | None = None,
+) -> list[int]:
+    """Apply a stored webhook event once; resume the runs it makes due, then ``then(event)``."""
     from provisioning.events import WebhookEvent, mark_processed
 
     event = db.session.get(WebhookEvent, event_id)
@@ -126,6 +130,8 @@ def _apply_stored_event(event_id: int, apply: Callable[[Any, Any], list[int]]) -
     db.session.commit()
     for run_id in due:
         enqueue("provisioning.execute_run", run_id)
+    if then is not None:
+        then(event)
     return due
 
 
@@ -157,9 +163,12 @@ def retry_failed_events() -> int:
 
 @job("webhooks.apply_meta", retries=0)  # the webhook pipeline retries it
 def apply_meta_event(event_id: int) -> list[int]:
+    """Apply, then list the WABAs the event names: Meta's quality events carry no colour."""
     from provisioning.meta.webhooks import apply
 
-    return _apply_stored_event(event_id, apply)
+    from .sync_jobs import refresh_wabas_named_in
+
+    return _apply_stored_event(event_id, apply, then=refresh_wabas_named_in)
 
 
 @job("webhooks.apply_twilio_events", retries=0)  # the webhook pipeline retries it

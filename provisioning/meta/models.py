@@ -12,6 +12,9 @@ from ..crypto import EncryptedText
 from ..db import Base, created_at, intpk, updated_at
 from ..tenancy import CompanyOwned
 
+# Client states the platform no longer reads the WABA in (the sync skips them).
+NOT_SYNCED = ("reauthorization_required", "offboarded")
+
 
 class MetaWhatsAppClient(CompanyOwned, Base):
     """A company's WhatsApp Business Account, shared with the platform's app."""
@@ -38,6 +41,11 @@ class MetaWhatsAppClient(CompanyOwned, Base):
     updated_at: Mapped[updated_at]
 
     phone_numbers: Mapped[list[MetaWhatsAppPhoneNumber]] = relationship(back_populates="client")
+
+    @property
+    def readable(self) -> bool:
+        """Whether the platform can still read this WABA with the stored token."""
+        return self.status not in NOT_SYNCED and self.access_token is not None
 
 
 class MetaWhatsAppPhoneNumber(CompanyOwned, Base):

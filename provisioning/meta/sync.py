@@ -26,10 +26,9 @@ from ..events import WebhookEvent
 from ..partners import PartnerConfiguration
 from ..sync import Outcome, Pacer, SyncPass, batches, fetch_concurrently
 from .api import GraphClient
-from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from .onboarding import PHONE_FIELDS, phone_values, publish_number, require_reauthorization
 
-NOT_SYNCED = ("reauthorization_required", "offboarded")
 # Client states the webhooks publish as the channel's status (provisioning.meta.webhooks).
 BLOCKING_CLIENT_STATES = ("disabled", "restricted")
 REFRESHING_FIELDS = ("phone_number_quality_update", "account_update")

@@ -97,10 +97,14 @@ def _quality(session, client, value: dict[str, Any], at) -> None:
     if number is None or not _fresh(number, at):
         return
     kind = value.get("event")
-    if kind == "FLAGGED" and number.quality_rating in (None, "GREEN", "UNKNOWN"):
-        number.quality_rating = "YELLOW"  # the legacy event names no colour: at least YELLOW
-    elif kind == "UNFLAGGED":
-        number.quality_rating = "GREEN"
+    # FLAGGED / UNFLAGGED name no colour. A readable WABA is listed right after this
+    # (one call, ``clients_to_refresh``) for the exact rating; guessing here would alert
+    # twice (YELLOW, then RED). Only an unreadable one gets the guess.
+    if not client.readable:
+        if kind == "FLAGGED" and number.quality_rating in (None, "GREEN", "UNKNOWN"):
+            number.quality_rating = "YELLOW"
+        elif kind == "UNFLAGGED":
+            number.quality_rating = "GREEN"
     limit = value.get("current_limit") or value.get("max_daily_conversations_per_business")
     if limit:
         number.messaging_limit = str(limit)

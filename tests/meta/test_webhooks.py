@@ -91,37 +91,41 @@ def test_a_banned_waba_marks_its_client_and_channels(app, sandbox, session, conn
     assert session.scalars(select(Channel)).one().status in ("DISABLED", "DISABLE_SCHEDULED")
 
 
-def test_an_older_delivery_arriving_late_changes_nothing(app, client, session, connected):
-    def quality_event(event: str, at: int) -> bytes:
-        value = {"display_phone_number": number.display_phone_number, "event": event}
+def test_an_older_delivery_arriving_late_changes_nothing(app, client, session, connected,
+                                                          monkeypatch):  # fmt: skip
+    # the events alone: no listing of the WABA afterwards
+    monkeypatch.setattr("portal.sync_jobs.refresh_wabas_named_in", lambda event: [])
+
+    def limit_event(limit: str, at: int) -> bytes:
+        value = {"display_phone_number": number.display_phone_number, "event": "UPGRADE",
+                 "current_limit": limit}  # fmt: skip
         change = {"field": "phone_number_quality_update", "value": value}
         entry = {"id": connected["waba_id"], "time": at, "changes": [change]}
         return json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
 
     number = session.scalars(select(MetaWhatsAppPhoneNumber)).one()
-    newer = quality_event("FLAGGED", 2_000_000_000)
-    older = quality_event("UNFLAGGED", 1_900_000_000)
+    newer = limit_event("TIER_100K", 2_000_000_000)
+    older = limit_event("TIER_250", 1_900_000_000)
     for body in (newer, older):  # delivered out of order
         assert client.post("/webhooks/meta", data=body, headers=sign(body)).status_code == 200
     app.extensions["job_runner"].drain()
     session.refresh(number)
-    assert number.quality_rating == "YELLOW"  # the later observation (FLAGGED) stands
+    assert number.messaging_limit == "TIER_100K"  # the later observation stands
 
 
-def test_a_quality_drop_is_one_history_row_and_one_notification(app, sandbox, session, make,
-                                                                  connected):  # fmt: skip
+def test_a_colourless_flag_is_read_back_as_red_once(app, sandbox, session, make, connected):
     channel = session.scalars(select(Channel)).one()
     owner = make.user(session.get(Company, channel.company_id), Role.ADMIN)
     phone = connected["phone_number_id"]
     sandbox.meta.control_set_quality(phone_number_id=phone, quality_rating="RED", shape="legacy")
-    app.extensions["job_runner"].drain()
-    sandbox.meta.control_set_quality(phone_number_id=phone, quality_rating="RED", shape="current")
-    app.extensions["job_runner"].drain()  # nothing new: no second transition
+    app.extensions["job_runner"].drain()  # the event, then one listing of its WABA
+    sandbox.meta.control_set_messaging_limit(phone_number_id=phone, tier="TIER_100K")
+    app.extensions["job_runner"].drain()  # a raise: a change, but no alert
     session.refresh(channel)
-    assert channel.quality_rating in ("YELLOW", "RED")
-    sources = [h.source for h in session.scalars(select(ChannelHistory))]
-    assert sources.count("webhook") == 1
+    assert (channel.quality_rating, channel.messaging_limit) == ("RED", "TIER_100K")
+    history = session.scalars(select(ChannelHistory).order_by(ChannelHistory.id)).all()
+    assert [h.quality_rating for h in history] == ["GREEN", "RED", "RED"]
     (notification,) = session.scalars(
         select(Notification).where(Notification.user_id == owner.id)
     ).all()
-    assert "quality rating dropped" in notification.alert.message
+    assert notification.alert.reasons == ["quality rating dropped to RED"]
