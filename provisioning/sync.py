@@ -364,3 +364,14 @@ def batches(outcomes: Iterable[Outcome[T]], size: Callable[[Outcome[T]], int], l
             batch, count = [], 0
     if batch:
         yield batch
+
+
+def copy_changes(row: Any, values: dict[str, Any], at: dt.datetime) -> bool:
+    """Set the listed values that differ from the row (and when it was read); False, and
+    nothing written, when none does."""
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    for name, value in changed.items():
+        setattr(row, name, value)
+    if changed:
+        row.last_synced_at = at
+    return bool(changed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from provisioning.events import WebhookEvent, redacted, replay
@@ -42,9 +42,7 @@ def index():
 @bp.route("/<int:event_id>")
 @platform_admin
 def detail(event_id: int):
-    event = db.session.get(WebhookEvent, event_id)
-    if event is None:
-        abort(404)
+    event = db.get_or_404(WebhookEvent, event_id)
     try:
         shown = json.dumps(redacted(json.loads(event.payload)), indent=2, ensure_ascii=False)
     except ValueError:
@@ -55,9 +53,7 @@ def detail(event_id: int):
 @bp.route("/<int:event_id>/replay", methods=["POST"])
 @platform_admin
 def replay_event(event_id: int):
-    event = db.session.get(WebhookEvent, event_id)
-    if event is None:
-        abort(404)
+    event = db.get_or_404(WebhookEvent, event_id)
     if ConfirmForm().validate_on_submit():
         replay(event)
         db.session.commit()

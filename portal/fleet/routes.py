@@ -7,7 +7,7 @@ of another company is a 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 
 from provisioning import fleet, health
 from provisioning.channels import Channel
@@ -41,9 +41,7 @@ def company_index():
 @platform_admin
 def admin_channel(channel_id: int):
     # Platform admins see every company's channels: no tenant scope to apply.
-    channel = db.session.get(Channel, channel_id)
-    if channel is None:
-        abort(404)
+    channel = db.get_or_404(Channel, channel_id)
     return _render_channel(channel, db.session.get(Company, channel.company_id))
 
 

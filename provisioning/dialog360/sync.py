@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ..db import utcnow
 from ..errors import AuthError, Retryable
 from ..partners import PartnerConfiguration, record_check
-from ..sync import Outcome, SyncPass, batches, fetch_concurrently
+from ..sync import Outcome, SyncPass, batches, copy_changes, fetch_concurrently
 from .api import PartnerClient
 from .models import Dialog360Channel, Dialog360Client
 from .onboarding import channel_values, partner_client, publish_channel
@@ -169,13 +169,8 @@ def update_channel(
     session: Session, row: Dialog360Channel, item: dict[str, Any], at: dt.datetime
 ) -> bool:
     """Copy the listed values that differ; publish the channel when any did."""
-    values = channel_values(item, row)
-    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
-    if not changed:
+    if not copy_changes(row, channel_values(item, row), at):
         return False
-    for name, value in changed.items():
-        setattr(row, name, value)
-    row.last_synced_at = at
     if row.channel_id is not None:  # onboarding publishes channels once they have a key
         publish_channel(session, row, source="sync")
     return True

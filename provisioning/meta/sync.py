@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ..errors import AuthError, ProviderError, Retryable
 from ..events import WebhookEvent
 from ..partners import PartnerConfiguration
-from ..sync import Outcome, Pacer, SyncPass, batches, fetch_concurrently
+from ..sync import Outcome, Pacer, SyncPass, batches, copy_changes, fetch_concurrently
 from .api import GraphClient
 from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from .onboarding import PHONE_FIELDS, phone_values, publish_number, require_reauthorization
@@ -249,13 +249,8 @@ def update_number(
     at: dt.datetime,
 ) -> bool:
     """Copy the listed values that differ; publish the channel when any did."""
-    values = phone_values(data, row)
-    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
-    if not changed:
+    if not copy_changes(row, phone_values(data, row), at):
         return False
-    for name, value in changed.items():
-        setattr(row, name, value)
-    row.last_synced_at = at
     if row.channel_id is not None:  # onboarding publishes numbers it has not finished
         status = client_status.upper() if client_status in BLOCKING_CLIENT_STATES else None
         publish_number(session, row, source="sync", status=status)

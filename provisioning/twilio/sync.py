@@ -24,7 +24,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from ..channels import Channel
 from ..errors import AuthError, Rejected
 from ..partners import PartnerConfiguration
-from ..sync import Outcome, SyncPass, batches, fetch_concurrently
+from ..sync import Outcome, SyncPass, batches, copy_changes, fetch_concurrently
 from .accounts import map_twilio_error
 from .models import TwilioSubaccount, TwilioWhatsAppSender
 from .numbers import call
@@ -174,13 +174,8 @@ def update_sender(
     session: Session, row: TwilioWhatsAppSender, remote: Any, at: dt.datetime
 ) -> bool:
     """Copy the listed values that differ; publish the channel when any did."""
-    values = sender_values(remote, row)
-    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
-    if not changed:
+    if not copy_changes(row, sender_values(remote, row), at):
         return False
-    for name, value in changed.items():
-        setattr(row, name, value)
-    row.last_synced_at = at
     if row.channel_id is not None:
         publish_sender(session, row, source="sync")
     return True

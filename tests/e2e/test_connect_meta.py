@@ -20,15 +20,20 @@ def complete_popup(popup, number: str) -> None:
     popup.click("#finish")
 
 
-def test_company_admin_connects_a_number_and_sees_it_connected(browser, live_demo):
-    page = browser.new_page()
-    login(page, live_demo["portal"], "owner@acme.example", demo.DEMO_PASSWORD)
+def connect_number(page, portal: str, number: str) -> None:
+    """Acme's owner signs in and connects ``number`` through the popup, to the run's end."""
+    login(page, portal, "owner@acme.example", demo.DEMO_PASSWORD)
     page.click("#connect-whatsapp")
     page.wait_for_selector("#connect-meta:not([disabled])")
     with page.expect_popup() as popup_info:
         page.click("#connect-meta")
-    complete_popup(popup_info.value, "+1 555 010 4242")
+    complete_popup(popup_info.value, number)
     page.wait_for_selector("#to-channels", timeout=30_000)
+
+
+def test_company_admin_connects_a_number_and_sees_it_connected(browser, live_demo):
+    page = browser.new_page()
+    connect_number(page, live_demo["portal"], "+1 555 010 4242")
     assert page.text_content("#run-status").strip() == "completed"
     page.click("#to-channels")
     row = page.text_content("#channels")

@@ -6,7 +6,7 @@ import pytest
 
 from portal import demo
 from tests.e2e.conftest import login
-from tests.e2e.test_connect_meta import complete_popup
+from tests.e2e.test_connect_meta import connect_number
 
 pytestmark = pytest.mark.browser
 
@@ -18,13 +18,7 @@ def logout(page) -> None:
 
 def test_a_red_number_reaches_the_chart_and_one_notification(browser, live_demo):
     page = browser.new_page()
-    login(page, live_demo["portal"], "owner@acme.example", demo.DEMO_PASSWORD)
-    page.click("#connect-whatsapp")
-    page.wait_for_selector("#connect-meta:not([disabled])")
-    with page.expect_popup() as popup_info:
-        page.click("#connect-meta")
-    complete_popup(popup_info.value, "+1 555 010 7777")
-    page.wait_for_selector("#to-channels", timeout=30_000)
+    connect_number(page, live_demo["portal"], "+1 555 010 7777")
     logout(page)
 
     # The platform admin turns the number RED on the sandbox page.
