@@ -313,9 +313,8 @@ BREAKDOWN = (
     ("    configuration lookup + decrypt", "provisioning/partners.py", "active_configuration"),
     ("    signature check", "provisioning/meta/webhooks.py", "signature_valid"),
     ("    parse (JSON, digest)", "provisioning/meta/webhooks.py", "parse"),
-    ("    store_event (SELECT, SAVEPOINT, INSERT)", "provisioning/events.py", "store_event"),
+    ("    store_event (one INSERT ... ON CONFLICT)", "provisioning/events.py", "store_event"),
     ("    commit", "sqlalchemy/orm/scoping.py", "commit"),
-    ("    event.id reloaded after the commit", "sqlalchemy/orm/state.py", "_load_expired"),
 )
 
 
