@@ -94,10 +94,7 @@ def _register_task(celery: Celery, app: Flask, spec: Job) -> None:
         run,
         name=spec.name,
         bind=True,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        max_retries=spec.retries,
-        ignore_result=True,
+        max_retries=spec.retries,  # acks, results: the app's settings in create_celery
         shared=False,  # this app's tasks only: they run inside this portal's app context
     )
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Index, Select, String, UniqueConstraint, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .db import Base, created_at, enum_column, intpk, updated_at
 from .partners import Provider
@@ -46,3 +46,13 @@ class Channel(CompanyOwned, Base):
     @property
     def quality_label(self) -> str:
         return QUALITY_LABELS.get(self.quality_rating, "Unknown")
+
+
+def mark_needing_reauthorization(session: Session, channel_ids: Select[tuple[int | None]]) -> None:
+    """Flag the channels ``channel_ids`` selects: the provider refused our credentials."""
+    session.execute(
+        update(Channel)
+        .where(Channel.id.in_(channel_ids), Channel.needs_reauthorization.is_(False))
+        .values(needs_reauthorization=True)
+        .execution_options(synchronize_session="fetch")
+    )

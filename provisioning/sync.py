@@ -30,7 +30,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from .db import Base, enum_column, intpk, utcnow
 from .errors import ProviderError, Retryable
-from .http import SECRET_PARAMS
+from .http import redact_url
 from .partners import Provider
 
 log = logging.getLogger("provisioning.sync")
@@ -235,7 +235,7 @@ class SyncPass:
     def error(self, target: str, exc: BaseException) -> None:
         """A target that could not be synced; the message never carries a secret."""
         self.failed += 1
-        message = SECRET_PARAMS.sub(r"\1***", str(exc))
+        message = redact_url(str(exc))  # a message may quote a URL with its token
         if isinstance(exc, ProviderError) and exc.retry_after:
             message += f" (asked to wait {exc.retry_after:.0f} s)"
         log.warning("quality sync %s: %s: %s", self.run.provider, target, message)

@@ -20,7 +20,7 @@ from provisioning.twilio import webhooks as twilio_webhooks
 
 from ..access import public
 from ..extensions import csrf, db
-from ..jobs import enqueue
+from ..jobs import APPLIERS, enqueue
 from ..providers import partner_configuration
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -53,11 +53,17 @@ def dialog360(token: str | None):
         dedupe_key, name = d360.parse(body)
     except DomainError as exc:
         return jsonify(error=str(exc)), 400
-    event_id = store_event(db.session, Provider.DIALOG360, dedupe_key, name, body)
+    event_id = _accept(Provider.DIALOG360, dedupe_key, name, body)
+    return jsonify(received=True, duplicate=event_id is None)
+
+
+def _accept(provider: Provider, dedupe_key: str, event_type: str, body: bytes) -> int | None:
+    """Store a verified delivery, commit, and queue its application; None for a duplicate."""
+    event_id = store_event(db.session, provider, dedupe_key, event_type, body)
     db.session.commit()
     if event_id is not None:
-        enqueue("webhooks.apply_dialog360", event_id)
-    return jsonify(received=True, duplicate=event_id is None)
+        enqueue(APPLIERS[provider.value], event_id)
+    return event_id
 
 
 def _public_url() -> str:
@@ -112,10 +118,7 @@ def twilio_events(token: str):
         return jsonify(error=str(exc)), 400
     key = ",".join(sorted(str(e.get("id") or "") for e in events)) or body_digest(raw)
     name = str(events[0].get("type") or "event") if events else "event"
-    event_id = store_event(db.session, Provider.TWILIO, f"events:{key}"[:128], name[-80:], raw)
-    db.session.commit()
-    if event_id is not None:
-        enqueue("webhooks.apply_twilio_events", event_id)
+    _accept(Provider.TWILIO, f"events:{key}", name[-80:], raw)
     return "", 200
 
 
@@ -151,8 +154,5 @@ def meta_event():
         dedupe_key, field = meta_webhooks.parse(body)
     except DomainError as exc:
         return jsonify(error=str(exc)), 400
-    event_id = store_event(db.session, Provider.META, dedupe_key, field, body)
-    db.session.commit()
-    if event_id is not None:
-        enqueue("webhooks.apply_meta", event_id)
+    _accept(Provider.META, dedupe_key, field, body)
     return "", 200

@@ -14,6 +14,13 @@ from ..tenancy import CompanyOwned
 
 # Client states the platform no longer reads the WABA in (the sync skips them).
 NOT_SYNCED = ("reauthorization_required", "offboarded")
+# Client states that stop every number of the WABA, whatever the number's own status.
+BLOCKING_CLIENT_STATES = ("disabled", "restricted", "offboarded")
+
+
+def blocking_status(client_status: str) -> str | None:
+    """The channel status a client's state imposes on all its numbers, if it imposes one."""
+    return client_status.upper() if client_status in BLOCKING_CLIENT_STATES else None
 
 
 class MetaWhatsAppClient(CompanyOwned, Base):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..channels import Channel
+from ..channels import Channel, mark_needing_reauthorization
 from ..db import utcnow
 from ..errors import AuthError, DomainError, Rejected
 from ..health import upsert_channel
@@ -306,11 +306,12 @@ def require_reauthorization(session: Session, client: MetaWhatsAppClient, exc: A
     signs up again (which stores a new token and clears the flags)."""
     client.status = "reauthorization_required"
     client.reauthorization_reason = str(exc)[:500]
-    for number in client.phone_numbers:
-        if number.channel_id:
-            channel = session.get(Channel, number.channel_id)
-            if channel is not None:
-                channel.needs_reauthorization = True
+    mark_needing_reauthorization(
+        session,
+        select(MetaWhatsAppPhoneNumber.channel_id).where(
+            MetaWhatsAppPhoneNumber.client_id == client.id
+        ),
+    )
 
 
 EMBEDDED_SIGNUP = register_flow(

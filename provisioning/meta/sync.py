@@ -26,11 +26,10 @@ from ..events import WebhookEvent
 from ..partners import PartnerConfiguration
 from ..sync import Outcome, Pacer, SyncPass, batches, copy_changes, fetch_concurrently
 from .api import GraphClient
-from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .onboarding import PHONE_FIELDS, phone_values, publish_number, require_reauthorization
 
 # Client states the webhooks publish as the channel's status (provisioning.meta.webhooks).
-BLOCKING_CLIENT_STATES = ("disabled", "restricted")
 REFRESHING_FIELDS = ("phone_number_quality_update", "account_update")
 APP_LIMIT_CODES = ("4", "17")  # app- and user-level limits: every WABA waits
 
@@ -252,8 +251,7 @@ def update_number(
     if not copy_changes(row, phone_values(data, row), at):
         return False
     if row.channel_id is not None:  # onboarding publishes numbers it has not finished
-        status = client_status.upper() if client_status in BLOCKING_CLIENT_STATES else None
-        publish_number(session, row, source="sync", status=status)
+        publish_number(session, row, source="sync", status=blocking_status(client_status))
     return True
 
 

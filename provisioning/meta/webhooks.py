@@ -20,7 +20,7 @@ from ..channels import Channel
 from ..errors import DomainError
 from ..events import WebhookEvent, body_digest
 from ..health import observe
-from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 
 BAN_STATES = {"DISABLE": "disabled", "SCHEDULE_FOR_DISABLE": "disable_scheduled"}
 
@@ -142,11 +142,7 @@ def _publish(session: Session, number: MetaWhatsAppPhoneNumber, at: dt.datetime 
     channel = session.get(Channel, number.channel_id) if number.channel_id else None
     if channel is None:
         return
-    client_status = number.client.status
-    if client_status in ("disabled", "restricted", "offboarded"):
-        status = client_status.upper()
-    else:
-        status = number.status or None
+    status = blocking_status(number.client.status) or number.status or None
     if number.verified_name:
         channel.display_name = number.verified_name
     observe(

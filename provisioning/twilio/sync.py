@@ -17,11 +17,11 @@ from functools import partial
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from ..channels import Channel
+from ..channels import mark_needing_reauthorization
 from ..errors import AuthError, Rejected
 from ..partners import PartnerConfiguration
 from ..sync import Outcome, SyncPass, batches, copy_changes, fetch_concurrently
@@ -187,9 +187,4 @@ def flag_channels(session: Session, subaccount_id: int) -> None:
         TwilioWhatsAppSender.subaccount_id == subaccount_id,
         TwilioWhatsAppSender.channel_id.is_not(None),
     )
-    session.execute(
-        update(Channel)
-        .where(Channel.id.in_(channel_ids), Channel.needs_reauthorization.is_(False))
-        .values(needs_reauthorization=True)
-        .execution_options(synchronize_session="fetch")
-    )
+    mark_needing_reauthorization(session, channel_ids)
