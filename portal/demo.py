@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -59,22 +61,59 @@ def partner_values(sandbox_url: str, public_url: str) -> dict[Provider, dict[str
 
 
 def seed_database(sandbox_url: str, public_url: str) -> bool:
-    """Create the demo admin, companies, users and partner configurations once."""
-    if accounts.find_user(db.session, ADMIN_EMAIL) is not None:
-        return False
-    accounts.create_user(
-        db.session, SYSTEM, ADMIN_EMAIL, name="Demo Admin", password=DEMO_PASSWORD,
-        platform_admin=True,
-    )  # fmt: skip
-    for name, users in COMPANY_USERS.items():
-        company = companies.create_company(db.session, SYSTEM, name, is_demo=True)
-        for email, role in users:
-            user = accounts.create_user(db.session, SYSTEM, email, password=DEMO_PASSWORD)
-            accounts.set_membership(db.session, SYSTEM, user, company, role)
+    """Create the demo admin, companies, users and partner configurations once.
+
+    On a later start the demo configurations are pointed at ``sandbox_url`` and
+    ``public_url`` again when those moved (another port), so every flow keeps working.
+    Always ends its transaction: a long-running command must not keep one open.
+    """
+    try:
+        if accounts.find_user(db.session, ADMIN_EMAIL) is not None:
+            _point_configurations_at(sandbox_url, public_url)
+            db.session.commit()
+            return False
+        accounts.create_user(
+            db.session, SYSTEM, ADMIN_EMAIL, name="Demo Admin", password=DEMO_PASSWORD,
+            platform_admin=True,
+        )  # fmt: skip
+        for name, users in COMPANY_USERS.items():
+            company = companies.create_company(db.session, SYSTEM, name, is_demo=True)
+            for email, role in users:
+                user = accounts.create_user(db.session, SYSTEM, email, password=DEMO_PASSWORD)
+                accounts.set_membership(db.session, SYSTEM, user, company, role)
+        for provider, values in partner_values(sandbox_url, public_url).items():
+            partners.create_configuration(
+                db.session, SYSTEM, provider, Environment.SANDBOX, "", values
+            )
+        db.session.commit()
+        return True
+    finally:
+        db.session.remove()
+
+
+def _point_configurations_at(sandbox_url: str, public_url: str) -> None:
+    """Update the sandbox configurations whose URLs differ from this start's."""
     for provider, values in partner_values(sandbox_url, public_url).items():
-        partners.create_configuration(db.session, SYSTEM, provider, Environment.SANDBOX, "", values)
-    db.session.commit()
-    return True
+        config = partners.active_configuration(db.session, provider, Environment.SANDBOX)
+        if config is None:
+            continue
+        settings = dict(config.settings or {})
+        moved = {k: v for k, v in values.items() if k in settings and settings[k] != v}
+        if moved:
+            values = {**settings, **moved}
+            partners.update_configuration(
+                db.session, SYSTEM, config, config.environment, config.name, values
+            )
+
+
+def demo_urls(host: str, port: int, sandbox_port: int) -> tuple[str, str]:
+    """(portal URL, sandbox URL) for servers on ``host``; the environment's
+    PUBLIC_BASE_URL / SANDBOX_URL win (a proxy or a port mapping in front)."""
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    return (
+        os.environ.get("PUBLIC_BASE_URL") or f"http://{reachable}:{port}",
+        os.environ.get("SANDBOX_URL") or f"http://{reachable}:{sandbox_port}",
+    )
 
 
 def print_logins() -> None:
@@ -98,9 +137,9 @@ def seed() -> None:
 
 
 @demo.command("run")
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
-@click.option("--sandbox-port", default=5001, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, envvar="PORT", show_default=True, help="Portal port.")
+@click.option("--sandbox-port", default=5001, envvar="SANDBOX_PORT", show_default=True)
 def run(host: str, port: int, sandbox_port: int) -> None:
     """Seed if needed, start the provider sandbox, and serve the portal."""
     from provisioning.sandbox import Sandbox
@@ -108,17 +147,18 @@ def run(host: str, port: int, sandbox_port: int) -> None:
 
     from .sandbox_seed import seed_sandbox, speed_up_for_a_live_demo
 
+    public_url, sandbox_url = demo_urls(host, port, sandbox_port)
+    app = current_app._get_current_object()
+    app.config.update(PUBLIC_BASE_URL=public_url, SANDBOX_URL=sandbox_url)
     upgrade()
-    sandbox_url = current_app.config["SANDBOX_URL"]
-    public_url = current_app.config["PUBLIC_BASE_URL"]
     seed_database(sandbox_url, public_url)
     sandbox = Sandbox(seed=2026, base_url=sandbox_url)
     seed_sandbox(sandbox, public_url)
     speed_up_for_a_live_demo(sandbox)
     serve(sandbox, host, sandbox_port)
-    current_app.extensions["job_runner"].start_poller()
+    app.extensions["job_runner"].start_poller()
     click.echo(f"\n  Provider sandbox: {sandbox_url}")
-    click.echo(f"  Portal:           http://{host}:{port}")
+    click.echo(f"  Portal:           {public_url}")
     print_logins()
     # app.run() is a no-op inside the flask CLI; serve with werkzeug directly.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    run_simple(host, port, app, threaded=True)

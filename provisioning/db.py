@@ -90,14 +90,36 @@ class Base(DeclarativeBase):
         return f"<{type(self).__name__} id={ident}>"
 
 
-def configure_sqlite(engine: Any) -> None:
-    """Make SQLite enforce foreign keys and honour transactions and savepoints.
+# Statements that write (or, for SELECT ... FOR UPDATE, announce a write): the first one
+# of a transaction takes SQLite's write lock; reads before it take none.
+_WRITE_KEYWORDS = frozenset(
+    {"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT"}
+)
 
-    pysqlite opens transactions lazily on its own; handing BEGIN to SQLAlchemy gives
-    SAVEPOINT and rollback the semantics PostgreSQL has (SQLAlchemy's documented recipe).
-    ``BEGIN IMMEDIATE`` takes the write lock up front: the demo's threads (requests, jobs,
-    webhooks) then wait their turn (busy timeout) instead of failing with "database is
-    locked" when two readers both try to write. PostgreSQL is for real concurrency.
+
+def _writes(statement: str, context: Any) -> bool:
+    keyword = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+    if keyword in _WRITE_KEYWORDS:
+        return True
+    compiled = getattr(context, "compiled", None)
+    # SQLite drops FOR UPDATE from the SQL; a locking read still means "I am about to write".
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+
+
+def configure_sqlite(engine: Any) -> None:
+    """Make SQLite safe for the embedded default: foreign keys, WAL, and lock-free reads.
+
+    - WAL journal mode: readers never block the writer, nor the writer readers.
+    - pysqlite's own transaction handling is off (SQLAlchemy's documented recipe), and no
+      ``BEGIN`` is sent when SQLAlchemy begins: statements read in autocommit (each sees
+      the latest commit, as READ COMMITTED does on PostgreSQL), so an idle or read-only
+      session never holds a lock.
+    - The first write of a transaction (or a ``SELECT ... FOR UPDATE``, or a SAVEPOINT)
+      opens it with ``BEGIN IMMEDIATE``: the write lock is taken up front, so concurrent
+      writers wait their turn (busy timeout) instead of failing with "database is locked"
+      when two transactions upgrade at once. Commit and rollback end it as usual.
+
+    PostgreSQL is for real concurrency; this keeps the zero-setup default from hanging.
     """
     from sqlalchemy import event
 
@@ -110,8 +132,14 @@ def configure_sqlite(engine: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
+        if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL's default
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_on_first_write(
+        conn: Any, cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        begun = cursor.connection.in_transaction
+        if conn.in_transaction() and not begun and _writes(statement, context):
+            cursor.execute("BEGIN IMMEDIATE")
