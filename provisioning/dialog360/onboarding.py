@@ -31,6 +31,10 @@ from .models import Dialog360Channel, Dialog360Client
 
 RUNNING = "running"
 MAX_WAIT = dt.timedelta(hours=6)
+# Per channel, in the key step's provider ids: the key ids listed before our latest
+# request ("known") and the ids of keys whose creating answer was lost ("lost").
+KEY_REQUESTS = "api_key_requests"
+MAX_LOST_KEYS = 1  # lost answers replaced without a person
 
 
 def _config(ctx: StepContext) -> PartnerConfiguration:
@@ -179,21 +183,56 @@ def wait_until_running(ctx: StepContext) -> None:
 
 
 def generate_api_keys(ctx: StepContext) -> None:
-    """One key per channel that has none (a stored key is never replaced here)."""
+    """One key per channel that has none (a stored key is never replaced here).
+
+    A key request is recorded, committed, before it is made, with the ids of the keys the
+    channel already had. When an earlier request lost its answer, the channel's keys are
+    listed first: a key that was not there before is the lost answer's, whose value
+    360dialog never shows again. That key is useless to everyone, so one deliberate
+    replacement is requested (it revokes the lost key); a second lost answer stops the
+    run until a person retries. A request that made no key is simply made again.
+    """
     config = _config(ctx)
+    requests = dict((ctx.step.provider_ids or {}).get(KEY_REQUESTS) or {})
     with partner_client(config, ctx.services.get("transport")) as api:
         for row in _channel_rows(ctx):
             if row.revoked_at is not None or row.api_key:
                 continue  # a stored key is live: asking again would revoke it
+            chid = row.dialog_channel_id
+            listed = api.api_key_ids(chid)
+            earlier = requests.get(chid) or {"known": listed, "lost": []}
+            made = [key_id for key_id in listed if key_id not in earlier["known"]]
+            requests[chid] = {"known": listed, "lost": earlier["lost"] + made}
+            ctx.record_ids(**{KEY_REQUESTS: dict(requests)})
+            if made:
+                _lost_keys(ctx, row, made, requests[chid]["lost"])
             row.api_key_requested_at = utcnow()
-            ctx.durable()
-            answer = api.generate_api_key(row.dialog_channel_id)
+            ctx.intend()  # the step's one-shot effect is on record...
+            ctx.durable()  # ...and so is this request, with the keys the channel had
+            answer = api.generate_api_key(chid)
             row.api_key, row.api_key_id = answer["api_key"], answer.get("id")
             ctx.durable()
             audit.record(
                 ctx.session, audit.SYSTEM, "dialog360_channel.api_key", row,
                 label=row.phone_number,
             )  # fmt: skip
+    if ctx.step.effect_intended_at is not None:
+        ctx.done_effect()
+
+
+def _lost_keys(ctx: StepContext, row: Dialog360Channel, made: list[str], lost: list[str]) -> None:
+    """Record keys whose creating answer was lost; stop after too many for one channel."""
+    audit.record(
+        ctx.session, audit.SYSTEM, "dialog360_channel.api_key_lost", row,
+        label=row.phone_number, key_ids=made,
+    )  # fmt: skip
+    if len(lost) > MAX_LOST_KEYS:
+        ctx.durable()  # a person's Retry then finds these keys known, and asks once more
+        raise DomainError(
+            f"360dialog made {len(lost)} API keys for {row.phone_number or row.dialog_channel_id}"
+            " and each answer was lost; 360dialog shows a key only once. Retry asks for one "
+            "more key (it revokes the lost ones)."
+        )
 
 
 def configure_webhooks(ctx: StepContext) -> None:
