@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..channels import Channel
 from ..db import utcnow
-from ..errors import DomainError
+from ..errors import DomainError, Unreachable
 from ..health import observe, upsert_channel
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, Wait, register_flow
@@ -327,7 +327,11 @@ def regenerate_api_key(
     transport: Any = None,
     commit: Any = None,
 ) -> None:
-    """A new key for a running channel; 360dialog revokes the old one at once."""
+    """A new key for a running channel; 360dialog revokes the old one at once.
+
+    When the answer is lost, the channel's keys are looked up: if the stored key is gone,
+    360dialog made a new one that cannot be read back, so the dead key is dropped and the
+    person is told to ask again (deliberately, never a blind repeat)."""
     config = session.get(PartnerConfiguration, row.client.partner_configuration_id)
     if config is None or row.revoked_at is not None:
         raise DomainError("This channel is not connected through an active configuration.")
@@ -336,7 +340,22 @@ def regenerate_api_key(
     if commit is not None:
         commit()  # the request is on record before it is made
     with partner_client(config, transport) as api:
-        answer = api.generate_api_key(row.dialog_channel_id)
+        try:
+            answer = api.generate_api_key(row.dialog_channel_id)
+        except Unreachable:
+            listed = api.api_key_ids(row.dialog_channel_id)
+            if row.api_key_id is None or row.api_key_id in listed:
+                raise  # the stored key is live: the request made nothing
+            made = [key_id for key_id in listed if key_id != row.api_key_id]
+            row.api_key = row.api_key_id = None
+            audit.record(
+                session, actor, "dialog360_channel.api_key_lost", row,
+                label=row.phone_number, key_ids=made,
+            )  # fmt: skip
+            raise DomainError(
+                "360dialog made a new key but its answer was lost, and a key is shown only "
+                "once: the previous key no longer works. Ask for a new key again."
+            ) from None
     row.api_key, row.api_key_id = answer["api_key"], answer.get("id")
     audit.record(
         session, actor, "dialog360_channel.api_key_regenerate", row, label=row.phone_number

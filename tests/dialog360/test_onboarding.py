@@ -241,3 +241,47 @@ def test_a_request_that_timed_out_before_acting_is_simply_made_again(
     (key,) = keys_generated(sandbox, channel_id)
     assert session.scalars(select(Dialog360Channel)).one().api_key == key.api_key
     assert lost_key_audits(session) == []
+
+
+def test_a_lost_answer_to_a_new_key_drops_the_revoked_key_and_says_so(
+    session, sandbox, config, company
+):
+    from provisioning.dialog360.onboarding import regenerate_api_key
+    from provisioning.errors import DomainError
+
+    outcome = onboard(sandbox, company, numbers=["+4915100000013"])
+    channel_id = outcome["channel_ids"][0]
+    assert run_to_end(session, start(session, company, config, outcome), sandbox) is (
+        RunStatus.COMPLETED
+    )
+    row = session.scalars(select(Dialog360Channel)).one()
+    old_key = row.api_key
+    sandbox.advance(60)
+    sandbox.faults.add("drop", provider="dialog360", method="POST", path="api_keys$", times=1)
+    with pytest.raises(DomainError, match="answer was lost"):
+        regenerate_api_key(session, SYSTEM, row, sandbox.transport(), session.commit)
+    session.commit()
+    assert health_status(sandbox, old_key) == 401  # 360dialog acted: the old key is dead
+    assert row.api_key is None and row.api_key_id is None  # and no longer passes for live
+    assert [a.target_id for a in lost_key_audits(session)] == [str(row.id)]
+    sandbox.advance(60)
+    regenerate_api_key(session, SYSTEM, row, sandbox.transport(), session.commit)  # deliberate
+    assert health_status(sandbox, row.api_key) == 200
+    assert len(keys_generated(sandbox, channel_id)) == 3
+
+
+def test_an_unanswered_new_key_request_that_made_nothing_keeps_the_key(
+    session, sandbox, config, company
+):
+    from provisioning.dialog360.onboarding import regenerate_api_key
+    from provisioning.errors import Unreachable
+
+    outcome = onboard(sandbox, company, numbers=["+4915100000014"])
+    run_to_end(session, start(session, company, config, outcome), sandbox)
+    row = session.scalars(select(Dialog360Channel)).one()
+    old_key = row.api_key
+    sandbox.advance(60)
+    sandbox.faults.add("timeout", provider="dialog360", method="POST", path="api_keys$", times=1)
+    with pytest.raises(Unreachable):
+        regenerate_api_key(session, SYSTEM, row, sandbox.transport(), session.commit)
+    assert row.api_key == old_key and health_status(sandbox, old_key) == 200
