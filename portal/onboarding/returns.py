@@ -51,28 +51,35 @@ def dialog360_return():
     provider = Provider.DIALOG360.value
     run = _repeated_return(provider)
     if run is None:
-        state = request.args.get("state") or _pending_nonce(provider)
-        entry = (session.get(nonces.KEY) or {}).get(state or "")
-        company = db.session.get(Company, entry["company"]) if entry else None
-        problem = nonces.consume(state, company.id if company else -1, provider)
-        if problem is None and company is not None:
-            try:
-                client_id, channels, revoked = hub.parse_return(request.args)
-                run, new = repeats.start_once(
-                    company.id,
-                    state,
-                    lambda: start_dialog360_run(company, client_id, channels, revoked, state),
-                )
-            except DomainError as exc:
-                db.session.rollback()
-                problem = str(exc)
+        run, problem = _first_return(provider)
         if problem is not None:
             return render_template("onboarding/return.html", error=problem), 400
-        if new:
-            enqueue("provisioning.execute_run", run.id)
     company = db.session.get(Company, run.company_id)
     target = url_for("onboarding.run_detail", company=company.slug, run_id=run.id)
     return render_template("onboarding/return.html", target=target)
+
+
+def _first_return(provider: str) -> tuple[runs.ProvisioningRun | None, str | None]:
+    """Spend the launch's nonce and start its run once (enqueued when new); or why not."""
+    state = request.args.get("state") or _pending_nonce(provider)
+    entry = (session.get(nonces.KEY) or {}).get(state or "")
+    company = db.session.get(Company, entry["company"]) if entry else None
+    problem = nonces.consume(state, company.id if company else -1, provider)
+    if problem is not None or company is None:
+        return None, problem
+    try:
+        client_id, channels, revoked = hub.parse_return(request.args)
+        run, new = repeats.start_once(
+            company.id,
+            state,
+            lambda: start_dialog360_run(company, client_id, channels, revoked, state),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return None, str(exc)
+    if new:
+        enqueue("provisioning.execute_run", run.id)
+    return run, None
 
 
 def start_dialog360_run(

@@ -6,8 +6,10 @@ worker) until each channel is ``running``, generates one API key per channel, po
 channel's webhook at the platform, reads its health, and stores everything.
 
 A new API key revokes the channel's older keys, and 360dialog allows one request per
-30 s per channel: the request is recorded before it is made, and a channel that already
-holds a key never asks for another, so a retry never revokes a key the platform uses.
+30 s per channel: the request is recorded before it is made, a channel that already holds
+a key never asks for another, and after a lost answer the channel's keys are looked up
+before anything is asked again, so a retry never revokes a key the platform uses and
+never repeats a request blindly.
 """
 
 from __future__ import annotations
