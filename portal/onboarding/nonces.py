@@ -1,4 +1,9 @@
-"""Per-launch state nonces, bound to the browser session and the company, used once."""
+"""Per-launch state nonces, bound to the browser session and the company, used once.
+
+A spent nonce is remembered in the session for the rest of its lifetime, so a repeat of
+the same completion (a double submit, a reload of the return page) can be answered with
+the run the first one started instead of being refused.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import time
 from flask import session
 
 KEY = "onboarding_nonces"
+SPENT = "onboarding_nonces_spent"
 LIFETIME = 15 * 60
 MAX_OPEN = 5
 now = time.time  # the clock tests move
@@ -15,11 +21,16 @@ now = time.time  # the clock tests move
 
 def issue(company_id: int, provider: str) -> str:
     nonce = secrets.token_urlsafe(24)
-    at = now()
-    open_ = {n: v for n, v in (session.get(KEY) or {}).items() if v["exp"] > at}
-    open_[nonce] = {"company": company_id, "provider": provider, "exp": at + LIFETIME}
-    session[KEY] = dict(sorted(open_.items(), key=lambda kv: kv[1]["exp"])[-MAX_OPEN:])
+    _keep(KEY, nonce, {"company": company_id, "provider": provider, "exp": now() + LIFETIME})
     return nonce
+
+
+def _keep(key: str, nonce: str, entry: dict) -> None:
+    """Add a nonce to a session list, keeping the newest unexpired ``MAX_OPEN``."""
+    at = now()
+    kept = {n: v for n, v in (session.get(key) or {}).items() if v["exp"] > at}
+    kept[nonce] = entry
+    session[key] = dict(sorted(kept.items(), key=lambda kv: kv[1]["exp"])[-MAX_OPEN:])
 
 
 def consume(nonce: str | None, company_id: int, provider: str) -> str | None:
@@ -35,7 +46,20 @@ def consume(nonce: str | None, company_id: int, provider: str) -> str | None:
         return "This connection attempt belongs to another company."
     if entry["exp"] < now():
         return "This connection attempt expired: start again."
+    _keep(SPENT, nonce, entry)
     return None
+
+
+def spent(provider: str, nonce: str | None = None) -> tuple[str, int] | None:
+    """A nonce this session spent on a ``provider`` launch (``nonce``, else the newest one)
+    and its company, while the launch lives: a completion repeated after the first."""
+    at = now()
+    entries = [
+        (n, v)
+        for n, v in (session.get(SPENT) or {}).items()
+        if v["provider"] == provider and v["exp"] > at and nonce in (None, n)
+    ]
+    return (entries[-1][0], entries[-1][1]["company"]) if entries else None
 
 
 class RefusedLaunch(Exception):

@@ -22,7 +22,7 @@ from ..access import actor, signed_in
 from ..extensions import db
 from ..jobs import enqueue
 from ..providers import required_configuration
-from . import nonces
+from . import nonces, repeats
 
 bp = Blueprint("onboarding_return", __name__, url_prefix="/onboarding")
 
@@ -33,27 +33,53 @@ def _pending_nonce(provider: str) -> str | None:
     return open_[0] if len(open_) == 1 else None
 
 
+def _repeated_return(provider: str) -> runs.ProvisioningRun | None:
+    """The run this session's launch already started, when this return repeats its
+    completion (a reload, or two loads at once); None for a first completion."""
+    echoed = request.args.get("state")
+    if echoed is None and _pending_nonce(provider) is not None:
+        return None  # the session's open launch completes now
+    run = repeats.repeated(provider, echoed)
+    if run is None or run.context.get("client_id") != request.args.get("client"):
+        return None
+    return run
+
+
 @bp.route("/360dialog/return")
 @signed_in
 def dialog360_return():
     provider = Provider.DIALOG360.value
+    run = _repeated_return(provider)
+    if run is None:
+        run, problem = _first_return(provider)
+        if problem is not None:
+            return render_template("onboarding/return.html", error=problem), 400
+    company = db.session.get(Company, run.company_id)
+    target = url_for("onboarding.run_detail", company=company.slug, run_id=run.id)
+    return render_template("onboarding/return.html", target=target)
+
+
+def _first_return(provider: str) -> tuple[runs.ProvisioningRun | None, str | None]:
+    """Spend the launch's nonce and start its run once (enqueued when new); or why not."""
     state = request.args.get("state") or _pending_nonce(provider)
     entry = (session.get(nonces.KEY) or {}).get(state or "")
     company = db.session.get(Company, entry["company"]) if entry else None
     problem = nonces.consume(state, company.id if company else -1, provider)
-    if problem is None and company is not None:
-        try:
-            client_id, channels, revoked = hub.parse_return(request.args)
-            run = start_dialog360_run(company, client_id, channels, revoked, state)
-        except DomainError as exc:
-            db.session.rollback()
-            problem = str(exc)
-    if problem is not None:
-        return render_template("onboarding/return.html", error=problem), 400
-    db.session.commit()
-    enqueue("provisioning.execute_run", run.id)
-    target = url_for("onboarding.run_detail", company=company.slug, run_id=run.id)
-    return render_template("onboarding/return.html", target=target)
+    if problem is not None or company is None:
+        return None, problem
+    try:
+        client_id, channels, revoked = hub.parse_return(request.args)
+        run, new = repeats.start_once(
+            company.id,
+            state,
+            lambda: start_dialog360_run(company, client_id, channels, revoked, state),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return None, str(exc)
+    if new:
+        enqueue("provisioning.execute_run", run.id)
+    return run, None
 
 
 def start_dialog360_run(

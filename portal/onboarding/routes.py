@@ -29,7 +29,7 @@ from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
 from ..providers import partner_configuration
-from . import nonces
+from . import nonces, repeats
 
 bp = Blueprint("onboarding", __name__, url_prefix="/c/<company>")
 
@@ -56,17 +56,31 @@ def launch_meta():
 @bp.route("/connect/meta/complete", methods=["POST"])
 @company_admin
 def complete_meta():
-    """The popup's code and finish event: start the run (it executes in a job)."""
-    try:
-        body = nonces.launch_result(request.get_json(silent=True), g.company.id, Provider.META)
-    except nonces.RefusedLaunch as exc:
-        return jsonify(error=str(exc)), 400
+    """The popup's code and finish event: start the run (it executes in a job).
+
+    A repeat of the same completion, after the first or at the same time, answers with
+    the run the first one started (``repeats``)."""
+    body = request.get_json(silent=True)
+    state = body.get("state") if isinstance(body, dict) else None
+    run = repeats.repeated(Provider.META.value, state) if isinstance(state, str) else None
+    if run is None or run.company_id != g.company.id:
+        try:
+            run = _start_meta_run(body)
+        except (nonces.RefusedLaunch, DomainError) as exc:
+            return jsonify(error=str(exc)), 400
+    return jsonify(run_url=url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
+
+
+def _start_meta_run(body: object) -> ProvisioningRun:
+    """Spend the nonce and start the signup's run once; enqueue it when it is new."""
+    body = nonces.launch_result(body, g.company.id, Provider.META)
     config = partner_configuration(Provider.META)
     if config is None:
         abort(404)
     code = body.get("code") if isinstance(body.get("code"), str) else None
-    try:
-        run = record_embedded_signup(
+
+    def start() -> ProvisioningRun:
+        return record_embedded_signup(
             db.session,
             actor(),
             g.company.id,
@@ -75,13 +89,15 @@ def complete_meta():
             event=body.get("event"),
             state_nonce=body["state"],
         )
-    except DomainError as exc:
+
+    try:
+        run, new = repeats.start_once(g.company.id, body["state"], start)
+    except DomainError:
         db.session.rollback()
-        return jsonify(error=str(exc)), 400
-    db.session.commit()
-    if not run.status.finished and run.status is not runs.RunStatus.FAILED:
+        raise
+    if new and not run.status.finished and run.status is not runs.RunStatus.FAILED:
         enqueue("provisioning.execute_run", run.id)
-    return jsonify(run_url=url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
+    return run
 
 
 @bp.route("/connect/360dialog")

@@ -126,6 +126,11 @@ class PartnerClient(ProviderClient):
             f"/partners/{self.partner_id}/channels", "partner_channels", filters, sort, limit
         )
 
+    def api_key_ids(self, channel_id: str) -> list[str]:
+        """The ids of the channel's live keys (the listing never shows a key's value)."""
+        body = self.call("GET", f"/partners/{self.partner_id}/channels/{channel_id}/api_keys")
+        return [str(key["id"]) for key in body.json().get("api_keys") or [] if key.get("id")]
+
     def generate_api_key(self, channel_id: str) -> dict[str, Any]:
         """A new channel API key (201). It revokes the channel's older keys, and 360dialog
         allows one call per 30 s: never retried here; the caller reconciles."""

@@ -6,8 +6,10 @@ worker) until each channel is ``running``, generates one API key per channel, po
 channel's webhook at the platform, reads its health, and stores everything.
 
 A new API key revokes the channel's older keys, and 360dialog allows one request per
-30 s per channel: the request is recorded before it is made, and a channel that already
-holds a key never asks for another, so a retry never revokes a key the platform uses.
+30 s per channel: the request is recorded before it is made, a channel that already holds
+a key never asks for another, and after a lost answer the channel's keys are looked up
+before anything is asked again, so a retry never revokes a key the platform uses and
+never repeats a request blindly.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..channels import Channel
 from ..db import utcnow
-from ..errors import DomainError
+from ..errors import DomainError, Unreachable
 from ..health import observe, upsert_channel
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, Wait, register_flow
@@ -31,6 +33,10 @@ from .models import Dialog360Channel, Dialog360Client
 
 RUNNING = "running"
 MAX_WAIT = dt.timedelta(hours=6)
+# Per channel, in the key step's provider ids: the key ids listed before our latest
+# request ("known") and the ids of keys whose creating answer was lost ("lost").
+KEY_REQUESTS = "api_key_requests"
+MAX_LOST_KEYS = 1  # lost answers replaced without a person
 
 
 def _config(ctx: StepContext) -> PartnerConfiguration:
@@ -179,21 +185,56 @@ def wait_until_running(ctx: StepContext) -> None:
 
 
 def generate_api_keys(ctx: StepContext) -> None:
-    """One key per channel that has none (a stored key is never replaced here)."""
+    """One key per channel that has none (a stored key is never replaced here).
+
+    A key request is recorded, committed, before it is made, with the ids of the keys the
+    channel already had. When an earlier request lost its answer, the channel's keys are
+    listed first: a key that was not there before is the lost answer's, whose value
+    360dialog never shows again. That key is useless to everyone, so one deliberate
+    replacement is requested (it revokes the lost key); a second lost answer stops the
+    run until a person retries. A request that made no key is simply made again.
+    """
     config = _config(ctx)
+    requests = dict((ctx.step.provider_ids or {}).get(KEY_REQUESTS) or {})
     with partner_client(config, ctx.services.get("transport")) as api:
         for row in _channel_rows(ctx):
             if row.revoked_at is not None or row.api_key:
                 continue  # a stored key is live: asking again would revoke it
+            chid = row.dialog_channel_id
+            listed = api.api_key_ids(chid)
+            earlier = requests.get(chid) or {"known": listed, "lost": []}
+            made = [key_id for key_id in listed if key_id not in earlier["known"]]
+            requests[chid] = {"known": listed, "lost": earlier["lost"] + made}
+            ctx.record_ids(**{KEY_REQUESTS: dict(requests)})
+            if made:
+                _lost_keys(ctx, row, made, requests[chid]["lost"])
             row.api_key_requested_at = utcnow()
-            ctx.durable()
-            answer = api.generate_api_key(row.dialog_channel_id)
+            ctx.intend()  # the step's one-shot effect is on record...
+            ctx.durable()  # ...and so is this request, with the keys the channel had
+            answer = api.generate_api_key(chid)
             row.api_key, row.api_key_id = answer["api_key"], answer.get("id")
             ctx.durable()
             audit.record(
                 ctx.session, audit.SYSTEM, "dialog360_channel.api_key", row,
                 label=row.phone_number,
             )  # fmt: skip
+    if ctx.step.effect_intended_at is not None:
+        ctx.done_effect()
+
+
+def _lost_keys(ctx: StepContext, row: Dialog360Channel, made: list[str], lost: list[str]) -> None:
+    """Record keys whose creating answer was lost; stop after too many for one channel."""
+    audit.record(
+        ctx.session, audit.SYSTEM, "dialog360_channel.api_key_lost", row,
+        label=row.phone_number, key_ids=made,
+    )  # fmt: skip
+    if len(lost) > MAX_LOST_KEYS:
+        ctx.durable()  # a person's Retry then finds these keys known, and asks once more
+        raise DomainError(
+            f"360dialog made {len(lost)} API keys for {row.phone_number or row.dialog_channel_id}"
+            " and each answer was lost; 360dialog shows a key only once. Retry asks for one "
+            "more key (it revokes the lost ones)."
+        )
 
 
 def configure_webhooks(ctx: StepContext) -> None:
@@ -288,7 +329,11 @@ def regenerate_api_key(
     transport: Any = None,
     commit: Any = None,
 ) -> None:
-    """A new key for a running channel; 360dialog revokes the old one at once."""
+    """A new key for a running channel; 360dialog revokes the old one at once.
+
+    When the answer is lost, the channel's keys are looked up: if the stored key is gone,
+    360dialog made a new one that cannot be read back, so the dead key is dropped and the
+    person is told to ask again (deliberately, never a blind repeat)."""
     config = session.get(PartnerConfiguration, row.client.partner_configuration_id)
     if config is None or row.revoked_at is not None:
         raise DomainError("This channel is not connected through an active configuration.")
@@ -297,7 +342,22 @@ def regenerate_api_key(
     if commit is not None:
         commit()  # the request is on record before it is made
     with partner_client(config, transport) as api:
-        answer = api.generate_api_key(row.dialog_channel_id)
+        try:
+            answer = api.generate_api_key(row.dialog_channel_id)
+        except Unreachable:
+            listed = api.api_key_ids(row.dialog_channel_id)
+            if row.api_key_id is None or row.api_key_id in listed:
+                raise  # the stored key is live: the request made nothing
+            made = [key_id for key_id in listed if key_id != row.api_key_id]
+            row.api_key = row.api_key_id = None
+            audit.record(
+                session, actor, "dialog360_channel.api_key_lost", row,
+                label=row.phone_number, key_ids=made,
+            )  # fmt: skip
+            raise DomainError(
+                "360dialog made a new key but its answer was lost, and a key is shown only "
+                "once: the previous key no longer works. Ask for a new key again."
+            ) from None
     row.api_key, row.api_key_id = answer["api_key"], answer.get("id")
     audit.record(
         session, actor, "dialog360_channel.api_key_regenerate", row, label=row.phone_number

@@ -174,7 +174,13 @@ def subscribe_webhooks(ctx: StepContext) -> None:
 
 
 def register_numbers(ctx: StepContext) -> None:
-    """Register numbers that need it with a stored PIN; never loop on a PIN error."""
+    """Register numbers that need it with a stored PIN; never loop on a PIN error.
+
+    Graph is asked first whether the number is registered, so an attempt after a lost
+    answer (or a dead worker) finds the registration done instead of repeating it. The
+    PIN is committed before ``/register``, which sets it at Meta, and a stored PIN is
+    always reused: a repeated register is then harmless.
+    """
     client, _ = graph(ctx)
     token = token_of(ctx)
     coexistence = (ctx.run.context.get("event") or {}).get("event") == (
@@ -183,11 +189,15 @@ def register_numbers(ctx: StepContext) -> None:
     with client:
         for phone_id in ctx.run.context.get("phone_number_ids") or []:
             phone = client.get(f"/{phone_id}", token, fields="status,platform_type,is_on_biz_app")
-            if coexistence or phone.get("is_on_biz_app") or phone.get("status") == "CONNECTED":
+            if coexistence or phone.get("is_on_biz_app"):
+                continue
+            if is_registered(phone):
+                _confirm_lost_registration(ctx, phone_id)
                 continue
             row = phone_row(ctx, phone_id)
             row.pin = row.pin or f"{secrets.randbelow(10**6):06d}"
-            ctx.session.flush()
+            ctx.intend()  # the step's one-shot effect is on record...
+            ctx.durable()  # ...and so is the PIN Meta is about to keep
             try:
                 client.register(phone_id, token, row.pin)
             except Rejected as exc:
@@ -198,6 +208,26 @@ def register_numbers(ctx: StepContext) -> None:
                     ) from exc  # fmt: skip
                 raise
             row.registered_at = utcnow()
+            ctx.durable()
+    if ctx.step.effect_intended_at is not None:
+        ctx.done_effect()
+
+
+def is_registered(phone: dict[str, Any]) -> bool:
+    """Graph's word that the number is registered for Cloud API (status or platform)."""
+    return phone.get("status") == "CONNECTED" or phone.get("platform_type") == "CLOUD_API"
+
+
+def _confirm_lost_registration(ctx: StepContext, phone_id: str) -> None:
+    """A registered number whose register call we made (our PIN is stored) but whose
+    answer never arrived: the registration is ours."""
+    row = ctx.session.scalars(
+        tenant_select(MetaWhatsAppPhoneNumber, ctx.run.company_id).where(
+            MetaWhatsAppPhoneNumber.phone_number_id == phone_id
+        )
+    ).one_or_none()
+    if ctx.step.effect_intended_at and row and row.pin and row.registered_at is None:
+        row.registered_at = utcnow()
 
 
 def phone_row(ctx: StepContext, phone_id: str) -> MetaWhatsAppPhoneNumber:

@@ -205,3 +205,24 @@ def test_without_a_secret_the_webhook_url_needs_its_unguessable_token(client, sa
     assert client.post("/webhooks/360dialog", data=body).status_code == 403
     assert client.post("/webhooks/360dialog/guess", data=body).status_code == 403
     assert client.post(f"/webhooks/360dialog/{token}", data=body).status_code == 200
+
+
+@pytest.mark.parametrize("echo_state", [True, False])
+def test_a_repeated_return_starts_one_run(client, auth, sandbox, acme, session, app, echo_state):
+    company, admin = acme
+    sandbox.dialog360.control_configure_partner(echo_state=echo_state)
+    auth.login(admin)
+    back = go_through_hub(sandbox, launch(client, company), ["+4915100000107"])
+    assert ("state=" in back) is echo_state
+    # what both loads carry when sent at once
+    cookie = client.get_cookie("portal_session", domain="portal.test").value
+    first = client.get(back)
+    client.set_cookie("portal_session", cookie, domain="portal.test")
+    at_once = client.get(back)  # the launch is still open in this copy of the session
+    after = client.get(back)  # a reload of the popup after the first answer
+    assert [r.status_code for r in (first, at_once, after)] == [200, 200, 200]
+    run = session.scalars(select(ProvisioningRun)).one()
+    target = f"/c/{company.slug}/runs/{run.id}"
+    assert all(target in r.get_data(as_text=True) for r in (first, at_once, after))
+    queued = app.extensions["job_runner"].queue
+    assert [args for name, args in queued if name == "provisioning.execute_run"] == [(run.id,)]

@@ -25,7 +25,7 @@ PUBLIC = "http://portal.test"
 
 @pytest.fixture
 def sandbox():
-    sandbox = Sandbox(seed=9, clock=SimClock(start=1_767_225_600))
+    sandbox = Sandbox(seed=9, clock=SimClock(start=1_767_225_600), record=True)
     seed_sandbox(sandbox, PUBLIC)
     return sandbox
 
@@ -128,7 +128,7 @@ def test_a_client_of_another_company_is_refused(session, sandbox, config, compan
 def test_429_on_key_generation_waits_and_retries(session, sandbox, config, company):
     outcome = onboard(sandbox, company, numbers=["+4915100000005"])
     run = start(session, company, config, outcome)
-    sandbox.faults.add("throttle", provider="dialog360", path="api_keys$", times=1)
+    sandbox.faults.add("throttle", provider="dialog360", method="POST", path="api_keys$", times=1)
     assert run_to_end(session, run, sandbox) is RunStatus.COMPLETED
     assert run.step("generate_api_keys").attempts == 2
 
@@ -170,3 +170,118 @@ def test_a_webhook_makes_a_waiting_run_due(session, sandbox, config, company):
     assert run.resume_at > utcnow()
     assert resume_runs_for_client(session, outcome["client_id"]) == [run.id]
     assert run.resume_at <= utcnow()
+
+
+def keys_generated(sandbox, channel_id: str) -> list:
+    """Every key 360dialog (the sandbox) made for the channel, revoked ones included."""
+    return [k for k in sandbox.dialog360.store.api_keys.values() if k.channel_id == channel_id]
+
+
+def key_requests(sandbox) -> list[str]:
+    """The answered api_keys calls, in order: "GET" (listing) or "POST" (a new key)."""
+    return [e["method"] for e in sandbox.exchanges if e["path"].endswith("/api_keys")]
+
+
+def lost_key_audits(session) -> list:
+    from provisioning.audit import AuditEntry
+
+    return session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "dialog360_channel.api_key_lost")
+    ).all()
+
+
+def test_a_lost_key_answer_is_looked_up_and_replaced_once_on_record(
+    session, sandbox, config, company
+):
+    outcome = onboard(sandbox, company, numbers=["+4915100000010"])
+    channel_id = outcome["channel_ids"][0]
+    run = start(session, company, config, outcome)
+    sandbox.faults.add("drop", provider="dialog360", method="POST", path="api_keys$", times=1)
+    assert run_to_end(session, run, sandbox) is RunStatus.COMPLETED
+    made = keys_generated(sandbox, channel_id)
+    lost, replacement = made  # the lost answer's key, and one deliberate replacement
+    assert lost.revoked and not replacement.revoked
+    row = session.scalars(select(Dialog360Channel)).one()
+    assert row.api_key == replacement.api_key and row.api_key_id == replacement.id
+    assert health_status(sandbox, row.api_key) == 200
+    # the channel's keys were listed before each request, and the lost one is on record
+    assert key_requests(sandbox) == ["GET", "GET", "POST"]
+    step = run.step("generate_api_keys")
+    assert step.provider_ids["api_key_requests"][channel_id]["lost"] == [lost.id]
+    assert step.effect_intended_at is not None and step.effect_confirmed_at is not None
+    assert [a.target_id for a in lost_key_audits(session)] == [str(row.id)]
+
+
+def test_keys_lost_twice_stop_the_run_until_a_person_retries(session, sandbox, config, company):
+    outcome = onboard(sandbox, company, numbers=["+4915100000011"])
+    channel_id = outcome["channel_ids"][0]
+    run = start(session, company, config, outcome)
+    sandbox.faults.add("drop", provider="dialog360", method="POST", path="api_keys$", times=2)
+    assert run_to_end(session, run, sandbox) is RunStatus.FAILED
+    assert len(keys_generated(sandbox, channel_id)) == 2  # no blind third request
+    assert "answer was lost" in run.error_message and "Retry" in run.error_message
+    # a person's Retry is the deliberate request: one more key, stored and live
+    runs.retry(session, SYSTEM, run)
+    session.commit()
+    sandbox.advance(60)
+    assert run_to_end(session, run, sandbox) is RunStatus.COMPLETED
+    made = keys_generated(sandbox, channel_id)
+    row = session.scalars(select(Dialog360Channel)).one()
+    assert len(made) == 3 and [k.api_key for k in made if not k.revoked] == [row.api_key]
+
+
+def test_a_request_that_timed_out_before_acting_is_simply_made_again(
+    session, sandbox, config, company
+):
+    outcome = onboard(sandbox, company, numbers=["+4915100000012"])
+    channel_id = outcome["channel_ids"][0]
+    run = start(session, company, config, outcome)
+    sandbox.faults.add("timeout", provider="dialog360", method="POST", path="api_keys$", times=1)
+    assert run_to_end(session, run, sandbox) is RunStatus.COMPLETED
+    (key,) = keys_generated(sandbox, channel_id)
+    assert session.scalars(select(Dialog360Channel)).one().api_key == key.api_key
+    assert lost_key_audits(session) == []
+
+
+def test_a_lost_answer_to_a_new_key_drops_the_revoked_key_and_says_so(
+    session, sandbox, config, company
+):
+    from provisioning.dialog360.onboarding import regenerate_api_key
+    from provisioning.errors import DomainError
+
+    outcome = onboard(sandbox, company, numbers=["+4915100000013"])
+    channel_id = outcome["channel_ids"][0]
+    assert run_to_end(session, start(session, company, config, outcome), sandbox) is (
+        RunStatus.COMPLETED
+    )
+    row = session.scalars(select(Dialog360Channel)).one()
+    old_key = row.api_key
+    sandbox.advance(60)
+    sandbox.faults.add("drop", provider="dialog360", method="POST", path="api_keys$", times=1)
+    with pytest.raises(DomainError, match="answer was lost"):
+        regenerate_api_key(session, SYSTEM, row, sandbox.transport(), session.commit)
+    session.commit()
+    assert health_status(sandbox, old_key) == 401  # 360dialog acted: the old key is dead
+    assert row.api_key is None and row.api_key_id is None  # and no longer passes for live
+    assert [a.target_id for a in lost_key_audits(session)] == [str(row.id)]
+    sandbox.advance(60)
+    regenerate_api_key(session, SYSTEM, row, sandbox.transport(), session.commit)  # deliberate
+    assert health_status(sandbox, row.api_key) == 200
+    assert len(keys_generated(sandbox, channel_id)) == 3
+
+
+def test_an_unanswered_new_key_request_that_made_nothing_keeps_the_key(
+    session, sandbox, config, company
+):
+    from provisioning.dialog360.onboarding import regenerate_api_key
+    from provisioning.errors import Unreachable
+
+    outcome = onboard(sandbox, company, numbers=["+4915100000014"])
+    run_to_end(session, start(session, company, config, outcome), sandbox)
+    row = session.scalars(select(Dialog360Channel)).one()
+    old_key = row.api_key
+    sandbox.advance(60)
+    sandbox.faults.add("timeout", provider="dialog360", method="POST", path="api_keys$", times=1)
+    with pytest.raises(Unreachable):
+        regenerate_api_key(session, SYSTEM, row, sandbox.transport(), session.commit)
+    assert row.api_key == old_key and health_status(sandbox, old_key) == 200

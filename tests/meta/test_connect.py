@@ -87,8 +87,13 @@ def test_nonces_are_required_single_use_and_bound_to_the_company(client, auth, s
     assert complete(client, company, token, **body).status_code == 400  # missing
     assert complete(client, company, token, state="forged", **body).status_code == 400
     assert complete(client, company, token, state=state, **body).status_code == 200
-    replay = complete(client, company, token, state=state, **body)
-    assert replay.status_code == 400 and "already used" in replay.get_json()["error"]
+    # a repeat in this session points at the run (test_a_double_submitted_completion_...);
+    # a session that never spent the nonce cannot use it
+    auth.logout()
+    auth.login(admin)
+    token = launch(client, company)[1]
+    stranger = complete(client, company, token, state=state, **body)
+    assert stranger.status_code == 400 and "already used" in stranger.get_json()["error"]
 
 
 def test_a_nonce_of_another_company_is_refused(client, auth, sandbox, make, session):
@@ -175,3 +180,25 @@ def test_a_failed_run_can_be_retried_from_the_page(app, client, auth, sandbox, a
     runner.drain()
     session.expire_all()
     assert run.status is RunStatus.COMPLETED
+
+
+def session_cookie(client) -> str:
+    return client.get_cookie("portal_session", domain="portal.test").value
+
+
+def test_a_double_submitted_completion_starts_one_run(app, client, auth, sandbox, acme, session):
+    company, admin, _ = acme
+    auth.login(admin)
+    state, token = launch(client, company)
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    body = {"state": state, "code": signup["code"], "event": signup["event"]}
+    cookie = session_cookie(client)  # what both submits carry when sent at once
+    first = complete(client, company, token, **body)
+    client.set_cookie("portal_session", cookie, domain="portal.test")
+    at_once = complete(client, company, token, **body)  # the nonce is unspent here too
+    after = complete(client, company, token, **body)  # after the first answer
+    assert [r.status_code for r in (first, at_once, after)] == [200, 200, 200]
+    assert first.get_json() == at_once.get_json() == after.get_json()
+    run = session.scalars(select(ProvisioningRun)).one()
+    assert first.get_json()["run_url"].endswith(f"/runs/{run.id}")
+    assert [name for name, _ in app.extensions["job_runner"].queue] == ["provisioning.execute_run"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -10,6 +14,7 @@ from portal.sandbox_seed import seed_sandbox
 from provisioning import partners, runs
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
+from provisioning.db import utcnow
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Environment, Provider
@@ -21,7 +26,7 @@ APP_ID = META_APP["app_id"]
 
 @pytest.fixture
 def sandbox():
-    sandbox = Sandbox(seed=5, clock=SimClock(start=1_767_225_600))
+    sandbox = Sandbox(seed=5, clock=SimClock(start=1_767_225_600), record=True)
     seed_sandbox(sandbox, "http://portal.test")
     return sandbox
 
@@ -215,3 +220,70 @@ def test_every_number_of_a_shared_waba_is_connected(session, sandbox, config, co
     assert run.context["phone_number_ids"][0] == seeded["phone_number_ids"][1]
     channels = session.scalars(select(Channel)).all()
     assert len(channels) == 3 and {c.company_id for c in channels} == {company.id}
+
+
+class WorkerKilled(BaseException):
+    """The worker process died here: nothing after this point ran or committed."""
+
+
+class KilledAfter(httpx.BaseTransport):
+    """Passes requests to the sandbox; the worker dies once the matching call has acted."""
+
+    def __init__(self, inner: httpx.BaseTransport, method: str, path: str) -> None:
+        self.inner, self.method, self.path = inner, method, re.compile(path)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == self.method and self.path.search(request.url.path):
+            raise WorkerKilled(request.url.path)
+        return response
+
+
+def die_during(session, run, transport) -> None:
+    """Execute until the worker dies; its uncommitted work is lost and its lease lapses."""
+    with pytest.raises(WorkerKilled):
+        runs.execute(session, run.id, session.commit, {"transport": transport})
+    session.rollback()
+    run.lease_expires_at = utcnow() - dt.timedelta(seconds=1)
+    session.commit()
+
+
+def test_the_pin_is_stored_before_meta_registers_the_number(session, sandbox, config, company):
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    run = start(session, company, config, signup)
+    die_during(session, run, KilledAfter(sandbox.transport(), "POST", r"/register$"))
+    phone = sandbox.meta.phones[signup["phone_number_id"]]
+    assert phone.registered and phone.pin is not None  # Meta acted: the PIN is set there
+    assert execute(session, run, sandbox) is RunStatus.COMPLETED
+    number = session.scalars(select(MetaWhatsAppPhoneNumber)).one()
+    assert number.pin == phone.pin  # the portal holds the PIN Meta holds
+    assert len(phone.register_attempts) == 1  # and registered the number once
+    assert number.registered_at is not None
+
+
+def test_a_lost_register_answer_is_checked_at_meta_not_repeated(session, sandbox, config, company):
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    run = start(session, company, config, signup)
+    sandbox.faults.add("drop", provider="meta", method="POST", path="/register$", times=1)
+    assert execute(session, run, sandbox) is RunStatus.WAITING
+    assert execute(session, run, sandbox) is RunStatus.COMPLETED
+    phone = sandbox.meta.phones[signup["phone_number_id"]]
+    number = session.scalars(select(MetaWhatsAppPhoneNumber)).one()
+    assert len(phone.register_attempts) == 1 and number.pin == phone.pin
+    step = run.step("register_numbers")
+    assert step.effect_intended_at is not None and step.effect_confirmed_at is not None
+    assert number.registered_at is not None
+
+
+def test_a_number_not_registered_after_a_lost_answer_is_registered_with_the_same_pin(
+    session, sandbox, config, company
+):
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    run = start(session, company, config, signup)
+    sandbox.faults.add("timeout", provider="meta", method="POST", path="/register$", times=1)
+    assert execute(session, run, sandbox) is RunStatus.WAITING
+    pin = session.scalars(select(MetaWhatsAppPhoneNumber)).one().pin
+    assert pin is not None
+    assert execute(session, run, sandbox) is RunStatus.COMPLETED
+    phone = sandbox.meta.phones[signup["phone_number_id"]]
+    assert phone.pin == pin and len(phone.register_attempts) == 1

@@ -131,6 +131,16 @@ SCHEMAS = [
     (r"^/hub/api/v2/partners/\w+/clients$", "GET", 200, listing("clients", CLIENT)),
     (r"^/hub/api/v2/partners/\w+/channels/\w+/api_keys$", "POST", 201, API_KEY),
     (
+        r"^/hub/api/v2/partners/\w+/channels/\w+/api_keys$",
+        "GET",
+        200,
+        {
+            "type": "object",
+            "required": ["api_keys"],
+            "properties": {"api_keys": {"type": "array", "items": API_KEY}},
+        },
+    ),
+    (
         r"^/hub/api/v2/partners/\w+$",
         "PATCH",
         200,
@@ -237,6 +247,7 @@ def test_platform_journey_conforms_to_the_fact_sheet(http, sandbox, captured):
     sandbox.advance(600)
     key = http.post(keys, headers=auth).json()["api_key"]
     http.post(keys, headers=auth)  # 429
+    http.get(keys, headers=auth)  # the live key's id, its value masked
     # 5. messaging webhook, 7. health and a message
     d360 = {"D360-API-KEY": key}
     http.post(f"{WABA}/v1/configs/webhook", headers=d360, json={"url": "https://p.example/wa"})

@@ -283,8 +283,11 @@ class PartnerApi:
         partner = self._partner(request, pid)
         channel = self._channel(partner, chid)
         if request.method == "GET":  # NET GetApiKeyByChannel: {api_keys: [...]}
+            # A key shows once, in the 201 (fact sheet §3; docs: "the API key will show up
+            # only once"): the listing names the live keys but masks their value, as the
+            # docs' example prints it, so a lost 201 cannot be read back.
             keys = [
-                k.to_json()
+                k.to_json(masked=True)
                 for k in self.store.api_keys.values()
                 if k.channel_id == channel.id and not k.revoked
             ]

@@ -172,11 +172,11 @@ class ApiKey:
     created_at: float
     revoked: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, masked: bool = False) -> dict[str, Any]:
         return {
             "id": self.id,
             "address": self.address,
-            "api_key": self.api_key,
+            "api_key": "*" * len(self.api_key) if masked else self.api_key,
             "app_id": self.app_id,
         }
 
