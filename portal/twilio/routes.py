@@ -12,7 +12,7 @@ from flask import (
     url_for,
 )
 
-from provisioning.errors import DomainError, ProviderError
+from provisioning.errors import DomainError, ProviderError, Retryable
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
 from provisioning.twilio import numbers
@@ -40,6 +40,11 @@ def numbers_url():
     return url_for("twilio.index", company=g.company.slug)
 
 
+def busy_message(exc: Retryable) -> str:
+    """What to tell a person when Twilio throttled, failed or did not answer."""
+    return f"Twilio did not complete the request ({exc.message}): try again in a moment."
+
+
 @bp.route("/")
 @company_member
 def index():
@@ -48,9 +53,11 @@ def index():
         tenant_select(SmsPhoneNumber, g.company.id).order_by(SmsPhoneNumber.phone_number)
     )
     form = SearchForm(request.args)
-    results, error = [], None
+    results, error, status = [], None, 200
     searching = bool(request.args) and g.role is Role.ADMIN
-    if searching and form.validate():
+    if searching and not form.validate():
+        status = 400
+    elif searching:
         try:
             # The catalogue is the same for every account: search with the master account,
             # so that looking creates nothing.
@@ -65,9 +72,10 @@ def index():
                 mms=form.mms.data or None,
                 voice=form.voice.data or None,
             )
+        except Retryable as exc:
+            error, status = busy_message(exc), 429
         except (DomainError, ProviderError) as exc:
-            error = str(exc)
-    status = 400 if searching and form.errors else 200
+            error, status = str(exc), 400
     return render_template(
         "twilio/numbers.html",
         rows=list(rows),
@@ -104,7 +112,8 @@ def buy():
         return redirect(numbers_url()), 303
     except ProviderError as exc:
         db.session.commit()  # keeps the failed attempt on record
-        flash(f"Twilio refused the purchase: {exc}", "error")
+        message = busy_message(exc) if isinstance(exc, Retryable) else None
+        flash(message or f"Twilio refused the purchase: {exc}", "error")
         return redirect(numbers_url()), 303
     db.session.commit()
     flash(f"{row.phone_number} is yours.", "success")

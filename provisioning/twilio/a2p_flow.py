@@ -22,7 +22,8 @@ from ..runs import Flow, StepContext, Wait, register_flow
 from ..tenancy import Company
 from .a2p_models import Tenant10DLCBrand
 from .accounts import master_client
-from .numbers import call, ensure_subaccount, subaccount_client
+from .api import call
+from .numbers import ensure_subaccount, subaccount_client
 
 SECONDARY_PROFILE_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
 A2P_TRUST_PRODUCT_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"

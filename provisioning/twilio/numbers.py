@@ -13,30 +13,20 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from .. import audit
 from ..db import utcnow
-from ..errors import DomainError, ProviderError, Unreachable
+from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration
 from ..tenancy import Company
-from .accounts import map_twilio_error, master_client
+from .accounts import master_client
+from .api import call
 from .models import SmsPhoneNumber, TwilioSubaccount
 from .sdk import make_client
 
 NUMBER_TYPES = ("local", "toll_free", "mobile")
 E164 = "+"
-
-
-def call(function: Callable[[], Any]) -> Any:
-    """Run an SDK call, turning its failures into the platform's typed errors."""
-    try:
-        return function()
-    except TwilioRestException as exc:
-        raise map_twilio_error(exc) from exc
-    except httpx.TransportError as exc:
-        raise Unreachable("twilio", f"no answer: {type(exc).__name__}") from exc
 
 
 def friendly_name(company: Company) -> str:

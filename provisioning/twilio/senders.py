@@ -20,8 +20,8 @@ from ..errors import DomainError, ProviderError, Rejected
 from ..health import upsert_channel
 from ..partners import Provider
 from ..tenancy import Company
+from .api import call
 from .models import TwilioSubaccount, TwilioWhatsAppSender
-from .numbers import call
 
 EXPLANATIONS = {
     "63100": "Twilio refused the sender's details. Check the number and the display name.",
