@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 from twilio.rest import Client
 
 from ..audit import SYSTEM
@@ -254,7 +256,7 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
     brand = _brand(ctx)
     _, client = _clients(ctx)
     remote = call(client.messaging.v1.brand_registrations(brand.provider_brand_id).fetch)
-    apply_brand_status(brand, remote.status, remote.failure_reason)
+    apply_brand_status(ctx.session, brand, remote.status, remote.failure_reason)
     if brand.provider_status == "APPROVED":
         return
     if brand.provider_status == "FAILED":
@@ -266,7 +268,9 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
     raise Wait(f"Brand {brand.provider_status}: waiting for the carriers' review", utcnow() + delay)
 
 
-def apply_brand_status(brand: Tenant10DLCBrand, status: str | None, reason: Any = None) -> None:
+def apply_brand_status(
+    session: Session, brand: Tenant10DLCBrand, status: str | None, reason: Any = None
+) -> None:
     """Record a brand status (from polling or an event); approval freezes the snapshot."""
     if not status:
         return
@@ -274,7 +278,24 @@ def apply_brand_status(brand: Tenant10DLCBrand, status: str | None, reason: Any 
     if reason:
         brand.provider_status_reason = str(reason)[:2000]
     if status == "APPROVED" and brand.provider_approved_at is None:
-        brand.provider_approved_at = brand.provider_verified_at = utcnow()
+        _stamp_approval(session, brand)
+
+
+def _stamp_approval(session: Session, brand: Tenant10DLCBrand) -> None:
+    """Set the approval time once, with a compare-and-set.
+
+    Two workers may approve the same brand at once (two events, or an event and the
+    poll), each having read it unapproved: the later one then changes nothing, instead of
+    rewriting the frozen ``provider_approved_at`` and tripping the immutability trigger.
+    """
+    now = utcnow()
+    session.execute(
+        update(Tenant10DLCBrand)
+        .where(Tenant10DLCBrand.id == brand.id, Tenant10DLCBrand.provider_approved_at.is_(None))
+        .values(provider_approved_at=now, provider_verified_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(brand, ["provider_approved_at", "provider_verified_at"])
 
 
 def messaging_service(ctx: StepContext) -> None:

@@ -80,7 +80,7 @@ def apply_event(session: Session, event: WebhookEvent) -> list[int]:
         if brand is None:
             continue
         if kind.startswith(BRAND_EVENT):
-            apply_brand_status(brand, data.get("brandstatus"), data.get("failurereason"))
+            apply_brand_status(session, brand, data.get("brandstatus"), data.get("failurereason"))
         elif kind.startswith(CAMPAIGN_EVENT):
             brand.campaign_status = data.get("externalstatus") or data.get(
                 "campaignregistrationstatus"
