@@ -31,7 +31,9 @@ bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
 def company_client():
     """The company's subaccount (created on first need) and an SDK client for it."""
     config = required_configuration(Provider.TWILIO)
-    sub = numbers.ensure_subaccount(db.session, actor(), g.company, config, provider_transport())
+    sub = numbers.ensure_subaccount(
+        db.session, actor(), g.company, config, provider_transport(), commit=db.session.commit
+    )
     db.session.commit()
     return sub, numbers.subaccount_client(sub, config, provider_transport())
 

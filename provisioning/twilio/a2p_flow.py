@@ -1,8 +1,11 @@
 """The ISV A2P 10DLC registration as a provisioning run (fact sheet §4, steps 1-5).
 
 Every object Twilio creates is recorded on the brand row (``provider_config_json``) as
-soon as it exists, so a resumed run continues where it stopped; the brand and campaign
-requests are recorded before they are sent and looked up after a lost answer.
+soon as it exists, so a resumed run continues where it stopped. Every create is also
+recorded as intended (committed) before it is sent, and carries a deterministic friendly
+name or description (:func:`_name`, with the brand row's id): after a lost answer the
+object is looked up by it, in the same attempt or the next one, never created twice.
+The brand and the campaign are found by what they were created from.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ from ..runs import Flow, StepContext, Wait, register_flow
 from ..tenancy import Company
 from .a2p_models import Tenant10DLCBrand
 from .accounts import master_client
-from .api import call
+from .api import call, create_or_find
+from .models import TwilioSubaccount
 from .numbers import ensure_subaccount, subaccount_client
 
 SECONDARY_PROFILE_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
 A2P_TRUST_PRODUCT_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"
 USECASE_TO_SERVICE = {"MARKETING": "marketing", "2FA": "verification", "POLLING_VOTING": "poll"}
 MAX_WAIT = dt.timedelta(hours=6)
+INTENDED = "intended"  # provider_config_json: the keys whose create was sent
+NAME_LENGTH = 64  # Twilio's limit for friendly names
 
 
 class MinInterval:
@@ -57,13 +63,33 @@ def _brand(ctx: StepContext) -> Tenant10DLCBrand:
     return brand
 
 
-def _clients(ctx: StepContext) -> tuple[PartnerConfiguration, Client]:
+def _clients(ctx: StepContext) -> tuple[PartnerConfiguration, TwilioSubaccount, Client]:
     config = ctx.session.get(PartnerConfiguration, ctx.run.partner_configuration_id)
     if config is None:
         raise DomainError("The Twilio partner configuration of this run was deleted.")
     company = ctx.session.get(Company, ctx.run.company_id)
-    sub = ensure_subaccount(ctx.session, SYSTEM, company, config, ctx.services.get("transport"))
-    return config, subaccount_client(sub, config, ctx.services.get("transport"))
+    transport = ctx.services.get("transport")
+    sub = ensure_subaccount(ctx.session, SYSTEM, company, config, transport, commit=ctx.durable)
+    return config, sub, subaccount_client(sub, config, transport)
+
+
+def _name(brand: Tenant10DLCBrand, what: str) -> str:
+    """The friendly name of one of the brand's objects: unique to this submission."""
+    suffix = f" {what} #{brand.id}"
+    return brand.legal_business_name[: NAME_LENGTH - len(suffix)] + suffix
+
+
+def _named(items: list[Any], name: str, **attributes: Any) -> Any:
+    """The listed object with that friendly name (and attributes), if any."""
+    return next(
+        (
+            item
+            for item in items
+            if item.friendly_name == name
+            and all(getattr(item, k) == v for k, v in attributes.items())
+        ),
+        None,
+    )
 
 
 def _remember(ctx: StepContext, brand: Tenant10DLCBrand, **sids: Any) -> None:
@@ -72,12 +98,27 @@ def _remember(ctx: StepContext, brand: Tenant10DLCBrand, **sids: Any) -> None:
     ctx.durable()
 
 
-def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, create) -> str:
-    """The sid under ``key``, created (and recorded at once) when missing."""
+def _intended(ctx: StepContext, brand: Tenant10DLCBrand, key: str) -> bool:
+    """Whether ``key``'s create was sent before; if not, record (commit) that it will be."""
+    config = brand.provider_config_json or {}
+    if key in config.get(INTENDED, []):
+        return True
+    brand.provider_config_json = {**config, INTENDED: [*config.get(INTENDED, []), key]}
+    ctx.durable()
+    return False
+
+
+def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, create, find) -> str:
+    """The sid under ``key``: known, found after an earlier attempt, or created once.
+
+    ``find`` looks the object up by what ``create`` gave it (a deterministic name): it
+    runs when an earlier attempt sent the create, and when this one gets no answer.
+    """
     known = (brand.provider_config_json or {}).get(key)
     if known:
         return known
-    sid = call(create).sid
+    found = call(find) if _intended(ctx, brand, key) else None
+    sid = (found or create_or_find(create, find)).sid
     _remember(ctx, brand, **{key: sid})
     return sid
 
@@ -85,16 +126,33 @@ def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, create) -> str:
 def customer_profile(ctx: StepContext) -> None:
     """Step 1: the secondary customer profile with its business, person and address."""
     brand = _brand(ctx)
-    config, client = _clients(ctx)
+    config, _, client = _clients(ctx)
     th = client.trusthub.v1
+    name = _name(brand, "secondary profile")
     profile = _once(ctx, brand, "customer_profile_sid", lambda: th.customer_profiles.create(
-        friendly_name=f"{brand.legal_business_name} (secondary)", email=brand.owner_email,
-        policy_sid=SECONDARY_PROFILE_POLICY,
+        friendly_name=name, email=brand.owner_email, policy_sid=SECONDARY_PROFILE_POLICY,
+    ), lambda: _named(th.customer_profiles.list(
+        friendly_name=name, policy_sid=SECONDARY_PROFILE_POLICY), name,
     ))  # fmt: skip
     first, _, last = brand.owner_name.partition(" ")
+    addresses = client.api.v2010.account.addresses
+    names = {
+        "business_info_sid": _name(brand, "business information"),
+        "representative_sid": _name(brand, "authorized representative"),
+        "address_sid": _name(brand, "address"),
+        "address_document_sid": _name(brand, "address document"),
+    }
+    finders = {
+        "business_info_sid": lambda: _named(th.end_users.list(), names["business_info_sid"],
+                                            type="customer_profile_business_information"),
+        "representative_sid": lambda: _named(th.end_users.list(), names["representative_sid"],
+                                             type="authorized_representative_1"),
+        "address_sid": lambda: _named(addresses.list(friendly_name=names["address_sid"]),
+                                      names["address_sid"]),
+    }  # fmt: skip
     parts = {
         "business_info_sid": lambda: th.end_users.create(
-            friendly_name=f"{brand.legal_business_name} business information",
+            friendly_name=names["business_info_sid"],
             type="customer_profile_business_information",
             attributes={
                 "business_name": brand.legal_business_name,
@@ -108,7 +166,7 @@ def customer_profile(ctx: StepContext) -> None:
             },
         ),
         "representative_sid": lambda: th.end_users.create(
-            friendly_name=brand.owner_name,
+            friendly_name=names["representative_sid"],
             type="authorized_representative_1",
             attributes={
                 "first_name": first, "last_name": last or first, "email": brand.owner_email,
@@ -116,18 +174,22 @@ def customer_profile(ctx: StepContext) -> None:
                 "job_position": "Director",
             },
         ),
-        "address_sid": lambda: client.api.v2010.account.addresses.create(
+        "address_sid": lambda: addresses.create(
             customer_name=brand.legal_business_name, street=brand.business_address,
             city=brand.business_city, region=brand.business_state,
             postal_code=brand.business_zip, iso_country=brand.country,
+            friendly_name=names["address_sid"],
         ),
     }  # fmt: skip
-    sids = {key: _once(ctx, brand, key, create) for key, create in parts.items()}
+    sids = {key: _once(ctx, brand, key, create, finders[key]) for key, create in parts.items()}
+    document = names["address_document_sid"]
     sids["address_document_sid"] = _once(ctx, brand, "address_document_sid",
         lambda: th.supporting_documents.create(
-            friendly_name=f"{brand.legal_business_name} address",
-            type="customer_profile_address", attributes={"address_sids": sids["address_sid"]},
-        ))  # fmt: skip
+            friendly_name=document, type="customer_profile_address",
+            attributes={"address_sids": sids["address_sid"]},
+        ),
+        lambda: _named(th.supporting_documents.list(), document, type="customer_profile_address"),
+    )  # fmt: skip
     primary = config.value("primary_customer_profile_sid") or _primary_profile(ctx, config)
     assignments = th.customer_profiles(profile).customer_profiles_entity_assignments
     _assign(ctx, brand, "profile_assigned", assignments, [
@@ -151,12 +213,21 @@ def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:
 
 
 def _assign(ctx, brand, key: str, assignments, object_sids: list[str]) -> None:
+    """Attach each object to the bundle once; after a lost answer, the bundle's
+    assignments are read before attaching again."""
     done = set((brand.provider_config_json or {}).get(key) or [])
+    if not set(object_sids) - done:
+        return
+    if _intended(ctx, brand, key):
+        done |= {a.object_sid for a in call(assignments.list)}
     for sid in object_sids:
         if sid not in done:
-            call(lambda sid=sid: assignments.create(object_sid=sid))
+            create_or_find(
+                lambda sid=sid: assignments.create(object_sid=sid),
+                lambda sid=sid: next((a for a in assignments.list() if a.object_sid == sid), None),
+            )
             done.add(sid)
-            _remember(ctx, brand, **{key: sorted(done)})
+        _remember(ctx, brand, **{key: sorted(done)})
 
 
 def _evaluate_and_submit(bundle, evaluations: str, policy: str) -> None:
@@ -179,17 +250,19 @@ def _evaluate_and_submit(bundle, evaluations: str, policy: str) -> None:
 def trust_product(ctx: StepContext) -> None:
     """Step 2: the A2P trust product holding the messaging profile and the customer profile."""
     brand = _brand(ctx)
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
     th = client.trusthub.v1
+    name, info_name = _name(brand, "A2P trust product"), _name(brand, "messaging profile")
     product = _once(ctx, brand, "trust_product_sid", lambda: th.trust_products.create(
-        friendly_name=f"{brand.legal_business_name} A2P", email=brand.owner_email,
-        policy_sid=A2P_TRUST_PRODUCT_POLICY,
+        friendly_name=name, email=brand.owner_email, policy_sid=A2P_TRUST_PRODUCT_POLICY,
+    ), lambda: _named(th.trust_products.list(
+        friendly_name=name, policy_sid=A2P_TRUST_PRODUCT_POLICY), name,
     ))  # fmt: skip
     info = _once(ctx, brand, "messaging_profile_sid", lambda: th.end_users.create(
-        friendly_name=f"{brand.legal_business_name} messaging profile",
-        type="us_a2p_messaging_profile_information",
+        friendly_name=info_name, type="us_a2p_messaging_profile_information",
         attributes={"company_type": brand.company_type},
-    ))  # fmt: skip
+    ), lambda: _named(th.end_users.list(), info_name, type="us_a2p_messaging_profile_information"),
+    )  # fmt: skip
     assignments = th.trust_products(product).trust_products_entity_assignments
     profile = brand.provider_config_json["customer_profile_sid"]
     _assign(ctx, brand, "product_assigned", assignments, [info, profile])
@@ -211,20 +284,24 @@ A2P_EVENT_TYPES = [
 def event_subscription(ctx: StepContext) -> None:
     """Statuses come as events: a sink and a subscription in the subaccount (§4)."""
     brand = _brand(ctx)
-    config, client = _clients(ctx)
-    sub = ensure_subaccount(ctx.session, SYSTEM, ctx.session.get(Company, ctx.run.company_id),
-                            config, ctx.services.get("transport"))  # fmt: skip
+    _, sub, client = _clients(ctx)
+    events = client.events.v1
     base = (ctx.services.get("public_base_url") or "").rstrip("/")
     destination = f"{base}/webhooks/twilio/events/{sub.events_token()}"
-    sink = _once(ctx, brand, "event_sink_sid", lambda: client.events.v1.sinks.create(
-        description=f"{brand.legal_business_name} A2P status",
+    description = f"A2P 10DLC status #{brand.id}"  # no PII in a sink's description
+
+    def ours(sink: Any) -> bool:
+        config = sink.sink_configuration or {}
+        return sink.description == description and config.get("destination") == destination
+
+    sink = _once(ctx, brand, "event_sink_sid", lambda: events.sinks.create(
+        description=description, sink_type="webhook",
         sink_configuration={"destination": destination, "method": "POST", "batch_events": False},
-        sink_type="webhook",
-    ))  # fmt: skip
-    _once(ctx, brand, "event_subscription_sid", lambda: client.events.v1.subscriptions.create(
-        description="A2P 10DLC status", sink_sid=sink,
-        types=[{"type": t} for t in A2P_EVENT_TYPES],
-    ))  # fmt: skip
+    ), lambda: next((s for s in events.sinks.list() if ours(s)), None))  # fmt: skip
+    _once(ctx, brand, "event_subscription_sid", lambda: events.subscriptions.create(
+        description=description, sink_sid=sink, types=[{"type": t} for t in A2P_EVENT_TYPES],
+    ), lambda: next((s for s in events.subscriptions.list(sink_sid=sink)
+                     if s.description == description), None))  # fmt: skip
 
 
 def brand_registration(ctx: StepContext) -> None:
@@ -232,21 +309,25 @@ def brand_registration(ctx: StepContext) -> None:
     brand = _brand(ctx)
     if brand.provider_brand_id:
         return
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
     registrations = client.messaging.v1.brand_registrations
     profile = brand.provider_config_json["customer_profile_sid"]
+
+    def find() -> Any:
+        return next((b for b in registrations.list() if b.customer_profile_bundle_sid == profile),
+                    None)  # fmt: skip
+
     if not ctx.intend():
-        existing = call(registrations.list)
-        found = next((b for b in existing if b.customer_profile_bundle_sid == profile), None)
+        found = call(find)
         if found is not None:
             brand.provider_brand_id, brand.provider_status = found.sid, found.status
             return
     BRAND_AND_CAMPAIGN_CALLS.wait(f"brand:{client.account_sid}")
-    created = call(lambda: registrations.create(
+    created = create_or_find(lambda: registrations.create(
         customer_profile_bundle_sid=profile,
         a2p_profile_bundle_sid=brand.provider_config_json["trust_product_sid"],
         brand_type="STANDARD",
-    ))  # fmt: skip
+    ), find)  # fmt: skip
     brand.provider_brand_id, brand.provider_status = created.sid, created.status
     ctx.done_effect()
 
@@ -254,7 +335,7 @@ def brand_registration(ctx: StepContext) -> None:
 def wait_for_brand_approval(ctx: StepContext) -> None:
     """Step 3b: brands take days; events or polling move the run on."""
     brand = _brand(ctx)
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
     remote = call(client.messaging.v1.brand_registrations(brand.provider_brand_id).fetch)
     apply_brand_status(ctx.session, brand, remote.status, remote.failure_reason)
     if brand.provider_status == "APPROVED":
@@ -301,11 +382,13 @@ def _stamp_approval(session: Session, brand: Tenant10DLCBrand) -> None:
 def messaging_service(ctx: StepContext) -> None:
     """Step 4: a fresh Messaging Service for the campaign."""
     brand = _brand(ctx)
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
+    services = client.messaging.v1.services
     usecase = USECASE_TO_SERVICE.get(brand.use_case, "notifications")
-    _once(ctx, brand, "messaging_service_sid", lambda: client.messaging.v1.services.create(
-        friendly_name=f"{brand.legal_business_name} A2P", usecase=usecase,
-    ))  # fmt: skip
+    name = _name(brand, "A2P")
+    _once(ctx, brand, "messaging_service_sid", lambda: services.create(
+        friendly_name=name, usecase=usecase,
+    ), lambda: _named(services.list(), name))  # fmt: skip
 
 
 def campaign(ctx: StepContext) -> None:
@@ -314,16 +397,20 @@ def campaign(ctx: StepContext) -> None:
     config_json = brand.provider_config_json or {}
     if config_json.get("campaign_sid"):
         return
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
     campaigns = client.messaging.v1.services(config_json["messaging_service_sid"]).us_app_to_person
+
+    def find() -> Any:  # the service is the brand's own: its one campaign is ours
+        return next(iter(campaigns.list()), None)
+
     if not ctx.intend():
-        existing = call(campaigns.list)
-        if existing:
-            brand.campaign_status = existing[0].campaign_status
-            _remember(ctx, brand, campaign_sid=existing[0].sid)
+        found = call(find)
+        if found is not None:
+            brand.campaign_status = found.campaign_status
+            _remember(ctx, brand, campaign_sid=found.sid)
             return
     BRAND_AND_CAMPAIGN_CALLS.wait(f"campaign:{client.account_sid}")
-    created = call(lambda: campaigns.create(
+    created = create_or_find(lambda: campaigns.create(
         brand_registration_sid=brand.provider_brand_id,
         description=brand.campaign_description,
         message_flow=brand.message_flow,
@@ -335,7 +422,7 @@ def campaign(ctx: StepContext) -> None:
         opt_out_keywords=_keywords(brand.opt_out_keywords),
         privacy_policy_url=brand.privacy_policy_url,
         terms_and_conditions_url=brand.terms_url,
-    ))  # fmt: skip
+    ), find)  # fmt: skip
     brand.campaign_status = created.campaign_status
     _remember(ctx, brand, campaign_sid=created.sid)
     ctx.done_effect()

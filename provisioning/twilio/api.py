@@ -37,6 +37,20 @@ def call(function: Callable[[], T]) -> T:
         raise map_twilio_error(exc) from exc
 
 
+def create_or_find(create: Callable[[], T], find: Callable[[], T | None]) -> T:
+    """Create; when Twilio may have acted without our knowing (no answer, 5xx), ``find``
+    what the call may have created before failing. A 4xx (429 included) created nothing."""
+    try:
+        return call(create)
+    except ProviderError as exc:
+        if exc.http_status and exc.http_status < 500:
+            raise
+        found = call(find)
+        if found is None:
+            raise
+        return found
+
+
 def map_twilio_error(exc: Exception) -> ProviderError:
     """Any failure of an SDK call as a typed error (see the module docstring)."""
     if isinstance(exc, httpx.TransportError):

@@ -49,7 +49,8 @@ def signature_valid(auth_token: str, url: str, body: Any, signature: str | None)
 
 
 def subaccount_for_events_token(session: Session, token: str) -> TwilioSubaccount | None:
-    for sub in session.scalars(select(TwilioSubaccount)):
+    created = select(TwilioSubaccount).where(TwilioSubaccount.auth_token.is_not(None))
+    for sub in session.scalars(created):
         if hmac.compare_digest(sub.events_token(), token):
             return sub
     return None

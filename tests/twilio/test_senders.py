@@ -34,7 +34,9 @@ def world(session, sandbox, make):
         session, SYSTEM, Provider.TWILIO, Environment.SANDBOX, "", values
     )
     company = make.company("Acme")
-    sub = ensure_subaccount(session, SYSTEM, company, config, sandbox.transport())
+    sub = ensure_subaccount(
+        session, SYSTEM, company, config, sandbox.transport(), commit=session.commit
+    )
     session.commit()
     return company, sub, subaccount_client(sub, config, sandbox.transport())
 

@@ -33,7 +33,7 @@ def sandbox(connected_sandbox):
 @pytest.fixture
 def sub(session, sandbox, make):
     sub = ensure_subaccount(session, SYSTEM, make.company("Acme"), sandbox.config,
-                            sandbox.transport())  # fmt: skip
+                            sandbox.transport(), commit=session.commit)  # fmt: skip
     session.commit()
     return sub
 
