@@ -64,14 +64,13 @@ def ensure_subaccount(
         return row
     commit()  # the claim is on record before Twilio is called
     master, name = master_client(config, transport), row.friendly_name
-    try:
-        found = call(lambda: master.api.v2010.accounts.list(friendly_name=name, limit=5))
-        account = next((a for a in found if a.status != "closed"), None) or create_or_find(
+    try:  # one made earlier (a lost answer, or the console) is adopted
+        account = _named_account(master, name) or create_or_find(
             lambda: master.api.v2010.accounts.create(friendly_name=name),
             lambda: _named_account(master, name),
         )
     except ProviderError:
-        row.status = "failed"  # the next attempt looks the subaccount up first
+        row.status = "failed"  # the claim ends; the next attempt looks the subaccount up first
         commit()
         raise
     row.account_sid, row.auth_token = account.sid, account.auth_token
@@ -105,7 +104,7 @@ def _claim_subaccount(
 
 
 def _named_account(master: Client, name: str) -> Any:
-    found = master.api.v2010.accounts.list(friendly_name=name, limit=5)
+    found = call(lambda: master.api.v2010.accounts.list(friendly_name=name, limit=5))
     return next((a for a in found if a.status != "closed"), None)
 
 
@@ -161,7 +160,8 @@ def search_numbers(
 
 
 def _owned(client: Client, phone_number: str) -> Any:
-    numbers = client.api.v2010.account.incoming_phone_numbers.list(phone_number=phone_number)
+    incoming = client.api.v2010.account.incoming_phone_numbers
+    numbers = call(lambda: incoming.list(phone_number=phone_number))
     return next((n for n in numbers if n.phone_number == phone_number), None)
 
 
@@ -208,7 +208,7 @@ def buy_number(
     incoming = client.api.v2010.account.incoming_phone_numbers
     try:
         # A failed or lost earlier attempt may have bought it: look before buying.
-        number = call(lambda: _owned(client, phone_number)) if tried else None
+        number = _owned(client, phone_number) if tried else None
         action = "number.reconcile" if number is not None else "number.purchase"
         number = number or create_or_find(
             lambda: incoming.create(**{k: v for k, v in options.items() if v}),

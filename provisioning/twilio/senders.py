@@ -42,7 +42,7 @@ def explain(exc: ProviderError) -> ProviderError:
 
 
 def _find_remote(client: Client, sender_id: str) -> Any:
-    senders = client.messaging.v2.channels_senders.list(channel="whatsapp")
+    senders = call(lambda: client.messaging.v2.channels_senders.list(channel="whatsapp"))
     return next((s for s in senders if s.sender_id == sender_id), None)
 
 
@@ -90,7 +90,7 @@ def create_sender(
     )
     senders = client.messaging.v2.channels_senders
     try:
-        remote = call(lambda: _find_remote(client, sender_id)) if tried else None
+        remote = _find_remote(client, sender_id) if tried else None
         remote = remote or create_or_find(
             lambda: senders.create(body), lambda: _find_remote(client, sender_id)
         )
