@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import update
@@ -37,6 +38,8 @@ USECASE_TO_SERVICE = {"MARKETING": "marketing", "2FA": "verification", "POLLING_
 MAX_WAIT = dt.timedelta(hours=6)
 INTENDED = "intended"  # provider_config_json: the keys whose create was sent
 NAME_LENGTH = 64  # Twilio's limit for friendly names
+Creator = Callable[[], Any]  # an SDK create call, handed to api.create_or_find
+Finder = Callable[[], Any]  # the lookup of what that create made (None: nothing)
 
 
 class MinInterval:
@@ -108,7 +111,9 @@ def _intended(ctx: StepContext, brand: Tenant10DLCBrand, key: str) -> bool:
     return False
 
 
-def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, create, find) -> str:
+def _once(
+    ctx: StepContext, brand: Tenant10DLCBrand, key: str, create: Creator, find: Finder
+) -> str:
     """The sid under ``key``: known, found after an earlier attempt, or created once.
 
     ``find`` looks the object up by what ``create`` gave it (a deterministic name): it
@@ -128,76 +133,73 @@ def customer_profile(ctx: StepContext) -> None:
     brand = _brand(ctx)
     config, _, client = _clients(ctx)
     th = client.trusthub.v1
-    name = _name(brand, "secondary profile")
-    profile = _once(ctx, brand, "customer_profile_sid", lambda: th.customer_profiles.create(
-        friendly_name=name, email=brand.owner_email, policy_sid=SECONDARY_PROFILE_POLICY,
-    ), lambda: _named(th.customer_profiles.list(
-        friendly_name=name, policy_sid=SECONDARY_PROFILE_POLICY), name,
+    profile = _once(ctx, brand, "customer_profile_sid", *_bundle(
+        th.customer_profiles, _name(brand, "secondary profile"), brand.owner_email,
+        SECONDARY_PROFILE_POLICY,
+    ))  # fmt: skip
+    business = _once(ctx, brand, "business_info_sid", *_trusthub_item(
+        th.end_users, _name(brand, "business information"),
+        "customer_profile_business_information", {
+            "business_name": brand.legal_business_name,
+            "business_identity": "direct_customer",
+            "business_type": brand.business_type,
+            "business_industry": brand.industry_vertical,
+            "business_registration_identifier": "EIN",
+            "business_registration_number": brand.business_registration_number.replace("-", ""),
+            "business_regions_of_operation": "USA_AND_CANADA",
+            "website_url": brand.business_website,
+        },
     ))  # fmt: skip
     first, _, last = brand.owner_name.partition(" ")
-    addresses = client.api.v2010.account.addresses
-    names = {
-        "business_info_sid": _name(brand, "business information"),
-        "representative_sid": _name(brand, "authorized representative"),
-        "address_sid": _name(brand, "address"),
-        "address_document_sid": _name(brand, "address document"),
-    }
-    finders = {
-        "business_info_sid": lambda: _named(th.end_users.list(), names["business_info_sid"],
-                                            type="customer_profile_business_information"),
-        "representative_sid": lambda: _named(th.end_users.list(), names["representative_sid"],
-                                             type="authorized_representative_1"),
-        "address_sid": lambda: _named(addresses.list(friendly_name=names["address_sid"]),
-                                      names["address_sid"]),
-    }  # fmt: skip
-    parts = {
-        "business_info_sid": lambda: th.end_users.create(
-            friendly_name=names["business_info_sid"],
-            type="customer_profile_business_information",
-            attributes={
-                "business_name": brand.legal_business_name,
-                "business_identity": "direct_customer",
-                "business_type": brand.business_type,
-                "business_industry": brand.industry_vertical,
-                "business_registration_identifier": "EIN",
-                "business_registration_number": brand.business_registration_number.replace("-", ""),
-                "business_regions_of_operation": "USA_AND_CANADA",
-                "website_url": brand.business_website,
-            },
-        ),
-        "representative_sid": lambda: th.end_users.create(
-            friendly_name=names["representative_sid"],
-            type="authorized_representative_1",
-            attributes={
-                "first_name": first, "last_name": last or first, "email": brand.owner_email,
-                "phone_number": brand.owner_phone, "business_title": brand.owner_title,
-                "job_position": "Director",
-            },
-        ),
-        "address_sid": lambda: addresses.create(
-            customer_name=brand.legal_business_name, street=brand.business_address,
-            city=brand.business_city, region=brand.business_state,
-            postal_code=brand.business_zip, iso_country=brand.country,
-            friendly_name=names["address_sid"],
-        ),
-    }  # fmt: skip
-    sids = {key: _once(ctx, brand, key, create, finders[key]) for key, create in parts.items()}
-    document = names["address_document_sid"]
-    sids["address_document_sid"] = _once(ctx, brand, "address_document_sid",
-        lambda: th.supporting_documents.create(
-            friendly_name=document, type="customer_profile_address",
-            attributes={"address_sids": sids["address_sid"]},
-        ),
-        lambda: _named(th.supporting_documents.list(), document, type="customer_profile_address"),
-    )  # fmt: skip
+    representative = _once(ctx, brand, "representative_sid", *_trusthub_item(
+        th.end_users, _name(brand, "authorized representative"), "authorized_representative_1", {
+            "first_name": first, "last_name": last or first, "email": brand.owner_email,
+            "phone_number": brand.owner_phone, "business_title": brand.owner_title,
+            "job_position": "Director",
+        },
+    ))  # fmt: skip
+    address = _once(ctx, brand, "address_sid", *_address(client.api.v2010.account.addresses, brand))
+    document = _once(ctx, brand, "address_document_sid", *_trusthub_item(
+        th.supporting_documents, _name(brand, "address document"), "customer_profile_address",
+        {"address_sids": address},
+    ))  # fmt: skip
     primary = config.value("primary_customer_profile_sid") or _primary_profile(ctx, config)
     assignments = th.customer_profiles(profile).customer_profiles_entity_assignments
-    _assign(ctx, brand, "profile_assigned", assignments, [
-        sids["business_info_sid"], sids["representative_sid"], sids["address_document_sid"],
-        primary,
-    ])  # fmt: skip
+    _assign(ctx, brand, "profile_assigned", assignments,
+            [business, representative, document, primary])  # fmt: skip
     _evaluate_and_submit(th.customer_profiles(profile), "customer_profiles_evaluations",
                          SECONDARY_PROFILE_POLICY)  # fmt: skip
+
+
+def _bundle(bundles: Any, name: str, email: str, policy: str) -> tuple[Creator, Finder]:
+    """Creating, and finding by its name, a TrustHub bundle (profile or trust product)."""
+    return (
+        lambda: bundles.create(friendly_name=name, email=email, policy_sid=policy),
+        lambda: _named(bundles.list(friendly_name=name, policy_sid=policy), name),
+    )
+
+
+def _trusthub_item(
+    items: Any, name: str, type_: str, attributes: dict[str, Any]
+) -> tuple[Creator, Finder]:
+    """Creating, and finding, an end user or a supporting document (their lists take no
+    filter: the subaccount's are read and matched by name and type)."""
+    return (
+        lambda: items.create(friendly_name=name, type=type_, attributes=attributes),
+        lambda: _named(items.list(), name, type=type_),
+    )
+
+
+def _address(addresses: Any, brand: Tenant10DLCBrand) -> tuple[Creator, Finder]:
+    name = _name(brand, "address")
+    return (
+        lambda: addresses.create(
+            customer_name=brand.legal_business_name, street=brand.business_address,
+            city=brand.business_city, region=brand.business_state,
+            postal_code=brand.business_zip, iso_country=brand.country, friendly_name=name,
+        ),
+        lambda: _named(addresses.list(friendly_name=name), name),
+    )  # fmt: skip
 
 
 def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:
@@ -220,13 +222,13 @@ def _assign(ctx, brand, key: str, assignments, object_sids: list[str]) -> None:
         return
     if _intended(ctx, brand, key):
         done |= {a.object_sid for a in call(assignments.list)}
-    for sid in object_sids:
-        if sid not in done:
-            create_or_find(
-                lambda sid=sid: assignments.create(object_sid=sid),
-                lambda sid=sid: next((a for a in assignments.list() if a.object_sid == sid), None),
-            )
-            done.add(sid)
+        _remember(ctx, brand, **{key: sorted(done)})
+    for sid in [s for s in object_sids if s not in done]:
+        create_or_find(
+            lambda sid=sid: assignments.create(object_sid=sid),
+            lambda sid=sid: next((a for a in assignments.list() if a.object_sid == sid), None),
+        )
+        done.add(sid)
         _remember(ctx, brand, **{key: sorted(done)})
 
 
@@ -252,17 +254,14 @@ def trust_product(ctx: StepContext) -> None:
     brand = _brand(ctx)
     _, _, client = _clients(ctx)
     th = client.trusthub.v1
-    name, info_name = _name(brand, "A2P trust product"), _name(brand, "messaging profile")
-    product = _once(ctx, brand, "trust_product_sid", lambda: th.trust_products.create(
-        friendly_name=name, email=brand.owner_email, policy_sid=A2P_TRUST_PRODUCT_POLICY,
-    ), lambda: _named(th.trust_products.list(
-        friendly_name=name, policy_sid=A2P_TRUST_PRODUCT_POLICY), name,
+    product = _once(ctx, brand, "trust_product_sid", *_bundle(
+        th.trust_products, _name(brand, "A2P trust product"), brand.owner_email,
+        A2P_TRUST_PRODUCT_POLICY,
     ))  # fmt: skip
-    info = _once(ctx, brand, "messaging_profile_sid", lambda: th.end_users.create(
-        friendly_name=info_name, type="us_a2p_messaging_profile_information",
-        attributes={"company_type": brand.company_type},
-    ), lambda: _named(th.end_users.list(), info_name, type="us_a2p_messaging_profile_information"),
-    )  # fmt: skip
+    info = _once(ctx, brand, "messaging_profile_sid", *_trusthub_item(
+        th.end_users, _name(brand, "messaging profile"), "us_a2p_messaging_profile_information",
+        {"company_type": brand.company_type},
+    ))  # fmt: skip
     assignments = th.trust_products(product).trust_products_entity_assignments
     profile = brand.provider_config_json["customer_profile_sid"]
     _assign(ctx, brand, "product_assigned", assignments, [info, profile])

@@ -127,9 +127,11 @@ def _claim_sender(
         raise DomainError("This number is a sender of another company.")
     if row.sender_sid:
         return row, True
-    Sender = TwilioWhatsAppSender
-    lapsed = or_(Sender.last_error.is_not(None), Sender.updated_at < claims.lapsed_before())
-    free = (Sender.sender_sid.is_(None), lapsed)
+    lapsed = or_(
+        TwilioWhatsAppSender.last_error.is_not(None),
+        TwilioWhatsAppSender.updated_at < claims.lapsed_before(),
+    )
+    free = (TwilioWhatsAppSender.sender_sid.is_(None), lapsed)
     if claims.take(session, row, {"last_error": None, "updated_at": utcnow()}, *free):
         return row, True
     if row.sender_sid:
