@@ -17,6 +17,7 @@ from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
 from provisioning.twilio import numbers
 from provisioning.twilio.accounts import master_client
+from provisioning.twilio.claims import InProgress
 from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
@@ -43,7 +44,10 @@ def numbers_url():
 
 
 def busy_message(exc: Retryable) -> str:
-    """What to tell a person when Twilio throttled, failed or did not answer."""
+    """What to tell a person when Twilio throttled, failed or did not answer, or another
+    request is creating the same object."""
+    if isinstance(exc, InProgress):
+        return exc.message
     return f"Twilio did not complete the request ({exc.message}): try again in a moment."
 
 

@@ -59,5 +59,9 @@ def take(session: Session, row: Any, values: dict[str, Any], *free: ColumnElemen
     return result.rowcount == 1
 
 
-def busy(what: str) -> Retryable:
-    return Retryable("twilio", f"{what} is under way in another request: try again in a moment.")
+class InProgress(Retryable):
+    """Another request holds the claim: the object is being created right now."""
+
+
+def busy(what: str) -> InProgress:
+    return InProgress("twilio", f"{what} is under way in another request: try again in a moment.")
