@@ -96,7 +96,7 @@ def reassign(number_id: int):
     try:
         target = numbers.ensure_subaccount(
             db.session, actor(), db.session.get(Company, form.company_id.data), config,
-            provider_transport(),
+            provider_transport(), commit=db.session.commit,
         )  # fmt: skip
         numbers.reassign_number(
             db.session, actor(), row, target, master_client(config, provider_transport())

@@ -12,11 +12,12 @@ from flask import (
     url_for,
 )
 
-from provisioning.errors import DomainError, ProviderError
+from provisioning.errors import DomainError, ProviderError, Retryable
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
 from provisioning.twilio import numbers
 from provisioning.twilio.accounts import master_client
+from provisioning.twilio.claims import InProgress
 from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
@@ -31,13 +32,23 @@ bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
 def company_client():
     """The company's subaccount (created on first need) and an SDK client for it."""
     config = required_configuration(Provider.TWILIO)
-    sub = numbers.ensure_subaccount(db.session, actor(), g.company, config, provider_transport())
+    sub = numbers.ensure_subaccount(
+        db.session, actor(), g.company, config, provider_transport(), commit=db.session.commit
+    )
     db.session.commit()
     return sub, numbers.subaccount_client(sub, config, provider_transport())
 
 
 def numbers_url():
     return url_for("twilio.index", company=g.company.slug)
+
+
+def busy_message(exc: Retryable) -> str:
+    """What to tell a person when Twilio throttled, failed or did not answer, or another
+    request is creating the same object."""
+    if isinstance(exc, InProgress):
+        return exc.message
+    return f"Twilio did not complete the request ({exc.message}): try again in a moment."
 
 
 @bp.route("/")
@@ -48,9 +59,11 @@ def index():
         tenant_select(SmsPhoneNumber, g.company.id).order_by(SmsPhoneNumber.phone_number)
     )
     form = SearchForm(request.args)
-    results, error = [], None
+    results, error, status = [], None, 200
     searching = bool(request.args) and g.role is Role.ADMIN
-    if searching and form.validate():
+    if searching and not form.validate():
+        status = 400
+    elif searching:
         try:
             # The catalogue is the same for every account: search with the master account,
             # so that looking creates nothing.
@@ -65,9 +78,10 @@ def index():
                 mms=form.mms.data or None,
                 voice=form.voice.data or None,
             )
+        except Retryable as exc:
+            error, status = busy_message(exc), 429
         except (DomainError, ProviderError) as exc:
-            error = str(exc)
-    status = 400 if searching and form.errors else 200
+            error, status = str(exc), 400
     return render_template(
         "twilio/numbers.html",
         rows=list(rows),
@@ -104,7 +118,8 @@ def buy():
         return redirect(numbers_url()), 303
     except ProviderError as exc:
         db.session.commit()  # keeps the failed attempt on record
-        flash(f"Twilio refused the purchase: {exc}", "error")
+        message = busy_message(exc) if isinstance(exc, Retryable) else None
+        flash(message or f"Twilio refused the purchase: {exc}", "error")
         return redirect(numbers_url()), 303
     db.session.commit()
     flash(f"{row.phone_number} is yours.", "success")

@@ -19,6 +19,7 @@ from ..db import utcnow
 from ..errors import DomainError
 from ..partners import PartnerConfiguration, ValidationFailed
 from ..tenancy import Company
+from . import claims
 from .a2p_flow import A2P_REGISTRATION
 from .a2p_models import BUSINESS_FIELDS, Tenant10DLCBrand, TenantBusinessInfo
 
@@ -148,8 +149,11 @@ def submit_brand(
         current.deprecation_reason = f"Replaced by a new submission on {utcnow():%Y-%m-%d}."
         session.flush()  # one active brand at a time
     brand = Tenant10DLCBrand(company_id=company.id, provider_status="SUBMITTED", **snapshot)
-    session.add(brand)
-    session.flush()
+    if (
+        claims.insert_or_reread(session, brand, lambda: active_brand(session, company.id))
+        is not brand
+    ):
+        raise DomainError("A registration is already in progress for this company.")
     run = runs.start_run(
         session, actor, A2P_REGISTRATION, company.id, partner_configuration_id=config.id,
         context={"brand_row_id": brand.id},

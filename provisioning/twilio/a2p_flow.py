@@ -1,8 +1,11 @@
 """The ISV A2P 10DLC registration as a provisioning run (fact sheet §4, steps 1-5).
 
 Every object Twilio creates is recorded on the brand row (``provider_config_json``) as
-soon as it exists, so a resumed run continues where it stopped; the brand and campaign
-requests are recorded before they are sent and looked up after a lost answer.
+soon as it exists, so a resumed run continues where it stopped. Every create is also
+recorded as intended (committed) before it is sent, and carries a deterministic friendly
+name or description (:func:`_name`, with the brand row's id): after a lost answer the
+object is looked up by it, in the same attempt or the next one, never created twice.
+The brand and the campaign are found by what they were created from.
 """
 
 from __future__ import annotations
@@ -10,8 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 from twilio.rest import Client
 
 from ..audit import SYSTEM
@@ -22,12 +28,18 @@ from ..runs import Flow, StepContext, Wait, register_flow
 from ..tenancy import Company
 from .a2p_models import Tenant10DLCBrand
 from .accounts import master_client
-from .numbers import call, ensure_subaccount, subaccount_client
+from .api import call, create_or_find
+from .models import TwilioSubaccount
+from .numbers import ensure_subaccount, subaccount_client
 
 SECONDARY_PROFILE_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
 A2P_TRUST_PRODUCT_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"
 USECASE_TO_SERVICE = {"MARKETING": "marketing", "2FA": "verification", "POLLING_VOTING": "poll"}
 MAX_WAIT = dt.timedelta(hours=6)
+INTENDED = "intended"  # provider_config_json: the keys whose create was sent
+NAME_LENGTH = 64  # Twilio's limit for friendly names
+Creator = Callable[[], Any]  # an SDK create call, handed to api.create_or_find
+Finder = Callable[[], Any]  # the lookup of what that create made (None: nothing)
 
 
 class MinInterval:
@@ -54,13 +66,33 @@ def _brand(ctx: StepContext) -> Tenant10DLCBrand:
     return brand
 
 
-def _clients(ctx: StepContext) -> tuple[PartnerConfiguration, Client]:
+def _clients(ctx: StepContext) -> tuple[PartnerConfiguration, TwilioSubaccount, Client]:
     config = ctx.session.get(PartnerConfiguration, ctx.run.partner_configuration_id)
     if config is None:
         raise DomainError("The Twilio partner configuration of this run was deleted.")
     company = ctx.session.get(Company, ctx.run.company_id)
-    sub = ensure_subaccount(ctx.session, SYSTEM, company, config, ctx.services.get("transport"))
-    return config, subaccount_client(sub, config, ctx.services.get("transport"))
+    transport = ctx.services.get("transport")
+    sub = ensure_subaccount(ctx.session, SYSTEM, company, config, transport, commit=ctx.durable)
+    return config, sub, subaccount_client(sub, config, transport)
+
+
+def _name(brand: Tenant10DLCBrand, what: str) -> str:
+    """The friendly name of one of the brand's objects: unique to this submission."""
+    suffix = f" {what} #{brand.id}"
+    return brand.legal_business_name[: NAME_LENGTH - len(suffix)] + suffix
+
+
+def _named(items: list[Any], name: str, **attributes: Any) -> Any:
+    """The listed object with that friendly name (and attributes), if any."""
+    return next(
+        (
+            item
+            for item in items
+            if item.friendly_name == name
+            and all(getattr(item, k) == v for k, v in attributes.items())
+        ),
+        None,
+    )
 
 
 def _remember(ctx: StepContext, brand: Tenant10DLCBrand, **sids: Any) -> None:
@@ -69,12 +101,29 @@ def _remember(ctx: StepContext, brand: Tenant10DLCBrand, **sids: Any) -> None:
     ctx.durable()
 
 
-def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, create) -> str:
-    """The sid under ``key``, created (and recorded at once) when missing."""
+def _intended(ctx: StepContext, brand: Tenant10DLCBrand, key: str) -> bool:
+    """Whether ``key``'s create was sent before; if not, record (commit) that it will be."""
+    config = brand.provider_config_json or {}
+    if key in config.get(INTENDED, []):
+        return True
+    brand.provider_config_json = {**config, INTENDED: [*config.get(INTENDED, []), key]}
+    ctx.durable()
+    return False
+
+
+def _once(
+    ctx: StepContext, brand: Tenant10DLCBrand, key: str, create: Creator, find: Finder
+) -> str:
+    """The sid under ``key``: known, found after an earlier attempt, or created once.
+
+    ``find`` looks the object up by what ``create`` gave it (a deterministic name): it
+    runs when an earlier attempt sent the create, and when this one gets no answer.
+    """
     known = (brand.provider_config_json or {}).get(key)
     if known:
         return known
-    sid = call(create).sid
+    found = call(find) if _intended(ctx, brand, key) else None
+    sid = (found or create_or_find(create, find)).sid
     _remember(ctx, brand, **{key: sid})
     return sid
 
@@ -82,57 +131,75 @@ def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, create) -> str:
 def customer_profile(ctx: StepContext) -> None:
     """Step 1: the secondary customer profile with its business, person and address."""
     brand = _brand(ctx)
-    config, client = _clients(ctx)
+    config, _, client = _clients(ctx)
     th = client.trusthub.v1
-    profile = _once(ctx, brand, "customer_profile_sid", lambda: th.customer_profiles.create(
-        friendly_name=f"{brand.legal_business_name} (secondary)", email=brand.owner_email,
-        policy_sid=SECONDARY_PROFILE_POLICY,
+    profile = _once(ctx, brand, "customer_profile_sid", *_bundle(
+        th.customer_profiles, _name(brand, "secondary profile"), brand.owner_email,
+        SECONDARY_PROFILE_POLICY,
+    ))  # fmt: skip
+    business = _once(ctx, brand, "business_info_sid", *_trusthub_item(
+        th.end_users, _name(brand, "business information"),
+        "customer_profile_business_information", {
+            "business_name": brand.legal_business_name,
+            "business_identity": "direct_customer",
+            "business_type": brand.business_type,
+            "business_industry": brand.industry_vertical,
+            "business_registration_identifier": "EIN",
+            "business_registration_number": brand.business_registration_number.replace("-", ""),
+            "business_regions_of_operation": "USA_AND_CANADA",
+            "website_url": brand.business_website,
+        },
     ))  # fmt: skip
     first, _, last = brand.owner_name.partition(" ")
-    parts = {
-        "business_info_sid": lambda: th.end_users.create(
-            friendly_name=f"{brand.legal_business_name} business information",
-            type="customer_profile_business_information",
-            attributes={
-                "business_name": brand.legal_business_name,
-                "business_identity": "direct_customer",
-                "business_type": brand.business_type,
-                "business_industry": brand.industry_vertical,
-                "business_registration_identifier": "EIN",
-                "business_registration_number": brand.business_registration_number.replace("-", ""),
-                "business_regions_of_operation": "USA_AND_CANADA",
-                "website_url": brand.business_website,
-            },
-        ),
-        "representative_sid": lambda: th.end_users.create(
-            friendly_name=brand.owner_name,
-            type="authorized_representative_1",
-            attributes={
-                "first_name": first, "last_name": last or first, "email": brand.owner_email,
-                "phone_number": brand.owner_phone, "business_title": brand.owner_title,
-                "job_position": "Director",
-            },
-        ),
-        "address_sid": lambda: client.api.v2010.account.addresses.create(
-            customer_name=brand.legal_business_name, street=brand.business_address,
-            city=brand.business_city, region=brand.business_state,
-            postal_code=brand.business_zip, iso_country=brand.country,
-        ),
-    }  # fmt: skip
-    sids = {key: _once(ctx, brand, key, create) for key, create in parts.items()}
-    sids["address_document_sid"] = _once(ctx, brand, "address_document_sid",
-        lambda: th.supporting_documents.create(
-            friendly_name=f"{brand.legal_business_name} address",
-            type="customer_profile_address", attributes={"address_sids": sids["address_sid"]},
-        ))  # fmt: skip
+    representative = _once(ctx, brand, "representative_sid", *_trusthub_item(
+        th.end_users, _name(brand, "authorized representative"), "authorized_representative_1", {
+            "first_name": first, "last_name": last or first, "email": brand.owner_email,
+            "phone_number": brand.owner_phone, "business_title": brand.owner_title,
+            "job_position": "Director",
+        },
+    ))  # fmt: skip
+    address = _once(ctx, brand, "address_sid", *_address(client.api.v2010.account.addresses, brand))
+    document = _once(ctx, brand, "address_document_sid", *_trusthub_item(
+        th.supporting_documents, _name(brand, "address document"), "customer_profile_address",
+        {"address_sids": address},
+    ))  # fmt: skip
     primary = config.value("primary_customer_profile_sid") or _primary_profile(ctx, config)
     assignments = th.customer_profiles(profile).customer_profiles_entity_assignments
-    _assign(ctx, brand, "profile_assigned", assignments, [
-        sids["business_info_sid"], sids["representative_sid"], sids["address_document_sid"],
-        primary,
-    ])  # fmt: skip
+    _assign(ctx, brand, "profile_assigned", assignments,
+            [business, representative, document, primary])  # fmt: skip
     _evaluate_and_submit(th.customer_profiles(profile), "customer_profiles_evaluations",
                          SECONDARY_PROFILE_POLICY)  # fmt: skip
+
+
+def _bundle(bundles: Any, name: str, email: str, policy: str) -> tuple[Creator, Finder]:
+    """Creating, and finding by its name, a TrustHub bundle (profile or trust product)."""
+    return (
+        lambda: bundles.create(friendly_name=name, email=email, policy_sid=policy),
+        lambda: _named(bundles.list(friendly_name=name, policy_sid=policy), name),
+    )
+
+
+def _trusthub_item(
+    items: Any, name: str, type_: str, attributes: dict[str, Any]
+) -> tuple[Creator, Finder]:
+    """Creating, and finding, an end user or a supporting document (their lists take no
+    filter: the subaccount's are read and matched by name and type)."""
+    return (
+        lambda: items.create(friendly_name=name, type=type_, attributes=attributes),
+        lambda: _named(items.list(), name, type=type_),
+    )
+
+
+def _address(addresses: Any, brand: Tenant10DLCBrand) -> tuple[Creator, Finder]:
+    name = _name(brand, "address")
+    return (
+        lambda: addresses.create(
+            customer_name=brand.legal_business_name, street=brand.business_address,
+            city=brand.business_city, region=brand.business_state,
+            postal_code=brand.business_zip, iso_country=brand.country, friendly_name=name,
+        ),
+        lambda: _named(addresses.list(friendly_name=name), name),
+    )  # fmt: skip
 
 
 def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:
@@ -148,12 +215,21 @@ def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:
 
 
 def _assign(ctx, brand, key: str, assignments, object_sids: list[str]) -> None:
+    """Attach each object to the bundle once; after a lost answer, the bundle's
+    assignments are read before attaching again."""
     done = set((brand.provider_config_json or {}).get(key) or [])
-    for sid in object_sids:
-        if sid not in done:
-            call(lambda sid=sid: assignments.create(object_sid=sid))
-            done.add(sid)
-            _remember(ctx, brand, **{key: sorted(done)})
+    if not set(object_sids) - done:
+        return
+    if _intended(ctx, brand, key):
+        done |= {a.object_sid for a in call(assignments.list)}
+        _remember(ctx, brand, **{key: sorted(done)})
+    for sid in [s for s in object_sids if s not in done]:
+        create_or_find(
+            lambda sid=sid: assignments.create(object_sid=sid),
+            lambda sid=sid: next((a for a in assignments.list() if a.object_sid == sid), None),
+        )
+        done.add(sid)
+        _remember(ctx, brand, **{key: sorted(done)})
 
 
 def _evaluate_and_submit(bundle, evaluations: str, policy: str) -> None:
@@ -176,16 +252,15 @@ def _evaluate_and_submit(bundle, evaluations: str, policy: str) -> None:
 def trust_product(ctx: StepContext) -> None:
     """Step 2: the A2P trust product holding the messaging profile and the customer profile."""
     brand = _brand(ctx)
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
     th = client.trusthub.v1
-    product = _once(ctx, brand, "trust_product_sid", lambda: th.trust_products.create(
-        friendly_name=f"{brand.legal_business_name} A2P", email=brand.owner_email,
-        policy_sid=A2P_TRUST_PRODUCT_POLICY,
+    product = _once(ctx, brand, "trust_product_sid", *_bundle(
+        th.trust_products, _name(brand, "A2P trust product"), brand.owner_email,
+        A2P_TRUST_PRODUCT_POLICY,
     ))  # fmt: skip
-    info = _once(ctx, brand, "messaging_profile_sid", lambda: th.end_users.create(
-        friendly_name=f"{brand.legal_business_name} messaging profile",
-        type="us_a2p_messaging_profile_information",
-        attributes={"company_type": brand.company_type},
+    info = _once(ctx, brand, "messaging_profile_sid", *_trusthub_item(
+        th.end_users, _name(brand, "messaging profile"), "us_a2p_messaging_profile_information",
+        {"company_type": brand.company_type},
     ))  # fmt: skip
     assignments = th.trust_products(product).trust_products_entity_assignments
     profile = brand.provider_config_json["customer_profile_sid"]
@@ -208,20 +283,24 @@ A2P_EVENT_TYPES = [
 def event_subscription(ctx: StepContext) -> None:
     """Statuses come as events: a sink and a subscription in the subaccount (§4)."""
     brand = _brand(ctx)
-    config, client = _clients(ctx)
-    sub = ensure_subaccount(ctx.session, SYSTEM, ctx.session.get(Company, ctx.run.company_id),
-                            config, ctx.services.get("transport"))  # fmt: skip
+    _, sub, client = _clients(ctx)
+    events = client.events.v1
     base = (ctx.services.get("public_base_url") or "").rstrip("/")
     destination = f"{base}/webhooks/twilio/events/{sub.events_token()}"
-    sink = _once(ctx, brand, "event_sink_sid", lambda: client.events.v1.sinks.create(
-        description=f"{brand.legal_business_name} A2P status",
+    description = f"A2P 10DLC status #{brand.id}"  # no PII in a sink's description
+
+    def ours(sink: Any) -> bool:
+        config = sink.sink_configuration or {}
+        return sink.description == description and config.get("destination") == destination
+
+    sink = _once(ctx, brand, "event_sink_sid", lambda: events.sinks.create(
+        description=description, sink_type="webhook",
         sink_configuration={"destination": destination, "method": "POST", "batch_events": False},
-        sink_type="webhook",
-    ))  # fmt: skip
-    _once(ctx, brand, "event_subscription_sid", lambda: client.events.v1.subscriptions.create(
-        description="A2P 10DLC status", sink_sid=sink,
-        types=[{"type": t} for t in A2P_EVENT_TYPES],
-    ))  # fmt: skip
+    ), lambda: next((s for s in events.sinks.list() if ours(s)), None))  # fmt: skip
+    _once(ctx, brand, "event_subscription_sid", lambda: events.subscriptions.create(
+        description=description, sink_sid=sink, types=[{"type": t} for t in A2P_EVENT_TYPES],
+    ), lambda: next((s for s in events.subscriptions.list(sink_sid=sink)
+                     if s.description == description), None))  # fmt: skip
 
 
 def brand_registration(ctx: StepContext) -> None:
@@ -229,21 +308,25 @@ def brand_registration(ctx: StepContext) -> None:
     brand = _brand(ctx)
     if brand.provider_brand_id:
         return
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
     registrations = client.messaging.v1.brand_registrations
     profile = brand.provider_config_json["customer_profile_sid"]
+
+    def find() -> Any:
+        return next((b for b in registrations.list() if b.customer_profile_bundle_sid == profile),
+                    None)  # fmt: skip
+
     if not ctx.intend():
-        existing = call(registrations.list)
-        found = next((b for b in existing if b.customer_profile_bundle_sid == profile), None)
+        found = call(find)
         if found is not None:
             brand.provider_brand_id, brand.provider_status = found.sid, found.status
             return
     BRAND_AND_CAMPAIGN_CALLS.wait(f"brand:{client.account_sid}")
-    created = call(lambda: registrations.create(
+    created = create_or_find(lambda: registrations.create(
         customer_profile_bundle_sid=profile,
         a2p_profile_bundle_sid=brand.provider_config_json["trust_product_sid"],
         brand_type="STANDARD",
-    ))  # fmt: skip
+    ), find)  # fmt: skip
     brand.provider_brand_id, brand.provider_status = created.sid, created.status
     ctx.done_effect()
 
@@ -251,9 +334,9 @@ def brand_registration(ctx: StepContext) -> None:
 def wait_for_brand_approval(ctx: StepContext) -> None:
     """Step 3b: brands take days; events or polling move the run on."""
     brand = _brand(ctx)
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
     remote = call(client.messaging.v1.brand_registrations(brand.provider_brand_id).fetch)
-    apply_brand_status(brand, remote.status, remote.failure_reason)
+    apply_brand_status(ctx.session, brand, remote.status, remote.failure_reason)
     if brand.provider_status == "APPROVED":
         return
     if brand.provider_status == "FAILED":
@@ -265,7 +348,9 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
     raise Wait(f"Brand {brand.provider_status}: waiting for the carriers' review", utcnow() + delay)
 
 
-def apply_brand_status(brand: Tenant10DLCBrand, status: str | None, reason: Any = None) -> None:
+def apply_brand_status(
+    session: Session, brand: Tenant10DLCBrand, status: str | None, reason: Any = None
+) -> None:
     """Record a brand status (from polling or an event); approval freezes the snapshot."""
     if not status:
         return
@@ -273,17 +358,36 @@ def apply_brand_status(brand: Tenant10DLCBrand, status: str | None, reason: Any 
     if reason:
         brand.provider_status_reason = str(reason)[:2000]
     if status == "APPROVED" and brand.provider_approved_at is None:
-        brand.provider_approved_at = brand.provider_verified_at = utcnow()
+        _stamp_approval(session, brand)
+
+
+def _stamp_approval(session: Session, brand: Tenant10DLCBrand) -> None:
+    """Set the approval time once, with a compare-and-set.
+
+    Two workers may approve the same brand at once (two events, or an event and the
+    poll), each having read it unapproved: the later one then changes nothing, instead of
+    rewriting the frozen ``provider_approved_at`` and tripping the immutability trigger.
+    """
+    now = utcnow()
+    session.execute(
+        update(Tenant10DLCBrand)
+        .where(Tenant10DLCBrand.id == brand.id, Tenant10DLCBrand.provider_approved_at.is_(None))
+        .values(provider_approved_at=now, provider_verified_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(brand, ["provider_approved_at", "provider_verified_at"])
 
 
 def messaging_service(ctx: StepContext) -> None:
     """Step 4: a fresh Messaging Service for the campaign."""
     brand = _brand(ctx)
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
+    services = client.messaging.v1.services
     usecase = USECASE_TO_SERVICE.get(brand.use_case, "notifications")
-    _once(ctx, brand, "messaging_service_sid", lambda: client.messaging.v1.services.create(
-        friendly_name=f"{brand.legal_business_name} A2P", usecase=usecase,
-    ))  # fmt: skip
+    name = _name(brand, "A2P")
+    _once(ctx, brand, "messaging_service_sid", lambda: services.create(
+        friendly_name=name, usecase=usecase,
+    ), lambda: _named(services.list(), name))  # fmt: skip
 
 
 def campaign(ctx: StepContext) -> None:
@@ -292,16 +396,20 @@ def campaign(ctx: StepContext) -> None:
     config_json = brand.provider_config_json or {}
     if config_json.get("campaign_sid"):
         return
-    _, client = _clients(ctx)
+    _, _, client = _clients(ctx)
     campaigns = client.messaging.v1.services(config_json["messaging_service_sid"]).us_app_to_person
+
+    def find() -> Any:  # the service is the brand's own: its one campaign is ours
+        return next(iter(campaigns.list()), None)
+
     if not ctx.intend():
-        existing = call(campaigns.list)
-        if existing:
-            brand.campaign_status = existing[0].campaign_status
-            _remember(ctx, brand, campaign_sid=existing[0].sid)
+        found = call(find)
+        if found is not None:
+            brand.campaign_status = found.campaign_status
+            _remember(ctx, brand, campaign_sid=found.sid)
             return
     BRAND_AND_CAMPAIGN_CALLS.wait(f"campaign:{client.account_sid}")
-    created = call(lambda: campaigns.create(
+    created = create_or_find(lambda: campaigns.create(
         brand_registration_sid=brand.provider_brand_id,
         description=brand.campaign_description,
         message_flow=brand.message_flow,
@@ -313,7 +421,7 @@ def campaign(ctx: StepContext) -> None:
         opt_out_keywords=_keywords(brand.opt_out_keywords),
         privacy_policy_url=brand.privacy_policy_url,
         terms_and_conditions_url=brand.terms_url,
-    ))  # fmt: skip
+    ), find)  # fmt: skip
     brand.campaign_status = created.campaign_status
     _remember(ctx, brand, campaign_sid=created.sid)
     ctx.done_effect()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, created_at, intpk, updated_at
@@ -90,6 +90,16 @@ class TenantBusinessInfo(BusinessProfile, Base):
 
 class Tenant10DLCBrand(BusinessProfile, Base):
     __tablename__ = "tenant_10dlc_brands"
+    # One active submission per company, even when two requests submit at once.
+    __table_args__ = (
+        Index(
+            "uq_tenant_10dlc_brands_active_company_id",
+            "company_id",
+            unique=True,
+            postgresql_where=text("is_active"),
+            sqlite_where=text("is_active"),
+        ),
+    )
 
     id: Mapped[intpk]
     company_id: Mapped[int] = mapped_column(

@@ -15,6 +15,13 @@ from ..db import Base, created_at, intpk, updated_at
 
 
 class TwilioSubaccount(Base):
+    """A company's subaccount.
+
+    The row is written ``pending`` (no SID, no token) and committed before Twilio is asked
+    to create the subaccount: a second request finds the claim instead of creating a
+    second one (see :func:`provisioning.twilio.numbers.ensure_subaccount`).
+    """
+
     __tablename__ = "twilio_subaccounts"
 
     id: Mapped[intpk]
@@ -24,8 +31,8 @@ class TwilioSubaccount(Base):
     partner_configuration_id: Mapped[int | None] = mapped_column(
         ForeignKey("partner_configurations.id", ondelete="SET NULL")
     )
-    account_sid: Mapped[str] = mapped_column(String(34), unique=True)
-    auth_token: Mapped[str] = mapped_column(EncryptedText("twilio_subaccounts.auth_token"))
+    account_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    auth_token: Mapped[str | None] = mapped_column(EncryptedText("twilio_subaccounts.auth_token"))
     friendly_name: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(20), default="active")
     closed_at: Mapped[dt.datetime | None]
@@ -34,6 +41,8 @@ class TwilioSubaccount(Base):
 
     def events_token(self) -> str:
         """The secret path segment of this subaccount's Event Streams sink (unsigned, §9)."""
+        if not self.auth_token:
+            raise ValueError("a subaccount still being created has no events token")
         digest = hmac.new(self.auth_token.encode(), b"event-streams-sink", hashlib.sha256)
         return digest.hexdigest()[:40]
 

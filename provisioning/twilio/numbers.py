@@ -11,32 +11,23 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from .. import audit
 from ..db import utcnow
-from ..errors import DomainError, ProviderError, Unreachable
+from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration
 from ..tenancy import Company
-from .accounts import map_twilio_error, master_client
+from . import claims
+from .accounts import master_client
+from .api import call, create_or_find
 from .models import SmsPhoneNumber, TwilioSubaccount
 from .sdk import make_client
 
 NUMBER_TYPES = ("local", "toll_free", "mobile")
 E164 = "+"
-
-
-def call(function: Callable[[], Any]) -> Any:
-    """Run an SDK call, turning its failures into the platform's typed errors."""
-    try:
-        return function()
-    except TwilioRestException as exc:
-        raise map_twilio_error(exc) from exc
-    except httpx.TransportError as exc:
-        raise Unreachable("twilio", f"no answer: {type(exc).__name__}") from exc
 
 
 def friendly_name(company: Company) -> str:
@@ -55,30 +46,66 @@ def ensure_subaccount(
     company: Company,
     config: PartnerConfiguration,
     transport: httpx.BaseTransport | None = None,
+    *,
+    commit: Callable[[], None],
 ) -> TwilioSubaccount:
-    """The company's subaccount, created on first need (an earlier one is adopted)."""
-    existing = subaccount_of(session, company.id)
-    if existing is not None:
-        if existing.status == "closed":
+    """The company's subaccount, created on first need (an earlier one is adopted).
+
+    The claim (a ``pending`` row) is committed before Twilio is called: a second request
+    meanwhile is told to try again in a moment instead of creating a second subaccount,
+    and after a lost answer the next attempt finds the subaccount by its friendly name.
+    """
+    row = subaccount_of(session, company.id)
+    if row is None or not row.account_sid:
+        row = _claim_subaccount(session, company, config, row)
+    if row.account_sid:
+        if row.status == "closed":
             raise DomainError("The company's Twilio subaccount is closed.")
-        return existing
-    master = master_client(config, transport)
-    name = friendly_name(company)
-    found = call(lambda: master.api.v2010.accounts.list(friendly_name=name, limit=5))
-    account = next((a for a in found if a.status != "closed"), None)
-    if account is None:
-        account = call(lambda: master.api.v2010.accounts.create(friendly_name=name))
-    row = TwilioSubaccount(
-        company_id=company.id,
-        partner_configuration_id=config.id,
-        account_sid=account.sid,
-        auth_token=account.auth_token,
-        friendly_name=name,
-        status=account.status or "active",
-    )
-    session.add(row)
+        return row
+    commit()  # the claim is on record before Twilio is called
+    master, name = master_client(config, transport), row.friendly_name
+    try:  # one made earlier (a lost answer, or the console) is adopted
+        account = _named_account(master, name) or create_or_find(
+            lambda: master.api.v2010.accounts.create(friendly_name=name),
+            lambda: _named_account(master, name),
+        )
+    except ProviderError:
+        row.status = "failed"  # the claim ends; the next attempt looks the subaccount up first
+        commit()
+        raise
+    row.account_sid, row.auth_token = account.sid, account.auth_token
+    row.status = account.status or "active"
     audit.record(session, actor, "twilio_subaccount.create", row, label=name)
     return row
+
+
+def _claim_subaccount(
+    session: Session,
+    company: Company,
+    config: PartnerConfiguration,
+    row: TwilioSubaccount | None,
+) -> TwilioSubaccount:
+    """The company's row, claimed for this request (or completed by another meanwhile)."""
+    if row is None:
+        mine = TwilioSubaccount(company_id=company.id, partner_configuration_id=config.id,
+                                friendly_name=friendly_name(company), status="pending")  # fmt: skip
+        row = claims.insert_or_reread(session, mine, lambda: subaccount_of(session, company.id))
+        if row is mine:
+            return row
+    lapsed = or_(
+        TwilioSubaccount.status != "pending", TwilioSubaccount.updated_at < claims.lapsed_before()
+    )
+    free = (TwilioSubaccount.account_sid.is_(None), lapsed)
+    if claims.take(session, row, {"status": "pending", "updated_at": utcnow()}, *free):
+        return row
+    if row.account_sid:
+        return row
+    raise claims.busy("Creating the company's Twilio subaccount")
+
+
+def _named_account(master: Client, name: str) -> Any:
+    found = call(lambda: master.api.v2010.accounts.list(friendly_name=name, limit=5))
+    return next((a for a in found if a.status != "closed"), None)
 
 
 def subaccount_client(
@@ -132,10 +159,9 @@ def search_numbers(
     ]
 
 
-def _owned(client: Client, phone_number: str):
-    numbers = call(
-        lambda: client.api.v2010.account.incoming_phone_numbers.list(phone_number=phone_number)
-    )
+def _owned(client: Client, phone_number: str) -> Any:
+    incoming = client.api.v2010.account.incoming_phone_numbers
+    numbers = call(lambda: incoming.list(phone_number=phone_number))
     return next((n for n in numbers if n.phone_number == phone_number), None)
 
 
@@ -145,6 +171,12 @@ def _activate(row: SmsPhoneNumber, number: Any, company_id: int, account_sid: st
     row.capabilities = dict(number.capabilities or {})
     row.sms_url, row.status_callback = number.sms_url or None, number.status_callback or None
     row.allocated_at = row.allocated_at or utcnow()
+
+
+def pool_row(session: Session, phone_number: str) -> SmsPhoneNumber | None:
+    return session.scalars(
+        select(SmsPhoneNumber).where(SmsPhoneNumber.phone_number == phone_number)
+    ).one_or_none()
 
 
 def buy_number(
@@ -159,50 +191,71 @@ def buy_number(
     sms_url: str | None = None,
     status_callback: str | None = None,
 ) -> SmsPhoneNumber:
-    """Buy ``phone_number`` into the company's subaccount, at most once, whatever fails."""
+    """Buy ``phone_number`` into the company's subaccount, at most once, whatever fails.
+
+    The pool row is claimed (``pending``, stamped) and committed before any call: a
+    second request meanwhile is told to try again in a moment, and after an error or a
+    lost answer the next attempt reads the subaccount's numbers before buying.
+    """
     phone_number = phone_number.strip()
     if not phone_number.startswith(E164) or not phone_number[1:].isdigit():
         raise DomainError("Give the number in E.164 form, like +14155550123.")
-    row = session.scalars(
-        select(SmsPhoneNumber).where(SmsPhoneNumber.phone_number == phone_number)
-    ).one_or_none()
-    if row is not None and row.company_id not in (None, company.id):
-        raise DomainError("This number belongs to another company.")
-    if row is not None and row.status == "active":
+    row, tried = _claim_number(session, company, sub, phone_number)
+    if row.status == "active":
         return row
-    if row is None:
-        row = SmsPhoneNumber(phone_number=phone_number, company_id=company.id)
-        session.add(row)
-    # A pending or failed earlier attempt may have bought it: look before buying.
-    if row.purchase_requested_at is not None:
-        number = _owned(client, phone_number)
-        if number is not None:
-            _activate(row, number, company.id, sub.account_sid)
-            audit.record(session, actor, "number.reconcile", row, label=phone_number,
-                         company_id=company.id)  # fmt: skip
-            return row
-    row.status, row.purchase_requested_at, row.failure_reason = "pending", utcnow(), None
-    row.company_id, row.account_sid = company.id, sub.account_sid
-    session.flush()
     commit()  # the intent is on record before the paid call
     options = {"phone_number": phone_number, "sms_url": sms_url, "status_callback": status_callback}
+    incoming = client.api.v2010.account.incoming_phone_numbers
     try:
-        number = call(
-            lambda: client.api.v2010.account.incoming_phone_numbers.create(
-                **{k: v for k, v in options.items() if v}
-            )
+        # A failed or lost earlier attempt may have bought it: look before buying.
+        number = _owned(client, phone_number) if tried else None
+        action = "number.reconcile" if number is not None else "number.purchase"
+        number = number or create_or_find(
+            lambda: incoming.create(**{k: v for k, v in options.items() if v}),
+            lambda: _owned(client, phone_number),
         )
     except ProviderError as exc:
-        number = None if exc.http_status and exc.http_status < 500 else _owned(client, phone_number)
-        if number is None:
-            row.status, row.failure_reason = "failed", str(exc)[:500]
-            audit.record(session, actor, "number.purchase_failed", row, label=phone_number,
-                         company_id=company.id, code=exc.code)  # fmt: skip
-            commit()
-            raise
+        row.status, row.failure_reason = "failed", str(exc)[:500]
+        audit.record(session, actor, "number.purchase_failed", row, label=phone_number,
+                     company_id=company.id, code=exc.code)  # fmt: skip
+        commit()
+        raise
     _activate(row, number, company.id, sub.account_sid)
-    audit.record(session, actor, "number.purchase", row, label=phone_number, company_id=company.id)
+    audit.record(session, actor, action, row, label=phone_number, company_id=company.id)
     return row
+
+
+def _claim_number(
+    session: Session, company: Company, sub: TwilioSubaccount, phone_number: str
+) -> tuple[SmsPhoneNumber, bool]:
+    """The pool row, claimed for this purchase (unless it is active already), and whether
+    an earlier attempt was made (which may have bought the number)."""
+    row = pool_row(session, phone_number)
+    if row is None:
+        mine = SmsPhoneNumber(
+            phone_number=phone_number, company_id=company.id, account_sid=sub.account_sid,
+            status="pending", purchase_requested_at=utcnow(),
+        )  # fmt: skip
+        row = claims.insert_or_reread(session, mine, lambda: pool_row(session, phone_number))
+        if row is mine:
+            return row, False
+    tried = row.purchase_requested_at is not None
+    if row.status != "active":
+        values = {"status": "pending", "purchase_requested_at": utcnow(), "failure_reason": None,
+                  "company_id": company.id, "account_sid": sub.account_sid}  # fmt: skip
+        ours = or_(SmsPhoneNumber.company_id.is_(None), SmsPhoneNumber.company_id == company.id)
+        lapsed = or_(
+            SmsPhoneNumber.status != "pending",
+            SmsPhoneNumber.purchase_requested_at.is_(None),
+            SmsPhoneNumber.purchase_requested_at < claims.lapsed_before(),
+        )
+        if claims.take(session, row, values, SmsPhoneNumber.status != "active", ours, lapsed):
+            return row, tried
+    if row.company_id not in (None, company.id):
+        raise DomainError("This number belongs to another company.")
+    if row.status == "active":
+        return row, tried
+    raise claims.busy(f"The purchase of {phone_number}")
 
 
 def release_number(
@@ -282,6 +335,8 @@ def set_subaccount_status(
         raise DomainError("Unknown subaccount status.")
     if sub.status == "closed":
         raise DomainError("A closed subaccount cannot change any more.")
+    if not sub.account_sid:
+        raise DomainError("This subaccount is still being created at Twilio.")
     call(lambda: master.api.v2010.accounts(sub.account_sid).update(status=status))
     sub.status = status
     if status == "closed":

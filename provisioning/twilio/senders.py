@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from twilio.rest import Client
 from twilio.rest.messaging.v2.channels_sender import ChannelsSenderList
@@ -20,8 +20,9 @@ from ..errors import DomainError, ProviderError, Rejected
 from ..health import upsert_channel
 from ..partners import Provider
 from ..tenancy import Company
+from . import claims
+from .api import call, create_or_find
 from .models import TwilioSubaccount, TwilioWhatsAppSender
-from .numbers import call
 
 EXPLANATIONS = {
     "63100": "Twilio refused the sender's details. Check the number and the display name.",
@@ -45,6 +46,12 @@ def _find_remote(client: Client, sender_id: str) -> Any:
     return next((s for s in senders if s.sender_id == sender_id), None)
 
 
+def sender_row(session: Session, sender_id: str) -> TwilioWhatsAppSender | None:
+    return session.scalars(
+        select(TwilioWhatsAppSender).where(TwilioWhatsAppSender.sender_id == sender_id)
+    ).one_or_none()
+
+
 def create_sender(
     session: Session,
     actor: audit.Actor,
@@ -59,31 +66,20 @@ def create_sender(
     status_callback_url: str,
     commit: Any,
 ) -> TwilioWhatsAppSender:
-    """Create (or find, after a lost answer) the sender for ``phone_number``."""
+    """Create (or find, after a lost answer) the sender for ``phone_number``.
+
+    The row is committed (claimed) before the call: a second request meanwhile is told to
+    try again in a moment, and a later attempt lists the senders before creating.
+    """
     if not phone_number.startswith("+") or not phone_number[1:].isdigit():
         raise DomainError("Give the number in E.164 form, like +14155550123.")
     if not profile_name.strip() or not waba_id:
         raise DomainError("A sender needs a display name and the WhatsApp Business Account.")
     sender_id = f"whatsapp:{phone_number}"
-    row = session.scalars(
-        select(TwilioWhatsAppSender).where(TwilioWhatsAppSender.sender_id == sender_id)
-    ).one_or_none()
-    if row is not None and row.company_id != company.id:
-        raise DomainError("This number is a sender of another company.")
-    if row is not None and row.sender_sid:
+    row, tried = _claim_sender(session, company, sub, sender_id, waba_id, profile_name.strip())
+    if row.sender_sid:
         return row
-    if row is None:
-        row = TwilioWhatsAppSender(
-            company_id=company.id, subaccount_id=sub.id, sender_id=sender_id,
-            waba_id=waba_id, profile_name=profile_name.strip(),
-        )  # fmt: skip
-        session.add(row)
-        session.flush()
-        commit()  # on record before the call: a lost answer is looked up, not repeated
-    else:
-        remote = _find_remote(client, sender_id)
-        if remote is not None:
-            return _apply(session, row, remote)
+    commit()  # on record before the call: a lost answer is looked up, not repeated
     body = ChannelsSenderList.MessagingV2ChannelsSenderRequestsCreate(
         {
             "sender_id": sender_id,
@@ -92,18 +88,55 @@ def create_sender(
             "webhook": {"callback_url": callback_url, "status_callback_url": status_callback_url},
         }
     )
+    senders = client.messaging.v2.channels_senders
     try:
-        remote = call(lambda: client.messaging.v2.channels_senders.create(body))
+        remote = _find_remote(client, sender_id) if tried else None
+        remote = remote or create_or_find(
+            lambda: senders.create(body), lambda: _find_remote(client, sender_id)
+        )
     except ProviderError as exc:
-        unknown = not exc.http_status or exc.http_status >= 500  # did it happen? look
-        remote = _find_remote(client, sender_id) if unknown else None
-        if remote is None:
-            row.last_error = str(explain(exc))[:500]
-            commit()
-            raise explain(exc) from exc
+        row.last_error = str(explain(exc))[:500]  # also ends the claim
+        commit()
+        raise explain(exc) from exc
     audit.record(session, actor, "twilio_sender.create", row, label=sender_id,
                  company_id=company.id)  # fmt: skip
     return _apply(session, row, remote)
+
+
+def _claim_sender(
+    session: Session,
+    company: Company,
+    sub: TwilioSubaccount,
+    sender_id: str,
+    waba_id: str,
+    profile_name: str,
+) -> tuple[TwilioWhatsAppSender, bool]:
+    """The sender's row, claimed for this request (unless it has its sender already), and
+    whether an earlier attempt was made. A claim is a row with neither sender nor error,
+    touched within the claim's lifetime."""
+    row = sender_row(session, sender_id)
+    if row is None:
+        mine = TwilioWhatsAppSender(
+            company_id=company.id, subaccount_id=sub.id, sender_id=sender_id,
+            waba_id=waba_id, profile_name=profile_name,
+        )  # fmt: skip
+        row = claims.insert_or_reread(session, mine, lambda: sender_row(session, sender_id))
+        if row is mine:
+            return row, False
+    if row.company_id != company.id:
+        raise DomainError("This number is a sender of another company.")
+    if row.sender_sid:
+        return row, True
+    lapsed = or_(
+        TwilioWhatsAppSender.last_error.is_not(None),
+        TwilioWhatsAppSender.updated_at < claims.lapsed_before(),
+    )
+    free = (TwilioWhatsAppSender.sender_sid.is_(None), lapsed)
+    if claims.take(session, row, {"last_error": None, "updated_at": utcnow()}, *free):
+        return row, True
+    if row.sender_sid:
+        return row, True
+    raise claims.busy(f"Creating the sender {sender_id}")
 
 
 def submit_verification_code(

@@ -10,8 +10,7 @@ marks its channels as needing reauthorization.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -19,15 +18,13 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from ..channels import mark_needing_reauthorization
-from ..errors import AuthError, Rejected
+from ..errors import AuthError
 from ..partners import PartnerConfiguration
 from ..sync import Outcome, SyncPass, batches, copy_changes, fetch_concurrently
-from .accounts import map_twilio_error
+from .api import call
 from .models import TwilioSubaccount, TwilioWhatsAppSender
-from .numbers import call
 from .sdk import make_client
 from .senders import publish_sender, sender_values
 
@@ -104,34 +101,14 @@ def list_senders(sync_pass: SyncPass, transport: httpx.BaseTransport, sub: Subac
     found: list[Any] = []
     sync_pass.pacer.before_call()
     sync_pass.count_call()
-    page = _page(partial(senders.page, channel="whatsapp", page_size=sync_pass.policy.page_size))
+    page = call(partial(senders.page, channel="whatsapp", page_size=sync_pass.policy.page_size))
     while True:
         found.extend(page)
         if not page.next_page_url:
             return found
         sync_pass.pacer.before_call()
         sync_pass.count_call()
-        page = _page(page.next_page)
-
-
-def _page(function: Callable[[], Any]) -> Any:
-    """A list page; the SDK raises a bare ``TwilioException`` with the response when a
-    page fails, which is mapped here like any other Twilio error."""
-    try:
-        return call(function)
-    except TwilioException as exc:
-        response = exc.args[1] if len(exc.args) > 1 else None
-        if response is None:
-            raise Rejected("twilio", str(exc)) from exc
-        try:
-            body = json.loads(response.text)
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
-        rest = TwilioRestException(
-            response.status_code, "", body.get("message") or "", body.get("code")
-        )
-        raise map_twilio_error(rest) from exc
+        page = call(page.next_page)
 
 
 def apply(sync_pass: SyncPass, batch: list[Outcome[Subaccount]]) -> None:

@@ -49,7 +49,8 @@ def signature_valid(auth_token: str, url: str, body: Any, signature: str | None)
 
 
 def subaccount_for_events_token(session: Session, token: str) -> TwilioSubaccount | None:
-    for sub in session.scalars(select(TwilioSubaccount)):
+    created = select(TwilioSubaccount).where(TwilioSubaccount.auth_token.is_not(None))
+    for sub in session.scalars(created):
         if hmac.compare_digest(sub.events_token(), token):
             return sub
     return None
@@ -80,7 +81,7 @@ def apply_event(session: Session, event: WebhookEvent) -> list[int]:
         if brand is None:
             continue
         if kind.startswith(BRAND_EVENT):
-            apply_brand_status(brand, data.get("brandstatus"), data.get("failurereason"))
+            apply_brand_status(session, brand, data.get("brandstatus"), data.get("failurereason"))
         elif kind.startswith(CAMPAIGN_EVENT):
             brand.campaign_status = data.get("externalstatus") or data.get(
                 "campaignregistrationstatus"

@@ -241,3 +241,22 @@ def test_dropped_purchase_response_keeps_the_purchase(sandbox, http, master):
         auth=sub["auth"],
     ).json()
     assert [n["phone_number"] for n in listed["incoming_phone_numbers"]] == [phone]
+
+
+def test_address_list_filters(http, master):
+    sub = new_sub(http, master)
+    url = f"{API}/Accounts/{sub['sid']}/Addresses.json"
+    base = {"Street": "1 Main St", "City": "Austin", "Region": "TX", "PostalCode": "78701"}
+    for name, customer, country in (("HQ", "Acme", "US"), ("Depot", "Acme", "CA")):
+        data = base | {"FriendlyName": name, "CustomerName": customer, "IsoCountry": country}
+        assert http.post(url, data=data, auth=sub["auth"]).status_code == 201
+
+    def listed(**params) -> list[str]:
+        r = http.get(url, params=params, auth=sub["auth"])
+        assert r.status_code == 200, r.text
+        return [a["friendly_name"] for a in r.json()["addresses"]]
+
+    assert listed(FriendlyName="HQ") == ["HQ"]
+    assert listed(IsoCountry="CA") == ["Depot"]
+    assert listed(CustomerName="Acme", EmergencyEnabled="false") == ["HQ", "Depot"]
+    assert listed(FriendlyName="Nowhere") == []

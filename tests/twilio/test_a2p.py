@@ -5,15 +5,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from portal.demo import partner_values
 from portal.sandbox_seed import seed_sandbox
 from provisioning import partners, runs
 from provisioning.audit import SYSTEM
 from provisioning.errors import DomainError
-from provisioning.partners import Environment, Provider, ValidationFailed
+from provisioning.partners import Environment, PartnerConfiguration, Provider, ValidationFailed
 from provisioning.runs import RunStatus
 from provisioning.sandbox import Sandbox, SimClock
+from provisioning.tenancy import Company
+from provisioning.twilio import a2p
 from provisioning.twilio.a2p import save_business_info, submit_brand, validate
 from provisioning.twilio.a2p_models import Tenant10DLCBrand
 
@@ -151,3 +154,29 @@ def test_bad_profiles_are_refused_and_nothing_is_saved(session, make):
     with pytest.raises(ValidationFailed) as failed:
         save_business_info(session, SYSTEM, company, PROFILE | {"owner_email": "not-an-email"})
     assert "owner_email" in failed.value.errors
+
+
+def test_two_submissions_at_once_start_one_registration(session, config, make, monkeypatch):
+    """The other click's submission is committed between this one's check and its insert."""
+    company = make.company("Acme Dental")
+    save_business_info(session, SYSTEM, company, PROFILE)
+    session.commit()
+    check = a2p.active_brand
+
+    def other_click_lands_after_the_check(session_, company_id):
+        found = check(session_, company_id)
+        monkeypatch.setattr(a2p, "active_brand", check)
+        with Session(bind=session.connection(), join_transaction_mode="create_savepoint") as other:
+            submit_brand(other, SYSTEM, other.get(Company, company.id), other.get(
+                PartnerConfiguration, config.id))  # fmt: skip
+            other.commit()
+        return found
+
+    monkeypatch.setattr(a2p, "active_brand", other_click_lands_after_the_check)
+    with pytest.raises(DomainError, match="already in progress"):
+        submit_brand(session, SYSTEM, company, config)
+    active = session.scalars(select(Tenant10DLCBrand).where(Tenant10DLCBrand.is_active)).all()
+    assert len(active) == 1
+    assert session.scalars(select(runs.ProvisioningRun)).all() == [
+        session.get(runs.ProvisioningRun, active[0].run_id)
+    ]

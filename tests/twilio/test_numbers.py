@@ -23,8 +23,10 @@ from provisioning.twilio.numbers import (
     set_subaccount_status,
     subaccount_client,
 )
+from tests.twilio.interleave import Interleave
 
 GOOD = "+15005550006"  # the sandbox's always-purchasable magic number
+ACCOUNTS = r"/Accounts\.json$"
 
 
 @pytest.fixture
@@ -47,9 +49,13 @@ def config(session, sandbox):
 @pytest.fixture
 def world(session, sandbox, config, make):
     company = make.company("Acme")
-    sub = ensure_subaccount(session, SYSTEM, company, config, sandbox.transport())
+    sub = ensure(session, company, config, sandbox.transport())
     session.commit()
     return company, sub, subaccount_client(sub, config, sandbox.transport())
+
+
+def ensure(session, company, config, transport):
+    return ensure_subaccount(session, SYSTEM, company, config, transport, commit=session.commit)
 
 
 def purchases(sandbox) -> list:
@@ -63,20 +69,35 @@ def purchases(sandbox) -> list:
 def test_one_subaccount_per_company_created_on_first_need(session, sandbox, config, world):
     company, sub, _ = world
     assert sub.account_sid.startswith("AC") and sub.auth_token
-    assert ensure_subaccount(session, SYSTEM, company, config, sandbox.transport()) is sub
+    assert ensure(session, company, config, sandbox.transport()) is sub
     assert company.public_id in sub.friendly_name
 
 
 def test_a_lost_subaccount_answer_is_adopted_not_duplicated(session, sandbox, config, make):
-    company = make.company("Lost Answer")
-    sandbox.faults.add("drop", provider="twilio", method="POST", path=r"/Accounts\.json$", times=1)
-    with pytest.raises(ProviderError):
-        ensure_subaccount(session, SYSTEM, company, config, sandbox.transport())
-    session.rollback()
-    sub = ensure_subaccount(session, SYSTEM, company, config, sandbox.transport())
+    sandbox.faults.add("drop", provider="twilio", method="POST", path=ACCOUNTS, times=1)
+    sub = ensure(session, make.company("Lost Answer"), config, sandbox.transport())
     master = master_client(config, sandbox.transport())
     named = master.api.v2010.accounts.list(friendly_name=sub.friendly_name)
-    assert [a.sid for a in named] == [sub.account_sid]
+    assert [a.sid for a in named] == [sub.account_sid]  # found by its name at once
+
+
+def test_a_lost_answer_whose_lookup_fails_too_is_found_next_time(session, sandbox, config, make):
+    company = make.company("Lost Twice")
+    sandbox.faults.add("drop", provider="twilio", method="POST", path=ACCOUNTS, times=1)
+
+    def lookup_fails():  # armed while the create is in flight: the lookup after it fails
+        sandbox.faults.add("server_error", provider="twilio", method="GET", path=ACCOUNTS)
+
+    transport = Interleave(sandbox.transport(), "POST", ACCOUNTS, lookup_fails)
+    with pytest.raises(ProviderError):
+        ensure(session, company, config, transport)
+    claim = session.scalars(select(TwilioSubaccount)).one()
+    assert claim.status == "failed" and claim.account_sid is None  # committed, not lost
+    sandbox.faults.clear()
+    sub = ensure(session, company, config, sandbox.transport())
+    master = master_client(config, sandbox.transport())
+    named = master.api.v2010.accounts.list(friendly_name=sub.friendly_name)
+    assert [a.sid for a in named] == [sub.account_sid] and sub.status == "active"
 
 
 def test_search_and_buy(session, world):
@@ -127,7 +148,7 @@ def test_release_and_move_between_companies(session, sandbox, config, world, mak
     company, sub, client = world
     row = buy_number(session, SYSTEM, company, sub, client, GOOD, session.commit)
     other = make.company("Globex")
-    target = ensure_subaccount(session, SYSTEM, other, config, sandbox.transport())
+    target = ensure(session, other, config, sandbox.transport())
     reassign_number(session, SYSTEM, row, target, master_client(config, sandbox.transport()))
     assert row.company_id == other.id and row.account_sid == target.account_sid
     target_client = subaccount_client(target, config, sandbox.transport())

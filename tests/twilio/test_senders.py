@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portal.demo import partner_values
 from portal.sandbox_seed import seed_sandbox
 from provisioning import partners
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
-from provisioning.errors import Rejected
+from provisioning.errors import Rejected, Retryable
 from provisioning.partners import Environment, Provider
 from provisioning.sandbox import Sandbox, SimClock
-from provisioning.twilio.models import TwilioWhatsAppSender
+from provisioning.tenancy import Company
+from provisioning.twilio.models import TwilioSubaccount, TwilioWhatsAppSender
 from provisioning.twilio.numbers import buy_number, ensure_subaccount, subaccount_client
+from provisioning.twilio.sdk import make_client
 from provisioning.twilio.senders import create_sender, refresh_sender, submit_verification_code
+from tests.twilio.interleave import Interleave
 
 HOOKS = {"callback_url": "https://p.example/in", "status_callback_url": "https://p.example/st"}
 
@@ -34,7 +38,9 @@ def world(session, sandbox, make):
         session, SYSTEM, Provider.TWILIO, Environment.SANDBOX, "", values
     )
     company = make.company("Acme")
-    sub = ensure_subaccount(session, SYSTEM, company, config, sandbox.transport())
+    sub = ensure_subaccount(
+        session, SYSTEM, company, config, sandbox.transport(), commit=session.commit
+    )
     session.commit()
     return company, sub, subaccount_client(sub, config, sandbox.transport())
 
@@ -106,3 +112,22 @@ def test_a_lost_create_answer_is_found_not_repeated(session, sandbox, world):
     _, _, client = world
     senders = client.messaging.v2.channels_senders.list(channel="whatsapp")
     assert [s.sender_id for s in senders] == ["whatsapp:+14155550105"]
+
+
+def test_a_second_creation_while_the_first_is_in_flight_is_told_to_wait(session, sandbox, world):
+    company, sub, _ = world
+    told: list[Exception] = []
+
+    def second_click():
+        with Session(bind=session.connection(), join_transaction_mode="create_savepoint") as other:
+            with pytest.raises(Retryable) as waiting:
+                create(other, (other.get(Company, company.id), other.get(TwilioSubaccount, sub.id),
+                               client), "+14155550106")  # fmt: skip
+            told.append(waiting.value)
+
+    transport = Interleave(sandbox.transport(), "POST", "Channels/Senders$", second_click)
+    client = make_client(sub.account_sid, sub.auth_token, transport=transport,
+                         base_url=f"{sandbox.base_url}/twilio")  # fmt: skip
+    row = create(session, (company, sub, client), "+14155550106")
+    assert row.sender_sid and "try again in a moment" in told[0].message
+    assert [s["sender_id"] for s in sandbox.twilio.senders.values()] == ["whatsapp:+14155550106"]

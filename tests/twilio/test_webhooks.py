@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from provisioning.audit import SYSTEM
-from provisioning.events import WebhookEvent
+from provisioning.events import WebhookEvent, store_event
 from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
 from provisioning.tenancy import Company
 from provisioning.twilio.a2p import save_business_info, submit_brand
+from provisioning.twilio.a2p_models import Tenant10DLCBrand
 from provisioning.twilio.numbers import ensure_subaccount
+from provisioning.twilio.webhooks import apply_event
 from tests.twilio.test_a2p import PROFILE
 
 PUBLIC = "http://portal.test"
@@ -28,7 +33,7 @@ def sandbox(connected_sandbox):
 @pytest.fixture
 def sub(session, sandbox, make):
     sub = ensure_subaccount(session, SYSTEM, make.company("Acme"), sandbox.config,
-                            sandbox.transport())  # fmt: skip
+                            sandbox.transport(), commit=session.commit)  # fmt: skip
     session.commit()
     return sub
 
@@ -88,3 +93,36 @@ def test_brand_approval_arrives_as_an_event_and_resumes_the_run(app, session, sa
 
 def test_an_unknown_events_token_is_refused(client):
     assert client.post("/webhooks/twilio/events/guess", data=b"[]").status_code == 403
+
+
+def approval(brand_sid: str, kind: str) -> bytes:
+    event = {
+        "type": f"com.twilio.messaging.compliance.brand-registration.{kind}",
+        "data": {"brandsid": brand_sid, "brandstatus": "APPROVED"},
+    }
+    return json.dumps([event]).encode()
+
+
+def test_two_approvals_applied_at_once_end_in_one_clean_outcome(session, make):
+    """The second worker read the brand before the first committed its approval."""
+    brand = Tenant10DLCBrand(company_id=make.company().id, legal_business_name="Acme LLC",
+                             provider_brand_id="BN" + "7" * 32)  # fmt: skip
+    session.add(brand)
+    session.commit()
+    ids = [
+        store_event(session, Provider.TWILIO, kind, "a2p", approval(brand.provider_brand_id, kind))
+        for kind in ("brand-registered", "brand-verified")
+    ]
+    session.commit()
+    first, late = (Session(bind=session.connection(), join_transaction_mode="create_savepoint")
+                   for _ in range(2))  # fmt: skip
+    read_early = late.get(Tenant10DLCBrand, brand.id)  # held: the late worker's copy
+    assert read_early.provider_approved_at is None
+    apply_event(first, first.get(WebhookEvent, ids[0]))
+    first.commit()
+    apply_event(late, late.get(WebhookEvent, ids[1]))
+    late.commit()  # no "immutable" error: the second approval changes nothing
+    first.close()
+    late.close()
+    session.refresh(brand)
+    assert brand.provider_status == "APPROVED" and brand.provider_approved_at is not None

@@ -23,6 +23,13 @@ from .wire import form, public, required, rfc2822
 
 V2010 = "/2010-04-01"
 ACCOUNT_STATUSES = ("active", "suspended", "closed")
+# The Addresses list's filters (the 2010 spec): query parameter -> field
+ADDRESS_FILTERS = {
+    "CustomerName": "customer_name",
+    "FriendlyName": "friendly_name",
+    "IsoCountry": "iso_country",
+    "EmergencyEnabled": "emergency_enabled",
+}
 
 RULES = [
     Rule("/api/2010-04-01/Accounts.json", endpoint="accounts_list", methods=["GET"]),
@@ -268,7 +275,14 @@ class AccountsMixin:
         self.active_2010(principal, account_sid, request.path)
         path = f"{V2010}/Accounts/{account_sid}/Addresses"
         if request.method == "GET":
-            items = [a for a in self.addresses_store.values() if a["account_sid"] == account_sid]
+            args = request.args
+            wanted = {f: args[p] for p, f in ADDRESS_FILTERS.items() if args.get(p) is not None}
+            items = [
+                a
+                for a in self.addresses_store.values()
+                if a["account_sid"] == account_sid
+                and all(_as_query(a[f]) == v for f, v in wanted.items())
+            ]
             return json_response(page_2010(request, items, "addresses", f"{path}.json"))
         params = form(request)
         fields = ("CustomerName", "Street", "City", "Region", "PostalCode", "IsoCountry")
@@ -307,3 +321,8 @@ class AccountsMixin:
             del self.addresses_store[sid]
             return Response(status=204)
         return json_response(address)
+
+
+def _as_query(value: Any) -> Any:
+    """A field as a query string carries it (booleans are ``true``/``false``)."""
+    return str(value).lower() if isinstance(value, bool) else value

@@ -217,20 +217,24 @@ class EventsMixin:
         }
 
     def emit_event(self, account_sid: str, type_: str, source: str, data: dict[str, Any]) -> int:
-        """Deliver one event to every sink of ``account_sid`` subscribed to ``type_``."""
+        """Deliver one event to every sink of ``account_sid`` subscribed to ``type_``.
+
+        The sinks are chosen under the sandbox lock, then delivered to: a delivery lets go
+        of the lock, and another request may add or remove subscriptions meanwhile.
+        """
         group = type_.removeprefix(COMPLIANCE).split(".")[0]
-        event = self.cloud_event(type_, source, data, SCHEMAS.get(group, "A2P.Event"))
-        sent = 0
-        for subscription in self.subscriptions_store.values():
-            if subscription["_account"] != account_sid:
-                continue
-            if not any(t["type"] == type_ for t in subscription["_types"]):
-                continue
-            sink = self.sinks.get(subscription["sink_sid"])
-            if sink is not None and sink["status"] != "failed":
+        with self.sandbox.lock:
+            event = self.cloud_event(type_, source, data, SCHEMAS.get(group, "A2P.Event"))
+            sinks = [
+                self.sinks.get(subscription["sink_sid"])
+                for subscription in self.subscriptions_store.values()
+                if subscription["_account"] == account_sid
+                and any(t["type"] == type_ for t in subscription["_types"])
+            ]
+            targets = [s for s in sinks if s is not None and s["status"] != "failed"]
+            for sink in targets:
                 self._deliver(sink, [event])
-                sent += 1
-        return sent
+        return len(targets)
 
     def _deliver(self, sink: dict[str, Any], events: list[dict[str, Any]]) -> None:
         config = sink["sink_configuration"] or {}

@@ -509,13 +509,14 @@ class MessagingMixin:
         self.emit_campaign_event(campaign, "campaign-failure", "failure", reason)
 
     def tick_a2p(self) -> None:
+        # Approving sends events, which lets go of the sandbox lock: iterate snapshots.
         now = self.clock.time()
         if self.timeline["brand"] is not None:
-            for brand in self.brands.values():
+            for brand in list(self.brands.values()):
                 if brand["status"] == "PENDING" and now - brand["_since"] >= self.timeline["brand"]:
                     self.approve_brand(brand)
         if self.timeline["campaign"] is not None:
-            for campaign in self.campaigns.values():
+            for campaign in list(self.campaigns.values()):
                 due = now - campaign["_since"] >= self.timeline["campaign"]
                 if campaign["campaign_status"] == "IN_PROGRESS" and due:
                     self.approve_campaign(campaign)
