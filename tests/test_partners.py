@@ -4,18 +4,22 @@ test, audit; and what a configuration in use or deactivated means elsewhere."""
 import hashlib
 import hmac
 import json
+import threading
 
 import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from portal.demo import META_APP
-from provisioning import partner_usage, partners, runs
+from portal.extensions import db
+from provisioning import companies, partner_usage, partners, runs
 from provisioning.audit import SYSTEM, AuditEntry
 from provisioning.meta.models import MetaWhatsAppClient
 from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partner_usage import referencing_columns, usage
 from provisioning.partners import ConfigurationInUse, Environment, PartnerConfiguration, Provider
+from provisioning.runs import ProvisioningRun
 from provisioning.sandbox.fleet import record_fleet, seed_fleet
 from provisioning.sync import SyncPolicy, sync_quality
 from provisioning.tenancy import Role
@@ -212,6 +216,49 @@ def test_a_use_arriving_after_the_count_still_refuses_the_delete(session, in_use
         partners.delete_configuration(session, SYSTEM, config)
     session.rollback()
     assert session.get(PartnerConfiguration, config.id) is not None
+
+
+def test_a_delete_racing_an_onboarding_refuses_instead_of_orphaning(scratch_app):
+    """Real connections: an onboarding has written its run but not committed when the
+    admin deletes. The delete waits for it (row lock on PostgreSQL, the write lock on
+    SQLite), then counts the run and refuses; the run keeps its configuration."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    engine = db.engine
+    with Session(engine) as setup:
+        company = companies.create_company(setup, SYSTEM, "Racer")
+        config = partners.create_configuration(
+            setup, SYSTEM, Provider.META, Environment.SANDBOX, "", meta_values()
+        )
+        setup.commit()
+        company_id, config_id = company.id, config.id
+    onboarding = Session(engine)
+    runs.start_run(onboarding, SYSTEM, EMBEDDED_SIGNUP, company_id,
+                   partner_configuration_id=config_id)  # fmt: skip
+    onboarding.flush()
+    outcome: dict[str, str] = {}
+
+    def delete() -> None:
+        with Session(engine) as admin:
+            try:
+                config = admin.get(PartnerConfiguration, config_id)
+                partners.delete_configuration(admin, SYSTEM, config)
+                admin.commit()
+                outcome["result"] = "deleted"
+            except ConfigurationInUse as exc:
+                outcome["result"] = str(exc)
+
+    worker = threading.Thread(target=delete)
+    worker.start()
+    worker.join(0.5)  # let the delete reach the lock; the outcome does not depend on it
+    onboarding.commit()
+    onboarding.close()
+    worker.join()
+    assert "1 company: 1 onboarding run" in outcome["result"]
+    with Session(engine) as check:
+        assert check.get(PartnerConfiguration, config_id) is not None
+        assert check.scalar(select(ProvisioningRun.partner_configuration_id)) == config_id
 
 
 def test_an_unused_configuration_is_deleted_once_its_name_is_typed(client, auth, make, session):

@@ -29,7 +29,8 @@ TABLES = ('meta_whatsapp_clients', 'dialog_360_clients', 'twilio_subaccounts', '
 
 def _set_ondelete(ondelete):
     for table in TABLES:
-        name = f'fk_{table}_partner_configuration_id_partner_configurations'
+        # op.f: PostgreSQL gets the name shortened as the naming convention shortened it
+        name = op.f(f'fk_{table}_partner_configuration_id_partner_configurations')
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_constraint(name, type_='foreignkey')
             batch_op.create_foreign_key(
