@@ -38,6 +38,15 @@ def required_configuration(provider: Provider) -> PartnerConfiguration:
     return require_active(config)
 
 
+def admin_configuration(provider: Provider) -> PartnerConfiguration:
+    """The configuration platform admins act through, active or deactivated (pausing
+    companies does not stop the platform managing what exists); 404 when there is none."""
+    config = installed_configuration(provider)
+    if config is None:
+        abort(404)
+    return config
+
+
 def unavailable_message(provider: Provider) -> str:
     """Why companies cannot connect through ``provider`` now."""
     config = installed_configuration(provider)

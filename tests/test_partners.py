@@ -23,6 +23,7 @@ from provisioning.runs import ProvisioningRun
 from provisioning.sandbox.fleet import record_fleet, seed_fleet
 from provisioning.sync import SyncPolicy, sync_quality
 from provisioning.tenancy import Role
+from provisioning.twilio.models import TwilioSubaccount
 from tests.conftest import csrf_token
 from tests.test_crypto import PLANTED, meta_values
 
@@ -443,3 +444,14 @@ def test_webhooks_of_a_deactivated_configuration_are_still_stored(client, sessio
         "X-Hub-Signature-256": signature, "Content-Type": "application/json"})  # fmt: skip
     assert response.status_code == 200
     assert session.scalars(select(WebhookEvent.provider)).all() == [Provider.META]
+
+
+def test_platform_admins_still_manage_what_exists_through_a_deactivated_one(
+    auth, make, session, in_use
+):
+    deactivate(session, in_use.configs[Provider.TWILIO])
+    sub = session.scalars(select(TwilioSubaccount).order_by(TwilioSubaccount.id)).first()
+    auth.login(make.admin())
+    auth.post(f"/admin/twilio/subaccounts/{sub.id}/suspended", form_page="/admin/twilio/")
+    session.refresh(sub)
+    assert sub.status == "suspended"
