@@ -363,8 +363,8 @@ class ConfigurationUnavailable(DomainError):
 
     def __init__(self, config: PartnerConfiguration) -> None:
         super().__init__(
-            f"{config.spec.label} is paused by the platform: nothing new can be set up "
-            "through it for now. Numbers already connected keep working."
+            f"{config.spec.label} is paused by the platform for now: nothing can be "
+            "connected or changed through it. Numbers already connected keep working."
         )
 
 

@@ -402,6 +402,7 @@ def _typed_name(form, config: PartnerConfiguration) -> bool:
 
 def _confirm_page(config: PartnerConfiguration, form, action: str, refused: str = ""):
     """The consequences of ``action`` and the typed confirmation; 409 once refused."""
+    form.confirmation.label.text = "Configuration name"
     page, status = _form_page(
         "admin/partner_confirm.html", form, config=config, action=action,
         usage=usage(db.session, config), refused=refused,
