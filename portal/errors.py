@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from provisioning.crypto import KeyringError
 from provisioning.errors import NotFound
+from provisioning.partners import ConfigurationUnavailable
 
 from .extensions import db
 
@@ -35,6 +36,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound):
         return _render(404, MESSAGES[404])
+
+    @app.errorhandler(ConfigurationUnavailable)
+    def configuration_unavailable(exc: ConfigurationUnavailable):
+        db.session.rollback()
+        if request.is_json:  # the connect pages' scripts read the reason from JSON
+            return jsonify(error=str(exc)), 409
+        return _render(409, str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Boolean, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from . import audit
@@ -48,6 +49,8 @@ class Field:
     secret: bool = False
     required: bool = False
     kind: str = "text"  # text | url
+    # Names the provider account itself: it cannot change while the configuration is in use.
+    identity: bool = False
     pattern: str | None = None
     pattern_hint: str = ""
     default: str = ""
@@ -95,7 +98,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         "Meta (Tech Provider)",
         (
             Field("app_id", "App ID", required=True, pattern=r"\d{5,20}",
-                  pattern_hint="Digits only."),
+                  pattern_hint="Digits only.", identity=True),
             Field("app_secret", "App secret", secret=True, required=True),
             Field("config_id", "Embedded Signup configuration ID", required=True,
                   pattern=r"\d{5,20}", pattern_hint="Digits only."),
@@ -122,7 +125,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         "360dialog (Partner)",
         (
             Field("partner_id", "Partner ID", required=True, pattern=r"[A-Za-z0-9_-]{2,64}",
-                  pattern_hint="Letters, digits, '-' and '_'."),
+                  pattern_hint="Letters, digits, '-' and '_'.", identity=True),
             Field("api_key", "Partner API key", secret=True,
                   help="Recommended. Or use the legacy username and password below."),
             Field("username", "Legacy username (e-mail)"),
@@ -145,7 +148,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
     Provider.TWILIO: ProviderSpec(
         "Twilio (ISV master account)",
         (
-            Field("account_sid", "Master account SID", required=True,
+            Field("account_sid", "Master account SID", required=True, identity=True,
                   pattern=r"AC[0-9a-fA-F]{32}", pattern_hint="AC followed by 32 hex digits."),
             Field("auth_token", "Auth token", secret=True,
                   help="Or use an API key SID and secret below."),
@@ -262,7 +265,13 @@ def create_configuration(
         settings=settings,
         secrets=secrets,
     )
-    session.add(config)
+    try:
+        with session.begin_nested():  # two saves at once: the second one is told, not a 500
+            session.add(config)
+            session.flush()
+    except IntegrityError:
+        _validate(session, provider, environment, settings, secrets, None)
+        raise
     audit.record(
         session,
         actor,
@@ -285,7 +294,9 @@ def update_configuration(
     values: dict[str, str],
     clear_secrets: tuple[str, ...] = (),
 ) -> PartnerConfiguration:
-    """Apply an edit; a blank secret keeps its value unless named in ``clear_secrets``."""
+    """Apply an edit in place (the id stays, so whatever uses it follows); a blank secret
+    keeps its value unless named in ``clear_secrets``. A configuration in use keeps its
+    environment and the fields naming the provider account."""
     spec = config.spec
     settings, secrets = _merge(spec, values, config)
     for name_ in clear_secrets:
@@ -298,6 +309,7 @@ def update_configuration(
     )
     if environment != config.environment:
         changed.append("environment")
+    _refuse_moving_in_use(session, config, changed)
     if name.strip() and name.strip() != config.name:
         changed.append("name")
     config.environment = environment
@@ -306,7 +318,8 @@ def update_configuration(
     audit.record(
         session,
         actor,
-        "partner_configuration.update",
+        # Secrets changed in place: every connected number uses the new ones from now on.
+        "partner_configuration.rotate" if secrets_changed else "partner_configuration.update",
         config,
         label=f"{config.name} ({config.environment})",
         changed=changed,
@@ -315,26 +328,124 @@ def update_configuration(
     return config
 
 
-def set_enabled(
-    session: Session, actor: audit.Actor, config: PartnerConfiguration, enabled: bool
+def _refuse_moving_in_use(
+    session: Session, config: PartnerConfiguration, changed: list[str]
 ) -> None:
-    config.is_enabled = enabled
-    action = "partner_configuration.enable" if enabled else "partner_configuration.disable"
-    audit.record(session, actor, action, config, label=f"{config.name} ({config.environment})")
+    """In use, the environment and the account's identity stay: moving them would leave
+    every connected number pointing at a configuration that no longer reaches them."""
+    fixed = {"environment"} | {f.name for f in config.spec.fields if f.identity}
+    moved = [name for name in changed if name in fixed]
+    if not moved:
+        return
+    from .partner_usage import usage
+
+    used = usage(session, config)
+    if used.in_use:
+        message = (
+            f"In use by {used.describe()}: this cannot change. Rotate secrets here; a "
+            "different account needs a configuration of its own."
+        )
+        raise ValidationFailed(dict.fromkeys(moved, message))
+
+
+class ConfigurationInUse(DomainError):
+    """Deleting a configuration that rows still reference."""
+
+    def __init__(self, config: PartnerConfiguration, described: str) -> None:
+        super().__init__(
+            f"{config.name} ({config.environment}) is in use by {described}. It cannot be "
+            "deleted: rotate its credentials with Edit, or deactivate it."
+        )
+
+
+class ConfigurationUnavailable(DomainError):
+    """The platform deactivated the configuration: nothing new goes through it."""
+
+    def __init__(self, config: PartnerConfiguration) -> None:
+        super().__init__(
+            f"{config.spec.label} is paused by the platform for now: nothing can be "
+            "connected or changed through it. Numbers already connected keep working."
+        )
+
+
+def lock(session: Session, config: PartnerConfiguration) -> None:
+    """Hold the row until the transaction ends (PostgreSQL): an onboarding that references
+    it waits, so what is counted now is still true at commit."""
+    session.execute(
+        select(PartnerConfiguration.id)
+        .where(PartnerConfiguration.id == config.id)
+        .with_for_update()
+    )
 
 
 def delete_configuration(
     session: Session, actor: audit.Actor, config: PartnerConfiguration
 ) -> None:
+    """Delete a configuration nothing uses; one in use raises :class:`ConfigurationInUse`.
+
+    The count runs under the row lock, and the foreign keys restrict the delete, so a row
+    referencing it that arrives meanwhile makes the delete fail rather than be orphaned.
+    """
+    from .partner_usage import usage
+
+    lock(session, config)
+    used = usage(session, config)
+    if used.in_use:
+        raise ConfigurationInUse(config, used.describe())
+    try:
+        with session.begin_nested():
+            audit.record(
+                session,
+                actor,
+                "partner_configuration.delete",
+                config,
+                label=f"{config.name} ({config.environment})",
+                provider=config.provider.value,
+            )
+            session.delete(config)
+            session.flush()
+    except IntegrityError:
+        raise ConfigurationInUse(config, usage(session, config).describe()) from None
+
+
+def deactivate_configuration(
+    session: Session, actor: audit.Actor, config: PartnerConfiguration
+) -> None:
+    """Pause it: no new onboarding and no sync through it; webhooks are still taken."""
+    from .partner_usage import usage
+
+    used = usage(session, config)
+    config.is_enabled = False
     audit.record(
-        session,
-        actor,
-        "partner_configuration.delete",
-        config,
+        session, actor, "partner_configuration.deactivate", config,
         label=f"{config.name} ({config.environment})",
-        provider=config.provider.value,
-    )
-    session.delete(config)
+        companies=used.companies, accounts=used.accounts, numbers=used.numbers,
+    )  # fmt: skip
+
+
+def activate_configuration(
+    session: Session, actor: audit.Actor, config: PartnerConfiguration
+) -> None:
+    config.is_enabled = True
+    audit.record(
+        session, actor, "partner_configuration.activate", config,
+        label=f"{config.name} ({config.environment})",
+    )  # fmt: skip
+
+
+def require_active(config: PartnerConfiguration) -> PartnerConfiguration:
+    if not config.is_enabled:
+        raise ConfigurationUnavailable(config)
+    return config
+
+
+def unusable_reason(config: PartnerConfiguration | None) -> str | None:
+    """Why background work may not use a configuration now (None when it may)."""
+    if config is None:
+        return "its partner configuration is gone"
+    if not config.is_enabled:
+        return f"the partner configuration {config.name} ({config.environment}) is deactivated"
+    return None
 
 
 def record_check(config: PartnerConfiguration, ok: bool, message: str, at: dt.datetime) -> None:
@@ -342,14 +453,21 @@ def record_check(config: PartnerConfiguration, ok: bool, message: str, at: dt.da
     config.last_check_message = message[:500]
 
 
-def active_configuration(
+def environment_configuration(
     session: Session, provider: Provider, environment: Environment
 ) -> PartnerConfiguration | None:
-    """The enabled configuration companies onboard through, if any."""
+    """The configuration of ``provider`` in ``environment``, active or not."""
     return session.scalars(
         select(PartnerConfiguration).where(
             PartnerConfiguration.provider == provider,
             PartnerConfiguration.environment == environment,
-            PartnerConfiguration.is_enabled.is_(True),
         )
     ).one_or_none()
+
+
+def active_configuration(
+    session: Session, provider: Provider, environment: Environment
+) -> PartnerConfiguration | None:
+    """The configuration companies onboard through, if there is one and it is active."""
+    config = environment_configuration(session, provider, environment)
+    return config if config is not None and config.is_enabled else None

@@ -84,7 +84,7 @@ class ProvisioningRun(CompanyOwned, Base):
     flow: Mapped[str] = mapped_column(String(60))
     provider: Mapped[Provider] = mapped_column(enum_column(Provider))
     partner_configuration_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partner_configurations.id", ondelete="SET NULL"), index=True
+        ForeignKey("partner_configurations.id", ondelete="RESTRICT"), index=True
     )
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     state_nonce: Mapped[str | None] = mapped_column(String(64), unique=True)

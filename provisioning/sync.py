@@ -20,6 +20,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 from .db import Base, enum_column, intpk, utcnow
 from .errors import ProviderError, Retryable
 from .http import redact_url
-from .partners import Provider
+from .partners import PartnerConfiguration, Provider, unusable_reason
 
 log = logging.getLogger("provisioning.sync")
 T = TypeVar("T")
@@ -219,6 +220,8 @@ class SyncPass:
         self.seen = self.changed = self.reauthorization = 0
         self.succeeded = self.failed = 0  # targets (WABAs, pages, subaccounts)
         self.errors: list[dict[str, Any]] = []
+        self._configs: dict[int | None, PartnerConfiguration | None] = {}
+        self.skipped: Counter[str] = Counter()  # reason -> targets left out
         self._committed = (0, 0, 0)
         self._calls = 0
         self._calls_lock = threading.Lock()
@@ -241,6 +244,21 @@ class SyncPass:
         log.warning("quality sync %s: %s: %s", self.run.provider, target, message)
         self.errors.append({"target": target, "error": message[:500]})
 
+    def configuration(self, config_id: int | None, target: str) -> PartnerConfiguration | None:
+        """The configuration ``target`` is synced through, loaded once per pass; None when
+        it is gone (an error) or deactivated (``target`` is skipped, counted per reason)."""
+        if config_id not in self._configs:
+            self._configs[config_id] = (
+                self.session.get(PartnerConfiguration, config_id) if config_id else None
+            )
+        config = self._configs[config_id]
+        reason = unusable_reason(config)
+        if config is None:
+            self.error(target, LookupError(reason))
+        elif reason:
+            self.skipped[reason] += 1
+        return None if reason else config
+
     def keyset(self, stmt: Select[Any], key: InstrumentedAttribute[int]) -> Iterator[Any]:
         """The rows of ``stmt`` in ``key`` order, ``chunk_size`` per query (never all)."""
         last = None
@@ -257,7 +275,7 @@ class SyncPass:
         run = self.run
         run.calls, run.seen, run.changed = self.calls, self.seen, self.changed
         run.reauthorization = self.reauthorization
-        run.errors = self._kept_errors()
+        run.errors = self._notes() + self._kept_errors()
         self.commit()
         self._committed = (self.seen, self.changed, self.reauthorization)
 
@@ -272,11 +290,19 @@ class SyncPass:
             kept.append({"target": "", "error": f"and {len(self.errors) - ERRORS_KEPT} more"})
         return kept
 
+    def _notes(self) -> list[dict[str, Any]]:
+        """One line per reason targets were skipped (not errors: nothing failed)."""
+        return [{"target": f"{n} skipped", "error": reason} for reason, n in self.skipped.items()]
+
     def finish(self, fatal: bool = False) -> None:
         nothing_synced = self.failed and not self.succeeded
+        only_skipped = self.skipped and not self.succeeded and not self.failed
         self.run.status = (
-            "failed" if fatal or nothing_synced else "partial" if self.errors else "succeeded"
-        )
+            "failed" if fatal or nothing_synced
+            else "partial" if self.errors
+            else "skipped" if only_skipped
+            else "succeeded"
+        )  # fmt: skip
         self.run.finished_at = utcnow()
         self.checkpoint()
 

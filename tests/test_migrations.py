@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 
@@ -54,3 +56,39 @@ def test_existing_companies_get_a_public_id(scratch_app):
     with db.engine.connect() as conn:
         public_id = conn.execute(text("SELECT public_id FROM companies")).scalar_one()
     assert public_id.startswith("co_") and len(public_id) == 27
+
+
+def test_restricting_partner_configuration_deletes_keeps_every_row(scratch_app):
+    """SQLite rebuilds the four tables: their child rows (numbers, steps) must survive."""
+    upgrade(revision="0bb658bb1cdd")
+    statements = [
+        "INSERT INTO companies (id, name, slug, is_active, is_demo, public_id)"
+        " VALUES (1, 'Old', 'old', 1=1, 1=0, 'co_old')",
+        "INSERT INTO partner_configurations (id, provider, environment, name, is_enabled,"
+        " settings, secrets, created_at, updated_at) VALUES (1, 'meta', 'sandbox', 'Meta',"
+        " 1=1, '{}', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        "INSERT INTO meta_whatsapp_clients (id, company_id, partner_configuration_id, waba_id,"
+        " name, status, restriction, created_at, updated_at)"
+        " VALUES (1, 1, 1, '100', '', 'active', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        "INSERT INTO meta_whatsapp_phone_numbers (id, company_id, client_id, phone_number_id,"
+        " display_phone_number, verified_name, health_status, created_at, updated_at)"
+        " VALUES (1, 1, 1, '200', '', '', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        "INSERT INTO provisioning_runs (id, company_id, flow, provider, partner_configuration_id,"
+        " status, context, created_at, updated_at) VALUES (1, 1, 'f', 'meta', 1, 'completed',"
+        " '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        "INSERT INTO provisioning_steps (id, run_id, position, name, status, attempts,"
+        " provider_ids) VALUES (1, 1, 0, 's', 'done', 1, '{}')",
+    ]
+    with db.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    upgrade()
+    with db.engine.connect() as conn:
+        counts = {
+            table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("meta_whatsapp_clients", "meta_whatsapp_phone_numbers",
+                          "provisioning_runs", "provisioning_steps")
+        }  # fmt: skip
+    assert set(counts.values()) == {1}, counts
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM partner_configurations"))

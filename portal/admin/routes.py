@@ -9,6 +9,7 @@ from provisioning import accounts, companies, partners
 from provisioning.audit import AuditEntry
 from provisioning.db import utcnow
 from provisioning.errors import DomainError
+from provisioning.partner_usage import usage
 from provisioning.partners import Environment, PartnerConfiguration, Provider
 from provisioning.tenancy import Company, Membership, Role, User
 
@@ -16,6 +17,7 @@ from ..access import actor, platform_admin
 from ..extensions import db
 from ..flashes import flash_invitation
 from ..providers import check_partner_configuration
+from ..twilio.forms import TypedConfirmForm
 from .forms import (
     AddMemberForm,
     CompanyForm,
@@ -262,9 +264,11 @@ def partners_list():
             PartnerConfiguration.provider, PartnerConfiguration.environment
         )
     )
+    configs = list(configs)
     return render_template(
         "admin/partners.html",
-        configs=list(configs),
+        configs=configs,
+        usages={c.id: usage(db.session, c) for c in configs},
         providers=list(Provider),
         confirm=ConfirmForm(),
     )
@@ -334,30 +338,76 @@ def partner_edit(config_id: int):
             flash("Configuration saved.", "success")
             return redirect(url_for("admin.partners_list", _anchor=f"config-{config.id}"))
     return _form_page(
-        "admin/partner_form.html", form, spec=spec, config=config, title=f"Edit {config.name}"
-    )
+        "admin/partner_form.html", form, spec=spec, config=config, title=f"Edit {config.name}",
+        usage=usage(db.session, config),
+    )  # fmt: skip
 
 
-@bp.route("/partners/<int:config_id>/toggle", methods=["POST"])
+@bp.route("/partners/<int:config_id>/deactivate", methods=["GET", "POST"])
 @platform_admin
-def partner_toggle(config_id: int):
+def partner_deactivate(config_id: int):
+    """What deactivating changes, then the configuration's name typed to confirm."""
+    config = get_or_404(PartnerConfiguration, config_id)
+    if not config.is_enabled:
+        flash(f"{config.name} is already deactivated.", "info")
+        return redirect(url_for("admin.partners_list", _anchor=f"config-{config.id}"))
+    form = TypedConfirmForm()
+    if _typed_name(form, config):
+        partners.deactivate_configuration(db.session, actor(), config)
+        db.session.commit()
+        flash(f"{config.name} is deactivated. Activate it again at any time.", "success")
+        return redirect(url_for("admin.partners_list", _anchor=f"config-{config.id}"))
+    return _confirm_page(config, form, "deactivate")
+
+
+@bp.route("/partners/<int:config_id>/activate", methods=["POST"])
+@platform_admin
+def partner_activate(config_id: int):
     config = get_or_404(PartnerConfiguration, config_id)
     if ConfirmForm().validate_on_submit():
-        partners.set_enabled(db.session, actor(), config, not config.is_enabled)
+        partners.activate_configuration(db.session, actor(), config)
         db.session.commit()
-        flash(f"{config.name} is {'enabled' if config.is_enabled else 'disabled'}.", "success")
-    return redirect(url_for("admin.partners_list"))
+        flash(f"{config.name} is active: onboarding and syncs use it again.", "success")
+    return redirect(url_for("admin.partners_list", _anchor=f"config-{config.id}"))
 
 
-@bp.route("/partners/<int:config_id>/delete", methods=["POST"])
+@bp.route("/partners/<int:config_id>/delete", methods=["GET", "POST"])
 @platform_admin
 def partner_delete(config_id: int):
+    """Only a configuration nothing uses; the page says what uses one that is."""
     config = get_or_404(PartnerConfiguration, config_id)
-    if ConfirmForm().validate_on_submit():
-        partners.delete_configuration(db.session, actor(), config)
+    form = TypedConfirmForm()
+    if _typed_name(form, config):
+        try:
+            partners.delete_configuration(db.session, actor(), config)
+        except partners.ConfigurationInUse as exc:
+            db.session.rollback()
+            return _confirm_page(config, form, "delete", refused=str(exc))
         db.session.commit()
-        flash("Configuration deleted.", "success")
-    return redirect(url_for("admin.partners_list"))
+        flash(f"{config.name} deleted.", "success")
+        return redirect(url_for("admin.partners_list"))
+    return _confirm_page(config, form, "delete")
+
+
+def _typed_name(form, config: PartnerConfiguration) -> bool:
+    """A submitted confirmation that repeats the configuration's name (checked here, on
+    the server; the page has no script)."""
+    if request.method != "POST":
+        return False
+    if form.validate_on_submit() and (form.confirmation.data or "").strip() == config.name:
+        return True
+    form.confirmation.errors = [f"Type the configuration's name, {config.name}, to confirm."]
+    return False
+
+
+def _confirm_page(config: PartnerConfiguration, form, action: str, refused: str = ""):
+    """The consequences of ``action`` and the typed confirmation; 409 once refused."""
+    form.confirmation.label.text = "Configuration name"
+    page, status = _form_page(
+        "admin/partner_confirm.html", form, config=config, action=action,
+        usage=usage(db.session, config), refused=refused,
+    )  # fmt: skip
+    return page, 409 if refused else status
 
 
 @bp.route("/partners/<int:config_id>/check", methods=["POST"])

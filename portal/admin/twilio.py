@@ -17,7 +17,7 @@ from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
 from ..access import actor, platform_admin
 from ..admin.forms import ConfirmForm
 from ..extensions import db
-from ..providers import provider_transport, required_configuration
+from ..providers import admin_configuration, provider_transport
 from ..twilio.forms import TypedConfirmForm
 
 bp = Blueprint("admin_twilio", __name__, url_prefix="/admin/twilio")
@@ -70,7 +70,7 @@ def subaccount_status(sub_id: int, status: str):
         flash(f"To close, type {CLOSE_WORD}: its numbers are released for good.", "error")
         return redirect(url_for("admin_twilio.index")), 303
     try:
-        master = master_client(required_configuration(Provider.TWILIO), provider_transport())
+        master = master_client(admin_configuration(Provider.TWILIO), provider_transport())
         numbers.set_subaccount_status(db.session, actor(), sub, master, status)
     except (DomainError, ProviderError) as exc:
         db.session.rollback()
@@ -92,7 +92,7 @@ def reassign(number_id: int):
     if not form.validate_on_submit():
         flash("Choose a company.", "error")
         return redirect(url_for("admin_twilio.index")), 303
-    config = required_configuration(Provider.TWILIO)
+    config = admin_configuration(Provider.TWILIO)
     try:
         target = numbers.ensure_subaccount(
             db.session, actor(), db.session.get(Company, form.company_id.data), config,

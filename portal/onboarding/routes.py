@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     g,
     jsonify,
@@ -28,7 +27,7 @@ from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
-from ..providers import partner_configuration
+from ..providers import partner_configuration, required_configuration, unavailable_message
 from . import nonces, repeats
 
 bp = Blueprint("onboarding", __name__, url_prefix="/c/<company>")
@@ -39,7 +38,7 @@ bp = Blueprint("onboarding", __name__, url_prefix="/c/<company>")
 def connect_meta():
     config = partner_configuration(Provider.META)
     if config is None:
-        flash("Meta onboarding is not set up by the platform yet.", "error")
+        flash(unavailable_message(Provider.META), "error")
         return redirect(url_for("company.dashboard", company=g.company.slug))
     return render_template("onboarding/connect_meta.html", config=config)
 
@@ -48,8 +47,7 @@ def connect_meta():
 @company_admin
 def launch_meta():
     """A fresh state nonce for one popup launch."""
-    if partner_configuration(Provider.META) is None:
-        abort(404)
+    required_configuration(Provider.META)
     return jsonify(state=nonces.issue(g.company.id, Provider.META.value))
 
 
@@ -74,9 +72,7 @@ def complete_meta():
 def _start_meta_run(body: object) -> ProvisioningRun:
     """Spend the nonce and start the signup's run once; enqueue it when it is new."""
     body = nonces.launch_result(body, g.company.id, Provider.META)
-    config = partner_configuration(Provider.META)
-    if config is None:
-        abort(404)
+    config = required_configuration(Provider.META)
     code = body.get("code") if isinstance(body.get("code"), str) else None
 
     def start() -> ProvisioningRun:
@@ -104,7 +100,7 @@ def _start_meta_run(body: object) -> ProvisioningRun:
 @company_admin
 def connect_dialog360():
     if partner_configuration(Provider.DIALOG360) is None:
-        flash("360dialog onboarding is not set up by the platform yet.", "error")
+        flash(unavailable_message(Provider.DIALOG360), "error")
         return redirect(url_for("company.dashboard", company=g.company.slug))
     return render_template("onboarding/connect_dialog360.html")
 
@@ -113,9 +109,7 @@ def connect_dialog360():
 @company_admin
 def launch_dialog360():
     """A nonce and the hub's permissions URL for one launch (opened as a popup)."""
-    config = partner_configuration(Provider.DIALOG360)
-    if config is None:
-        abort(404)
+    config = required_configuration(Provider.DIALOG360)
     state = nonces.issue(g.company.id, Provider.DIALOG360.value)
     url = hub.permissions_url(
         config,

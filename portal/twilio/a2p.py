@@ -27,7 +27,7 @@ from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
-from ..providers import required_configuration
+from ..providers import installed_configuration, required_configuration
 
 bp = Blueprint("a2p", __name__, url_prefix="/c/<company>/a2p")
 
@@ -74,7 +74,8 @@ def page_url():
 @bp.route("/", methods=["GET", "POST"])
 @company_member
 def index():
-    required_configuration(Provider.TWILIO)
+    if installed_configuration(Provider.TWILIO) is None:  # deactivated: the profile still shown
+        abort(404)
     info = a2p.business_info(db.session, g.company.id)
     form = BusinessForm(obj=info)
     status = 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     g,
     redirect,
@@ -23,7 +24,7 @@ from provisioning.twilio.models import SmsPhoneNumber
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
-from ..providers import provider_transport, required_configuration
+from ..providers import installed_configuration, provider_transport, required_configuration
 from .forms import BuyForm, SearchForm, WebhooksForm
 
 bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
@@ -54,7 +55,8 @@ def busy_message(exc: Retryable) -> str:
 @bp.route("/")
 @company_member
 def index():
-    required_configuration(Provider.TWILIO)
+    if installed_configuration(Provider.TWILIO) is None:  # deactivated: numbers still shown
+        abort(404)
     rows = db.session.scalars(
         tenant_select(SmsPhoneNumber, g.company.id).order_by(SmsPhoneNumber.phone_number)
     )

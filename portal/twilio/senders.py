@@ -62,7 +62,7 @@ def index():
             for row in moving:
                 senders.refresh_sender(db.session, row, client)
             db.session.commit()
-        except ProviderError:
+        except (DomainError, ProviderError):  # a deactivated configuration: shown as stored
             db.session.rollback()
     meta = partner_configuration(Provider.META)
     solution_id = meta.value("twilio_partner_solution_id") if meta else ""

@@ -21,7 +21,7 @@ from provisioning.twilio import webhooks as twilio_webhooks
 from ..access import public
 from ..extensions import csrf, db
 from ..jobs import APPLIERS, enqueue
-from ..providers import partner_configuration
+from ..providers import installed_configuration
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 MIN_TOKEN_LENGTH = 24
@@ -33,7 +33,7 @@ MIN_TOKEN_LENGTH = 24
 @csrf.exempt
 def dialog360(token: str | None):
     """Partner hub events: signed with the partner secret, else an unguessable URL token."""
-    config = partner_configuration(Provider.DIALOG360)
+    config = installed_configuration(Provider.DIALOG360)
     if config is None:
         abort(404)
     body = request.get_data(cache=False)
@@ -91,7 +91,7 @@ def twilio_callback(kind: str):
         body = payload
     account_sid = str(payload.get("AccountSid") or "") if isinstance(payload, dict) else ""
     token = twilio_webhooks.auth_token_for(
-        db.session, account_sid, partner_configuration(Provider.TWILIO)
+        db.session, account_sid, installed_configuration(Provider.TWILIO)
     )
     signature = request.headers.get("X-Twilio-Signature")
     if token is None or not twilio_webhooks.signature_valid(token, _public_url(), body, signature):
@@ -126,7 +126,7 @@ def twilio_events(token: str):
 @public
 def meta_verify():
     """Meta's subscription handshake: echo ``hub.challenge`` for our verify token."""
-    config = partner_configuration(Provider.META)
+    config = installed_configuration(Provider.META)
     token = request.args.get("hub.verify_token", "")
     expected = config.value("webhook_verify_token") if config else ""
     if (
@@ -143,7 +143,7 @@ def meta_verify():
 @csrf.exempt
 def meta_event():
     """Signed with the app secret over the raw bytes; anything else is refused with 403."""
-    config = partner_configuration(Provider.META)
+    config = installed_configuration(Provider.META)
     body = request.get_data(cache=False)
     signature = request.headers.get("X-Hub-Signature-256")
     if config is None or not meta_webhooks.signature_valid(

@@ -18,7 +18,7 @@ class Dialog360Client(CompanyOwned, Base):
 
     id: Mapped[intpk]
     partner_configuration_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partner_configurations.id", ondelete="SET NULL")
+        ForeignKey("partner_configurations.id", ondelete="RESTRICT")
     )
     client_id: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")

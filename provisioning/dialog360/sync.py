@@ -91,9 +91,8 @@ def listings(sync_pass: SyncPass) -> Iterator[Listing]:
         )
         wanted = [(config_id, {"client_id": client_id}) for config_id, client_id in clients]
     for config_id, filters in wanted:
-        config = session.get(PartnerConfiguration, config_id) if config_id else None
+        config = sync_pass.configuration(config_id, "360dialog channels")
         if config is None:
-            sync_pass.error("360dialog channels", LookupError("the configuration is gone"))
             continue
         api = partner_client(config, sync_pass.transport)
         api.max_attempts = 1  # the pass retries, without holding a thread

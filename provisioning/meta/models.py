@@ -30,7 +30,7 @@ class MetaWhatsAppClient(CompanyOwned, Base):
 
     id: Mapped[intpk]
     partner_configuration_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partner_configurations.id", ondelete="SET NULL")
+        ForeignKey("partner_configurations.id", ondelete="RESTRICT")
     )
     waba_id: Mapped[str] = mapped_column(String(32), unique=True)
     business_id: Mapped[str | None] = mapped_column(String(32))

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from ..errors import AuthError, ProviderError, Retryable
 from ..events import WebhookEvent
-from ..partners import PartnerConfiguration
 from ..sync import Outcome, Pacer, SyncPass, batches, copy_changes, fetch_concurrently
 from .api import GraphClient
 from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
@@ -150,29 +149,26 @@ def wabas(sync_pass: SyncPass, graphs: dict[int, PacedGraphClient]) -> Iterator[
     if sync_pass.client_ids is not None:
         stmt = stmt.where(MetaWhatsAppClient.id.in_(sync_pass.client_ids))
     for row in sync_pass.keyset(stmt, MetaWhatsAppClient.id):
-        graph = _graph(sync_pass, graphs, row.partner_configuration_id)
+        graph = _graph(sync_pass, graphs, row.partner_configuration_id, f"WABA {row.waba_id}")
         if graph is None:
-            sync_pass.error(f"WABA {row.waba_id}", LookupError("its Meta configuration is gone"))
             continue
         yield Waba(row.id, row.waba_id, row.status, graph, row.access_token)
 
 
 def _graph(
-    sync_pass: SyncPass, graphs: dict[int, PacedGraphClient], config_id: int | None
+    sync_pass: SyncPass, graphs: dict[int, PacedGraphClient], config_id: int | None, target: str
 ) -> PacedGraphClient | None:
-    if config_id is None:
+    config = sync_pass.configuration(config_id, target)
+    if config is None:
         return None
-    if config_id not in graphs:
-        config = sync_pass.session.get(PartnerConfiguration, config_id)
-        if config is None:
-            return None
-        graphs[config_id] = PacedGraphClient(
+    if config.id not in graphs:
+        graphs[config.id] = PacedGraphClient(
             config.value("graph_base_url"),
             config.value("graph_api_version"),
             sync_pass.pacer,
             transport=sync_pass.transport,
         )
-    return graphs[config_id]
+    return graphs[config.id]
 
 
 def list_numbers(sync_pass: SyncPass, waba: Waba) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ class TwilioSubaccount(Base):
         ForeignKey("companies.id", ondelete="CASCADE"), unique=True
     )
     partner_configuration_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partner_configurations.id", ondelete="SET NULL")
+        ForeignKey("partner_configurations.id", ondelete="RESTRICT")
     )
     account_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
     auth_token: Mapped[str | None] = mapped_column(EncryptedText("twilio_subaccounts.auth_token"))

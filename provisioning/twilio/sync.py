@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from ..channels import mark_needing_reauthorization
 from ..errors import AuthError
-from ..partners import PartnerConfiguration
 from ..sync import Outcome, SyncPass, batches, copy_changes, fetch_concurrently
 from .api import call
 from .models import TwilioSubaccount, TwilioWhatsAppSender
@@ -75,17 +74,12 @@ def subaccounts(sync_pass: SyncPass) -> Iterator[Subaccount]:
     ).where(TwilioSubaccount.status == "active")
     if sync_pass.company_id is not None:
         stmt = stmt.where(TwilioSubaccount.company_id == sync_pass.company_id)
-    configs: dict[int | None, tuple[bool, str | None]] = {}  # id -> (exists, base URL)
     for row in sync_pass.keyset(stmt, TwilioSubaccount.id):
-        config_id = row.partner_configuration_id
-        if config_id not in configs:
-            config = sync_pass.session.get(PartnerConfiguration, config_id) if config_id else None
-            base_url = (config.value("api_base_url") or None) if config else None
-            configs[config_id] = (config is not None, base_url)
-        exists, base_url = configs[config_id]
-        if not exists:
-            sync_pass.error(f"subaccount {row.account_sid}", LookupError("no configuration"))
+        target = f"subaccount {row.account_sid}"
+        config = sync_pass.configuration(row.partner_configuration_id, target)
+        if config is None:
             continue
+        base_url = config.value("api_base_url") or None
         yield Subaccount(row.id, row.account_sid, base_url, row.auth_token)
 
 
