@@ -46,12 +46,18 @@ def jobs_work(workers: int, poll: float | None) -> None:
         runner.stop()
 
 
+class InputError(click.UsageError):
+    """Bad input to a command: a clear message on standard error, exit code 2."""
+
+
 @admins.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="The admin's display name.")
 def admins_create(email: str, name: str) -> None:
     """Create a platform admin; the password is read from standard input."""
     password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InputError("no password on standard input: pipe one in (see --help)")
     try:
         user = accounts.create_user(
             db.session, SYSTEM, email, name=name, password=password, platform_admin=True
@@ -59,33 +65,34 @@ def admins_create(email: str, name: str) -> None:
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        raise click.ClickException(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     click.echo(f"Platform admin {user.email} created.")
 
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Add a new primary key to the keyring file and re-encrypt every stored secret."""
-    keyring: crypto.Keyring = current_app.config["KEYRING"]
-    if keyring.path is None:
-        raise click.ClickException(
-            "the keyring comes from ENCRYPTION_KEYS: put a new key (see 'keys generate') "
-            "first in ENCRYPTION_KEYS, restart, then run 'keys reencrypt'"
-        )
-    new_id = keyring.add_primary()
-    # Save the grown keyring first: it still holds every old key, so whatever happens to
-    # the re-encryption below, every stored secret stays decryptable.
-    keyring.save()
-    count = crypto.reencrypt_all(db.session, db.metadata, keyring)
-    db.session.commit()
+    """Add a new primary key to the keyring file and re-encrypt every stored secret.
+
+    Safe while the portal runs and when started twice at once: running processes pick
+    the new key up from the file, and rotations wait for each other."""
+    try:
+        new_id, count = crypto.rotate(db.session, db.metadata, current_app.config["KEYRING"])
+        db.session.commit()
+    except crypto.KeyringError as exc:
+        db.session.rollback()
+        raise InputError(str(exc)) from exc
     click.echo(f"New primary key {new_id}; {count} secret(s) re-encrypted.")
 
 
 @keys.command("reencrypt")
 def keys_reencrypt() -> None:
     """Re-encrypt every stored secret under the current primary key."""
-    count = crypto.reencrypt_all(db.session, db.metadata, current_app.config["KEYRING"])
-    db.session.commit()
+    try:
+        count = crypto.reencrypt(db.session, db.metadata, current_app.config["KEYRING"])
+        db.session.commit()
+    except crypto.KeyringError as exc:
+        db.session.rollback()
+        raise InputError(f"{exc}; nothing was changed") from exc
     click.echo(f"{count} secret(s) re-encrypted.")
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import secrets
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -66,6 +67,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def valid_email(email: str) -> str:
+    """The normalised address, or ``DomainError`` saying what is wrong with it."""
+    try:
+        validate_email(email.strip(), check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise DomainError(f"{email.strip()!r} is not an e-mail address: {exc}") from None
+    return normalize_email(email)
+
+
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
@@ -120,7 +130,7 @@ def create_user(
     password: str | None = None,
     platform_admin: bool = False,
 ) -> User:
-    email = normalize_email(email)
+    email = valid_email(email)
     if find_user(session, email) is not None:
         raise DomainError(f"A user with the e-mail {email} already exists.")
     user = User(

@@ -25,6 +25,21 @@ def test_admins_create_reads_the_password_from_stdin(app, session, client):
     assert short.exit_code != 0 and "at least 10 characters" in short.output
 
 
+@pytest.mark.parametrize(
+    ("email", "stdin", "message"),
+    [
+        ("boss@example.com", "", "no password on standard input"),
+        ("boss@example.com", "\n", "no password on standard input"),
+        ("not-an-email", "a-long-password\n", "is not an e-mail address"),
+    ],
+)
+def test_admins_create_refuses_bad_input_with_exit_code_2(app, session, email, stdin, message):
+    result = app.test_cli_runner().invoke(args=["admins", "create", email], input=stdin)
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
+    assert session.scalars(select(User)).all() == []
+
+
 def test_production_refuses_to_start_without_secrets(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
