@@ -92,3 +92,29 @@ def test_restricting_partner_configuration_deletes_keeps_every_row(scratch_app):
     assert set(counts.values()) == {1}, counts
     with pytest.raises(IntegrityError), db.engine.begin() as conn:
         conn.execute(text("DELETE FROM partner_configurations"))
+
+
+def test_upgrading_a_database_with_data_keeps_the_rows_of_rebuilt_tables(scratch_app):
+    """The 360dialog migration rebuilds ``companies`` on SQLite: memberships must survive."""
+    upgrade(revision="0b6a3916de09")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO companies (id, name, slug, is_active, is_demo) VALUES (1, 'A', 'a', 1=1, 1=0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, name, is_platform_admin, is_active, session_version)"
+                " VALUES (1, 'a@example.com', '', 1=0, 1=1, 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (id, user_id, company_id, role, is_active)"
+                " VALUES (1, 1, 1, 'admin', 1=1)"
+            )
+        )
+    upgrade()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM memberships")).scalar_one() == 1

@@ -3,18 +3,14 @@
 Every foreign key to partner_configurations restricts the delete (it set the reference
 to NULL, orphaning every client, subaccount and run of the configuration).
 
-SQLite changes a foreign key by rebuilding the table, and dropping the old copy with
-foreign keys enforced would delete (cascade) the rows of its child tables: phone
-numbers, channels, senders, run steps. Enforcement is off during the rebuild (the
-pragma only takes effect outside a transaction) and checked again afterwards.
+SQLite changes a foreign key by rebuilding the table; migrations/env.py turns foreign key
+enforcement off while migrations run, so the child rows (numbers, run steps) survive.
 
 Revision ID: 11a0b1c2d3e3
 Revises: 11a0b1c2d3e2
 Create Date: 2026-12-10 09:00:00.000000
 
 """
-from contextlib import contextmanager
-
 from alembic import op
 
 
@@ -39,37 +35,9 @@ def _set_ondelete(ondelete):
             )
 
 
-def _sqlite_foreign_keys(state):
-    """Set enforcement; the pragma is ignored inside a transaction, so the one the engine's
-    begin hook opens is ended first (what ran before is committed, as in any autocommit
-    block)."""
-    with op.get_context().autocommit_block():
-        raw = op.get_bind().connection.dbapi_connection
-        if raw.in_transaction:
-            raw.execute('COMMIT')
-        raw.execute(f'PRAGMA foreign_keys={state}')
-
-
-@contextmanager
-def _sqlite_foreign_keys_off():
-    if op.get_bind().dialect.name != 'sqlite':
-        yield
-        return
-    _sqlite_foreign_keys('OFF')
-    try:
-        yield
-        problems = op.get_bind().exec_driver_sql('PRAGMA foreign_key_check').fetchall()
-        if problems:
-            raise RuntimeError(f'foreign keys broken by the rebuild: {problems}')
-    finally:
-        _sqlite_foreign_keys('ON')
-
-
 def upgrade():
-    with _sqlite_foreign_keys_off():
-        _set_ondelete('RESTRICT')
+    _set_ondelete('RESTRICT')
 
 
 def downgrade():
-    with _sqlite_foreign_keys_off():
-        _set_ondelete('SET NULL')
+    _set_ondelete('SET NULL')
