@@ -68,6 +68,15 @@ class RunStatus(enum.StrEnum):
     def finished(self) -> bool:
         return self in (RunStatus.COMPLETED, RunStatus.CANCELLED)
 
+    @property
+    def runnable(self) -> bool:
+        """Whether an execution may pick the run up: a failed run waits for a person's
+        Retry (:func:`retry`), whoever else enqueues it."""
+        return self in RUNNABLE
+
+
+RUNNABLE = (RunStatus.STARTED, RunStatus.RUNNING, RunStatus.WAITING)
+
 
 class StepStatus(enum.StrEnum):
     PENDING = "pending"
@@ -254,7 +263,7 @@ def due_runs(session: Session, now: dt.datetime | None = None, limit: int = 100)
     stmt = (
         select(ProvisioningRun.id)
         .where(
-            ProvisioningRun.status.in_([RunStatus.STARTED, RunStatus.RUNNING, RunStatus.WAITING]),
+            ProvisioningRun.status.in_(RUNNABLE),
             (ProvisioningRun.resume_at.is_(None)) | (ProvisioningRun.resume_at <= now),
             # a run leased to a live executor is in hand already
             ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now),
@@ -281,12 +290,14 @@ def _lease_update(run_id: int) -> Update:
 def claim_lease(
     session: Session, run_id: int, owner: str, seconds: float, now: dt.datetime | None = None
 ) -> bool:
-    """Take the run for ``seconds`` unless another executor holds a live lease (atomic)."""
+    """Take the run for ``seconds`` unless another executor holds a live lease or the run
+    is not runnable (failed, finished): one atomic statement."""
     now = now or utcnow()
     result = session.execute(
         _lease_update(run_id)
         .where(
-            ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now)
+            ProvisioningRun.status.in_(RUNNABLE),
+            ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now),
         )
         .values(lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=seconds))
     )
@@ -328,13 +339,13 @@ def execute(
     run = session.get(ProvisioningRun, run_id)
     if run is None:
         raise DomainError(f"provisioning run {run_id} does not exist")
-    if run.status.finished:
-        return run.status
+    if not run.status.runnable:
+        return run.status  # finished, or failed: only runs.retry() restarts a failed run
     owner = new_lease_owner()
     claimed = claim_lease(session, run_id, owner, lease_seconds)
     commit()
     if not claimed:
-        return run.status  # another executor has it
+        return run.status  # another executor has it, or it failed or finished meanwhile
 
     def renew() -> bool:
         return renew_lease(session, run_id, owner, lease_seconds)
