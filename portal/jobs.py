@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from provisioning import job_failures, runs
@@ -79,9 +80,16 @@ def job(
     return register
 
 
+def heartbeat_engine() -> Engine | None:
+    """The engine a heartbeat renews a claim on (a connection of its own); None when the
+    session is bound to a single connection (the tests), which a second one cannot see."""
+    bind = db.session.get_bind()
+    return bind if isinstance(bind, Engine) else None
+
+
 @job("provisioning.execute_run", retries=3, backoff=5.0)
 def execute_run(run_id: int) -> runs.RunStatus:
-    """Run or resume one provisioning run (steps commit one by one)."""
+    """Run or resume one provisioning run (steps commit one by one, fenced by its lease)."""
     from .providers import provisioning_services
 
     return runs.execute(
@@ -90,6 +98,7 @@ def execute_run(run_id: int) -> runs.RunStatus:
         db.session.commit,
         provisioning_services(),
         lease_seconds=current_app.config["RUN_LEASE_SECONDS"],
+        heartbeat=heartbeat_engine(),
     )
 
 
