@@ -16,7 +16,7 @@ from provisioning.meta.sync import clients_to_refresh
 from provisioning.partners import Provider
 
 from .extensions import db
-from .jobs import enqueue, job
+from .jobs import enqueue, heartbeat_engine, job
 from .providers import provider_transport
 
 
@@ -33,6 +33,7 @@ def run_sync(
         company_id=company_id,
         client_ids=client_ids,
         transport=provider_transport(),
+        heartbeat=heartbeat_engine(),
     )
 
 
