@@ -37,14 +37,14 @@ def run_sync(
     )
 
 
-@job("sync.quality")
+@job("sync.quality", queue="sync", time_limit=3000)  # under the hourly interval
 def sync_quality(provider: str | None = None) -> list[int]:
     """Every provider's channels (or ``provider``'s); run again, it changes nothing."""
     providers = [Provider(provider)] if provider else None
     return [run.id for run in run_sync(providers)]
 
 
-@job("sync.meta_waba")
+@job("sync.meta_waba", queue="sync")
 def sync_meta_waba(client_id: int) -> int | None:
     """One Meta client's WABA: one listing of its numbers."""
     client = db.session.get(MetaWhatsAppClient, client_id)

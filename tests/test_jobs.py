@@ -96,7 +96,7 @@ def extra_jobs():
     added: list[str] = []
 
     def register(name: str, function, **policy):
-        job(name, **policy)(function)
+        job(name, **{"queue": "runs", **policy})(function)
         added.append(name)
 
     yield register
@@ -126,7 +126,7 @@ def failures(session, name: str) -> list[JobFailure]:
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap():
-    spec = Job("x", print, retries=10, backoff=2.0)
+    spec = Job("x", print, "runs", retries=10, backoff=2.0)
     for attempt in range(1, 6):
         base = 2.0 * 2 ** (attempt - 1)
         assert base * 0.5 <= spec.retry_delay(attempt, unreachable()) <= base
@@ -137,7 +137,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
 
 
 def test_only_errors_safe_to_retry_are_retried():
-    spec = Job("x", print, retries=3, backoff=1.0)
+    spec = Job("x", print, "runs", retries=3, backoff=1.0)
     lost_connection = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
     assert spec.retry_delay(1, lost_connection) is not None
     assert spec.retry_delay(1, Retryable(provider="meta", message="throttled")) is not None
@@ -237,7 +237,7 @@ def test_periodic_jobs_have_their_own_intervals_and_skip_unknown_ones(monkeypatc
     schedule = periodic_schedule(config)
     assert schedule["provisioning.resume_due_runs"] == schedule["webhooks.retry_failed"] == 5.0
     assert "sync.quality" not in schedule  # not registered (yet): nothing to schedule
-    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print))
+    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print, "sync"))
     assert periodic_schedule(config)["sync.quality"] == 3600.0
     disabled = periodic_schedule({**config, "QUALITY_SYNC_INTERVAL_SECONDS": 0})
     assert "sync.quality" not in disabled
@@ -253,7 +253,7 @@ def test_the_poller_enqueues_each_periodic_job_at_its_interval(app, monkeypatch)
             if counts.get("provisioning.resume_due_runs", 0) >= 3:
                 polled_thrice.set()
 
-        return Job(name, count, retries=0)
+        return Job(name, count, JOBS[name].queue, retries=0)
 
     for name in PERIODIC:
         monkeypatch.setitem(JOBS, name, counter(name))
@@ -503,3 +503,27 @@ def test_a_database_error_is_kept_without_its_sql_and_parameters(app, session, e
     with pytest.raises(OperationalError):
         runner.drain()
     assert failures(session, "tests.db_down")[0].error == "OperationalError: connection lost"
+
+
+def test_the_sweep_sends_an_undelivered_event_once_per_redelivery_period(app, session):
+    """An event whose job was never published is sent by the sweep; while that job waits
+    in the queue (a burst), the next ticks do not send it again."""
+    from portal.jobs import retry_failed_events
+    from provisioning.events import WebhookEvent, store_event
+
+    event_id = store_event(session, Provider.DIALOG360, "lost-job", "x", b"{}")
+    session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .values(received_at=runs.utcnow() - dt.timedelta(minutes=2))
+    )
+    session.commit()
+    with app.app_context():
+        assert retry_failed_events() == 1
+        assert retry_failed_events() == 0  # handed over: not again on the next tick
+    assert app.extensions["job_runner"].queue == [("webhooks.apply_dialog360", (event_id,))]
+    event = session.get(WebhookEvent, event_id)
+    event.next_attempt_at = runs.utcnow() - dt.timedelta(seconds=1)  # still not applied
+    session.commit()
+    with app.app_context():
+        assert retry_failed_events() == 1
