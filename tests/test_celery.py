@@ -407,3 +407,51 @@ def test_a_real_worker_keeps_a_job_that_failed_for_good(worker):
         1,
     )
     assert failure.error == "DomainError: provisioning run 987654 does not exist"
+
+
+def broker_connections(worker: Worker) -> set[str]:
+    """``host:port`` of the worker's own ends of its TCP connections (its whole process
+    group: the main process and its pool), read from /proc."""
+    inodes: set[str] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != worker.process.pid:
+                continue  # not in the worker's process group
+            for fd in (stat.parent / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    ends = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[9] in inodes:
+            address, port = fields[1].split(":")
+            host = ".".join(str(b) for b in reversed(bytes.fromhex(address)))
+            ends.add(f"{host}:{int(port, 16)}")
+    return ends
+
+
+@pytest.mark.celery
+def test_a_real_worker_survives_losing_the_broker(worker):
+    """Redis drops the worker's connections (a restart, a failover): the worker reconnects
+    and takes the next job, instead of exiting."""
+    import redis
+
+    broker = redis.Redis.from_url(REDIS_URL)
+    enqueue("provisioning.execute_run", 424242)  # the worker is up and consuming
+    worker.wait_for(lambda: _failure_for(424242), "take a job")
+    ends = broker_connections(worker)
+    ours = [c["id"] for c in broker.client_list() if c["addr"] in ends]
+    assert ours, "the worker holds no connection to the broker"
+    for client_id in ours:
+        broker.client_kill_filter(_id=client_id)
+
+    enqueue("provisioning.execute_run", 434343)
+
+    worker.wait_for(lambda: _failure_for(434343), "take a job after losing the broker")
+    assert worker.process.poll() is None
+    assert "Connection to broker lost" in worker.log.read_text()
+
+
+def _failure_for(run_id: int) -> JobFailure | None:
+    return next((f for f in db.session.scalars(select(JobFailure)) if f.args == [run_id]), None)
