@@ -95,6 +95,8 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "BROKER_TIMEOUT_SECONDS": _env_seconds("BROKER_TIMEOUT_SECONDS", 5.0),
         "JOB_POLL_SECONDS": _env_seconds("JOB_POLL_SECONDS", 5.0),
         "QUALITY_SYNC_INTERVAL_SECONDS": _env_seconds("QUALITY_SYNC_INTERVAL_SECONDS", 3600.0),
+        # a WABA named by Meta webhooks is listed again at most once per this interval
+        "META_REFRESH_SECONDS": _env_seconds("META_REFRESH_SECONDS", 30.0),
         "RUN_LEASE_SECONDS": _env_seconds("RUN_LEASE_SECONDS", 300.0),
         "SMTP_URL": env.get("SMTP_URL") or None,  # alert emails; none: the portal list only
         "MAIL_FROM": env.get("MAIL_FROM", "alerts@localhost"),

@@ -206,12 +206,24 @@ def retry_failed_events() -> int:
 
 @job("webhooks.apply_meta", queue="webhooks", retries=0)  # the pipeline retries it
 def apply_meta_event(event_id: int) -> list[int]:
-    """Apply, then list the WABAs the event names: Meta's quality events carry no colour."""
+    """Apply, and ask for a listing of the WABAs the event names (Meta's quality events
+    carry no colour); the asks are coalesced per WABA (``sync.meta_refreshes``)."""
     from provisioning.meta.webhooks import apply
 
     from .sync_jobs import refresh_wabas_named_in
 
-    return _apply_stored_event(event_id, apply, then=refresh_wabas_named_in)
+    asked: list[int] = []
+
+    def apply_and_ask(session: Any, event: Any) -> list[int]:
+        due = apply(session, event)
+        asked.extend(refresh_wabas_named_in(event))
+        return due
+
+    def hand_out(event: Any) -> None:
+        if asked:
+            enqueue("sync.meta_refreshes")
+
+    return _apply_stored_event(event_id, apply_and_ask, then=hand_out)
 
 
 @job("webhooks.apply_twilio_events", queue="webhooks", retries=0)  # the pipeline retries it
@@ -227,6 +239,7 @@ PERIODIC: dict[str, str] = {
     "provisioning.resume_due_runs": "JOB_POLL_SECONDS",
     "webhooks.retry_failed": "JOB_POLL_SECONDS",
     "alerts.send_emails": "JOB_POLL_SECONDS",
+    "sync.meta_refreshes": "JOB_POLL_SECONDS",
     "sync.quality": "QUALITY_SYNC_INTERVAL_SECONDS",
 }
 

@@ -97,7 +97,7 @@ def test_each_kind_of_work_has_its_own_queue(celery_app, app, monkeypatch):
     assert {queue_of(name) for name in PERIODIC if name != "sync.quality"} == {"staging.sweeps"}
     appliers = {queue_of(name) for name in JOBS if name.startswith("webhooks.apply_")}
     assert appliers == {"staging.webhooks"}
-    assert queue_of("sync.quality") == queue_of("sync.meta_waba") == "staging.sync"
+    assert queue_of("sync.quality") == queue_of("sync.meta_wabas") == "staging.sync"
     # a worker started without -Q serves them all
     assert {q.name for q in celery.conf.task_queues} == {
         "staging.runs", "staging.sweeps", "staging.webhooks", "staging.sync",
