@@ -60,16 +60,17 @@ def queue_meta_refreshes() -> int:
     claimed = claim_due_refreshes(db.session, current_app.config["META_REFRESH_SECONDS"])
     db.session.commit()
     for company_id, client_ids in claimed.items():
-        enqueue("sync.meta_wabas", company_id, client_ids)
+        enqueue("sync.meta_wabas", company_id, *client_ids)  # ids: hashable, JSON alike
     return sum(len(ids) for ids in claimed.values())
 
 
 @job("sync.meta_wabas", queue="sync")
-def sync_meta_wabas(company_id: int, client_ids: list[int]) -> int:
+def sync_meta_wabas(company_id: int, *client_ids: int) -> int:
     """One pass (one ``quality_sync_runs`` row) listing these clients' WABAs, one call per
     page of numbers each; then their asks are done."""
-    (run,) = run_sync([Provider.META], company_id=company_id, client_ids=client_ids)
-    finish_refreshes(db.session, client_ids)
+    ids = list(client_ids)
+    (run,) = run_sync([Provider.META], company_id=company_id, client_ids=ids)
+    finish_refreshes(db.session, ids)
     db.session.commit()
     return run.id
 

@@ -91,7 +91,7 @@ def test_the_waba_job_lists_one_waba_once(app, session, fleet):
         select(MetaWhatsAppClient).where(MetaWhatsAppClient.waba_id == waba.waba_id)
     ).one()
     with app.app_context():
-        enqueue("sync.meta_wabas", client.company_id, [client.id])
+        enqueue("sync.meta_wabas", client.company_id, client.id)
     (run_id,) = app.extensions["job_runner"].drain()
     run = session.get(SyncRun, run_id)
     assert (run.provider, run.company_id, run.calls, run.changed) == (
