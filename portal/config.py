@@ -90,9 +90,13 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         # inprocess (threads) | celery (workers; the default with a broker) | manual (tests)
         "JOB_RUNNER": env.get("JOB_RUNNER"),
         "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or None,
-        "CELERY": {},  # extra Celery settings (tests set a queue of their own here)
+        "CELERY": {},  # extra Celery settings
+        "JOB_QUEUE_PREFIX": env.get("JOB_QUEUE_PREFIX", ""),  # two portals on one Redis
+        "BROKER_TIMEOUT_SECONDS": _env_seconds("BROKER_TIMEOUT_SECONDS", 5.0),
         "JOB_POLL_SECONDS": _env_seconds("JOB_POLL_SECONDS", 5.0),
         "QUALITY_SYNC_INTERVAL_SECONDS": _env_seconds("QUALITY_SYNC_INTERVAL_SECONDS", 3600.0),
+        # a WABA named by Meta webhooks is listed again at most once per this interval
+        "META_REFRESH_SECONDS": _env_seconds("META_REFRESH_SECONDS", 30.0),
         "RUN_LEASE_SECONDS": _env_seconds("RUN_LEASE_SECONDS", 300.0),
         "SMTP_URL": env.get("SMTP_URL") or None,  # alert emails; none: the portal list only
         "MAIL_FROM": env.get("MAIL_FROM", "alerts@localhost"),
@@ -110,6 +114,8 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         raise ConfigError("JOB_POLL_SECONDS must be more than 0")
     if config["RUN_LEASE_SECONDS"] <= 0:
         raise ConfigError("RUN_LEASE_SECONDS must be more than 0")
+    if config["BROKER_TIMEOUT_SECONDS"] <= 0:
+        raise ConfigError("BROKER_TIMEOUT_SECONDS must be more than 0")
     if not config["SECRET_KEY"]:
         if production:
             raise ConfigError("SECRET_KEY is not set: production needs a long random value")

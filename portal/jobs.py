@@ -1,10 +1,15 @@
 """The job layer: work that must not run inside a request (provisioning runs, syncs).
 
 Jobs are named functions that take ids, reload what they need and are idempotent. Each
-declares its retries: an attempt failing with an error that is safe to retry (a
-retryable provider error, a lost database connection) runs again after an exponential
-backoff with jitter; after the last attempt, or on any other error, the failure is kept
-in ``job_failures`` (the terminal state; ``flask --app wsgi jobs failures`` lists them).
+declares its queue, its time limit and its retries: an attempt failing with an error that
+is safe to retry (a retryable provider error, a lost database connection) runs again
+after an exponential backoff with jitter; after the last attempt, or on any other error,
+the failure is kept in ``job_failures`` (the terminal state; ``flask --app wsgi jobs
+failures`` lists them).
+
+The database is the source of truth for work to do (a transactional outbox): a request
+commits its webhook event or run, then ``enqueue`` only hands the job to the runner,
+never waiting on a broker; the periodic sweeps deliver whatever was not delivered.
 
 A runner decides where jobs run:
 
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from provisioning import job_failures, runs
@@ -41,15 +47,28 @@ log = logging.getLogger("portal.jobs")
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (Retryable, OperationalError)
 MAX_BACKOFF_SECONDS = 600.0
 
+# One queue per kind of work, so that none waits behind another: a burst of webhooks
+# never delays a provisioning run (Meta's authorization code lives 30 s) nor starves the
+# periodic sweeps, and a long quality sync holds up neither.
+QUEUES = (
+    "runs",  # provisioning runs: the code exchange and every onboarding step
+    "sweeps",  # the short periodic jobs: due runs, failed or lost events, emails, refreshes
+    "webhooks",  # applying stored webhook events (bursts)
+    "sync",  # the quality sync passes (long)
+)
+
 
 @dataclass(frozen=True)
 class Job:
-    """A registered job: its function and retry policy (``retries`` after the first try)."""
+    """A registered job: its function, queue, time limit (seconds; Celery stops an
+    attempt that outlasts it) and retry policy (``retries`` after the first try)."""
 
     name: str
     function: Callable[..., Any]
+    queue: str
     retries: int = 3
     backoff: float = 5.0
+    time_limit: float = 600.0
 
     def __call__(self, *args: Any) -> Any:
         return self.function(*args)
@@ -68,20 +87,35 @@ JOBS: dict[str, Job] = {}
 
 
 def job(
-    name: str, *, retries: int = 3, backoff: float = 5.0
+    name: str,
+    *,
+    queue: str,
+    retries: int = 3,
+    backoff: float = 5.0,
+    time_limit: float = 600.0,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a job under ``name`` with its retry policy; the function stays as it is."""
+    """Register a job under ``name`` on ``queue`` with its time limit and retry policy;
+    the function stays as it is."""
+    if queue not in QUEUES:
+        raise ValueError(f"job {name!r}: unknown queue {queue!r} (one of {', '.join(QUEUES)})")
 
     def register(function: Callable[..., Any]) -> Callable[..., Any]:
-        JOBS[name] = Job(name, function, retries, backoff)
+        JOBS[name] = Job(name, function, queue, retries, backoff, time_limit)
         return function
 
     return register
 
 
-@job("provisioning.execute_run", retries=3, backoff=5.0)
+def heartbeat_engine() -> Engine | None:
+    """The engine a heartbeat renews a claim on (a connection of its own); None when the
+    session is bound to a single connection (the tests), which a second one cannot see."""
+    bind = db.session.get_bind()
+    return bind if isinstance(bind, Engine) else None
+
+
+@job("provisioning.execute_run", queue="runs", retries=3, backoff=5.0)
 def execute_run(run_id: int) -> runs.RunStatus:
-    """Run or resume one provisioning run (steps commit one by one)."""
+    """Run or resume one provisioning run (steps commit one by one, fenced by its lease)."""
     from .providers import provisioning_services
 
     return runs.execute(
@@ -90,10 +124,11 @@ def execute_run(run_id: int) -> runs.RunStatus:
         db.session.commit,
         provisioning_services(),
         lease_seconds=current_app.config["RUN_LEASE_SECONDS"],
+        heartbeat=heartbeat_engine(),
     )
 
 
-@job("provisioning.resume_due_runs", retries=0)  # the next tick runs it again
+@job("provisioning.resume_due_runs", queue="sweeps", retries=0, time_limit=60)  # next tick
 def resume_due_runs() -> int:
     """Enqueue every unfinished run whose time has come (after a restart, or a wait)."""
     ids = runs.due_runs(db.session)
@@ -135,7 +170,7 @@ def _apply_stored_event(
     return due
 
 
-@job("webhooks.apply_dialog360", retries=0)  # the webhook pipeline retries it
+@job("webhooks.apply_dialog360", queue="webhooks", retries=0)  # the pipeline retries it
 def apply_dialog360_event(event_id: int) -> list[int]:
     from provisioning.dialog360.webhooks import apply
 
@@ -149,29 +184,49 @@ APPLIERS = {
 }
 
 
-@job("webhooks.retry_failed", retries=0)
+@job("webhooks.retry_failed", queue="sweeps", retries=0, time_limit=60)
 def retry_failed_events() -> int:
-    """Queue stored events whose application failed and whose backoff has passed."""
-    from provisioning.events import WebhookEvent, due_retries
+    """Queue stored events that are due: failed ones past their backoff, and ones whose
+    job was never published or was lost. Each goes again only after ``REDELIVER_AFTER``
+    if its job still has not applied it."""
+    from provisioning.events import WebhookEvent, due_retries, postpone
 
     ids = due_retries(db.session)
+    providers = dict(
+        db.session.execute(
+            select(WebhookEvent.id, WebhookEvent.provider).where(WebhookEvent.id.in_(ids))
+        ).all()
+    )
+    postpone(db.session, ids)
+    db.session.commit()
     for event_id in ids:
-        event = db.session.get(WebhookEvent, event_id)
-        enqueue(APPLIERS[event.provider.value], event_id)
+        enqueue(APPLIERS[providers[event_id].value], event_id)
     return len(ids)
 
 
-@job("webhooks.apply_meta", retries=0)  # the webhook pipeline retries it
+@job("webhooks.apply_meta", queue="webhooks", retries=0)  # the pipeline retries it
 def apply_meta_event(event_id: int) -> list[int]:
-    """Apply, then list the WABAs the event names: Meta's quality events carry no colour."""
+    """Apply, and ask for a listing of the WABAs the event names (Meta's quality events
+    carry no colour); the asks are coalesced per WABA (``sync.meta_refreshes``)."""
     from provisioning.meta.webhooks import apply
 
     from .sync_jobs import refresh_wabas_named_in
 
-    return _apply_stored_event(event_id, apply, then=refresh_wabas_named_in)
+    asked: list[int] = []
+
+    def apply_and_ask(session: Any, event: Any) -> list[int]:
+        due = apply(session, event)
+        asked.extend(refresh_wabas_named_in(event))
+        return due
+
+    def hand_out(event: Any) -> None:
+        if asked:
+            enqueue("sync.meta_refreshes")
+
+    return _apply_stored_event(event_id, apply_and_ask, then=hand_out)
 
 
-@job("webhooks.apply_twilio_events", retries=0)  # the webhook pipeline retries it
+@job("webhooks.apply_twilio_events", queue="webhooks", retries=0)  # the pipeline retries it
 def apply_twilio_events(event_id: int) -> list[int]:
     from provisioning.twilio.webhooks import apply_event
 
@@ -184,6 +239,7 @@ PERIODIC: dict[str, str] = {
     "provisioning.resume_due_runs": "JOB_POLL_SECONDS",
     "webhooks.retry_failed": "JOB_POLL_SECONDS",
     "alerts.send_emails": "JOB_POLL_SECONDS",
+    "sync.meta_refreshes": "JOB_POLL_SECONDS",
     "sync.quality": "QUALITY_SYNC_INTERVAL_SECONDS",
 }
 
@@ -252,7 +308,8 @@ JobKey = tuple[str, tuple[Any, ...]]
 
 
 class InProcessRunner:
-    """Threads in this process; retries wait on timers, never in a worker thread.
+    """Threads in this process, ``workers`` per queue (so a burst of webhooks never holds
+    up a run or a sweep); retries wait on timers, never in a worker thread.
 
     ``start_poller()`` enqueues the periodic jobs at their intervals (``poll_seconds``
     overrides ``JOB_POLL_SECONDS``), so unfinished runs survive a restart.
@@ -260,7 +317,10 @@ class InProcessRunner:
 
     def __init__(self, app: Flask, workers: int = 2, poll_seconds: float | None = None) -> None:
         self.app = app
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+        self.pools = {
+            queue: ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"job-{queue}")
+            for queue in QUEUES
+        }
         self.poll_seconds = poll_seconds or app.config.get("JOB_POLL_SECONDS") or 5.0
         self._pending: set[JobKey] = set()
         self._timers: dict[JobKey, threading.Timer] = {}
@@ -290,7 +350,7 @@ class InProcessRunner:
             stopped = self._stop.is_set()
         if not stopped:
             try:
-                self.pool.submit(self._run, key, attempt)
+                self.pools[JOBS[key[0]].queue].submit(self._run, key, attempt)
                 return
             except RuntimeError:  # the pool shut down in the meantime
                 pass
@@ -338,7 +398,8 @@ class InProcessRunner:
             timers, self._timers = list(self._timers.values()), {}
         for timer in timers:
             timer.cancel()
-        self.pool.shutdown(wait=True)
+        for pool in self.pools.values():
+            pool.shutdown(wait=True)
 
 
 class ManualRunner:

@@ -55,7 +55,7 @@ def alert_email(notification: health.Notification) -> EmailMessage:
     return message
 
 
-@job("alerts.send_emails")
+@job("alerts.send_emails", queue="sweeps")
 def send_alert_emails() -> int:
     """Email pending notifications (or mark them skipped without a mail server)."""
     url = current_app.config.get("SMTP_URL")

@@ -1,22 +1,31 @@
-"""Quality sync jobs: the whole fleet (periodic, or on demand), and one Meta WABA.
+"""Quality sync jobs: the whole fleet (periodic, or on demand), and Meta WABAs on demand.
 
 Meta's quality webhook says FLAGGED without a colour; the applier of a stored Meta event
-calls :func:`refresh_wabas_named_in` after its commit, and ``sync.meta_waba`` lists that
-WABA's numbers (one call) to read the exact rating.
+asks for its WABA to be listed again (:func:`refresh_wabas_named_in`, in the event's
+transaction). ``sync.meta_refreshes`` (after such an event, and every
+``JOB_POLL_SECONDS``) hands each asked-for WABA out at most once per
+``META_REFRESH_SECONDS``, and ``sync.meta_wabas`` lists them, a pass per company: a burst
+of events on one WABA costs one listing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask import current_app
+
 from provisioning import sync
 from provisioning.events import WebhookEvent
-from provisioning.meta.models import MetaWhatsAppClient
-from provisioning.meta.sync import clients_to_refresh
+from provisioning.meta.sync import (
+    claim_due_refreshes,
+    clients_to_refresh,
+    finish_refreshes,
+    request_refreshes,
+)
 from provisioning.partners import Provider
 
 from .extensions import db
-from .jobs import enqueue, job
+from .jobs import enqueue, heartbeat_engine, job
 from .providers import provider_transport
 
 
@@ -33,30 +42,41 @@ def run_sync(
         company_id=company_id,
         client_ids=client_ids,
         transport=provider_transport(),
+        heartbeat=heartbeat_engine(),
     )
 
 
-@job("sync.quality")
+@job("sync.quality", queue="sync", time_limit=3000)  # under the hourly interval
 def sync_quality(provider: str | None = None) -> list[int]:
     """Every provider's channels (or ``provider``'s); run again, it changes nothing."""
     providers = [Provider(provider)] if provider else None
     return [run.id for run in run_sync(providers)]
 
 
-@job("sync.meta_waba")
-def sync_meta_waba(client_id: int) -> int | None:
-    """One Meta client's WABA: one listing of its numbers."""
-    client = db.session.get(MetaWhatsAppClient, client_id)
-    if client is None:
-        return None
-    (run,) = run_sync([Provider.META], company_id=client.company_id, client_ids=[client.id])
+@job("sync.meta_refreshes", queue="sweeps", retries=0, time_limit=60)  # the next tick
+def queue_meta_refreshes() -> int:
+    """Hand out the WABAs Meta webhooks asked to list again, each at most once per
+    ``META_REFRESH_SECONDS``: one ``sync.meta_wabas`` per company."""
+    claimed = claim_due_refreshes(db.session, current_app.config["META_REFRESH_SECONDS"])
+    db.session.commit()
+    for company_id, client_ids in claimed.items():
+        enqueue("sync.meta_wabas", company_id, *client_ids)  # ids: hashable, JSON alike
+    return sum(len(ids) for ids in claimed.values())
+
+
+@job("sync.meta_wabas", queue="sync")
+def sync_meta_wabas(company_id: int, *client_ids: int) -> int:
+    """One pass (one ``quality_sync_runs`` row) listing these clients' WABAs, one call per
+    page of numbers each; then their asks are done."""
+    ids = list(client_ids)
+    (run,) = run_sync([Provider.META], company_id=company_id, client_ids=ids)
+    finish_refreshes(db.session, ids)
+    db.session.commit()
     return run.id
 
 
 def refresh_wabas_named_in(event: WebhookEvent) -> list[int]:
-    """Queue ``sync.meta_waba`` for each client a stored Meta quality or account event
-    names (call it after the event's commit)."""
-    client_ids = clients_to_refresh(db.session, event)
-    for client_id in client_ids:
-        enqueue("sync.meta_waba", client_id)
-    return client_ids
+    """Ask, in the event's own transaction, for a listing of each WABA a stored Meta
+    quality or account event names; the clients newly asked for (then queue
+    ``sync.meta_refreshes`` after the commit)."""
+    return request_refreshes(db.session, clients_to_refresh(db.session, event))

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import String, Text, UniqueConstraint, and_, or_, select
+from sqlalchemy import String, Text, UniqueConstraint, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -79,6 +79,7 @@ def store_event(
 
 
 MAX_ATTEMPTS = 8
+REDELIVER_AFTER = 300  # seconds: an event handed to a job and still not applied goes again
 SECRET_KEYS = re.compile(r"(?i)token|secret|password|api_?key|pin|signature|authorization")
 
 
@@ -93,11 +94,13 @@ def mark_processed(event: WebhookEvent, error: str | None = None) -> None:
 
 
 def due_retries(session: Session, limit: int = 100, stale_after: int = 60) -> list[int]:
-    """Unprocessed events due again: failed ones past their backoff, and ones never
-    attempted ``stale_after`` seconds after they arrived (their job was lost)."""
+    """Unprocessed events due (again): failed ones past their backoff, ones handed to a
+    job that has not applied them (:func:`postpone`), and ones never attempted
+    ``stale_after`` seconds after they arrived (their job was not published, or lost)."""
     now = utcnow()
     never_attempted = and_(
         WebhookEvent.attempts == 0,
+        WebhookEvent.next_attempt_at.is_(None),
         WebhookEvent.received_at <= now - dt.timedelta(seconds=stale_after),
     )
     return list(
@@ -113,9 +116,23 @@ def due_retries(session: Session, limit: int = 100, stale_after: int = 60) -> li
     )
 
 
+def postpone(session: Session, ids: list[int], seconds: float = REDELIVER_AFTER) -> None:
+    """The events are handed to jobs: the sweep sends them again only if they are still
+    not applied ``seconds`` from now (a queued job is not sent twice on every tick)."""
+    if ids:
+        session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_(ids), WebhookEvent.processed_at.is_(None))
+            .values(next_attempt_at=utcnow() + dt.timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False)
+        )
+
+
 def replay(event: WebhookEvent) -> None:
-    """Apply a stored event again (an admin asked): its effects are idempotent."""
-    event.processed_at, event.error, event.next_attempt_at = None, None, None
+    """Apply a stored event again (an admin asked): its effects are idempotent. If the
+    job is lost, the sweep sends it again after ``REDELIVER_AFTER``."""
+    event.processed_at, event.error = None, None
+    event.next_attempt_at = utcnow() + dt.timedelta(seconds=REDELIVER_AFTER)
 
 
 def redacted(value: Any) -> Any:

@@ -18,24 +18,31 @@ Outcomes of a step:
 - any other :class:`ProviderError` or :class:`DomainError`: the run fails with the
   provider's message, code and trace id; "Retry" resumes from that step.
 
+A failed run stays failed whoever enqueues it again: only :func:`retry` (a person's
+"Retry") makes it runnable.
+
 One executor at a time: :func:`execute` leases the run in the database (an atomic
-``UPDATE ... WHERE`` the lease is free or lapsed), renews the lease before every step and
-releases it at the end, so a run enqueued twice, or picked up by two workers, runs once.
+``UPDATE ... WHERE`` the lease is free or lapsed), renews it from a heartbeat while a step
+runs, and releases it at the end, so a run enqueued twice, or picked up by two workers,
+runs once. Every commit is fenced by the lease: an executor that lost it (a stalled
+process whose lease lapsed and was taken over) stops without writing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 import os
 import secrets
 import socket
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    Engine,
     ForeignKey,
     Integer,
     String,
@@ -52,8 +59,11 @@ from . import audit
 from .crypto import EncryptedJSON
 from .db import Base, created_at, enum_column, intpk, updated_at, utcnow
 from .errors import AuthError, DomainError, ProviderError, Retryable
+from .heartbeat import Heartbeat, on_own_connection
 from .partners import Provider
 from .tenancy import CompanyOwned
+
+log = logging.getLogger("provisioning.runs")
 
 
 class RunStatus(enum.StrEnum):
@@ -67,6 +77,15 @@ class RunStatus(enum.StrEnum):
     @property
     def finished(self) -> bool:
         return self in (RunStatus.COMPLETED, RunStatus.CANCELLED)
+
+    @property
+    def runnable(self) -> bool:
+        """Whether an execution may pick the run up: a failed run waits for a person's
+        Retry (:func:`retry`), whoever else enqueues it."""
+        return self in RUNNABLE
+
+
+RUNNABLE = (RunStatus.STARTED, RunStatus.RUNNING, RunStatus.WAITING)
 
 
 class StepStatus(enum.StrEnum):
@@ -254,7 +273,7 @@ def due_runs(session: Session, now: dt.datetime | None = None, limit: int = 100)
     stmt = (
         select(ProvisioningRun.id)
         .where(
-            ProvisioningRun.status.in_([RunStatus.STARTED, RunStatus.RUNNING, RunStatus.WAITING]),
+            ProvisioningRun.status.in_(RUNNABLE),
             (ProvisioningRun.resume_at.is_(None)) | (ProvisioningRun.resume_at <= now),
             # a run leased to a live executor is in hand already
             ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now),
@@ -281,12 +300,14 @@ def _lease_update(run_id: int) -> Update:
 def claim_lease(
     session: Session, run_id: int, owner: str, seconds: float, now: dt.datetime | None = None
 ) -> bool:
-    """Take the run for ``seconds`` unless another executor holds a live lease (atomic)."""
+    """Take the run for ``seconds`` unless another executor holds a live lease or the run
+    is not runnable (failed, finished): one atomic statement."""
     now = now or utcnow()
     result = session.execute(
         _lease_update(run_id)
         .where(
-            ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now)
+            ProvisioningRun.status.in_(RUNNABLE),
+            ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now),
         )
         .values(lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=seconds))
     )
@@ -311,6 +332,32 @@ def release_lease(session: Session, run_id: int, owner: str) -> None:
     )
 
 
+class LeaseLost(Exception):
+    """Another executor took the run over: this one stops, and its last writes are dropped."""
+
+
+def fenced(
+    session: Session, run_id: int, owner: str, seconds: float, commit: Callable[[], None]
+) -> Callable[[], None]:
+    """``commit``, fenced by the lease: the same transaction first renews our lease with a
+    conditional ``UPDATE``; when the lease is another executor's, nothing is written and
+    :class:`LeaseLost` is raised."""
+
+    def fenced_commit() -> None:
+        if not renew_lease(session, run_id, owner, seconds):
+            session.rollback()
+            raise LeaseLost(f"provisioning run {run_id} is leased to another executor")
+        commit()
+
+    return fenced_commit
+
+
+def lease_heartbeat(engine: Engine, run_id: int, owner: str, seconds: float) -> Heartbeat:
+    """Renews the lease every third of ``seconds`` on a connection of its own."""
+    beat = on_own_connection(engine, lambda s: renew_lease(s, run_id, owner, seconds))
+    return Heartbeat(beat, seconds / 3, f"the lease of provisioning run {run_id}")
+
+
 def execute(
     session: Session,
     run_id: int,
@@ -318,29 +365,37 @@ def execute(
     services: dict[str, Any] | None = None,
     *,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    heartbeat: Engine | None = None,
 ) -> RunStatus:
     """Run (or resume) a run's remaining steps; commits after each step. Idempotent.
 
-    The call leases the run for ``lease_seconds``, renewed before every step, and releases
-    it at the end (on failure too): a second executor finding a live lease returns at once
-    without touching the run, and a crashed executor's lease lapses on its own.
+    The call leases the run for ``lease_seconds`` and releases it at the end (on failure
+    too): a second executor finding a live lease returns at once without touching the
+    run, and a crashed executor's lease lapses on its own. With ``heartbeat`` (an engine:
+    a connection of its own), the lease is renewed while a step runs, however long it
+    takes. Every commit of the run's steps is fenced by the lease (:func:`fenced`): an
+    executor whose lease another one took stops without writing.
     """
     run = session.get(ProvisioningRun, run_id)
     if run is None:
         raise DomainError(f"provisioning run {run_id} does not exist")
-    if run.status.finished:
-        return run.status
+    if not run.status.runnable:
+        return run.status  # finished, or failed: only runs.retry() restarts a failed run
     owner = new_lease_owner()
     claimed = claim_lease(session, run_id, owner, lease_seconds)
     commit()
     if not claimed:
-        return run.status  # another executor has it
-
-    def renew() -> bool:
-        return renew_lease(session, run_id, owner, lease_seconds)
-
+        return run.status  # another executor has it, or it failed or finished meanwhile
+    keeper = lease_heartbeat(heartbeat, run_id, owner, lease_seconds) if heartbeat else None
     try:
-        status = _execute_steps(session, run, commit, services, renew)
+        with keeper or nullcontext():
+            status = _execute_steps(
+                session, run, fenced(session, run_id, owner, lease_seconds, commit), services
+            )
+    except LeaseLost:
+        log.warning("provisioning run %d: the lease was lost; this executor stops", run_id)
+        session.rollback()
+        return session.get(ProvisioningRun, run_id).status
     except Exception:
         session.rollback()
         with suppress(SQLAlchemyError):  # if the database is gone, the lease lapses instead
@@ -357,7 +412,6 @@ def _execute_steps(
     run: ProvisioningRun,
     commit: Callable[[], None],
     services: dict[str, Any] | None,
-    renew: Callable[[], bool],
 ) -> RunStatus:
     flow = FLOWS[run.flow]
     functions = dict(flow.steps)
@@ -366,14 +420,13 @@ def _execute_steps(
     for step in run.steps:
         if step.status is StepStatus.DONE:
             continue
-        if not renew():
-            return run.status  # our lease lapsed and another executor took the run over
+        function = functions[step.name]
         step.status, step.attempts = StepStatus.RUNNING, step.attempts + 1
         step.started_at = step.started_at or utcnow()
-        commit()
+        commit()  # no read until the step's own: SQLite would hold its write lock meanwhile
         context = StepContext(session, run, step, dict(services or {}), commit)
         try:
-            functions[step.name](context)
+            function(context)
         except Wait as wait:
             step.status, run.status = StepStatus.WAITING, RunStatus.WAITING
             run.resume_at, step.error_message = wait.resume_at, wait.reason

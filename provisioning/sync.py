@@ -9,6 +9,13 @@ the calling thread, the only one that touches the database session, applies what
 back (:func:`fetch_concurrently`); a :class:`Pacer` spaces calls out as the provider's
 reported usage nears its limit; throttled or failing targets are retried after a backoff
 and, once the attempts are spent, reported on the run while the rest syncs on.
+
+A pass has an owner (host, process, a random part) and a heartbeat: it stamps
+``heartbeat_at`` at every checkpoint and, given an engine, from a thread every
+``SyncPolicy.heartbeat`` seconds. A later pass over the same fleet skips while that one is
+alive, and takes over a dead one (no heartbeat for ``dead_after``, or a pass of this very
+process that is no longer running: its worker lost the database before it could close
+its row), closing it as failed.
 """
 
 from __future__ import annotations
@@ -18,19 +25,24 @@ import heapq
 import importlib
 import itertools
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ForeignKey, Select, String, select
+from sqlalchemy import Engine, ForeignKey, Select, String, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from .db import Base, enum_column, intpk, utcnow
 from .errors import ProviderError, Retryable
+from .heartbeat import Heartbeat, on_own_connection
 from .http import redact_url
 from .partners import PartnerConfiguration, Provider, unusable_reason
 
@@ -59,6 +71,8 @@ class SyncRun(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None]
+    owner: Mapped[str | None] = mapped_column(String(64))  # host:pid:random of the pass
+    heartbeat_at: Mapped[dt.datetime | None]  # the pass was alive then
     calls: Mapped[int] = mapped_column(default=0)  # provider requests made
     seen: Mapped[int] = mapped_column(default=0)  # channels the provider reported
     changed: Mapped[int] = mapped_column(default=0)  # channels whose health changed
@@ -79,7 +93,8 @@ class SyncPolicy:
     max_pause: float = 120.0  # the longest wait for one target; a longer one is an error
     slow_from: float = 75.0  # reported usage (%) from which calls are spaced out
     max_spacing: float = 2.0  # seconds between calls at 100 % usage
-    stale_after: dt.timedelta = dt.timedelta(minutes=30)  # a "running" pass older is dead
+    heartbeat: float = 30.0  # seconds between a running pass's heartbeats
+    dead_after: dt.timedelta = dt.timedelta(minutes=2)  # a pass silent this long is dead
 
 
 class Pacer:
@@ -274,7 +289,7 @@ class SyncPass:
         """Commit what was applied so far, with the run's counters."""
         run = self.run
         run.calls, run.seen, run.changed = self.calls, self.seen, self.changed
-        run.reauthorization = self.reauthorization
+        run.reauthorization, run.heartbeat_at = self.reauthorization, utcnow()
         run.errors = self._notes() + self._kept_errors()
         self.commit()
         self._committed = (self.seen, self.changed, self.reauthorization)
@@ -307,19 +322,56 @@ class SyncPass:
         self.checkpoint()
 
 
-def pass_running(session: Session, provider: Provider, company_id: int | None, policy) -> bool:
-    """Whether a pass over the same fleet started recently and has not finished."""
+# Owners of the passes running in this process: a "running" row of this process that is
+# not listed here lost its pass (the database went away before the pass could close it).
+_LIVE_OWNERS: set[str] = set()
+_OWNER_PREFIX = f"{socket.gethostname()[:30]}:{os.getpid()}:"
+
+
+def new_owner() -> str:
+    return f"{_OWNER_PREFIX}{secrets.token_hex(6)}"
+
+
+def _dead(run: SyncRun, since: dt.datetime) -> bool:
+    if run.owner and run.owner.startswith(_OWNER_PREFIX) and run.owner not in _LIVE_OWNERS:
+        return True  # ours, and no longer running here
+    return (run.heartbeat_at or run.started_at) < since
+
+
+def pass_running(
+    session: Session, provider: Provider, company_id: int | None, policy: SyncPolicy
+) -> bool:
+    """Whether a live pass covers the same fleet; dead ones are closed (taken over)."""
     scope = SyncRun.company_id.is_(None) if company_id is None else SyncRun.company_id == company_id
-    since = utcnow() - policy.stale_after
-    found = session.scalars(
-        select(SyncRun.id).where(
-            SyncRun.provider == provider,
-            scope,
-            SyncRun.status == "running",
-            SyncRun.started_at > since,
+    since = utcnow() - policy.dead_after
+    running = session.scalars(
+        select(SyncRun).where(SyncRun.provider == provider, scope, SyncRun.status == "running")
+    ).all()
+    alive = False
+    for run in running:
+        if not _dead(run, since):
+            alive = True
+            continue
+        log.warning("quality sync run %d stopped without finishing: taken over", run.id)
+        run.status, run.finished_at = "failed", utcnow()
+        run.errors = [*run.errors, {"target": "", "error": TAKEN_OVER}]
+    return alive
+
+
+TAKEN_OVER = "the pass stopped without finishing (its worker died or lost the database)"
+
+
+def _heartbeat(engine: Engine, run_id: int, owner: str, policy: SyncPolicy) -> Heartbeat:
+    def renew(session: Session) -> bool:
+        result = session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.owner == owner, SyncRun.status == "running")
+            .values(heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
-    ).first()
-    return found is not None
+        return result.rowcount == 1
+
+    return Heartbeat(on_own_connection(engine, renew), policy.heartbeat, f"sync run {run_id}")
 
 
 def sync_quality(
@@ -331,13 +383,16 @@ def sync_quality(
     client_ids: list[int] | None = None,
     transport: Any = None,
     policy: SyncPolicy | None = None,
+    heartbeat: Engine | None = None,
 ) -> list[SyncRun]:
     """Sync the channels of every provider (or ``providers``), of one company when
     ``company_id`` is given; ``client_ids`` narrows a Meta pass to those clients.
 
     One :class:`SyncRun` per provider, committed at the start (status ``running``), after
-    each chunk and at the end. A pass over the same fleet that is still running makes
-    this one ``skipped``. One provider failing never stops the next one.
+    each chunk and at the end. A live pass over the same fleet makes this one ``skipped``;
+    a dead one is closed and this one runs. With ``heartbeat`` (an engine: a connection
+    of its own) the pass also stamps its heartbeat between checkpoints. One provider
+    failing never stops the next one.
     """
     policy = policy or SyncPolicy()
     runs = []
@@ -346,27 +401,40 @@ def sync_quality(
         run = SyncRun(provider=provider, company_id=company_id)
         if busy:
             run.status, run.finished_at = "skipped", utcnow()
-        session.add(run)
-        commit()
-        runs.append(run)
-        if busy:
-            continue
-        sync_pass = SyncPass(
-            session, run, commit, policy=policy, transport=transport,
-            company_id=company_id, client_ids=client_ids,
-        )  # fmt: skip
-        module = importlib.import_module(PASSES[provider])
-        try:
-            module.sync(sync_pass)
-        except Exception as exc:  # the pass cannot go on; the next provider still syncs
-            sync_pass.rollback()
-            if not isinstance(exc, ProviderError):
-                log.exception("quality sync of %s stopped", provider)
-            sync_pass.error(provider.label, exc)
-            sync_pass.finish(fatal=True)
         else:
-            sync_pass.finish()
+            run.owner, run.heartbeat_at = new_owner(), utcnow()
+            _LIVE_OWNERS.add(run.owner)
+        owner = run.owner
+        try:
+            session.add(run)
+            commit()
+            runs.append(run)
+            if busy:
+                continue
+            sync_pass = SyncPass(
+                session, run, commit, policy=policy, transport=transport,
+                company_id=company_id, client_ids=client_ids,
+            )  # fmt: skip
+            keeper = _heartbeat(heartbeat, run.id, owner, policy) if heartbeat else None
+            with keeper or nullcontext():
+                _run_pass(sync_pass, provider)
+        finally:
+            _LIVE_OWNERS.discard(owner)
     return runs
+
+
+def _run_pass(sync_pass: SyncPass, provider: Provider) -> None:
+    module = importlib.import_module(PASSES[provider])
+    try:
+        module.sync(sync_pass)
+    except Exception as exc:  # the pass cannot go on; the next provider still syncs
+        sync_pass.rollback()
+        if not isinstance(exc, ProviderError):
+            log.exception("quality sync of %s stopped", provider)
+        sync_pass.error(provider.label, exc)
+        sync_pass.finish(fatal=True)
+    else:
+        sync_pass.finish()
 
 
 def summary(run: SyncRun) -> str:

@@ -114,6 +114,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "PROVIDER_TRANSPORT": httpx.MockTransport(_blocked_network),
             "SERVER_NAME": "portal.test",
             "JOB_RUNNER": "manual",
+            "META_REFRESH_SECONDS": 0,  # a WABA listed after every event; coalescing: tests/sync
         }
     )
     with app.app_context():

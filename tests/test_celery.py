@@ -8,10 +8,14 @@ the test; without Redis they are skipped, except in CI (``CI`` set), where they 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,8 +31,9 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from portal import create_app
+from portal.demo import META_APP
 from portal.extensions import db
-from portal.jobs import JOBS, Job, enqueue, job
+from portal.jobs import JOBS, PERIODIC, QUEUES, Job, enqueue, job
 from portal.queue import CeleryRunner, beat_schedule, create_celery
 from provisioning import companies
 from provisioning.audit import SYSTEM
@@ -49,7 +54,7 @@ def extra_job():
     added: list[str] = []
 
     def register(name: str, function: Callable[..., Any], **policy: Any) -> None:
-        job(name, **policy)(function)
+        job(name, **{"queue": "runs", **policy})(function)
         added.append(name)
 
     yield register
@@ -79,8 +84,39 @@ def test_every_job_is_a_late_acknowledged_task_with_its_retry_policy(celery_app)
     assert celery.conf.worker_prefetch_multiplier == 1 and celery.conf.task_ignore_result
 
 
+def test_each_kind_of_work_has_its_own_queue(celery_app, app, monkeypatch):
+    """A burst of webhooks never queues ahead of a provisioning run (Meta's code lives 30 s)
+    or of a periodic sweep."""
+    monkeypatch.setitem(app.config, "JOB_QUEUE_PREFIX", "staging.")
+    celery = celery_app()
+
+    def queue_of(name: str) -> str:
+        return celery.amqp.router.route({}, name)["queue"].name
+
+    assert queue_of("provisioning.execute_run") == "staging.runs"
+    assert {queue_of(name) for name in PERIODIC if name != "sync.quality"} == {"staging.sweeps"}
+    appliers = {queue_of(name) for name in JOBS if name.startswith("webhooks.apply_")}
+    assert appliers == {"staging.webhooks"}
+    assert queue_of("sync.quality") == queue_of("sync.meta_wabas") == "staging.sync"
+    # a worker started without -Q serves them all
+    assert {q.name for q in celery.conf.task_queues} == {
+        "staging.runs", "staging.sweeps", "staging.webhooks", "staging.sync",
+    }  # fmt: skip
+
+
+def test_redis_never_hands_a_running_task_to_a_second_worker(celery_app):
+    """A task a worker took returns to the queue only after ``visibility_timeout``: set
+    beyond the longest job's hard time limit, it never comes back while still running."""
+    celery = celery_app()
+    longest = max(task.time_limit for name, task in celery.tasks.items() if name in JOBS)
+    options = celery.conf.broker_transport_options
+    assert options["visibility_timeout"] > longest
+    assert celery.tasks["sync.quality"].soft_time_limit < celery.tasks["sync.quality"].time_limit
+    assert options["socket_timeout"] == options["socket_connect_timeout"] == 5.0
+
+
 def test_beat_schedules_the_periodic_jobs_at_their_intervals(app, monkeypatch):
-    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print))
+    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print, "sync"))
     monkeypatch.setitem(app.config, "QUALITY_SYNC_INTERVAL_SECONDS", 900)
     schedule = beat_schedule(app.config)
     assert schedule["sync.quality"] == {
@@ -130,8 +166,105 @@ def test_an_unreachable_broker_is_logged_and_does_not_fail_the_caller(app, monke
     del app.extensions["celery"]
     with caplog.at_level(logging.ERROR, logger="portal.queue"):
         runner.enqueue("provisioning.execute_run", 12)
+        deadline = time.monotonic() + 60  # generous: the publisher gives up much sooner
+        while runner.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert "job provisioning.execute_run(12,) not queued" in caplog.text
     assert "hunter2" not in caplog.text
+
+
+class SilentBroker:
+    """A TCP server on the loopback that accepts connections and never answers, like a
+    Redis frozen by ``CLIENT PAUSE`` or behind a dead link."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
+        self.asked = threading.Event()  # a client sent a command (and waits for the answer)
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.server.accept()
+                self.connections.append(connection)
+                threading.Thread(target=self._listen, args=(connection,), daemon=True).start()
+
+    def _listen(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while connection.recv(4096):
+                self.asked.set()
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def silent_broker(app, monkeypatch):
+    broker = SilentBroker()
+    monkeypatch.setitem(app.config, "CELERY_BROKER_URL", broker.url)
+    yield broker
+    broker.close()
+
+
+def meta_quality_event(waba_id: str) -> bytes:
+    change = {"field": "phone_number_quality_update",
+              "value": {"display_phone_number": "15550100", "event": "FLAGGED"}}  # fmt: skip
+    entry = {"id": waba_id, "time": 1_900_000_000, "changes": [change]}
+    return json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+
+
+def test_a_silent_broker_never_holds_up_a_webhook(app, client, session, connected_sandbox,
+                                                  silent_broker, monkeypatch):  # fmt: skip
+    """The request commits the event and answers; the job waits with the publisher (not
+    with the request) for a broker that never answers; the sweep delivers the event."""
+    connected_sandbox(41, Provider.META)
+    monkeypatch.setitem(app.config, "BROKER_TIMEOUT_SECONDS", 120.0)  # the broker hangs on
+    manual = app.extensions["job_runner"]
+    runner = CeleryRunner(app)
+    del app.extensions["celery"]
+    monkeypatch.setitem(app.extensions, "job_runner", runner)
+    body = meta_quality_event("waba-silent")
+    answer: dict[str, int] = {}
+
+    def post() -> None:
+        signature = hmac.new(META_APP["app_secret"].encode(), body, hashlib.sha256).hexdigest()
+        headers = {"X-Hub-Signature-256": f"sha256={signature}"}
+        answer["status"] = client.post("/webhooks/meta", data=body, headers=headers).status_code
+
+    request = threading.Thread(target=post, daemon=True)
+    request.start()
+    request.join(60)  # generous: the answer must not wait on the broker at all
+    assert answer == {"status": 200}
+    (event,) = session.scalars(select(WebhookEvent)).all()
+    assert event.processed_at is None  # committed, not applied yet
+    assert silent_broker.asked.wait(60)  # the publisher asked the broker...
+    assert runner.pending() == 1  # ...and still waits for its answer
+
+    # Later (the event is past its first delivery): the sweep delivers what was not.
+    monkeypatch.setitem(app.extensions, "job_runner", manual)
+    event.received_at -= dt.timedelta(minutes=5)
+    session.commit()
+    with app.app_context():
+        enqueue("webhooks.retry_failed")
+    manual.drain()
+    session.refresh(event)
+    assert event.processed_at is not None and event.error is None
+
+
+def test_publishing_to_a_silent_broker_gives_up_within_its_timeouts(
+    app, silent_broker, monkeypatch, caplog
+):
+    monkeypatch.setitem(app.config, "BROKER_TIMEOUT_SECONDS", 0.2)
+    runner = CeleryRunner(app)
+    del app.extensions["celery"]
+    with caplog.at_level(logging.ERROR, logger="portal.queue"):
+        assert runner.publish("webhooks.apply_meta", (7,)) is False
+    assert silent_broker.asked.is_set()
+    assert "job webhooks.apply_meta(7,) not queued, the broker did not take it" in caplog.text
 
 
 # A real worker over Redis -------------------------------------------------------------
@@ -173,7 +306,8 @@ def worker(scratch_app, scratch_database_url, tmp_path) -> Iterator[Worker]:
     """A real Celery worker process on a queue of its own, and the app sending to it."""
     broker = reachable_redis()
     upgrade()
-    queue = f"portal-test-{uuid.uuid4().hex[:10]}"
+    prefix = f"portal-test-{uuid.uuid4().hex[:10]}."
+    queues = [f"{prefix}{name}" for name in QUEUES]
     env = {
         **os.environ,
         "CELERY_BROKER_URL": broker,
@@ -182,16 +316,18 @@ def worker(scratch_app, scratch_database_url, tmp_path) -> Iterator[Worker]:
         "SECRET_KEY": "celery-test",
         "ENCRYPTION_KEYS": scratch_app.config["KEYRING"].env_value(),
         "JOB_RUNNER": "celery",
+        "JOB_QUEUE_PREFIX": prefix,
     }
     log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "portal.queue", "worker", "-Q", queue,
-               "--concurrency=1", "--loglevel=INFO", "--without-mingle"]  # fmt: skip
+    command = [sys.executable, "-m", "celery", "-A", "portal.queue", "worker",
+               "-Q", ",".join(queues), "--concurrency=1", "--loglevel=INFO",
+               "--without-mingle"]  # fmt: skip
     with log.open("w") as output:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
             start_new_session=True,  # its pool processes go down with it
         )  # fmt: skip
-    scratch_app.config.update(CELERY_BROKER_URL=broker, CELERY={"task_default_queue": queue})
+    scratch_app.config.update(CELERY_BROKER_URL=broker, JOB_QUEUE_PREFIX=prefix)
     scratch_app.extensions["job_runner"] = CeleryRunner(scratch_app)
     try:
         yield Worker(process, log)
@@ -199,8 +335,9 @@ def worker(scratch_app, scratch_database_url, tmp_path) -> Iterator[Worker]:
         _stop(process)
         import redis
 
-        bindings = (f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        redis.Redis.from_url(broker).delete(queue, *bindings)
+        kombu_keys = ("{}", "_kombu.binding.{}", "_kombu.binding_permanent.{}")
+        keys = [key.format(queue) for queue in queues for key in kombu_keys]
+        redis.Redis.from_url(broker).delete(*keys)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -270,3 +407,51 @@ def test_a_real_worker_keeps_a_job_that_failed_for_good(worker):
         1,
     )
     assert failure.error == "DomainError: provisioning run 987654 does not exist"
+
+
+def broker_connections(worker: Worker) -> set[str]:
+    """``host:port`` of the worker's own ends of its TCP connections (its whole process
+    group: the main process and its pool), read from /proc."""
+    inodes: set[str] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != worker.process.pid:
+                continue  # not in the worker's process group
+            for fd in (stat.parent / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    ends = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[9] in inodes:
+            address, port = fields[1].split(":")
+            host = ".".join(str(b) for b in reversed(bytes.fromhex(address)))
+            ends.add(f"{host}:{int(port, 16)}")
+    return ends
+
+
+@pytest.mark.celery
+def test_a_real_worker_survives_losing_the_broker(worker):
+    """Redis drops the worker's connections (a restart, a failover): the worker reconnects
+    and takes the next job, instead of exiting."""
+    import redis
+
+    broker = redis.Redis.from_url(REDIS_URL)
+    enqueue("provisioning.execute_run", 424242)  # the worker is up and consuming
+    worker.wait_for(lambda: _failure_for(424242), "take a job")
+    ends = broker_connections(worker)
+    ours = [c["id"] for c in broker.client_list() if c["addr"] in ends]
+    assert ours, "the worker holds no connection to the broker"
+    for client_id in ours:
+        broker.client_kill_filter(_id=client_id)
+
+    enqueue("provisioning.execute_run", 434343)
+
+    worker.wait_for(lambda: _failure_for(434343), "take a job after losing the broker")
+    assert worker.process.poll() is None
+    assert "Connection to broker lost" in worker.log.read_text()
+
+
+def _failure_for(run_id: int) -> JobFailure | None:
+    return next((f for f in db.session.scalars(select(JobFailure)) if f.args == [run_id]), None)

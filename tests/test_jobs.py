@@ -96,7 +96,7 @@ def extra_jobs():
     added: list[str] = []
 
     def register(name: str, function, **policy):
-        job(name, **policy)(function)
+        job(name, **{"queue": "runs", **policy})(function)
         added.append(name)
 
     yield register
@@ -126,7 +126,7 @@ def failures(session, name: str) -> list[JobFailure]:
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap():
-    spec = Job("x", print, retries=10, backoff=2.0)
+    spec = Job("x", print, "runs", retries=10, backoff=2.0)
     for attempt in range(1, 6):
         base = 2.0 * 2 ** (attempt - 1)
         assert base * 0.5 <= spec.retry_delay(attempt, unreachable()) <= base
@@ -137,7 +137,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
 
 
 def test_only_errors_safe_to_retry_are_retried():
-    spec = Job("x", print, retries=3, backoff=1.0)
+    spec = Job("x", print, "runs", retries=3, backoff=1.0)
     lost_connection = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
     assert spec.retry_delay(1, lost_connection) is not None
     assert spec.retry_delay(1, Retryable(provider="meta", message="throttled")) is not None
@@ -237,7 +237,7 @@ def test_periodic_jobs_have_their_own_intervals_and_skip_unknown_ones(monkeypatc
     schedule = periodic_schedule(config)
     assert schedule["provisioning.resume_due_runs"] == schedule["webhooks.retry_failed"] == 5.0
     assert "sync.quality" not in schedule  # not registered (yet): nothing to schedule
-    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print))
+    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print, "sync"))
     assert periodic_schedule(config)["sync.quality"] == 3600.0
     disabled = periodic_schedule({**config, "QUALITY_SYNC_INTERVAL_SECONDS": 0})
     assert "sync.quality" not in disabled
@@ -253,7 +253,7 @@ def test_the_poller_enqueues_each_periodic_job_at_its_interval(app, monkeypatch)
             if counts.get("provisioning.resume_due_runs", 0) >= 3:
                 polled_thrice.set()
 
-        return Job(name, count, retries=0)
+        return Job(name, count, JOBS[name].queue, retries=0)
 
     for name in PERIODIC:
         monkeypatch.setitem(JOBS, name, counter(name))
@@ -343,29 +343,115 @@ def test_the_lease_is_released_when_a_step_blows_up(session, make):
         runs.FLOWS.pop(flow.name)
 
 
-def test_an_executor_that_lost_its_lease_stops_before_the_next_step(session, make):
-    def first(ctx):
-        # Our lease lapsed during a long step, and another worker took the run over.
-        ctx.session.execute(
+def committed_run(name: str, steps) -> int:
+    """A run of a flow registered for one test (removed by ``flows``), committed for real."""
+    flow = runs.register_flow(runs.Flow(name, Provider.META, steps))
+    company = companies.create_company(db.session, SYSTEM, f"{name} Ltd")
+    db.session.flush()
+    run_id = runs.start_run(db.session, SYSTEM, flow, company.id).id
+    db.session.commit()
+    return run_id
+
+
+@pytest.fixture
+def flows():
+    before = set(runs.FLOWS)
+    yield
+    for name in set(runs.FLOWS) - before:
+        runs.FLOWS.pop(name)
+
+
+def take_over(run_id: int) -> None:
+    """Another worker, on its own connection, finds the lease lapsed and claims the run."""
+    with sessionmaker(bind=db.engine)() as other, other.begin():
+        other.execute(
             update(runs.ProvisioningRun)
-            .where(runs.ProvisioningRun.id == ctx.run.id)
-            .values(lease_owner="other-worker")
+            .where(runs.ProvisioningRun.id == run_id)
+            .values(lease_expires_at=runs.utcnow() - dt.timedelta(hours=1))
         )
+    with sessionmaker(bind=db.engine)() as other, other.begin():
+        assert runs.claim_lease(other, run_id, "other-worker", 600)
+
+
+def test_an_executor_whose_lease_was_taken_over_stops_without_writing(scratch_app, flows):
+    """A stalled executor's lease lapsed and another worker took the run: what the stalled
+    one did after that is not written, and its next step never runs."""
+    upgrade()
+    calls: list[str] = []
+
+    def first(ctx):
+        take_over(run_id)  # while this step ran (ids captured before: no read of ours)
+        calls.append("first")
+        ctx.record_ids(number="+15550001")
 
     def second(ctx):
-        CALLS.append(ctx.run.id)
+        calls.append("second")
 
-    steps = (("first", first), ("second", second))
-    flow = runs.register_flow(runs.Flow("jobs_stolen", Provider.META, steps))
-    CALLS.clear()
-    try:
-        run = runs.start_run(session, SYSTEM, flow, make.company().id)
-        session.commit()
-        assert runs.execute(session, run.id, session.commit) is runs.RunStatus.RUNNING
-        assert CALLS == [] and run.step("second").status is runs.StepStatus.PENDING
-        assert run.lease_owner == "other-worker"  # not released: it is not ours
-    finally:
-        runs.FLOWS.pop(flow.name)
+    run_id = committed_run("jobs_stolen", (("first", first), ("second", second)))
+    assert runs.execute(db.session, run_id, db.session.commit) is runs.RunStatus.RUNNING
+    db.session.rollback()
+    run = db.session.get(runs.ProvisioningRun, run_id)
+    assert calls == ["first"] and run.lease_owner == "other-worker"
+    step = run.step("first")
+    assert (step.status, step.provider_ids) == (runs.StepStatus.RUNNING, {})  # not recorded
+    assert run.step("second").status is runs.StepStatus.PENDING
+
+
+def test_an_executor_that_lost_its_lease_never_makes_the_paid_call(scratch_app, flows):
+    """The intent of a one-shot effect is committed through the fence: a stalled executor
+    whose run was taken over stops there, before the call."""
+    upgrade()
+    purchases: list[str] = []
+
+    def buy(ctx):
+        take_over(run_id)
+        if ctx.intend():
+            purchases.append("bought")  # the paid call
+
+    run_id = committed_run("jobs_stolen_buy", (("buy", buy),))
+    assert runs.execute(db.session, run_id, db.session.commit) is runs.RunStatus.RUNNING
+    db.session.rollback()
+    run = db.session.get(runs.ProvisioningRun, run_id)
+    assert purchases == [] and run.step("buy").effect_intended_at is None
+    assert run.lease_owner == "other-worker"
+
+
+def test_the_lease_is_renewed_while_a_step_outlasts_it(scratch_app, flows):
+    """A step longer than the lease: the heartbeat keeps renewing it, so a second worker
+    picking the run up meanwhile leaves it alone."""
+    upgrade()
+    lease_seconds = 3.0
+    calls: list[str] = []
+    second: dict[str, runs.RunStatus] = {}
+    read = sessionmaker(bind=db.engine)
+
+    def lease_expiry():
+        with read() as other:
+            return other.scalar(
+                select(runs.ProvisioningRun.lease_expires_at).where(
+                    runs.ProvisioningRun.id == run_id
+                )
+            )
+
+    def long_step(ctx):
+        calls.append("long")
+        if len(calls) > 1:
+            return  # a second executor got in
+        first_expiry = lease_expiry()
+        deadline = time.monotonic() + 60  # generous: only a missing heartbeat reaches it
+        while runs.utcnow() <= first_expiry + dt.timedelta(seconds=1):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)  # the step outlasts the lease it started with
+        with read() as other:  # another worker, after the first lease would have lapsed
+            second["status"] = runs.execute(other, run_id, other.commit)
+        assert lease_expiry() > first_expiry
+
+    run_id = committed_run("jobs_long", (("long", long_step),))
+    status = runs.execute(
+        db.session, run_id, db.session.commit, lease_seconds=lease_seconds, heartbeat=db.engine
+    )
+    assert status is runs.RunStatus.COMPLETED
+    assert calls == ["long"] and second == {"status": runs.RunStatus.RUNNING}
 
 
 def test_a_second_concurrent_execute_does_nothing_while_the_first_holds_the_run(scratch_app):
@@ -417,3 +503,27 @@ def test_a_database_error_is_kept_without_its_sql_and_parameters(app, session, e
     with pytest.raises(OperationalError):
         runner.drain()
     assert failures(session, "tests.db_down")[0].error == "OperationalError: connection lost"
+
+
+def test_the_sweep_sends_an_undelivered_event_once_per_redelivery_period(app, session):
+    """An event whose job was never published is sent by the sweep; while that job waits
+    in the queue (a burst), the next ticks do not send it again."""
+    from portal.jobs import retry_failed_events
+    from provisioning.events import WebhookEvent, store_event
+
+    event_id = store_event(session, Provider.DIALOG360, "lost-job", "x", b"{}")
+    session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .values(received_at=runs.utcnow() - dt.timedelta(minutes=2))
+    )
+    session.commit()
+    with app.app_context():
+        assert retry_failed_events() == 1
+        assert retry_failed_events() == 0  # handed over: not again on the next tick
+    assert app.extensions["job_runner"].queue == [("webhooks.apply_dialog360", (event_id,))]
+    event = session.get(WebhookEvent, event_id)
+    event.next_attempt_at = runs.utcnow() - dt.timedelta(seconds=1)  # still not applied
+    session.commit()
+    with app.app_context():
+        assert retry_failed_events() == 1

@@ -174,3 +174,19 @@ def test_cancelled_runs_do_not_execute(session, run, script):
     runs.cancel(session, SYSTEM, run)
     session.commit()
     assert execute(session, run) is RunStatus.CANCELLED and script.calls == []
+
+
+def test_a_failed_run_is_not_run_again_by_a_stray_execution(session, run, script):
+    """A redelivered or retried ``execute_run`` job finds the run FAILED: only a person's
+    Retry (``runs.retry``) may restart it."""
+    script.plan["last"] = [Rejected("meta", "The number is not available", 400, code="100")]
+    assert execute(session, run) is RunStatus.FAILED
+    calls = list(script.calls)
+    assert execute(session, run) is RunStatus.FAILED  # the stray job
+    assert script.calls == calls and script.effects == ["buy"]
+    failed = run.step("last")
+    assert (failed.status, failed.attempts, failed.error_code) == (StepStatus.FAILED, 1, "100")
+    assert (run.lease_owner, run.lease_expires_at) == (None, None)
+    runs.retry(session, SYSTEM, run)
+    session.commit()
+    assert execute(session, run) is RunStatus.COMPLETED

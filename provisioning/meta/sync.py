@@ -6,6 +6,11 @@ spaces every call out as the app nears its limit; ``X-Business-Use-Case-Usage`` 
 WABA back for its ``estimated_time_to_regain_access``. Throttles (4, 80007, 80008, 429)
 put the WABA back for later; credential errors (0, 10, 190, 200-299) flag the client for
 reauthorization. Flagged and offboarded clients are not called at all.
+
+A quality or account webhook asks for its WABA to be listed again (Meta's quality events
+carry no colour): :func:`request_refreshes` records the ask in the event's transaction,
+and :func:`claim_due_refreshes` hands out each WABA at most once per interval, however
+many events name it, within Meta's per-WABA call budget (200 calls an hour).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from functools import partial
 from typing import Any
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ForeignKey, and_, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from ..db import Base, utcnow
 from ..errors import AuthError, ProviderError, Retryable
-from ..events import WebhookEvent
+from ..events import INSERTS, WebhookEvent
 from ..sync import Outcome, Pacer, SyncPass, batches, copy_changes, fetch_concurrently
+from ..tenancy import CompanyOwned
 from .api import GraphClient
 from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .onboarding import PHONE_FIELDS, phone_values, publish_number, require_reauthorization
@@ -281,4 +288,91 @@ def clients_to_refresh(session: Session, event: WebhookEvent) -> list[int]:
             )
             .order_by(MetaWhatsAppClient.id)
         )
+    )
+
+
+class MetaWabaRefresh(CompanyOwned, Base):
+    """A WABA that webhooks asked to list again: pending since ``requested_at``, last
+    listing started at ``listed_at``."""
+
+    __tablename__ = "meta_waba_refreshes"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("meta_whatsapp_clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    requested_at: Mapped[dt.datetime | None]
+    listed_at: Mapped[dt.datetime | None]
+
+
+def request_refreshes(session: Session, client_ids: list[int]) -> list[int]:
+    """Ask for a listing of these clients' WABAs (flushed with the caller's transaction);
+    the ids newly asked for. An ask already pending since the last listing started is
+    kept as it is: a burst of events makes one ask."""
+    if not client_ids:
+        return []
+    refresh, now = MetaWabaRefresh, utcnow()
+    pending_since_listing = and_(
+        refresh.requested_at.is_not(None),
+        or_(refresh.listed_at.is_(None), refresh.requested_at > refresh.listed_at),
+    )
+    asked = session.scalars(
+        update(refresh)
+        .where(refresh.client_id.in_(client_ids), ~pending_since_listing)
+        .values(requested_at=now)
+        .returning(refresh.client_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    owners = session.execute(
+        select(MetaWhatsAppClient.id, MetaWhatsAppClient.company_id).where(
+            MetaWhatsAppClient.id.in_(client_ids)
+        )
+    ).all()
+    insert = INSERTS[session.get_bind().dialect.name]
+    created = session.scalars(
+        insert(refresh)
+        .values([{"client_id": i, "company_id": c, "requested_at": now} for i, c in owners])
+        .on_conflict_do_nothing(index_elements=["client_id"])
+        .returning(refresh.client_id)
+    ).all()
+    return sorted({*asked, *created})
+
+
+def claim_due_refreshes(
+    session: Session, interval: float, limit: int = 100
+) -> dict[int, list[int]]:
+    """Take the asks whose WABA was not listed within ``interval`` seconds: company id ->
+    client ids. The listing clears them with :func:`finish_refreshes`; one that never
+    finishes is due again after the interval."""
+    refresh, now = MetaWabaRefresh, utcnow()
+    due = (
+        refresh.requested_at.is_not(None),
+        or_(refresh.listed_at.is_(None), refresh.listed_at <= now - dt.timedelta(seconds=interval)),
+    )
+    ids = session.scalars(
+        select(refresh.client_id).where(*due).order_by(refresh.requested_at).limit(limit)
+    ).all()
+    if not ids:
+        return {}
+    claimed = session.execute(
+        update(refresh)
+        .where(refresh.client_id.in_(ids), *due)  # another worker may have claimed some
+        .values(listed_at=now)
+        .returning(refresh.client_id, refresh.company_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    by_company: dict[int, list[int]] = {}
+    for client_id, company_id in claimed:
+        by_company.setdefault(company_id, []).append(client_id)
+    return {company: sorted(ids) for company, ids in by_company.items()}
+
+
+def finish_refreshes(session: Session, client_ids: list[int]) -> None:
+    """The WABAs were listed: clear the asks made before the listing started (one made
+    since waits for the next interval)."""
+    refresh = MetaWabaRefresh
+    session.execute(
+        update(refresh)
+        .where(refresh.client_id.in_(client_ids), refresh.requested_at <= refresh.listed_at)
+        .values(requested_at=None)
+        .execution_options(synchronize_session=False)
     )

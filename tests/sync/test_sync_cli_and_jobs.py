@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import json
 
 from sqlalchemy import select
 
+from portal.extensions import db
 from portal.jobs import enqueue
 from portal.sync_jobs import refresh_wabas_named_in
 from provisioning.channels import Channel
 from provisioning.events import WebhookEvent
 from provisioning.meta.models import MetaWhatsAppClient
-from provisioning.meta.sync import clients_to_refresh
+from provisioning.meta.sync import MetaWabaRefresh, clients_to_refresh
 from provisioning.partners import Provider
 from provisioning.sync import SyncRun
 
@@ -88,7 +91,7 @@ def test_the_waba_job_lists_one_waba_once(app, session, fleet):
         select(MetaWhatsAppClient).where(MetaWhatsAppClient.waba_id == waba.waba_id)
     ).one()
     with app.app_context():
-        enqueue("sync.meta_waba", client.id)
+        enqueue("sync.meta_wabas", client.company_id, client.id)
     (run_id,) = app.extensions["job_runner"].drain()
     run = session.get(SyncRun, run_id)
     assert (run.provider, run.company_id, run.calls, run.changed) == (
@@ -99,11 +102,15 @@ def test_the_waba_job_lists_one_waba_once(app, session, fleet):
     assert {c.provider_ref for c in refreshed} == set(waba.phone_number_ids)
 
 
+_deliveries = itertools.count(1)
+
+
 def stored_event(session, *changes: tuple[str, str]) -> WebhookEvent:
     entries = [
-        {"id": waba_id, "time": 1767225600, "changes": [{"field": field, "value": {}}]}
+        {"id": waba_id, "time": 1767225600 + next(_deliveries),
+         "changes": [{"field": field, "value": {}}]}
         for waba_id, field in changes
-    ]
+    ]  # fmt: skip
     body = json.dumps({"object": "whatsapp_business_account", "entry": entries})
     event = WebhookEvent(
         provider=Provider.META, dedupe_key=str(hash(body)), event_type="", payload=body
@@ -111,6 +118,12 @@ def stored_event(session, *changes: tuple[str, str]) -> WebhookEvent:
     session.add(event)
     session.commit()
     return event
+
+
+def asks(session) -> dict[int, bool]:
+    """Client id -> whether a listing of its WABA is asked for."""
+    rows = session.execute(select(MetaWabaRefresh.client_id, MetaWabaRefresh.requested_at))
+    return {client_id: requested is not None for client_id, requested in rows}
 
 
 def test_quality_and_account_webhooks_name_the_wabas_to_refresh(app, session, fleet):
@@ -127,7 +140,42 @@ def test_quality_and_account_webhooks_name_the_wabas_to_refresh(app, session, fl
     both = stored_event(session, (first, "account_update"), (second, "account_update"))
     with app.app_context():
         assert refresh_wabas_named_in(both) == sorted([ids[first], ids[second]])
-    assert app.extensions["job_runner"].queue == [
-        ("sync.meta_waba", (ids[first],)),
-        ("sync.meta_waba", (ids[second],)),
-    ]
+        db.session.commit()
+        assert refresh_wabas_named_in(both) == []  # asked for already
+        db.session.commit()
+    assert asks(session) == {ids[first]: True, ids[second]: True}
+
+
+def test_a_burst_of_quality_events_on_one_waba_costs_one_listing(app, session, fleet, monkeypatch):
+    """Every Meta quality event names its WABA; a burst of them lists the WABA once per
+    ``META_REFRESH_SECONDS`` (one Graph call, one quality_sync_runs row), not once each."""
+    monkeypatch.setitem(app.config, "META_REFRESH_SECONDS", 30.0)
+    setup = fleet()
+    waba = setup.fleet.meta[0].waba_id
+    runner = app.extensions["job_runner"]
+
+    def burst(events: int) -> None:
+        for _ in range(events):
+            event = stored_event(session, (waba, "phone_number_quality_update"))
+            with app.app_context():
+                enqueue("webhooks.apply_meta", event.id)
+        runner.drain()
+
+    burst(20)
+    assert setup.calls(Provider.META, "phone_numbers") == 1
+    assert len(session.scalars(select(SyncRun)).all()) == 1
+    (client_id,) = asks(session)
+    assert asks(session) == {client_id: False}  # done
+
+    burst(5)  # within the interval: asked for, listed once the interval has passed
+    assert setup.calls(Provider.META, "phone_numbers") == 1
+    assert asks(session) == {client_id: True}
+    refresh = session.get(MetaWabaRefresh, client_id)
+    refresh.listed_at -= dt.timedelta(seconds=app.config["META_REFRESH_SECONDS"])
+    session.commit()
+    with app.app_context():
+        enqueue("sync.meta_refreshes")  # the periodic tick
+    runner.drain()
+    assert setup.calls(Provider.META, "phone_numbers") == 2
+    assert len(session.scalars(select(SyncRun)).all()) == 2
+    assert asks(session) == {client_id: False}

@@ -239,3 +239,57 @@ def test_a_pass_over_a_fleet_being_synced_is_skipped(session, fleet):
     runs = run_sync(session, setup)
     assert runs[Provider.TWILIO].status == "skipped" and setup.calls(Provider.TWILIO) == 0
     assert runs[Provider.META].status == "succeeded"
+
+
+def test_a_pass_interrupted_by_a_database_outage_is_taken_over(session, fleet):
+    """The database went away mid-pass: the pass could not close its row. The next pass
+    (the job's retry once the database is back) takes it over instead of skipping."""
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from provisioning.sync import TAKEN_OVER, SyncRun, sync_quality
+
+    setup = fleet()
+    commits = 0
+
+    def commit_until_the_outage():
+        nonlocal commits
+        commits += 1
+        if commits > 1:  # the pass's row is stored, then every commit fails
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        session.commit()
+
+    with pytest.raises(OperationalError):
+        sync_quality(
+            session, commit_until_the_outage, providers=[Provider.META],
+            transport=setup.sandbox.transport(), policy=FAST,
+        )  # fmt: skip
+    session.rollback()  # as the job layer does after a failed attempt
+    (interrupted,) = session.scalars(select(SyncRun)).all()
+    assert interrupted.status == "running" and interrupted.owner
+
+    runs = run_sync(session, setup, providers=[Provider.META])
+    assert runs[Provider.META].status == "succeeded" and runs[Provider.META].changed == 6
+    session.refresh(interrupted)
+    assert interrupted.status == "failed" and interrupted.finished_at is not None
+    assert interrupted.errors[-1] == {"target": "", "error": TAKEN_OVER}
+
+
+def test_a_silent_pass_of_another_worker_is_taken_over_and_a_live_one_is_not(session, fleet):
+    from datetime import timedelta
+
+    from provisioning.db import utcnow
+    from provisioning.sync import SyncRun
+
+    setup = fleet()
+    long_ago = utcnow() - timedelta(minutes=10)
+    dead = SyncRun(provider=Provider.META, owner="worker-2:41:0a", started_at=long_ago,
+                   heartbeat_at=long_ago)  # fmt: skip
+    alive = SyncRun(provider=Provider.TWILIO, owner="worker-2:42:0b", started_at=long_ago,
+                    heartbeat_at=utcnow())  # fmt: skip
+    session.add_all([dead, alive])
+    session.commit()
+    runs = run_sync(session, setup, providers=[Provider.META, Provider.TWILIO])
+    assert runs[Provider.META].status == "succeeded" and dead.status == "failed"
+    assert runs[Provider.TWILIO].status == "skipped" and alive.status == "running"
+    assert setup.calls(Provider.TWILIO) == 0
