@@ -100,7 +100,8 @@ def test_upgrading_a_database_with_data_keeps_the_rows_of_rebuilt_tables(scratch
     with db.engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO companies (id, name, slug, is_active, is_demo) VALUES (1, 'A', 'a', 1=1, 1=0)"
+                "INSERT INTO companies (id, name, slug, is_active, is_demo)"
+                " VALUES (1, 'A', 'a', 1=1, 1=0)"
             )
         )
         conn.execute(
