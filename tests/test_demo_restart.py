@@ -77,8 +77,8 @@ class Demo:
             process.wait()
 
     def write_lock_is_free(self) -> bool:
-        """Nobody holds SQLite's write lock (an idle portal must not)."""
-        connection = sqlite3.connect(self.database, timeout=0, isolation_level=None)
+        """Free within 10 s: background passes write briefly, a leaked transaction holds it."""
+        connection = sqlite3.connect(self.database, timeout=10, isolation_level=None)
         try:
             connection.execute("BEGIN IMMEDIATE")
             connection.execute("ROLLBACK")
