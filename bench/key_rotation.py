@@ -147,7 +147,7 @@ def run(args, database_url: str, workdir: str) -> int:
     keyring = Keyring.load_or_create(keyring_file)
     app_secret = secrets.token_hex(16)
     app = portal_app(database_url, keyring.env_value(), workdir)
-    prepare_database(app, app_secret)
+    prepare_database(app, app_secret, baseline=False)
     store_subaccount_tokens(app, args.secrets)
     env = {
         **os.environ,

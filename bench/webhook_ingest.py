@@ -283,8 +283,9 @@ def portal_app(database_url: str, keys: str, instance_path: str):
     )
 
 
-def prepare_database(app, app_secret: str) -> None:
-    """Migrate, store the Meta configuration, create the baseline's table of the same shape."""
+def prepare_database(app, app_secret: str, baseline: bool = True) -> None:
+    """Migrate, store the Meta configuration, create the baseline's table of the same shape
+    (PostgreSQL only; ``baseline=False`` leaves it out)."""
     from flask_migrate import upgrade
     from sqlalchemy import text
 
@@ -301,7 +302,7 @@ def prepare_database(app, app_secret: str) -> None:
         partners.create_configuration(
             db.session, SYSTEM, Provider.META, Environment.SANDBOX, "Bench", values
         )
-        for statement in BASELINE_DDL:
+        for statement in BASELINE_DDL if baseline else ():
             db.session.execute(text(statement))
         db.session.commit()
 
