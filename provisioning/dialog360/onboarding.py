@@ -96,8 +96,8 @@ def read_client(ctx: StepContext) -> None:
     # company's launch) or with another is never linked, whoever sent the customer back.
     if found.get("partner_payload") != company.public_id:
         raise DomainError(
-            "This 360dialog client was not created through this company's connection "
-            "(its partner payload does not match): start the connection again."
+            "This 360dialog client does not carry this company's partner payload (it was "
+            "made for another company, or outside this company's connection): start again."
         )
     row = ctx.session.scalars(
         select(Dialog360Client).where(Dialog360Client.client_id == client_id)
