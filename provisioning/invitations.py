@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 
 from sqlalchemy import ForeignKey, Index, String, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from . import accounts, audit, mail
 from .db import Base, enum_column, intpk, utcnow
 from .errors import DomainError
-from .tenancy import Company, CompanyOwned, Membership, Role, User, tenant_get, tenant_select
+from .tenancy import Company, CompanyOwned, Membership, Role, User, tenant_select
 from .text import one_line
 
 LIFETIME = dt.timedelta(days=7)
@@ -68,12 +69,12 @@ def invite(
     email: str,
     role: Role,
     *,
-    accept_url: str,
+    link: Callable[[str], str],
     now: dt.datetime | None = None,
 ) -> tuple[CompanyInvitation, str]:
     """Invite ``email`` to ``company`` as ``role`` and queue the e-mail with the link
-    (``accept_url`` with ``{token}`` in it). An open invitation of the same address is
-    replaced. Returns the invitation and its token (never stored)."""
+    (``link(token)``). An open invitation of the same address is replaced. Returns the
+    invitation and its token (never stored)."""
     now = now or utcnow()
     email = accounts.valid_email(email)
     if _is_member(session, company.id, email):
@@ -106,7 +107,7 @@ def invite(
         body=(
             f"{one_line(actor.email)} invites you to join {company_name} as "
             f"{role.label.lower()} on the Partner Portal.\n\n"
-            f"Accept the invitation: {accept_url.format(token=token)}\n\n"
+            f"Accept the invitation: {link(token)}\n\n"
             f"The link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
             "If you did not expect it, ignore this e-mail.\n"
         ),
@@ -151,15 +152,12 @@ def pending(
     )
 
 
-def revoke(session: Session, actor: audit.Actor, company_id: int, invitation_id: int) -> str:
-    """Revoke an open invitation of the company (another company's is ``NotFound``);
-    returns its address."""
-    invitation = tenant_get(session, CompanyInvitation, company_id, invitation_id)
+def revoke(session: Session, actor: audit.Actor, invitation: CompanyInvitation) -> None:
+    """Revoke an open invitation (the caller loaded it within its company)."""
     if not invitation.is_open(utcnow()):
         raise DomainError("This invitation is no longer pending.")
     invitation.revoked_at = utcnow()
     audit.record(session, actor, "invitation.revoke", invitation, label=invitation.email)
-    return invitation.email
 
 
 def find_open(session: Session, token: str, now: dt.datetime | None = None) -> CompanyInvitation:
