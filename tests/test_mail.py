@@ -190,3 +190,15 @@ def test_a_recipient_address_must_be_one_plain_address(session):
     for bad in ("a@example.com\r\nBcc: b@example.com", "a@example.com, b@example.com", "nobody"):
         with pytest.raises(DomainError):
             mail.queue(session, kind="alert", to=bad, subject="s", body="b")
+
+
+def test_names_that_reach_mail_headers_must_be_one_line(session, people):
+    from provisioning import companies
+    from provisioning.errors import DomainError
+
+    with pytest.raises(DomainError, match="one line"):
+        companies.create_company(session, SYSTEM, "Acme\r\nBcc: collector@evil.test")
+    with pytest.raises(DomainError, match="one line"):
+        companies.update_company(
+            session, SYSTEM, people["acme"], "Acme\nX", people["acme"].slug, True
+        )
