@@ -45,7 +45,7 @@ def repeated(nonce: object, company_id: int, provider: str) -> ProvisioningRun |
         or launch.provider != provider
     ):
         return None
-    return run_of_launch(company_id, nonce)  # type: ignore[arg-type]
+    return run_of_launch(company_id, str(nonce))
 
 
 def complete_once(
