@@ -78,7 +78,9 @@ def index():
 @bp.route("/launch", methods=["POST"])
 @company_admin
 def launch():
-    return jsonify(state=nonces.issue(g.company.id, Provider.TWILIO.value))
+    state = nonces.issue(g.company.id, Provider.TWILIO)
+    db.session.commit()
+    return jsonify(state=state)
 
 
 @bp.route("/complete", methods=["POST"])
@@ -87,8 +89,9 @@ def complete():
     """Meta's finish event carries the WABA shared with Twilio; create the sender with it."""
     try:
         body = nonces.launch_result(request.get_json(silent=True), g.company.id, Provider.TWILIO)
-    except nonces.RefusedLaunch as exc:
+    except nonces.LaunchRefused as exc:
         return jsonify(error=str(exc)), 400
+    db.session.commit()  # the launch is spent, whatever follows
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
     if event.get("event") in ("CANCEL", "ERROR") or not event:
         return jsonify(error="The signup did not finish: nothing was created."), 400

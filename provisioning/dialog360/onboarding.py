@@ -79,7 +79,8 @@ def _channel_rows(ctx: StepContext) -> list[Dialog360Channel]:
 
 
 def read_client(ctx: StepContext) -> None:
-    """The hub's client must carry this company's opaque id as its partner payload."""
+    """The hub's client must carry this company's opaque id as its partner payload, before
+    anything about it is stored."""
     client_id = ctx.run.context["client_id"]
     company = ctx.session.get(Company, ctx.run.company_id)
     taken = ctx.session.scalars(
@@ -91,8 +92,13 @@ def read_client(ctx: StepContext) -> None:
         found = next(iter(api.clients(filters={"id": client_id}, limit=1)), None)
     if found is None:
         raise DomainError(f"360dialog knows no client {client_id} for this partner.")
-    if found.get("partner_payload") not in (None, "", company.public_id):
-        raise DomainError("This 360dialog client belongs to another company.")
+    # Always the company's own opaque id: a client without one (made outside this
+    # company's launch) or with another is never linked, whoever sent the customer back.
+    if found.get("partner_payload") != company.public_id:
+        raise DomainError(
+            "This 360dialog client does not carry this company's partner payload (it was "
+            "made for another company, or outside this company's connection): start again."
+        )
     row = ctx.session.scalars(
         select(Dialog360Client).where(Dialog360Client.client_id == client_id)
     ).one_or_none()

@@ -20,6 +20,7 @@ from ..errors import DomainError, ProviderError, Rejected
 from ..health import upsert_channel
 from ..partners import Provider
 from ..tenancy import Company
+from ..text import has_control_characters
 from . import claims
 from .api import call, create_or_find
 from .models import TwilioSubaccount, TwilioWhatsAppSender
@@ -75,6 +76,8 @@ def create_sender(
         raise DomainError("Give the number in E.164 form, like +14155550123.")
     if not profile_name.strip() or not waba_id:
         raise DomainError("A sender needs a display name and the WhatsApp Business Account.")
+    if has_control_characters(profile_name):
+        raise DomainError("The display name must be one line, without control characters.")
     sender_id = f"whatsapp:{phone_number}"
     row, tried = _claim_sender(session, company, sub, sender_id, waba_id, profile_name.strip())
     if row.sender_sid:
