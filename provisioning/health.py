@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select, update
@@ -33,6 +34,7 @@ BLOCKED_STATUSES = {
     "FLAGGED",
     "ACCOUNT_RESTRICTION",
     "ACCOUNT_VIOLATION",
+    "OFFLINE",  # a Twilio sender that cannot send (its offline_reasons say why)
 }
 _LIMIT = re.compile(r"(?i)^(?:TIER_)?(\d+)(K|M)?$")
 
@@ -129,9 +131,12 @@ def observe(
     *,
     source: str,
     at: dt.datetime | None = None,
+    explain: Sequence[str] = (),
     **values: str | None,
 ) -> ChannelHistory | None:
-    """Apply observed health values; a history row (and alert) only if something changed."""
+    """Apply observed health values; a history row (and alert) only if something changed.
+
+    ``explain`` adds the provider's own reasons to an alert the change raises."""
     unknown = set(values) - set(HEALTH_FIELDS)
     if unknown:
         raise TypeError(f"not health fields: {', '.join(sorted(unknown))}")
@@ -159,7 +164,7 @@ def observe(
     session.flush()
     reasons = [] if new else degradations(before, after)
     if reasons:
-        raise_alert(session, channel, history, reasons)
+        raise_alert(session, channel, history, [*reasons, *explain])
     return history
 
 
@@ -170,6 +175,7 @@ def upsert_channel(
     provider_ref: str,
     *,
     source: str = "onboarding",
+    explain: Sequence[str] = (),
     **fields: object,
 ) -> Channel:
     """The company's channel for this provider number, created or updated in place.
@@ -188,7 +194,7 @@ def upsert_channel(
     for name, value in fields.items():
         if value is not None and getattr(channel, name) != value:
             setattr(channel, name, value)
-    observe(session, channel, source=source, **health)  # type: ignore[arg-type]
+    observe(session, channel, source=source, explain=explain, **health)  # type: ignore[arg-type]
     return channel
 
 
