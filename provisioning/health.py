@@ -198,6 +198,20 @@ def upsert_channel(
     return channel
 
 
+def alert_now(session: Session, channel: Channel, reasons: list[str], *, source: str) -> Alert:
+    """An alert about something besides status, quality and limit (e.g. a number that may no
+    longer send templates): recorded against an observation of the unchanged state."""
+    history = ChannelHistory(
+        company_id=channel.company_id,
+        channel_id=channel.id,
+        source=source,
+        **{name: getattr(channel, name) or "" for name in HEALTH_FIELDS},
+    )
+    session.add(history)
+    session.flush()
+    return raise_alert(session, channel, history, reasons)
+
+
 def raise_alert(
     session: Session, channel: Channel, history: ChannelHistory, reasons: list[str]
 ) -> Alert:

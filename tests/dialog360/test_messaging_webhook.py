@@ -11,7 +11,9 @@ from provisioning.channels import Channel
 from provisioning.dialog360.messaging import token_digest
 from provisioning.dialog360.models import Dialog360Channel, Dialog360MessagingEvent
 from provisioning.dialog360.onboarding import revoke_channel
+from provisioning.dialog360.states import describe
 from provisioning.events import WebhookEvent
+from provisioning.health import Alert
 from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
 from provisioning.tenancy import Role
@@ -154,3 +156,56 @@ def test_channels_connected_before_the_secret_get_one_from_the_command(
     assert inbound["deliveries"] == [200]
     again = app.test_cli_runner().invoke(args=["sync", "dialog360-webhooks"])
     assert "0 channel webhook(s) pointed" in again.output
+
+
+def test_template_messaging_events_are_kept_and_losing_it_alerts_once(
+    app, client, sandbox, connected, session
+):
+    company, _, row = connected
+    sim, runner = sandbox.dialog360, app.extensions["job_runner"]
+    channel = session.scalars(
+        select(Channel).where(Channel.provider_ref == row.dialog_channel_id)
+    ).one()
+    page = f"/c/{company.slug}/channels/{channel.id}/messaging-events"
+    assert "Not reported by 360dialog yet" in client.get(page).get_data(as_text=True)
+    sim.control_template_messaging(channel_id=row.dialog_channel_id, enabled=True)
+    runner.drain()
+    session.refresh(row)
+    assert row.template_messaging is True and count(session, Alert) == 0
+    for _ in range(2):  # a second delivery of the news alerts nobody again
+        sim.control_template_messaging(channel_id=row.dialog_channel_id, enabled=False)
+        runner.drain()
+    session.refresh(row)
+    assert row.template_messaging is False
+    (alert,) = session.scalars(select(Alert)).all()
+    assert "disabled template messaging" in alert.message and alert.channel_id == channel.id
+    text = client.get(page).get_data(as_text=True)
+    assert "cannot send template messages" in text
+    assert "running" in text and "Live: the number sends and receives messages." in text
+
+
+def test_a_processed_cancellation_disconnects_the_channel(app, sandbox, connected, session):
+    _, _, row = connected
+    sandbox.dialog360.control_process_cancellation(channel_id=row.dialog_channel_id)
+    app.extensions["job_runner"].drain()
+    session.refresh(row)
+    assert row.revoked_at is not None and row.api_key is None
+    assert row.webhook_token_digest is None
+    channel = session.scalars(
+        select(Channel).where(Channel.provider_ref == row.dialog_channel_id)
+    ).one()
+    assert channel.status == "REVOKED"
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        ("unverified", "display name awaits verification"),
+        ("verified", "Meta verified the display name"),
+        ("ready", "Ready to be registered"),
+        ("certificate_declined", "declined the display name"),
+        ("pending_deletion", "360dialog reports pending_deletion"),
+    ],
+)
+def test_channel_states_read_in_plain_words(status, words):
+    assert words in describe(status)
