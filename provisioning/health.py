@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -45,6 +46,7 @@ BLOCKED_STATUSES = {
     "FLAGGED",
     "ACCOUNT_RESTRICTION",
     "ACCOUNT_VIOLATION",
+    "OFFLINE",  # a Twilio sender that cannot send (its offline_reasons say why)
 }
 _LIMIT = re.compile(r"(?i)^(?:TIER_)?(\d+)(K|M)?$")
 
@@ -143,9 +145,12 @@ def observe(
     *,
     source: str,
     at: dt.datetime | None = None,
+    explain: Sequence[str] = (),
     **values: str | None,
 ) -> ChannelHistory | None:
-    """Apply observed health values; a history row (and alert) only if something changed."""
+    """Apply observed health values; a history row (and alert) only if something changed.
+
+    ``explain`` adds the provider's own reasons to an alert the change raises."""
     unknown = set(values) - set(HEALTH_FIELDS)
     if unknown:
         raise TypeError(f"not health fields: {', '.join(sorted(unknown))}")
@@ -173,7 +178,7 @@ def observe(
     session.flush()
     reasons = [] if new else degradations(before, after)
     if reasons:
-        raise_alert(session, channel, history, reasons)
+        raise_alert(session, channel, history, [*reasons, *explain])
     return history
 
 
@@ -184,6 +189,7 @@ def upsert_channel(
     provider_ref: str,
     *,
     source: str = "onboarding",
+    explain: Sequence[str] = (),
     **fields: object,
 ) -> Channel:
     """The company's channel for this provider number, created or updated in place.
@@ -202,8 +208,22 @@ def upsert_channel(
     for name, value in fields.items():
         if value is not None and getattr(channel, name) != value:
             setattr(channel, name, value)
-    observe(session, channel, source=source, **health)  # type: ignore[arg-type]
+    observe(session, channel, source=source, explain=explain, **health)  # type: ignore[arg-type]
     return channel
+
+
+def alert_now(session: Session, channel: Channel, reasons: list[str], *, source: str) -> Alert:
+    """An alert about something besides status, quality and limit (e.g. a number that may no
+    longer send templates): recorded against an observation of the unchanged state."""
+    history = ChannelHistory(
+        company_id=channel.company_id,
+        channel_id=channel.id,
+        source=source,
+        **{name: getattr(channel, name) or "" for name in HEALTH_FIELDS},
+    )
+    session.add(history)
+    session.flush()
+    return raise_alert(session, channel, history, reasons)
 
 
 def raise_alert(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     g,
     jsonify,
@@ -17,6 +18,9 @@ from flask_login import current_user
 from provisioning import runs
 from provisioning.channels import Channel
 from provisioning.dialog360 import hub
+from provisioning.dialog360 import messaging as d360_messaging
+from provisioning.dialog360 import states as d360_states
+from provisioning.dialog360.models import Dialog360Channel
 from provisioning.errors import DomainError
 from provisioning.onboarding_events import record_embedded_signup
 from provisioning.partners import Provider
@@ -146,6 +150,30 @@ def run_retry(run_id: int):
 def channel_detail(channel_id: int):
     channel = tenant_get(db.session, Channel, g.company.id, channel_id)
     return render_template("onboarding/channel.html", channel=channel)
+
+
+@bp.route("/channels/<int:channel_id>/messaging-events")
+@company_member
+def channel_messaging_events(channel_id: int):
+    """The messages and statuses 360dialog delivered for one of the company's channels."""
+    channel = tenant_get(db.session, Channel, g.company.id, channel_id)
+    if channel.provider is not Provider.DIALOG360:
+        abort(404)
+    row = db.session.scalars(
+        tenant_select(Dialog360Channel, g.company.id).where(
+            Dialog360Channel.dialog_channel_id == channel.provider_ref
+        )
+    ).one_or_none()
+    if row is None:
+        abort(404)
+    return render_template(
+        "onboarding/channel_events.html",
+        channel=channel,
+        row=row,
+        state=d360_states.describe(row.status),
+        templates=d360_states.TEMPLATE_MESSAGING[row.template_messaging],
+        events=d360_messaging.recent(db.session, g.company.id, channel.provider_ref),
+    )
 
 
 def company_channels() -> list[Channel]:

@@ -34,7 +34,6 @@ from .routes import company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
 E164 = re.compile(r"^\+\d{6,15}$")
-TRANSITIONAL = {"CREATING", "VERIFYING", "ONLINE:UPDATING", "TWILIO_REVIEW"}
 
 
 def senders_url():
@@ -55,7 +54,7 @@ def index():
             .order_by(TwilioWhatsAppSender.sender_id)
         )
     )
-    moving = [r for r in rows if r.sender_sid and r.status in TRANSITIONAL]
+    moving = [r for r in rows if r.sender_sid and r.status in senders.TRANSITIONAL]
     if moving:  # follow senders that are still changing (Twilio documents no callback)
         try:
             _, client = company_client()
@@ -69,6 +68,8 @@ def index():
     return render_template(
         "twilio/senders.html",
         rows=rows,
+        state=senders.state,
+        reason_text=senders.offline_reason_text,
         meta=meta if solution_id else None,
         solution_id=solution_id,
         confirm=ConfirmForm(),

@@ -128,3 +128,20 @@ def test_a_display_name_on_two_lines_is_refused(client, auth, sandbox, acme, ses
     response = register(client, company, sandbox, name="Acme\r\nBcc: collector@evil.test")
     assert response.status_code == 400 and "one line" in response.get_json()["error"]
     assert session.scalars(select(TwilioWhatsAppSender)).all() == []
+
+
+def test_an_offline_sender_shows_its_reasons_in_plain_words(client, auth, sandbox, acme, session):
+    company, admin = acme
+    auth.login(admin)
+    register(client, company, sandbox)
+    row = session.scalars(select(TwilioWhatsAppSender)).one()
+    sandbox.twilio.control_set_sender_status(
+        sender_sid=row.sender_sid, status="OFFLINE", offline_reasons=[{"code": 63062}]
+    )
+    url = f"/c/{company.slug}/whatsapp-senders/"
+    auth.post(f"{url}{row.id}/refresh", form_page=url)
+    page = unescape(client.get(url).get_data(as_text=True))
+    assert "The sender cannot send messages" in page
+    assert "63062: The business has not accepted Meta's Terms of Service" in page
+    notifications = unescape(client.get("/notifications/").get_data(as_text=True))
+    assert "status is now OFFLINE" in notifications and "63062" in notifications
