@@ -13,16 +13,10 @@ from provisioning.tenancy import Company, Membership
 from ..access import public, signed_in
 from ..extensions import db
 from .forms import LoginForm, SetPasswordForm
+from .redirects import safe_next
 from .session import SessionUser
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site paths: never an absolute or scheme-relative URL (open redirect).
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -49,7 +43,7 @@ def login():
             db.session.commit()
             session.clear()  # no session fixation: a fresh session after sign-in
             login_user(SessionUser(user))
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+            return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
