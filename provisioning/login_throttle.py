@@ -90,11 +90,14 @@ def address_key(address: str) -> str:
 
 def keys_for(email: str, address: str, device: str | None = None) -> list[Key]:
     """The counters an attempt on ``email`` from ``address`` (and ``device``) moves."""
-    owner = (f"device:{_digest(device)}", DEVICE) if device else (f"account:{_digest(email)}", ACCOUNT)
-    return [owner, (address_key(address), ADDRESS)]
+    if device:
+        return [(f"device:{_digest(device)}", DEVICE), (address_key(address), ADDRESS)]
+    return [(f"account:{_digest(email)}", ACCOUNT), (address_key(address), ADDRESS)]
 
 
-def _locked_rows(session: Session, keys: Sequence[Key], now: dt.datetime) -> dict[str, LoginThrottle]:
+def _locked_rows(
+    session: Session, keys: Sequence[Key], now: dt.datetime
+) -> dict[str, LoginThrottle]:
     names = sorted({name for name, _ in keys})  # one lock order: no deadlock between attempts
     insert = INSERTS[session.get_bind().dialect.name]
     session.execute(

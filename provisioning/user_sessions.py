@@ -105,13 +105,9 @@ def end(session: Session, row: UserSession, reason: str) -> None:
         row.ended_at, row.end_reason = utcnow(), reason
 
 
-def end_all(
-    session: Session, user_id: int, reason: str, *, keep: UserSession | None = None
-) -> int:
+def end_all(session: Session, user_id: int, reason: str, *, keep: UserSession | None = None) -> int:
     """End every open session of the user (but ``keep``); returns how many were open."""
-    stmt = update(UserSession).where(
-        UserSession.user_id == user_id, UserSession.ended_at.is_(None)
-    )
+    stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep.id)
     result = session.execute(

@@ -1,8 +1,6 @@
-from sqlalchemy import select
-
 from provisioning import accounts
-from provisioning.login_throttle import ACCOUNT, LoginThrottle, keys_for
 from provisioning.audit import SYSTEM
+from provisioning.login_throttle import ACCOUNT, LoginThrottle, keys_for
 from provisioning.tenancy import Role
 from tests.conftest import PASSWORD, csrf_token
 

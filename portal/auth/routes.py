@@ -12,9 +12,9 @@ from provisioning.tenancy import Company, Membership
 
 from ..access import public, signed_in
 from ..extensions import db
+from .devices import remember_device
 from .forms import LoginForm, SetPasswordForm
 from .redirects import safe_next
-from .devices import remember_device
 from .session import authenticate, sign_in
 
 bp = Blueprint("auth", __name__)
