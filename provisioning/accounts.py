@@ -197,6 +197,14 @@ def set_password(session: Session, user: User, password: str) -> None:
     user.password_hash = hash_password(password, user.email)
 
 
+def change_password(session: Session, user: User, password: str) -> None:
+    """Set a new password (already checked against the current one) and end every session
+    of the user: the caller starts a new one for the person who changed it."""
+    set_password(session, user, password)
+    user_sessions.end_all(session, user.id, "password changed")
+    record(session, Actor.of(user), "user.password_change", user, label=user.email)
+
+
 def invite(session: Session, actor: Actor, user: User) -> str:
     """A one-time token (shown once, stored hashed) that lets ``user`` set a password."""
     token = secrets.token_urlsafe(32)

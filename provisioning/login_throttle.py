@@ -51,6 +51,9 @@ DEVICE = ACCOUNT
 # An office behind one address mistypes more; one address trying many accounts is stopped.
 ADDRESS = Policy(free=20, base=dt.timedelta(seconds=2), ceiling=dt.timedelta(minutes=15))
 
+# Asking for password reset e-mails (each one costs a mail), per address.
+RESET_REQUESTS = Policy(free=5, base=dt.timedelta(seconds=30), ceiling=dt.timedelta(minutes=15))
+
 Key = tuple[str, Policy]
 
 
@@ -93,6 +96,11 @@ def keys_for(email: str, address: str, device: str | None = None) -> list[Key]:
     if device:
         return [(f"device:{_digest(device)}", DEVICE), (address_key(address), ADDRESS)]
     return [(f"account:{_digest(email)}", ACCOUNT), (address_key(address), ADDRESS)]
+
+
+def reset_keys(address: str) -> list[Key]:
+    """The counter a request for a password reset e-mail from ``address`` moves."""
+    return [("reset-" + address_key(address), RESET_REQUESTS)]
 
 
 def _locked_rows(

@@ -67,6 +67,7 @@ def accept_invitation(token: str):
     except DomainError as exc:
         return render_template("auth/invitation_invalid.html", message=str(exc)), 404
     form = SetPasswordForm()
+    form.account_email = user.email
     if form.validate_on_submit():
         accounts.accept_invitation(db.session, token, form.password.data)
         db.session.commit()
