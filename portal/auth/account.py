@@ -73,6 +73,4 @@ def sessions():
             return redirect(url_for("account.sessions"))
     elif form.is_submitted():
         status = 400
-    return render_template(
-        "auth/sessions.html", form=form, current=current, others=others
-    ), status
+    return render_template("auth/sessions.html", form=form, current=current, others=others), status
