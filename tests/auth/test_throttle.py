@@ -24,21 +24,14 @@ from provisioning.login_throttle import (
     reserve,
     succeeded,
 )
+from tests.auth.conftest import NOW
 from tests.conftest import PASSWORD, Auth
-
-NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def browser_at(app, address: str):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
     return client
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch):
-    """The throttle's clock stands still: no delay runs out while a test runs."""
-    monkeypatch.setattr(login_throttle, "utcnow", lambda: NOW)
 
 
 @pytest.fixture
