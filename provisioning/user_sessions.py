@@ -78,7 +78,7 @@ def start(
         last_seen_at=now,
         expires_at=now + lifetime,
         address=address[:64],
-        user_agent=user_agent[:200],
+        user_agent="".join(ch for ch in user_agent if ch.isprintable())[:200],
     )
     session.add(row)
     session.flush()
