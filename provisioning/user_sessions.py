@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Sequence
 
 from sqlalchemy import ForeignKey, String, delete, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from .db import Base, intpk, utcnow
 from .tenancy import User
@@ -90,7 +90,9 @@ def resume(session: Session, token: str, idle_timeout: dt.timedelta) -> UserSess
     if not token or len(token) > 100:
         return None
     row = session.scalars(
-        select(UserSession).where(UserSession.token_hash == _digest(token))
+        select(UserSession)
+        .where(UserSession.token_hash == _digest(token))
+        .options(joinedload(UserSession.user))
     ).one_or_none()
     now = utcnow()
     if row is None or not row.is_live(idle_timeout, now) or not row.user.is_active:

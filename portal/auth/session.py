@@ -76,10 +76,10 @@ def authenticate(email: str, password: str) -> User:
             commit=db.session.commit,
         )
     except accounts.LoginThrottled:
-        log.warning("sign-in throttled: %s from %s", email, request.remote_addr)
+        log.warning("sign-in throttled: %r from %s", email, request.remote_addr)
         raise
     except accounts.InvalidCredentials:
-        log.info("sign-in refused: %s from %s", email, request.remote_addr)
+        log.info("sign-in refused: %r from %s", email, request.remote_addr)
         raise
     log.info("signed in: %s from %s", user.email, request.remote_addr)
     return user
