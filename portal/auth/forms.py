@@ -5,11 +5,15 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from provisioning import password_policy
 
+CURRENT_PASSWORD = {"autocomplete": "current-password"}  # browsers fill in the saved one
+
 
 class LoginForm(FlaskForm):
     # No format check here: a login only has to match an existing account.
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=200)], render_kw=CURRENT_PASSWORD
+    )
 
 
 def acceptable_password(form: FlaskForm, field: PasswordField) -> None:
@@ -31,7 +35,7 @@ class SetPasswordForm(FlaskForm):
 
 class ChangePasswordForm(SetPasswordForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Length(max=200)]
+        "Current password", validators=[DataRequired(), Length(max=200)], render_kw=CURRENT_PASSWORD
     )
 
 
@@ -45,4 +49,6 @@ class EndSessionsForm(FlaskForm):
     sessions = SelectMultipleField(
         "Sessions", coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput()
     )
-    password = PasswordField("Your password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(
+        "Your password", validators=[DataRequired(), Length(max=200)], render_kw=CURRENT_PASSWORD
+    )
