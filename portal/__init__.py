@@ -131,7 +131,7 @@ def register_jobs(app: Flask) -> None:
         notify,  # noqa: F401 (registers the alert email job)
         sync_jobs,  # noqa: F401 (registers the quality sync jobs)
     )
-    from .auth import mail  # noqa: F401 (registers the password reset email job)
+    from .auth import jobs as auth_jobs  # noqa: F401 (the password reset email and purge jobs)
     from .jobs import register
 
     register(app)

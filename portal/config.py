@@ -88,6 +88,8 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         # a sign-in lasts at most this long, and ends after this long without a request
         "PERMANENT_SESSION_LIFETIME": _env_seconds("SESSION_LIFETIME_SECONDS", 12 * 3600.0),
         "SESSION_IDLE_SECONDS": _env_seconds("SESSION_IDLE_SECONDS", 30 * 60.0),
+        # deleting old sign-in data (throttle counters, sessions, reset links); 0: never
+        "AUTH_PURGE_SECONDS": _env_seconds("AUTH_PURGE_SECONDS", 3600.0),
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
         # inprocess (threads) | celery (workers; the default with a broker) | manual (tests)

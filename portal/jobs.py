@@ -240,6 +240,7 @@ PERIODIC: dict[str, str] = {
     "webhooks.retry_failed": "JOB_POLL_SECONDS",
     "alerts.send_emails": "JOB_POLL_SECONDS",
     "auth.send_password_resets": "JOB_POLL_SECONDS",
+    "auth.purge": "AUTH_PURGE_SECONDS",
     "sync.meta_refreshes": "JOB_POLL_SECONDS",
     "sync.quality": "QUALITY_SYNC_INTERVAL_SECONDS",
 }

@@ -1,7 +1,7 @@
 """Forgotten passwords: a single-use link, valid for 30 minutes, sent by e-mail.
 
 Asking for a link answers the same whether the address has an account or not; for an
-account, a row is queued and the mail job (``portal.auth.mail``) sends it. The token is
+account, a row is queued and the mail job (``portal.auth.jobs``) sends it. The token is
 made when the mail is sent and only its SHA-256 is stored, so neither the queue nor the
 database ever holds a usable link. Using the link spends it (an atomic update), spends
 the account's other links, and ends every session of the account.
@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import ForeignKey, String, func, select, update
+from sqlalchemy import ForeignKey, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from . import accounts, user_sessions
@@ -25,6 +25,8 @@ from .tenancy import User
 LINK_LIFETIME = dt.timedelta(minutes=30)
 # a mailbox gets at most this many links an hour, however often someone asks
 MAX_LINKS_PER_HOUR = 3
+# dead links are kept this long (they count towards the hourly limit), then deleted
+KEEP_DEAD = dt.timedelta(days=1)
 
 
 class InvalidResetLink(DomainError):
@@ -39,7 +41,7 @@ class PasswordReset(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
     # pending -> sending -> sent | failed | skipped (no mail server)
     email_status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     used_at: Mapped[dt.datetime | None]
@@ -134,3 +136,11 @@ def reset_password(session: Session, token: str, password: str) -> User:
     user_sessions.end_all(session, user.id, "password reset")
     record(session, Actor.of(user), "user.password_reset", user, label=user.email)
     return user
+
+
+def purge(session: Session, now: dt.datetime) -> int:
+    """Delete the links that expired more than :data:`KEEP_DEAD` ago."""
+    result = session.execute(
+        delete(PasswordReset).where(PasswordReset.expires_at < now - KEEP_DEAD)
+    )
+    return result.rowcount  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import ForeignKey, String, delete, or_, select, update
+from sqlalchemy import ForeignKey, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from .db import Base, intpk, utcnow
@@ -22,8 +22,8 @@ from .tenancy import User
 
 # last_seen_at is written at most once per this interval (not on every request)
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
-# ended and expired sessions stay listed for a while, then go
-KEEP_ENDED = dt.timedelta(days=30)
+# sessions past their absolute limit are kept this long (for inquiries), then deleted
+KEEP_EXPIRED = dt.timedelta(days=30)
 
 
 class UserSession(Base):
@@ -34,7 +34,7 @@ class UserSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
     ended_at: Mapped[dt.datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(64), default="")
@@ -64,12 +64,6 @@ def start(
 ) -> tuple[UserSession, str]:
     """A new session for ``user`` and its token (for the cookie; stored only hashed)."""
     now = utcnow()
-    session.execute(  # this user's long-gone sessions: nothing left to show or revoke
-        delete(UserSession).where(
-            UserSession.user_id == user.id,
-            or_(UserSession.ended_at < now - KEEP_ENDED, UserSession.expires_at < now - KEEP_ENDED),
-        )
-    )
     token = secrets.token_urlsafe(32)
     row = UserSession(
         user_id=user.id,
@@ -151,3 +145,9 @@ def live_sessions(session: Session, user_id: int, idle_timeout: dt.timedelta) ->
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
     )
     return list(rows)
+
+
+def purge(session: Session, now: dt.datetime) -> int:
+    """Delete the sessions that expired more than :data:`KEEP_EXPIRED` ago."""
+    result = session.execute(delete(UserSession).where(UserSession.expires_at < now - KEEP_EXPIRED))
+    return result.rowcount  # type: ignore[attr-defined]

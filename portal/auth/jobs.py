@@ -1,8 +1,8 @@
-"""The password reset e-mail, sent by the job that drains queued reset links.
+"""Sign-in jobs: sending password reset e-mails, and forgetting what is no longer needed.
 
-It uses the alert e-mails' mail server setting (``SMTP_URL``, ``MAIL_FROM``). Without a
-mail server, queued links are marked ``skipped`` and the attempt is logged: nobody can
-reset a password by e-mail then (a platform admin can invite the user again).
+Reset e-mails use the alert e-mails' mail server setting (``SMTP_URL``, ``MAIL_FROM``).
+Without a mail server, queued links are marked ``skipped`` and the attempt is logged:
+nobody can reset a password by e-mail then (a platform admin can invite the user again).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from email.message import EmailMessage
 
 from flask import current_app
 
-from provisioning import password_resets
+from provisioning import login_throttle, password_resets, user_sessions
+from provisioning.db import utcnow
 from provisioning.password_resets import LINK_LIFETIME, PasswordReset
 
 from ..extensions import db
@@ -74,3 +75,17 @@ def send_password_resets() -> int:
                 log.warning("password reset e-mail %d failed: %s", row.id, type(exc).__name__)
             db.session.commit()
     return sent
+
+
+@job("auth.purge", queue="sweeps", retries=0)
+def purge() -> dict[str, int]:
+    """Delete forgotten throttle counters, long-gone sessions and dead reset links (the
+    tables stay small however many e-mails and addresses are tried)."""
+    now = utcnow()
+    counts = {
+        "login_throttles": login_throttle.forget_stale(db.session, now),
+        "user_sessions": user_sessions.purge(db.session, now),
+        "password_resets": password_resets.purge(db.session, now),
+    }
+    db.session.commit()
+    return counts
