@@ -21,11 +21,9 @@ from . import login_throttle, password_policy, user_sessions
 from .audit import Actor, record
 from .db import Base, intpk, utcnow
 from .errors import DomainError
-from .login_throttle import LoginThrottled
-from .password_policy import MIN_PASSWORD_LENGTH
+from .login_throttle import LoginThrottled  # noqa: F401 (authenticate raises it)
+from .password_policy import MIN_PASSWORD_LENGTH  # noqa: F401 (the rule lives there)
 from .tenancy import Company, Membership, Role, User
-
-__all__ = ["MIN_PASSWORD_LENGTH", "InvalidCredentials", "LoginThrottled"]
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
