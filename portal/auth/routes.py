@@ -70,6 +70,8 @@ def accept_invitation(token: str):
     form.account_email = user.email
     if form.validate_on_submit():
         accounts.accept_invitation(db.session, token, form.password.data)
+        if current_user.is_authenticated:  # someone else was signed in in this browser
+            user_sessions.end(db.session, current_user.session_record, "signed out")
         db.session.commit()
         logout_user()
         session.clear()

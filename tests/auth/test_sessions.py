@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
+from portal.config import ConfigError, load
 from provisioning.db import utcnow
 from provisioning.tenancy import Role
 from provisioning.user_sessions import UserSession
@@ -173,3 +175,10 @@ def test_account_pages_need_a_signed_in_user(client):
     for url in ("/account/", "/account/password"):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.location
+
+
+@pytest.mark.parametrize("setting", ["SESSION_IDLE_SECONDS", "SESSION_LIFETIME_SECONDS"])
+def test_session_limits_must_be_positive(monkeypatch, tmp_path, setting):
+    monkeypatch.setenv(setting, "0")
+    with pytest.raises(ConfigError, match="must be more than 0"):
+        load(tmp_path, {"SECRET_KEY": "x", "KEYRING": object()})
