@@ -76,7 +76,12 @@ def choose():
         return render_template("auth/reset_password.html", form=form, user=user), (
             400 if form.is_submitted() else 200
         )
-    password_resets.reset_password(db.session, token, form.password.data)
+    try:
+        password_resets.reset_password(db.session, token, form.password.data)
+    except InvalidResetLink as exc:  # spent by another tab a moment ago
+        db.session.rollback()
+        session.pop(SESSION_KEY, None)
+        return render_template("auth/reset_invalid.html", message=str(exc)), 404
     db.session.commit()
     logout_user()
     session.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from sqlalchemy import select
 
 from provisioning.db import utcnow
@@ -146,3 +147,15 @@ def test_without_a_mail_server_links_are_not_sent(app, client, make, session, mo
     assert send(app) == [0]
     row = session.scalars(select(PasswordReset)).one()
     assert row.email_status == "skipped" and row.token_hash is None
+
+
+def test_a_link_is_spent_once_even_by_two_submissions_at_once(app, client, make, session, inbox):
+    from provisioning.password_resets import InvalidResetLink, reset_password
+
+    user = make.user(make.company())
+    ask(client, user.email)
+    send(app)
+    token = link_in(inbox.messages[0]).rsplit("/", 1)[1]
+    reset_password(session, token, NEW_PASSWORD)  # the first submission wins the update
+    with pytest.raises(InvalidResetLink):
+        reset_password(session, token, "another-new-secret-43")  # the second finds it spent
