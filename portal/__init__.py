@@ -74,6 +74,8 @@ def register_blueprints(app: Flask) -> None:
     from .admin.events import bp as admin_events_bp
     from .admin.routes import bp as admin_bp
     from .admin.twilio import bp as admin_twilio_bp
+    from .auth.account import bp as account_bp
+    from .auth.reset import bp as password_reset_bp
     from .auth.routes import bp as auth_bp
     from .company.routes import bp as company_bp
     from .fleet.routes import bp as fleet_bp
@@ -90,6 +92,8 @@ def register_blueprints(app: Flask) -> None:
 
     blueprints = (
         auth_bp,
+        account_bp,
+        password_reset_bp,
         health_bp,
         admin_bp,
         admin_dialog360_bp,
@@ -129,6 +133,7 @@ def register_jobs(app: Flask) -> None:
         notify,  # noqa: F401 (registers the alert email job)
         sync_jobs,  # noqa: F401 (registers the quality sync jobs)
     )
+    from .auth import jobs as auth_jobs  # noqa: F401 (the password reset email and purge jobs)
     from .jobs import register
 
     register(app)

@@ -8,6 +8,7 @@ and keep them in the instance folder.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -84,7 +85,11 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE", production),
-        "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", str(12 * 3600))),
+        # a sign-in lasts at most this long, and ends after this long without a request
+        "PERMANENT_SESSION_LIFETIME": _env_seconds("SESSION_LIFETIME_SECONDS", 12 * 3600.0),
+        "SESSION_IDLE_SECONDS": _env_seconds("SESSION_IDLE_SECONDS", 30 * 60.0),
+        # deleting old sign-in data (throttle counters, sessions, reset links); 0: never
+        "AUTH_PURGE_SECONDS": _env_seconds("AUTH_PURGE_SECONDS", 3600.0),
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
         # inprocess (threads) | celery (workers; the default with a broker) | manual (tests)
@@ -116,6 +121,11 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         raise ConfigError("RUN_LEASE_SECONDS must be more than 0")
     if config["BROKER_TIMEOUT_SECONDS"] <= 0:
         raise ConfigError("BROKER_TIMEOUT_SECONDS must be more than 0")
+    lifetime = config["PERMANENT_SESSION_LIFETIME"]
+    if isinstance(lifetime, dt.timedelta):
+        lifetime = lifetime.total_seconds()
+    if lifetime <= 0 or config["SESSION_IDLE_SECONDS"] <= 0:
+        raise ConfigError("SESSION_LIFETIME_SECONDS and SESSION_IDLE_SECONDS must be more than 0")
     if not config["SECRET_KEY"]:
         if production:
             raise ConfigError("SECRET_KEY is not set: production needs a long random value")

@@ -22,7 +22,7 @@ def test_admins_create_reads_the_password_from_stdin(app, session, client):
     again = runner.invoke(args=["admins", "create", "boss@example.com"], input="a-long-password\n")
     assert again.exit_code != 0 and "already exists" in again.output
     short = runner.invoke(args=["admins", "create", "x@example.com"], input="short\n")
-    assert short.exit_code != 0 and "at least 10 characters" in short.output
+    assert short.exit_code != 0 and "at least 12 characters" in short.output
 
 
 @pytest.mark.parametrize(
