@@ -191,6 +191,7 @@ def waba_node(sim: MetaSimulator, waba: Waba, app_id: str | None) -> dict[str, A
         "account_review_status": waba.account_review_status,
         "ownership_type": "CLIENT_OWNED",
         "owner_business_info": {"id": business.id, "name": business.name},
+        "business_verification_status": business.verification_status,
         "on_behalf_of_business_info": {"id": business.id, "name": business.name},
         "primary_funding_id": None,
         "is_enabled_for_insights": True,
