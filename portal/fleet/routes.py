@@ -12,6 +12,7 @@ from flask import Blueprint, g, render_template, request, url_for
 from provisioning import fleet, health
 from provisioning.channels import Channel
 from provisioning.db import utcnow
+from provisioning.meta.status import number_status
 from provisioning.partners import Provider
 from provisioning.tenancy import Company, tenant_get
 
@@ -82,4 +83,5 @@ def _render_channel(channel: Channel, company: Company):
         chart=chart.build(steps, label),
         changes=list(reversed(rows)),
         alerts=fleet.channel_alerts(db.session, channel),
+        meta=number_status(db.session, channel),
     )
