@@ -279,11 +279,12 @@ def subscribe_webhooks(ctx: StepContext) -> None:
     either call is harmless."""
     client, config = graph(ctx)
     override = config.value("webhook_callback_url") or None
+    numbers = (ctx.run.context.get("phone_number_ids") or []) if override else []
     token = token_of(ctx)
     try:
         with client:
             client.subscribe_app(ctx.run.context["waba_id"], token)
-            for phone_id in ctx.run.context.get("phone_number_ids") or [] if override else []:
+            for phone_id in numbers:
                 client.override_number_callback(
                     phone_id, token, override, config.value("webhook_verify_token")
                 )
