@@ -40,7 +40,7 @@ def partner_values(sandbox_url: str, public_url: str) -> dict[Provider, dict[str
         Provider.META: {
             **META_APP,
             "config_id": META_CONFIG_ID,
-            "graph_api_version": "v23.0",
+            "graph_api_version": "v25.0",
             "webhook_verify_token": META_VERIFY_TOKEN,
             "graph_base_url": f"{sandbox_url}/meta/graph",
             "sdk_url": f"{sandbox_url}/meta/connect/en_US/sdk.js",

@@ -93,6 +93,14 @@ def _one_of(*groups: tuple[str, ...], message: str) -> Callable[[dict[str, str]]
     return check
 
 
+def _meta_version(values: dict[str, str]) -> dict[str, str]:
+    """Graph v24.0 is the first with the portfolio's messaging limit field (M-limits)."""
+    match = re.fullmatch(r"v(\d{2})\.(\d)", values.get("graph_api_version") or "")
+    if match and (int(match[1]), int(match[2])) < (24, 0):
+        return {"graph_api_version": "Use v24.0 or later (v25.0 is the default)."}
+    return {}
+
+
 PROVIDERS: dict[Provider, ProviderSpec] = {
     Provider.META: ProviderSpec(
         "Meta (Tech Provider)",
@@ -102,8 +110,9 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             Field("app_secret", "App secret", secret=True, required=True),
             Field("config_id", "Embedded Signup configuration ID", required=True,
                   pattern=r"\d{5,20}", pattern_hint="Digits only."),
-            Field("graph_api_version", "Graph API version", required=True, default="v23.0",
-                  pattern=r"v\d{2}\.\d", pattern_hint="Like v23.0."),
+            Field("graph_api_version", "Graph API version", required=True, default="v25.0",
+                  pattern=r"v\d{2}\.\d", pattern_hint="Like v25.0.",
+                  help="v24.0 or later: the business portfolio's messaging limit needs it."),
             Field("system_user_token", "System-user token", secret=True,
                   help="Optional: a system user's token for partner-level calls."),
             Field("webhook_verify_token", "Webhook verify token", secret=True, required=True,
@@ -118,8 +127,10 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
                   default="https://connect.facebook.net/en_US/sdk.js"),
             Field("dialog_origin", "Facebook dialog origin", kind="url", required=True,
                   default="https://www.facebook.com",
-                  help="Embedded Signup messages are accepted only from this origin."),
+                  help="Embedded Signup messages are accepted from this origin and from "
+                       "https://*.facebook.com."),
         ),
+        _meta_version,
     ),
     Provider.DIALOG360: ProviderSpec(
         "360dialog (Partner)",

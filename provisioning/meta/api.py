@@ -34,6 +34,7 @@ class GraphClient(ProviderClient):
 
     def __init__(self, base_url: str, version: str, **options: Any) -> None:
         super().__init__(f"{base_url.rstrip('/')}/{version}", **options)
+        self.version = version
 
     def map_error(self, response: httpx.Response) -> ProviderError:
         try:
@@ -110,4 +111,26 @@ class GraphClient(ProviderClient):
             headers={"Authorization": f"Bearer {token}"},
             json={"messaging_product": "whatsapp", "pin": pin},
             idempotent=False,
+        )
+
+    def client_wabas(self, business_id: str, token: str) -> list[dict[str, Any]]:
+        """The WABAs a customer's business shared with the partner (the platform's
+        system-user token): where a signup's WABA is found when nothing else names it."""
+        page = self.get(
+            f"/{business_id}/client_whatsapp_business_accounts", token, fields="id,name"
+        )
+        return page.get("data") or []
+
+    def override_number_callback(
+        self, phone_number_id: str, token: str, callback_uri: str, verify_token: str
+    ) -> None:
+        """Send the number's webhooks to ``callback_uri`` (Meta verifies it with a GET
+        first); the app must be subscribed to the number's WABA before (M-override)."""
+        config = {"override_callback_uri": callback_uri, "verify_token": verify_token}
+        self.request(
+            "POST",
+            f"/{phone_number_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"webhook_configuration": config},
+            idempotent=True,
         )
