@@ -173,8 +173,10 @@ class GuardedTransport(httpx.BaseTransport):
     """An httpx transport that connects only where :class:`OutboundPolicy` allows.
 
     ``inner`` replaces the network (tests, the in-process sandbox). Without it, requests
-    go to the network through a pooled ``httpx.HTTPTransport``, pinned to the checked
-    address; it is opened again if used after :meth:`close`.
+    go to the network pinned to the checked address, through one pooled
+    ``httpx.HTTPTransport`` per host name: pools are keyed by address, and a connection
+    whose certificate was checked for one name must never carry another name's request.
+    Pools are opened again if used after :meth:`close`.
     """
 
     def __init__(
@@ -187,7 +189,7 @@ class GuardedTransport(httpx.BaseTransport):
         self.policy = policy
         self.inner = inner
         self._open_network = network
-        self._network: httpx.BaseTransport | None = None
+        self._networks: dict[str, httpx.BaseTransport] = {}
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -196,21 +198,21 @@ class GuardedTransport(httpx.BaseTransport):
             raise BlockedDestination("", reason)
         if self.inner is not None:
             return self.inner.handle_request(request)
+        name = request.url.raw_host.decode("ascii").lower()
         if not self.policy.is_sandbox(request.url):
-            host, port = request.url.raw_host.decode("ascii"), _origin(request.url)[1]
-            _pin(request, self.policy.public_address(host, port))
-        return self._network_transport().handle_request(request)
+            _pin(request, self.policy.public_address(name, _origin(request.url)[1]))
+        return self._network_for(name).handle_request(request)
 
-    def _network_transport(self) -> httpx.BaseTransport:
+    def _network_for(self, name: str) -> httpx.BaseTransport:
         with self._lock:
-            if self._network is None:
-                self._network = self._open_network()
-            return self._network
+            if name not in self._networks:
+                self._networks[name] = self._open_network()
+            return self._networks[name]
 
     def close(self) -> None:
         with self._lock:
-            network, self._network = self._network, None
-        if network is not None:
+            networks, self._networks = list(self._networks.values()), {}
+        for network in networks:
             network.close()
         if self.inner is not None:
             self.inner.close()

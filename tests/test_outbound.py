@@ -225,6 +225,23 @@ def test_dns_rebinding_cannot_move_a_checked_connection():
     assert asked == ["graph.rebind.example"] * 2 and len(recorder.sent) == 1
 
 
+def test_each_host_name_has_its_own_connection_pool():
+    """Pools are keyed by address: a connection whose certificate was checked for one name
+    never carries another name's request (two names on one address)."""
+    pools: list[Recorder] = []
+
+    def open_pool() -> Recorder:
+        pools.append(Recorder())
+        return pools[-1]
+
+    policy = OutboundPolicy(resolve=lambda host, port: ["93.184.216.34"])
+    with httpx.Client(transport=GuardedTransport(policy, network=open_pool)) as client:
+        for url in ("https://a.example/", "https://b.example/", "https://a.example/x"):
+            client.get(url)
+    sent = [[r.headers["Host"] for r in pool.sent] for pool in pools]
+    assert sent == [["a.example", "a.example"], ["b.example"]]
+
+
 @pytest.mark.parametrize(
     "address",
     [
