@@ -42,6 +42,9 @@ def register_logging(app: Flask) -> None:
     )
     # httpx logs full request URLs at INFO; ours are logged redacted by provisioning.http.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from .log_redaction import register as register_log_redaction
+
+    register_log_redaction(app)  # request logs: webhook tokens in paths masked
 
 
 def register_extensions(app: Flask) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,29 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 JOB_RUNNERS = ("inprocess", "celery", "manual")
+HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
+
+
+def host_allowlist(raw: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """``PROVIDER_URL_ALLOWLIST``: host names (``*.example.com`` for its subdomains)."""
+    items = re.split(r"[\s,]+", raw) if isinstance(raw, str) else list(raw or ())
+    hosts = tuple(item.strip().lower() for item in items if item.strip())
+    for host in hosts:
+        if not HOST_PATTERN.fullmatch(host):
+            raise ConfigError(
+                f"PROVIDER_URL_ALLOWLIST: {host!r} is not a host name (no scheme, port or "
+                "path; '*.example.com' allows its subdomains)"
+            )
+    return hosts
+
+
+def _env_bytes(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if not raw.strip().isdigit() or int(raw) <= 0:
+        raise ConfigError(f"{name} must be a positive number of bytes, not {raw!r}")
+    return int(raw)
 
 
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -92,6 +116,10 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "AUTH_PURGE_SECONDS": _env_seconds("AUTH_PURGE_SECONDS", 3600.0),
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
+        # production: provider URLs may name these hosts besides the providers' own
+        "PROVIDER_URL_ALLOWLIST": env.get("PROVIDER_URL_ALLOWLIST", ""),
+        # larger request bodies are refused with 413 before they are read
+        "MAX_CONTENT_LENGTH": _env_bytes("MAX_CONTENT_LENGTH", 1024 * 1024),
         # inprocess (threads) | celery (workers; the default with a broker) | manual (tests)
         "JOB_RUNNER": env.get("JOB_RUNNER"),
         "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or None,
@@ -107,6 +135,7 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "MAIL_FROM": env.get("MAIL_FROM", "alerts@localhost"),
     }
     config.update(overrides)
+    config["PROVIDER_URL_ALLOWLIST"] = host_allowlist(config["PROVIDER_URL_ALLOWLIST"])
     if config["PROVIDER_ENVIRONMENT"] not in {"sandbox", "production"}:
         raise ConfigError("PROVIDER_ENVIRONMENT must be 'sandbox' or 'production'")
     if not config["JOB_RUNNER"]:

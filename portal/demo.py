@@ -16,6 +16,7 @@ from provisioning.partners import Environment, Provider
 from provisioning.tenancy import Role
 
 from .extensions import db
+from .providers import outbound_policy
 
 demo = AppGroup("demo", help="Demo mode: sample data and the provider sandbox.")
 
@@ -83,8 +84,9 @@ def seed_database(sandbox_url: str, public_url: str) -> bool:
                 accounts.set_membership(db.session, SYSTEM, user, company, role)
         for provider, values in partner_values(sandbox_url, public_url).items():
             partners.create_configuration(
-                db.session, SYSTEM, provider, Environment.SANDBOX, "", values
-            )
+                db.session, SYSTEM, provider, Environment.SANDBOX, "", values,
+                outbound=outbound_policy(sandbox_url),
+            )  # fmt: skip
         db.session.commit()
         return True
     finally:
@@ -102,8 +104,9 @@ def _point_configurations_at(sandbox_url: str, public_url: str) -> None:
         if moved:
             values = {**settings, **moved}
             partners.update_configuration(
-                db.session, SYSTEM, config, config.environment, config.name, values
-            )
+                db.session, SYSTEM, config, config.environment, config.name, values,
+                outbound=outbound_policy(sandbox_url),
+            )  # fmt: skip
 
 
 def demo_urls(host: str, port: int, sandbox_port: int) -> tuple[str, str]:

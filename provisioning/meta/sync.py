@@ -31,7 +31,7 @@ from ..errors import AuthError, ProviderError, Retryable
 from ..events import INSERTS, WebhookEvent
 from ..sync import Outcome, Pacer, SyncPass, batches, copy_changes, fetch_concurrently
 from ..tenancy import CompanyOwned
-from .api import GraphClient
+from .api import GraphClient, bearer
 from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .onboarding import (
     observe_portfolio_limit,
@@ -199,7 +199,7 @@ def list_numbers(sync_pass: SyncPass, waba: Waba) -> list[dict[str, Any]]:
         sync_pass.pacer.before_call()
         sync_pass.count_call()
         response = waba.graph.request(
-            "GET", f"/{waba.waba_id}/phone_numbers", params={**params, "access_token": waba.token}
+            "GET", f"/{waba.waba_id}/phone_numbers", params=params, headers=bearer(waba.token)
         )
         usage = waba.graph.read_usage(response)
         page = response.json()
