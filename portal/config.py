@@ -15,6 +15,8 @@ from typing import Any
 
 from provisioning.crypto import Keyring, KeyringError
 
+from . import production as production_mode
+
 MODES = ("development", "demo", "production")
 
 
@@ -53,6 +55,7 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 JOB_RUNNERS = ("inprocess", "celery", "manual")
+HSTS_DEFAULT = 2 * 365 * 86400  # two years, as HSTS preload lists ask
 
 
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -100,6 +103,9 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "RUN_LEASE_SECONDS": _env_seconds("RUN_LEASE_SECONDS", 300.0),
         "SMTP_URL": env.get("SMTP_URL") or None,  # alert emails; none: the portal list only
         "MAIL_FROM": env.get("MAIL_FROM", "alerts@localhost"),
+        # security headers (portal/security_headers.py)
+        "HSTS_SECONDS": int(_env_seconds("HSTS_SECONDS", HSTS_DEFAULT if production else 0)),
+        "CSP_REPORT_URI": env.get("CSP_REPORT_URI") or None,
     }
     config.update(overrides)
     if config["PROVIDER_ENVIRONMENT"] not in {"sandbox", "production"}:
@@ -120,6 +126,8 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         if production:
             raise ConfigError("SECRET_KEY is not set: production needs a long random value")
         config["SECRET_KEY"] = _persisted_secret(instance_path / "secret_key")
+    if production and (refusals := production_mode.refusals(config)):
+        raise ConfigError("production refuses to start: " + "; ".join(refusals))
     config["KEYRING"] = config.get("KEYRING") or _keyring(config, instance_path, production)
     return config
 
