@@ -3,13 +3,14 @@
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, watch_csp
 
 pytestmark = pytest.mark.browser
 
 
 def test_company_admin_connects_a_number_through_the_hub(browser, live_demo):
     page = browser.new_page()
+    csp_violations = watch_csp(page)
     login(page, live_demo["portal"], "owner@acme.example", demo.DEMO_PASSWORD)
     page.click("#connect-360dialog")
     with page.expect_popup() as popup_info:
@@ -31,3 +32,4 @@ def test_company_admin_connects_a_number_through_the_hub(browser, live_demo):
     page.click("#to-channels")
     row = page.text_content("#channels")
     assert "+4915112340000" in row and "360dialog" in row and "RUNNING" in row
+    assert csp_violations == []  # the connect page and the return page ran under the CSP

@@ -3,7 +3,7 @@
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, watch_csp
 
 pytestmark = pytest.mark.browser
 
@@ -33,9 +33,11 @@ def connect_number(page, portal: str, number: str) -> None:
 
 def test_company_admin_connects_a_number_and_sees_it_connected(browser, live_demo):
     page = browser.new_page()
+    csp_violations = watch_csp(page)
     connect_number(page, live_demo["portal"], "+1 555 010 4242")
     assert page.text_content("#run-status").strip() == "completed"
     page.click("#to-channels")
     row = page.text_content("#channels")
     assert "+15550104242" in row and "Meta" in row
     assert "GREEN" in row or "UNKNOWN" in row
+    assert csp_violations == []  # the connect page, its SDK and the popup ran under the CSP
