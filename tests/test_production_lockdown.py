@@ -109,9 +109,20 @@ def tables(database: Path) -> list[str]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("command", [["demo", "seed"], ["demo", "run", "--port", "1"]])
-def test_demo_commands_are_refused_in_production(tmp_path, command):
+@pytest.fixture
+def busy_port():
+    """A port that is taken: a server that should never start fails at once, not hangs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield str(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [["demo", "seed"], ["demo", "run"]])
+def test_demo_commands_are_refused_in_production(tmp_path, command, busy_port):
     app = create_app(production_overrides(tmp_path))
+    if command[1] == "run":
+        command = [*command, "--port", busy_port, "--sandbox-port", busy_port]
     result = app.test_cli_runner().invoke(args=command)
     assert result.exit_code == 1, result.output
     assert "demo commands are refused in production" in result.output
@@ -126,15 +137,9 @@ def test_demo_commands_still_work_outside_production(tmp_path):
     assert "admin@demo.example" in result.output
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def flask_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """``flask --app wsgi ARGS`` in a production environment (a refusal exits at once;
-    the timeout only stops a server that should never have started)."""
+    the timeout is a backstop only)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
@@ -154,8 +159,8 @@ def flask_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("flag", ["--debug", "--debugger"])
-def test_flask_run_with_the_debugger_is_refused_in_production(tmp_path, flag):
-    result = flask_cli(tmp_path, "run", flag, "--port", str(free_port()))
+def test_flask_run_with_the_debugger_is_refused_in_production(tmp_path, flag, busy_port):
+    result = flask_cli(tmp_path, "run", flag, "--port", busy_port)
     assert result.returncode == 1
     assert "Configuration error: production refuses to start: debug mode" in result.stderr
     assert "Running on" not in result.stderr + result.stdout
