@@ -2,8 +2,9 @@
 
 Every variable read here is documented in the README's configuration reference.
 Production has no default for a secret: a missing one stops the start with a message
-naming it. Development and demo generate the secret key and the keyring on first start
-and keep them in the instance folder.
+naming it; debug mode, the provider sandbox and a weak ``SECRET_KEY`` stop it too
+(``portal/production.py``). Development and demo generate the secret key and the keyring
+on first start and keep them in the instance folder.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 JOB_RUNNERS = ("inprocess", "celery", "manual")
-HSTS_DEFAULT = 2 * 365 * 86400  # two years, as HSTS preload lists ask
+HSTS_DEFAULT = 2 * 365 * 86400  # two years, what hstspreload.org recommends
 
 
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
