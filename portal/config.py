@@ -2,8 +2,9 @@
 
 Every variable read here is documented in the README's configuration reference.
 Production has no default for a secret: a missing one stops the start with a message
-naming it. Development and demo generate the secret key and the keyring on first start
-and keep them in the instance folder.
+naming it; debug mode, the provider sandbox and a weak ``SECRET_KEY`` stop it too
+(``portal/production.py``). Development and demo generate the secret key and the keyring
+on first start and keep them in the instance folder.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from provisioning.crypto import Keyring, KeyringError
+
+from . import production as production_mode
 
 MODES = ("development", "demo", "production")
 
@@ -55,6 +58,9 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 JOB_RUNNERS = ("inprocess", "celery", "manual")
+HSTS_DEFAULT = 2 * 365 * 86400  # two years, what hstspreload.org recommends
+
+
 HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 
 
@@ -133,6 +139,9 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "RUN_LEASE_SECONDS": _env_seconds("RUN_LEASE_SECONDS", 300.0),
         "SMTP_URL": env.get("SMTP_URL") or None,  # alert emails; none: the portal list only
         "MAIL_FROM": env.get("MAIL_FROM", "alerts@localhost"),
+        # security headers (portal/security_headers.py)
+        "HSTS_SECONDS": int(_env_seconds("HSTS_SECONDS", HSTS_DEFAULT if production else 0)),
+        "CSP_REPORT_URI": env.get("CSP_REPORT_URI") or None,
     }
     config.update(overrides)
     config["PROVIDER_URL_ALLOWLIST"] = host_allowlist(config["PROVIDER_URL_ALLOWLIST"])
@@ -159,6 +168,8 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         if production:
             raise ConfigError("SECRET_KEY is not set: production needs a long random value")
         config["SECRET_KEY"] = _persisted_secret(instance_path / "secret_key")
+    if production and (refusals := production_mode.refusals(config)):
+        raise ConfigError("production refuses to start: " + "; ".join(refusals))
     config["KEYRING"] = config.get("KEYRING") or _keyring(config, instance_path, production)
     return config
 

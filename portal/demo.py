@@ -6,7 +6,7 @@ import os
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
@@ -18,7 +18,18 @@ from provisioning.tenancy import Role
 from .extensions import db
 from .providers import outbound_policy
 
-demo = AppGroup("demo", help="Demo mode: sample data and the provider sandbox.")
+
+@click.group("demo", cls=AppGroup)
+@with_appcontext
+def demo() -> None:
+    """Demo mode: sample data and the provider sandbox (refused in production)."""
+    if current_app.config["PORTAL_ENV"] == "production":
+        raise click.ClickException(
+            "demo commands are refused in production: they create a platform admin with "
+            "the published demo password and start the provider sandbox, whose control API "
+            "takes no authentication. Create admins with 'flask admins create'."
+        )
+
 
 DEMO_PASSWORD = "demo-password-2026"
 ADMIN_EMAIL = "admin@demo.example"

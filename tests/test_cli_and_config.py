@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal.config import ConfigError, load
 from provisioning.tenancy import User
 from tests.conftest import Auth
+from tests.test_production_lockdown import STRONG_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +47,7 @@ def test_production_refuses_to_start_without_secrets(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load(tmp_path, {"PORTAL_ENV": "production"})
     with pytest.raises(ConfigError, match="ENCRYPTION_KEYS"):
-        load(tmp_path, {"PORTAL_ENV": "production", "SECRET_KEY": "s"})
+        load(tmp_path, {"PORTAL_ENV": "production", "SECRET_KEY": STRONG_SECRET_KEY})
 
 
 def test_development_generates_and_keeps_its_secrets(tmp_path, monkeypatch):

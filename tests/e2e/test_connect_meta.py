@@ -3,7 +3,7 @@
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, watch_csp
 
 pytestmark = pytest.mark.browser
 
@@ -33,12 +33,14 @@ def connect_number(page, portal: str, number: str) -> None:
 
 def test_company_admin_connects_a_number_and_sees_it_connected(browser, live_demo):
     page = browser.new_page()
+    csp_violations = watch_csp(page)
     connect_number(page, live_demo["portal"], "+1 555 010 4242")
     assert page.text_content("#run-status").strip() == "completed"
     page.click("#to-channels")
     row = page.text_content("#channels")
     assert "+15550104242" in row and "Meta" in row
     assert "GREEN" in row or "UNKNOWN" in row
+    assert csp_violations == []  # the connect page, its SDK and the popup ran under the CSP
 
 
 def test_a_whatsapp_business_app_number_connects_with_coexistence(browser, live_demo):
@@ -46,6 +48,7 @@ def test_a_whatsapp_business_app_number_connects_with_coexistence(browser, live_
     popup finishes with FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING and the number connects
     without registration."""
     page = browser.new_page()
+    csp_violations = watch_csp(page)
     login(page, live_demo["portal"], "owner@acme.example", demo.DEMO_PASSWORD)
     page.click("#connect-whatsapp")
     page.wait_for_selector("#connect-meta:not([disabled])")
@@ -71,3 +74,4 @@ def test_a_whatsapp_business_app_number_connects_with_coexistence(browser, live_
     page.click("text=+15550107777")
     assert "20 messages/s" in page.text_content("#meta-throughput")
     assert "CONNECTED" in page.text_content("#channel-status")
+    assert csp_violations == []

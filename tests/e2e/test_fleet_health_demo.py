@@ -5,7 +5,7 @@ import re
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, watch_csp
 from tests.e2e.test_connect_meta import connect_number
 
 pytestmark = pytest.mark.browser
@@ -18,6 +18,7 @@ def logout(page) -> None:
 
 def test_a_red_number_reaches_the_chart_and_one_notification(browser, live_demo):
     page = browser.new_page()
+    csp_violations = watch_csp(page)
     connect_number(page, live_demo["portal"], "+1 555 010 7777")
     logout(page)
 
@@ -48,3 +49,4 @@ def test_a_red_number_reaches_the_chart_and_one_notification(browser, live_demo)
     assert "RED" in page.text_content("#channel-quality")
     assert "RED" in page.text_content("#history")
     assert page.locator("#health-chart svg").count() == 1
+    assert csp_violations == []  # the sandbox page, the chart
