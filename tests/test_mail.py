@@ -19,7 +19,6 @@ from provisioning.health import Notification, upsert_channel
 from provisioning.mail import OutgoingMail
 from provisioning.partners import Provider
 from provisioning.tenancy import Membership, Role
-from tests.smtp_inbox import running_inbox
 
 EVIL_NAME = "Support\r\nBcc: collector@evil.test\r\n\r\nYour account is closed"
 
@@ -34,14 +33,6 @@ def people(make):
         "other": make.user(globex, Role.ADMIN),
         "platform": make.admin(),
     }
-
-
-@pytest.fixture
-def inbox(app, monkeypatch):
-    with running_inbox() as (handler, url):
-        monkeypatch.setitem(app.config, "SMTP_URL", url)
-        monkeypatch.setitem(app.config, "MAIL_FROM", "alerts@portal.test")
-        yield handler
 
 
 def red_alert(session, company, ref: str, name: str = "Support line"):
