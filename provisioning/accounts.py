@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -22,7 +22,7 @@ from .errors import DomainError
 from .login_throttle import LoginThrottled  # noqa: F401 (authenticate raises it)
 from .password_policy import MIN_PASSWORD_LENGTH  # noqa: F401 (the rule lives there)
 from .tenancy import Company, Membership, Role, User
-from .tokens import digest, new_token
+from .tokens import SingleUseLink, new_token
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
@@ -33,14 +33,13 @@ class InvalidCredentials(DomainError):
         super().__init__("Wrong e-mail or password.")
 
 
-class Invitation(Base):
+class Invitation(SingleUseLink, Base):
+    """A platform admin's set-password link for a user they created (shown to the admin)."""
+
     __tablename__ = "invitations"
 
     id: Mapped[intpk]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[dt.datetime]
-    used_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -238,12 +237,13 @@ def invite(session: Session, actor: Actor, user: User) -> str:
     return token
 
 
+INVALID_INVITATION = "This invitation link is invalid, used or expired. Ask for a new one."
+
+
 def invitation_user(session: Session, token: str) -> tuple[Invitation, User]:
-    invitation = session.scalars(
-        select(Invitation).where(Invitation.token_hash == digest(token))
-    ).one_or_none()
-    if invitation is None or invitation.used_at is not None or invitation.expires_at < utcnow():
-        raise DomainError("This invitation link is invalid, used or expired. Ask for a new one.")
+    invitation = Invitation.find_live(session, token, utcnow())
+    if invitation is None:
+        raise DomainError(INVALID_INVITATION)
     user = session.get(User, invitation.user_id)
     if user is None or not user.is_active:
         raise DomainError("This account is not active.")
@@ -251,8 +251,11 @@ def invitation_user(session: Session, token: str) -> tuple[Invitation, User]:
 
 
 def accept_invitation(session: Session, token: str, password: str) -> User:
-    invitation, user = invitation_user(session, token)
+    """Spend the link (once, even against a submission at the same moment) and set the
+    password; ``DomainError`` when the link is not live."""
+    _, user = invitation_user(session, token)
+    if Invitation.spend(session, token, utcnow()) is None:  # spent a moment ago
+        raise DomainError(INVALID_INVITATION)
     set_password(session, user, password)
-    invitation.used_at = utcnow()
     record(session, Actor.of(user), "user.accept_invitation", user, label=user.email)
     return user

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import ForeignKey, String, delete, func, select, update
+from sqlalchemy import ForeignKey, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from . import accounts, mail, user_sessions
@@ -22,7 +22,7 @@ from .audit import Actor, record
 from .db import Base, intpk, utcnow
 from .errors import DomainError
 from .tenancy import User
-from .tokens import digest, new_token
+from .tokens import SingleUseLink, new_token
 
 LINK_LIFETIME = dt.timedelta(minutes=30)
 # a mailbox gets at most this many links an hour, however often someone asks
@@ -36,15 +36,13 @@ class InvalidResetLink(DomainError):
         super().__init__("This link is invalid, used or expired. Ask for a new one.")
 
 
-class PasswordReset(Base):
+class PasswordReset(SingleUseLink, Base):
     __tablename__ = "password_resets"
 
     id: Mapped[intpk]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
-    used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)  # the purge deletes by it
 
     user: Mapped[User] = relationship()
 
@@ -92,12 +90,8 @@ def request_link(
 
 def user_for(session: Session, token: str) -> User:
     """The account a live link belongs to, or :class:`InvalidResetLink`."""
-    row = session.scalars(
-        select(PasswordReset).where(PasswordReset.token_hash == digest(token))
-    ).one_or_none()
-    if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise InvalidResetLink()
-    if not row.user.is_active:
+    row = PasswordReset.find_live(session, token, utcnow())
+    if row is None or not row.user.is_active:
         raise InvalidResetLink()
     return row.user
 
@@ -106,20 +100,10 @@ def reset_password(session: Session, token: str, password: str, *, forgot_link: 
     """Spend the link and set the new password; every session of the account ends, and
     the account is told by e-mail (with ``forgot_link`` in case it was not its owner)."""
     now = utcnow()
-    user_id = session.scalar(
-        update(PasswordReset)
-        .where(
-            PasswordReset.token_hash == digest(token),
-            PasswordReset.used_at.is_(None),
-            PasswordReset.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(PasswordReset.user_id)
-        .execution_options(synchronize_session=False)
-    )
-    user = session.get(User, user_id) if user_id is not None else None
-    if user is None or not user.is_active:
+    row = PasswordReset.spend(session, token, now)
+    if row is None or not row.user.is_active:
         raise InvalidResetLink()
+    user = row.user
     accounts.set_password(session, user, password)
     session.execute(  # the account's other links die with this one
         update(PasswordReset)

@@ -69,7 +69,11 @@ def accept_invitation(token: str):
     form = SetPasswordForm()
     form.account_email = user.email
     if form.validate_on_submit():
-        accounts.accept_invitation(db.session, token, form.password.data)
+        try:
+            accounts.accept_invitation(db.session, token, form.password.data)
+        except DomainError as exc:  # spent by another tab a moment ago
+            db.session.rollback()
+            return render_template("auth/invitation_invalid.html", message=str(exc)), 404
         if current_user.is_authenticated:  # someone else was signed in in this browser
             user_sessions.end(db.session, current_user.session_record, "signed out")
         db.session.commit()
