@@ -250,12 +250,19 @@ def invitation_user(session: Session, token: str) -> tuple[Invitation, User]:
     return invitation, user
 
 
-def accept_invitation(session: Session, token: str, password: str) -> User:
+def accept_invitation(session: Session, token: str, password: str, *, forgot_link: str) -> User:
     """Spend the link (once, even against a submission at the same moment) and set the
-    password; ``DomainError`` when the link is not live."""
+    password; ``DomainError`` when the link is not live. An account that had a password
+    is reset: every session ends and the account is told by e-mail."""
     _, user = invitation_user(session, token)
     if Invitation.spend(session, token, utcnow()) is None:  # spent a moment ago
         raise DomainError(INVALID_INVITATION)
+    had_password = user.password_hash is not None
     set_password(session, user, password)
+    if had_password:
+        user_sessions.end_all(session, user.id, "password reset")
+        notify_password_changed(
+            session, user, "with a set-password link from a platform admin", forgot_link
+        )
     record(session, Actor.of(user), "user.accept_invitation", user, label=user.email)
     return user

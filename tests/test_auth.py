@@ -118,4 +118,4 @@ def test_a_set_password_link_is_spent_once_even_by_two_submissions_at_once(make,
         {"now": utcnow(), "id": invitation.id},
     )  # the other tab's acceptance
     with pytest.raises(DomainError, match="invalid, used or expired"):
-        accounts.accept_invitation(session, token, "a-good-password-43")
+        accounts.accept_invitation(session, token, "a-good-password-43", forgot_link="/forgot")
