@@ -67,7 +67,7 @@ def accept_invitation(token: str):
     try:
         _, user = accounts.invitation_user(db.session, token)
     except DomainError as exc:
-        return render_template("auth/invitation_invalid.html", message=str(exc)), 404
+        return render_template("invitations/invalid.html", message=str(exc)), 404
     form = SetPasswordForm()
     form.account_email = user.email
     if form.validate_on_submit():
@@ -76,7 +76,7 @@ def accept_invitation(token: str):
             accounts.accept_invitation(db.session, token, form.password.data, forgot_link=forgot)
         except DomainError as exc:  # spent by another tab a moment ago
             db.session.rollback()
-            return render_template("auth/invitation_invalid.html", message=str(exc)), 404
+            return render_template("invitations/invalid.html", message=str(exc)), 404
         if current_user.is_authenticated:  # someone else was signed in in this browser
             user_sessions.end(db.session, current_user.session_record, "signed out")
         db.session.commit()
