@@ -132,6 +132,11 @@ def twilio_duplicates(sandbox: Sandbox) -> dict[str, list[str]]:
     }
 
 
+def _assignment_identity(assignment: dict[str, Any]) -> tuple:
+    bundle = assignment.get("customer_profile_sid") or assignment.get("trust_product_sid")
+    return bundle, assignment["object_sid"]
+
+
 def _bundle_identity(bundle: dict[str, Any]) -> tuple:
     return bundle["account_sid"], bundle["policy_sid"], bundle["friendly_name"]
 

@@ -162,7 +162,7 @@ class Storm:
 
     def __init__(self, database_url: str, instance_path: Path, size: StormSize) -> None:
         self.size = size
-        self.rng = random.Random(size.seed)  # noqa: S311 (a reproducible storm)
+        self.rng = random.Random(size.seed)
         self.answers = Answers()
         self.shop = NumberShop()
         self.sandbox = Sandbox(
@@ -306,7 +306,7 @@ class Storm:
                     if not tasks:
                         return
                     index, name = tasks.pop()
-                rng = random.Random(f"{self.size.seed}:{index}:{name}")  # noqa: S311
+                rng = random.Random(f"{self.size.seed}:{index}:{name}")
                 try:
                     outcome = journeys[name](person(self, index, rng))
                 except Exception as exc:  # a journey that could not go on: reported

@@ -14,7 +14,10 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from werkzeug.test import TestResponse
 
 from .browser import Browser, flashes, form_token, json_error, page_config, text
 from .harness import PASSWORD, Storm
@@ -55,12 +58,16 @@ class Person:
     def think(self) -> None:
         time.sleep(self.rng.uniform(0.05, 0.3))
 
-    def send(self, request, browser: Browser | None = None):
-        """Submit once, or twice at once now and then (a double click)."""
-        browser = browser or self.browser
+    def send(self, method: str, *args: Any) -> TestResponse:
+        """Submit (``Browser.post`` or ``post_json``) once, or now and then twice at once
+        (a double click)."""
+
+        def request(browser: Browser) -> TestResponse:
+            return getattr(browser, method)(*args)
+
         if self.rng.random() < DOUBLE_CLICKS:
-            return browser.at_once(request)
-        return request(browser)
+            return self.browser.at_once(request)
+        return request(self.browser)
 
     def follow(self, run_url: str, outcome: Outcome) -> str:
         """Watch the run page until the run ends; click Retry when it failed."""
@@ -71,7 +78,7 @@ class Person:
             if status == "failed" and retries < RETRIES and not START_AGAIN.search(page):
                 retries += 1
                 self.think()
-                self.send(lambda b: b.post(f"{run_url}/retry", {"csrf_token": form_token(page)}))
+                self.send("post", f"{run_url}/retry", {"csrf_token": form_token(page)})
                 continue
             if status in ("completed", "failed", "cancelled"):
                 if status == "failed":
@@ -92,7 +99,7 @@ def meta(person: Person) -> Outcome:
         signup = person.storm.popup("meta", "complete_signup", app_id=config["appId"], **choices)
         choices = {k: signup[k] for k in ("business_id", "waba_id", "phone_number_id")}
         body = {"state": state, "code": signup["code"], "event": signup["event"]}
-        answer = person.send(lambda b: b.post_json(config["completeUrl"], body, token))
+        answer = person.send("post_json", config["completeUrl"], body, token)
         if answer.status_code != 200:
             outcome.messages.append(json_error(answer))
             continue
@@ -114,7 +121,7 @@ def dialog360(person: Person) -> Outcome:
         email=query["email"], redirect_url=query["redirect_url"], state=query["state"],
     )  # fmt: skip
     back = urlsplit(hub["redirect_url"])
-    answer = person.send(lambda b: b.get(f"{back.path}?{back.query}"))
+    answer = person.send("get", f"{back.path}?{back.query}")
     link = RUN_LINK.search(text(answer))
     if link is None:
         outcome.messages.append(text(answer)[-300:])
@@ -150,7 +157,7 @@ def buy_number(person: Person, outcome: Outcome) -> str | None:
         return None
     for _ in range(RESUBMITS):
         data = {"phone_number": number, "csrf_token": token}
-        person.send(lambda b: b.post(f"{url}buy", data))
+        person.send("post", f"{url}buy", data)
         page = text(person.browser.get(url))
         if f"{number} is yours" in page or _active(page, number):
             return number
@@ -181,7 +188,7 @@ def register_sender(person: Person, number: str, outcome: Outcome) -> None:
         choices = {k: signup[k] for k in ("business_id", "waba_id", "phone_number_id")}
         body = {"state": state, "code": signup["code"], "event": signup["event"],
                 "sender-phone": number, "sender-name": f"Storm {person.slug}"}  # fmt: skip
-        answer = person.send(lambda b: b.post_json(config["completeUrl"], body, token))
+        answer = person.send("post_json", config["completeUrl"], body, token)
         if answer.status_code == 200:
             return
         outcome.messages.append(json_error(answer))
@@ -196,7 +203,7 @@ def register_a2p(person: Person, outcome: Outcome) -> str:
         outcome.messages.append(f"profile refused ({answer.status_code})")
         return "profile refused"
     page = text(person.browser.get(url))
-    answer = person.send(lambda b: b.post(f"{url}submit", {"csrf_token": form_token(page)}))
+    answer = person.send("post", f"{url}submit", {"csrf_token": form_token(page)})
     target = urlsplit(answer.headers.get("Location", "")).path
     if "/runs/" not in target:  # refused: another tab's submission may be under way
         page = text(person.browser.get(url))

@@ -94,3 +94,15 @@ def test_other_companies_cannot_touch_a_sender(client, auth, sandbox, acme, sess
     url = f"/c/{other.slug}/whatsapp-senders/"
     assert auth.post(f"{url}{row.id}/verify", {"code": "123456"}, form_page=url).status_code == 404
     assert auth.post(f"{url}{row.id}/refresh", form_page=url).status_code == 404
+
+
+def test_a_sender_twilio_did_not_answer_is_told_in_plain_words(client, auth, sandbox, acme, session):
+    """Found by the fault storm: a lost answer was shown as 'no answer: ReadTimeout'."""
+    company, admin = acme
+    auth.login(admin)
+    sandbox.faults.add("timeout", provider="twilio", method="POST", path="/Channels/Senders$")
+    sandbox.faults.add("timeout", provider="twilio", method="GET", path="/Channels/Senders$")
+    response = register(client, company, sandbox)
+    assert response.status_code == 429  # try again later, not a bad request
+    error = response.get_json()["error"]
+    assert error.startswith("Twilio did not complete the request") and "try again" in error
