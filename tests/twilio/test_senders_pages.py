@@ -96,7 +96,7 @@ def test_other_companies_cannot_touch_a_sender(client, auth, sandbox, acme, sess
     assert auth.post(f"{url}{row.id}/refresh", form_page=url).status_code == 404
 
 
-def test_a_sender_twilio_did_not_answer_is_told_in_plain_words(client, auth, sandbox, acme, session):
+def test_a_sender_twilio_did_not_answer_is_told_in_plain_words(client, auth, sandbox, acme):
     """Found by the fault storm: a lost answer was shown as 'no answer: ReadTimeout'."""
     company, admin = acme
     auth.login(admin)
