@@ -61,11 +61,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--postgres", help="a PostgreSQL server URL (default: SQLite)")
     parser.add_argument("--settle", type=float, default=600.0, help="seconds at most")
+    parser.add_argument("--time-scale", type=float, default=10.0, help="portal waits speed-up")
+    parser.add_argument("--patience", type=float, default=120.0, help="seconds people watch")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     size = StormSize(
-        args.companies, args.people, args.fault_rate, args.seed, settle_seconds=args.settle
-    )
+        args.companies, args.people, args.fault_rate, args.seed, settle_seconds=args.settle,
+        time_scale=args.time_scale, patience=args.patience,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         url, scratch = f"sqlite:///{tmp}/storm.db", None
         if args.postgres:

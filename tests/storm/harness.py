@@ -14,9 +14,10 @@ sessions, CSRF, access control, error handlers) and sees the status of every ans
 real database. The faults under test sit between the portal and the providers, which a
 socket in front of the portal would not change.
 
-Time: the sandbox clock follows the real one (Meta's authorization code lives its 30 s);
-the portal's waits are compressed: :meth:`Storm.warp` makes waiting runs and webhook
-events due now, as if their backoff had passed (5 s to hours in the product).
+Time: the sandbox clock follows the real one (Meta's authorization code lives its 30 s,
+360dialog allows one key per 30 s); the portal's waits pass ``time_scale`` times faster
+(:meth:`Storm.warp` cuts each new wait of a run or webhook event, 5 s to hours in the
+product). Settling jumps: the sandbox a minute at a time, every portal wait to now.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ PUBLIC = "http://portal.test"
 PASSWORD = "storm-password-1"
 FAULT_KINDS = ("server_error", "timeout", "drop", "throttle")
 FINAL = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+WAITS = (  # what waits in the portal: the time column, and when it is a wait
+    (ProvisioningRun, ProvisioningRun.resume_at, ProvisioningRun.status == RunStatus.WAITING),
+    (WebhookEvent, WebhookEvent.next_attempt_at, WebhookEvent.processed_at.is_(None)),
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class StormSize:
     seed: int = 11
     job_workers: int = 2  # threads per queue of the in-process runner
     poll_seconds: float = 0.5  # the sweeps' interval (JOB_POLL_SECONDS)
+    time_scale: float = 10.0  # the portal's waits pass this much faster than real time
+    patience: float = 120.0  # seconds a person watches a run before leaving it to the sweeps
     settle_seconds: float = 300.0  # at most this long for every run to end afterwards
 
 
@@ -177,6 +184,7 @@ class Storm:
         self.companies: list[Tenant] = []
         self._numbers = itertools.count(1)
         self.breakdowns: list[str] = []
+        self._warped: dict[tuple[type, int], Any] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -260,7 +268,7 @@ class Storm:
         while not self._stop.wait(0.25):
             now = time.monotonic()
             self.guarded(self.sandbox.advance, now - last)
-            self.guarded(self.warp)
+            self.guarded(self.warp, self.size.time_scale)
             last = now
 
     def guarded(self, function: Callable[..., Any], *args: Any) -> None:
@@ -274,20 +282,23 @@ class Storm:
         with self._lock:
             self.breakdowns.append("".join(traceback.format_exception(exc)))
 
-    def warp(self) -> None:
-        """Waiting runs and failed webhook events become due now (their backoff passed)."""
+    def warp(self, scale: float | None = None) -> None:
+        """Cut each new wait of a run or a webhook event to ``1/scale`` of its length
+        (once; ``None``: due now), as if the portal's clock ran that much faster."""
         with self.app.app_context():
             now = utcnow()
-            db.session.execute(
-                update(ProvisioningRun)
-                .where(ProvisioningRun.status == RunStatus.WAITING, ProvisioningRun.resume_at > now)
-                .values(resume_at=now)
-            )
-            db.session.execute(
-                update(WebhookEvent)
-                .where(WebhookEvent.processed_at.is_(None), WebhookEvent.next_attempt_at > now)
-                .values(next_attempt_at=now)
-            )
+            for model, column, waiting in WAITS:
+                rows = db.session.execute(select(model.id, column).where(waiting, column > now))
+                for row_id, at in rows.all():
+                    if scale and self._warped.get((model, row_id)) == at:
+                        continue  # cut already
+                    shorter = now + (at - now) / scale if scale else now
+                    db.session.execute(
+                        update(model)
+                        .where(model.id == row_id, column == at)  # unless it moved meanwhile
+                        .values({column.key: shorter})
+                    )
+                    self._warped[(model, row_id)] = shorter
             db.session.commit()
             db.session.remove()
 

@@ -25,7 +25,6 @@ from .harness import PASSWORD, Storm
 DOUBLE_CLICKS = 0.15  # share of submits sent twice at once
 RETRIES = 3  # Retry clicks a person makes on a failed run
 RESUBMITS = 6  # times a person sends a refused form again
-WATCH_SECONDS = 120.0  # how long a person watches a run before leaving it to the sweeps
 START_AGAIN = re.compile(r"(?i)connect again|start the signup again|start again")
 STATUS = re.compile(r'id="run-status">([^<]+)<')
 RUN_LINK = re.compile(r'href="(/c/[^"]+/runs/\d+)" id="return-continue"')
@@ -71,7 +70,7 @@ class Person:
 
     def follow(self, run_url: str, outcome: Outcome) -> str:
         """Watch the run page until the run ends; click Retry when it failed."""
-        retries, deadline = 0, time.monotonic() + WATCH_SECONDS
+        retries, deadline = 0, time.monotonic() + self.storm.size.patience
         while time.monotonic() < deadline:
             page = text(self.browser.get(run_url))
             status = STATUS.search(page).group(1).replace(" ", "_")
