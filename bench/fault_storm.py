@@ -90,6 +90,7 @@ def storm(url: str, instance: Path, size: StormSize) -> int:
         with s.app.app_context():
             told = [m for o in outcomes for m in o.messages]
             result = census.take(s.sandbox, db.session, s.answers.errors, told)
+            failures = census.failure_messages(db.session)
             db.session.remove()
         calls = dict(s.transport.calls)
         faults = Counter({f.kind: f.hits for f in s.sandbox.faults.list()})
@@ -113,6 +114,9 @@ def storm(url: str, instance: Path, size: StormSize) -> int:
     print(f"set-up {ready - started:.1f} s, journeys {journeys - ready:.1f} s, "
           f"settling {settled:.1f} s, total {time.monotonic() - started:.1f} s")  # fmt: skip
     print(result.table())
+    print("failed runs said:")
+    for message, n in failures.most_common():
+        print(f"  {n:4d} x {message[:200]}")
     for line in breakdowns[:5]:
         print("journey or clock broke down:", line)
     if result.problems():

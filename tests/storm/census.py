@@ -51,6 +51,7 @@ UNCLEAR = (
     re.compile(r"\w+\(['\"].*['\"]\)\s*$"),  # an exception's repr
     re.compile(r" object at 0x[0-9a-f]+"),
 )
+TRACE = re.compile(r" · trace \S+")
 EXCEPTION_NAME = re.compile(r"\w*(Error|Exception|Timeout|Exceeded)")
 
 
@@ -207,6 +208,16 @@ def portal_runs(session: Session) -> tuple[list[str], list[str], Counter]:
         elif run.status is RunStatus.FAILED and unclear(run.error_message):
             unclear_failures.append(f"run {run.id} ({run.flow}): {run.error_message!r}")
     return stuck, unclear_failures, outcomes
+
+
+def failure_messages(session: Session) -> Counter:
+    """What failed runs say, by flow (trace ids left out, so that alike messages group)."""
+    failed = session.execute(
+        select(ProvisioningRun.flow, ProvisioningRun.error_message).where(
+            ProvisioningRun.status == RunStatus.FAILED
+        )
+    )
+    return Counter(f"{flow}: {TRACE.sub('', message or '')}" for flow, message in failed)
 
 
 def unapplied_events(session: Session) -> list[str]:
