@@ -91,6 +91,7 @@ def storm(url: str, instance: Path, size: StormSize) -> int:
             told = [m for o in outcomes for m in o.messages]
             result = census.take(s.sandbox, db.session, s.answers.errors, told)
             failures = census.failure_messages(db.session)
+            delays = census.code_exchange_delays(db.session)
             db.session.remove()
         calls = dict(s.transport.calls)
         faults = Counter({f.kind: f.hits for f in s.sandbox.faults.list()})
@@ -114,6 +115,11 @@ def storm(url: str, instance: Path, size: StormSize) -> int:
     print(f"set-up {ready - started:.1f} s, journeys {journeys - ready:.1f} s, "
           f"settling {settled:.1f} s, total {time.monotonic() - started:.1f} s")  # fmt: skip
     print(result.table())
+    if delays:
+        late, median = sum(d > 30 for d in delays), delays[len(delays) // 2]
+        print(f"meta code exchange, seconds after the signup: median {median:.1f}, "
+              f"90th {delays[int(len(delays) * 0.9)]:.1f}, max {delays[-1]:.1f}; "
+              f"over 30 s: {late} of {len(delays)}")  # fmt: skip
     print("failed runs said:")
     for message, n in failures.most_common():
         print(f"  {n:4d} x {message[:200]}")

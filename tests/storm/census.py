@@ -220,6 +220,17 @@ def failure_messages(session: Session) -> Counter:
     return Counter(f"{flow}: {TRACE.sub('', message or '')}" for flow, message in failed)
 
 
+def code_exchange_delays(session: Session) -> list[float]:
+    """Seconds from each Meta run's start to its first code exchange attempt (the code
+    lives 30 s at Meta): how long signups waited in the runs queue."""
+    rows = session.execute(
+        select(ProvisioningRun.created_at, ProvisioningStep.started_at)
+        .join(ProvisioningStep, ProvisioningStep.run_id == ProvisioningRun.id)
+        .where(ProvisioningStep.name == "exchange_code", ProvisioningStep.started_at.is_not(None))
+    )
+    return sorted((started - created).total_seconds() for created, started in rows)
+
+
 def unapplied_events(session: Session) -> list[str]:
     events = session.scalars(select(WebhookEvent).where(WebhookEvent.processed_at.is_(None)))
     return [f"{e.provider.value} event {e.id} ({e.event_type}): {e.error}" for e in events]
