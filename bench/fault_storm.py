@@ -97,6 +97,7 @@ def storm(url: str, instance: Path, size: StormSize) -> int:
         faults = Counter({f.kind: f.hits for f in s.sandbox.faults.list()})
         statuses = dict(sorted(s.answers.statuses.items()))
         breakdowns = list(s.breakdowns)
+        tracebacks = list(s.answers.tracebacks)
     print(f"database: {url.split('://')[0]}; companies {size.companies}, people {size.people}")
     print(f"journeys: {len(outcomes)}")
     for name in sorted({o.journey for o in outcomes}):
@@ -125,6 +126,8 @@ def storm(url: str, instance: Path, size: StormSize) -> int:
         print(f"  {n:4d} x {message[:200]}")
     for line in breakdowns[:5]:
         print("journey or clock broke down:", line)
+    for line in tracebacks[:3]:
+        print("the portal failed on:", line)
     if result.problems():
         print(result.problems())
     return 1 if result.problems() or breakdowns else 0
