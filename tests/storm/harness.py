@@ -47,7 +47,7 @@ from provisioning.audit import SYSTEM
 from provisioning.crypto import Keyring
 from provisioning.db import utcnow
 from provisioning.events import WebhookEvent
-from provisioning.partners import Environment, Provider
+from provisioning.partners import Environment
 from provisioning.runs import RUNNABLE, ProvisioningRun, RunStatus
 from provisioning.sandbox import Sandbox, SimClock
 from provisioning.tenancy import Role
@@ -55,7 +55,6 @@ from provisioning.tenancy import Role
 PUBLIC = "http://portal.test"
 PASSWORD = "storm-password-1"
 FAULT_KINDS = ("server_error", "timeout", "drop", "throttle")
-FINAL = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 WAITS = (  # what waits in the portal: the time column, and when it is a wait
     (ProvisioningRun, ProvisioningRun.resume_at, ProvisioningRun.status == RunStatus.WAITING),
     (WebhookEvent, WebhookEvent.next_attempt_at, WebhookEvent.processed_at.is_(None)),
@@ -348,18 +347,18 @@ class Storm:
         return time.monotonic() - started
 
     def unsettled(self) -> int:
-        """Runs not ended and webhook events not applied (nor given up)."""
+        """Runs not ended, and webhook events neither applied nor given up."""
+        pending = (WebhookEvent.next_attempt_at.is_not(None)) | (WebhookEvent.attempts == 0)
         with self.app.app_context():
             runs = db.session.scalar(
-                select(func.count()).where(ProvisioningRun.status.in_(RUNNABLE))
+                select(func.count())
+                .select_from(ProvisioningRun)
+                .where(ProvisioningRun.status.in_(RUNNABLE))
             )
             events = db.session.scalar(
-                select(func.count()).where(
-                    WebhookEvent.processed_at.is_(None), WebhookEvent.next_attempt_at.is_not(None)
-                )
+                select(func.count())
+                .select_from(WebhookEvent)
+                .where(WebhookEvent.processed_at.is_(None), pending)
             )
             db.session.remove()
         return runs + events
-
-
-__all__ = ["FINAL", "PUBLIC", "Provider", "Storm", "StormSize"]

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +28,7 @@ RETRIES = 3  # Retry clicks a person makes on a failed run
 RESUBMITS = 6  # times a person sends a refused form again
 START_AGAIN = re.compile(r"(?i)connect again|start the signup again|start again")
 STATUS = re.compile(r'id="run-status">([^<]+)<')
+RUN_ERROR = re.compile(r'id="run-error">([^<]*)<')
 RUN_LINK = re.compile(r'href="(/c/[^"]+/runs/\d+)" id="return-continue"')
 PROGRESS = re.compile(r'<a href="(/c/[^"]+/runs/\d+)">progress</a>')
 OFFERED = re.compile(r'name="phone_number" value="(\+\d+)"')
@@ -81,7 +83,8 @@ class Person:
                 continue
             if status in ("completed", "failed", "cancelled"):
                 if status == "failed":
-                    outcome.messages.append(re.search(r'id="run-error">([^<]*)<', page).group(1))
+                    said = RUN_ERROR.search(page)
+                    outcome.messages.append(unescape(said.group(1)) if said else "")
                 return status
             time.sleep(0.3)
         return "watched until the person left"
