@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -65,11 +66,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture
-def scratch_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the same kind as the suite's, dropped afterwards."""
+@contextmanager
+def scratch_database(database_url: str, directory: Path) -> Iterator[str]:
+    """An empty database of the same kind as the suite's (a file in ``directory`` for
+    SQLite), dropped afterwards."""
     if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        yield f"sqlite:///{directory / 'scratch.db'}"
         return
     from sqlalchemy import create_engine
 
@@ -83,6 +85,13 @@ def scratch_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def scratch_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the same kind as the suite's, dropped afterwards."""
+    with scratch_database(database_url, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from provisioning.errors import DomainError, ProviderError
+from provisioning.errors import DomainError, ProviderError, Retryable
 from provisioning.partners import Provider
 from provisioning.tenancy import tenant_get
 from provisioning.twilio import senders
@@ -31,7 +31,7 @@ from ..extensions import db
 from ..onboarding import nonces
 from ..providers import partner_configuration
 from ..security_headers import connect_page
-from .routes import company_client
+from .routes import busy_message, company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
 E164 = re.compile(r"^\+\d{6,15}$")
@@ -110,6 +110,9 @@ def complete():
             profile_name=name, callback_url=hook("messages"),
             status_callback_url=hook("status"), commit=db.session.commit,
         )  # fmt: skip
+    except Retryable as exc:  # a lost answer, a throttle, a 5xx: the claim ended, try again
+        db.session.commit()
+        return jsonify(error=busy_message(exc)), 429
     except (DomainError, ProviderError) as exc:
         db.session.commit()
         return jsonify(error=str(exc.message if isinstance(exc, ProviderError) else exc)), 400

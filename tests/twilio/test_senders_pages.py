@@ -145,3 +145,15 @@ def test_an_offline_sender_shows_its_reasons_in_plain_words(client, auth, sandbo
     assert "63062: The business has not accepted Meta's Terms of Service" in page
     notifications = unescape(client.get("/notifications/").get_data(as_text=True))
     assert "status is now OFFLINE" in notifications and "63062" in notifications
+
+
+def test_a_sender_twilio_did_not_answer_is_told_in_plain_words(client, auth, sandbox, acme):
+    """Found by the fault storm: a lost answer was shown as 'no answer: ReadTimeout'."""
+    company, admin = acme
+    auth.login(admin)
+    sandbox.faults.add("timeout", provider="twilio", method="POST", path="/Channels/Senders$")
+    sandbox.faults.add("timeout", provider="twilio", method="GET", path="/Channels/Senders$")
+    response = register(client, company, sandbox)
+    assert response.status_code == 429  # try again later, not a bad request
+    error = response.get_json()["error"]
+    assert error.startswith("Twilio did not complete the request") and "try again" in error
