@@ -28,6 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_proxy_fix(app)
+    register_input_checks(app)
     register_blueprints(app)
     register_errors(app)
     register_cli(app)
@@ -66,6 +67,12 @@ def register_proxy_fix(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+
+def register_input_checks(app: Flask) -> None:
+    from .input_checks import register
+
+    register(app)  # before the blueprints: their id rules take its converter
 
 
 def register_blueprints(app: Flask) -> None:

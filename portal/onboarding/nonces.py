@@ -33,10 +33,12 @@ def _keep(key: str, nonce: str, entry: dict) -> None:
     session[key] = dict(sorted(kept.items(), key=lambda kv: kv[1]["exp"])[-MAX_OPEN:])
 
 
-def consume(nonce: str | None, company_id: int, provider: str) -> str | None:
+def consume(nonce: object, company_id: int, provider: str) -> str | None:
     """An error message, or None when the nonce is valid (it is spent either way)."""
     if not nonce:
         return "The request carries no state: start the connection again."
+    if not isinstance(nonce, str):  # any JSON value may arrive where the nonce belongs
+        return "The state must be the text the launch gave: start the connection again."
     open_ = dict(session.get(KEY) or {})
     entry = open_.pop(nonce, None)
     session[KEY] = open_
