@@ -131,6 +131,19 @@ class TracingRequest(Request):
 
 
 @contextmanager
+def undone(app: Flask, session) -> Iterator[None]:
+    """What the requests inside change in the database is undone after them (a savepoint
+    on the test's connection), and the jobs they queued are dropped."""
+    point = session.get_bind().begin_nested()
+    try:
+        yield
+    finally:
+        point.rollback()
+        session.expire_all()
+        app.extensions["job_runner"].queue.clear()
+
+
+@contextmanager
 def kept_cookies(client) -> Iterator[None]:
     """The client's cookies (its sign-in) as they were before: a route that signs out or
     changes the session affects no later route."""

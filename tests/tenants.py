@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import MetaData, select
 
 from provisioning import accounts, companies, health, runs
 from provisioning.audit import SYSTEM
@@ -75,7 +75,8 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
     secret = f"SECRET{slug.upper()}{secrets.token_hex(6)}"
     company = companies.create_company(session, SYSTEM, f"{slug.title()} {mark}", slug)
     session.commit()
-    admin = make.user(company, Role.ADMIN, email=f"{slug}-admin-{mark.lower()}@example.com")
+    # The admin's address is what an attacker would guess and type: no canary in it.
+    admin = make.user(company, Role.ADMIN, email=f"{slug}-admin@example.com")
     member = make.user(company, Role.MEMBER, email=f"{slug}-member-{mark.lower()}@example.com")
     invited, invitation = accounts.add_member(
         session, SYSTEM, company, f"{slug}-invited-{mark.lower()}@example.com", mark, Role.MEMBER
@@ -100,7 +101,7 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
             display_phone_number=channel.phone_number,
             verified_name=mark,
             pin=f"{secret}-pin"[-6:],
-        )  # fmt: skip
+        )
     )
     health.upsert_channel(session, company.id, Provider.META, f"pn-{slug}", quality_rating="RED")
     run = runs.start_run(
@@ -171,39 +172,49 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
     )
 
 
-def tenant_tables(session, tenant: Tenant) -> dict[str, set[int]]:
-    """Ids of every row that belongs to ``tenant``: its company's, its users', and rows
-    that point at one of those (found through the foreign keys, transitively)."""
-    meta = MetaData()
-    meta.reflect(session.connection())
-    company_id = tenant.company.id
-    users = set(
-        session.scalars(select(Membership.user_id).where(Membership.company_id == company_id))
-    )
-    owned: dict[str, set[int]] = {"companies": {company_id}, "users": users}
-    grown = True
-    while grown:
-        grown = False
-        for table in meta.sorted_tables:
-            if "id" not in table.c:
-                continue
-            for fk in table.foreign_keys:
-                targets = owned.get(fk.column.table.name)
-                if not targets:
-                    continue
-                found = set(session.scalars(select(table.c.id).where(fk.parent.in_(targets))))
-                if not found <= owned.get(table.name, set()):
-                    owned[table.name] = owned.get(table.name, set()) | found
-                    grown = True
-    return owned
+class Rows:
+    """Every row that belongs to a tenant, column by column: its company's rows, its
+    users', and the rows that point at one of those (through the foreign keys, found
+    transitively). Comparing two readings shows what changed, appeared or went."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.meta = MetaData()
+        self.meta.reflect(session.connection())
+
+    def owned(self, tenant: Tenant) -> dict[str, set[int]]:
+        users = select(Membership.user_id).where(Membership.company_id == tenant.company.id)
+        owned = {"companies": {tenant.company.id}, "users": set(self.session.scalars(users))}
+        grown = True
+        while grown:
+            grown = False
+            for table in self.meta.sorted_tables:
+                for fk in table.foreign_keys if "id" in table.c else ():
+                    targets = owned.get(fk.column.table.name)
+                    if not targets:
+                        continue
+                    found = set(
+                        self.session.scalars(select(table.c.id).where(fk.parent.in_(targets)))
+                    )
+                    if not found <= owned.setdefault(table.name, set()):
+                        owned[table.name] |= found
+                        grown = True
+        return owned
+
+    def of(self, tenant: Tenant) -> dict[str, dict[int, tuple]]:
+        snapshot: dict[str, dict[int, tuple]] = {}
+        for name, ids in self.owned(tenant).items():
+            table = self.meta.tables[name]
+            rows = self.session.execute(select(table).where(table.c.id.in_(ids)))
+            snapshot[name] = {row.id: tuple(row) for row in rows}
+        return snapshot
 
 
-def rows_of(session, tenant: Tenant) -> dict[str, dict[int, tuple]]:
-    """Every column of every row that belongs to ``tenant``, by table and id."""
-    snapshot: dict[str, dict[int, tuple]] = {}
-    for table, ids in tenant_tables(session, tenant).items():
-        rows = session.execute(
-            text(f"SELECT * FROM {table} WHERE id IN ({','.join(map(str, sorted(ids)))})")
-        )
-        snapshot[table] = {row.id: tuple(row) for row in rows}
-    return snapshot
+def changes(before: dict, after: dict) -> list[str]:
+    """Rows changed, gone or new between two readings of ``Rows.of``, as table:id."""
+    return [
+        f"{table}:{ident}"
+        for table in sorted(set(before) | set(after))
+        for ident in sorted(set(before.get(table, {})) | set(after.get(table, {})))
+        if before.get(table, {}).get(ident) != after.get(table, {}).get(ident)
+    ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +33,7 @@ from tests.route_inputs import (
     int_arguments,
     kept_cookies,
     routes,
+    undone,
 )
 from tests.tenants import populate
 
@@ -128,29 +128,20 @@ def webhook_requests(route: Route, world) -> st.SearchStrategy | None:
     if route.endpoint == "webhooks.meta_event":
         secret = configs[Provider.META].value("app_secret")
         return st.tuples(encoded(mutations(META_EVENT)), signed).map(
-            lambda b: {
-                "data": b[0],
-                "content_type": "application/json",
-                "headers": {
-                    "X-Hub-Signature-256": "sha256=" + hmac_hex(secret, b[0])
-                    if b[1]
-                    else "sha256=00"
-                },
-            }  # fmt: skip
+            lambda b: signed_json(b[0], "X-Hub-Signature-256", "sha256=", secret, b[1])
         )
     if route.endpoint == "webhooks.meta_verify":
         token = configs[Provider.META].value("webhook_verify_token")
-        args = {"hub.mode": st.sampled_from(["subscribe", ""]) | texts,
-                "hub.verify_token": st.just(token) | texts, "hub.challenge": texts}  # fmt: skip
+        args = {
+            "hub.mode": st.sampled_from(["subscribe", ""]) | texts,
+            "hub.verify_token": st.just(token) | texts,
+            "hub.challenge": texts,
+        }
         return st.fixed_dictionaries({}, optional=args).map(lambda q: {"query_string": q})
     if route.endpoint == "webhooks.dialog360":
         secret = configs[Provider.DIALOG360].value("webhook_secret")
         return st.tuples(encoded(mutations(D360_EVENT)), signed).map(
-            lambda b: {
-                "data": b[0],
-                "content_type": "application/json",
-                "headers": {"x-360dialog-signature": hmac_hex(secret, b[0]) if b[1] else "00"},
-            }  # fmt: skip
+            lambda b: signed_json(b[0], "x-360dialog-signature", "", secret, b[1])
         )
     if route.endpoint == "webhooks.twilio_callback":
         master = configs[Provider.TWILIO]
@@ -173,11 +164,26 @@ def webhook_requests(route: Route, world) -> st.SearchStrategy | None:
     return None
 
 
+def signed_json(body: bytes, header: str, prefix: str, secret: str, signed: bool) -> dict:
+    """A JSON delivery with an HMAC-SHA256 signature header (a wrong one if not ``signed``)."""
+    signature = hmac_hex(secret, body) if signed else "00"
+    return {
+        "data": body,
+        "content_type": "application/json",
+        "headers": {header: prefix + signature},
+    }
+
+
 def json_delivery(token: str, body: bytes, digest: str) -> dict:
     """A JSON body Twilio signs through the URL's ``bodySHA256`` (right, empty or wrong)."""
     sha = {"hash": hashlib.sha256(body).hexdigest(), "empty": "", "wrong": "0" * 64}[digest]
-    return {"data": body, "content_type": "application/json",
-            "query_string": {"bodySHA256": sha}, "twilio_token": token, "twilio_params": {}}  # fmt: skip
+    return {
+        "data": body,
+        "content_type": "application/json",
+        "query_string": {"bodySHA256": sha},
+        "twilio_token": token,
+        "twilio_params": {},
+    }
 
 
 # -- the world and the requests ----------------------------------------------------------
@@ -276,20 +282,7 @@ def fuzz_route(client, route: Route, world: World, traced, examples: int) -> Non
 
 @pytest.fixture
 def isolated(app, session):
-    """A context manager: what happens inside is undone after it (a savepoint)."""
-    connection = session.get_bind()
-
-    @contextmanager
-    def savepoint():
-        point = connection.begin_nested()
-        try:
-            yield
-        finally:
-            point.rollback()
-            session.expire_all()
-            app.extensions["job_runner"].queue.clear()
-
-    return savepoint
+    return lambda: undone(app, session)
 
 
 @pytest.fixture
