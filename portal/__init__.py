@@ -85,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     from .company.routes import bp as company_bp
     from .fleet.routes import bp as fleet_bp
     from .health import bp as health_bp
+    from .invitations.routes import bp as invitations_bp
     from .notifications.routes import bp as notifications_bp
     from .onboarding.returns import bp as return_bp
     from .onboarding.routes import bp as onboarding_bp
@@ -111,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
         webhooks_bp,
         fleet_bp,
         notifications_bp,
+        invitations_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

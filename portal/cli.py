@@ -137,6 +137,24 @@ def sync_quality(provider: str | None, company_slug: str | None) -> None:
         sys.exit(1)
 
 
+@sync_cli.command("dialog360-webhooks")
+def sync_dialog360_webhooks() -> None:
+    """Point every connected 360dialog channel's messaging webhook at this portal with its
+    own secret (channels connected before the secret existed need this once)."""
+    from provisioning.dialog360.onboarding import point_all_webhooks
+
+    from .providers import provider_transport
+
+    base = current_app.config["PUBLIC_BASE_URL"]
+    pointed, errors = point_all_webhooks(db.session, base, provider_transport())
+    db.session.commit()
+    click.echo(f"{pointed} channel webhook(s) pointed at the portal.")
+    for error in errors:
+        click.echo(f"  {error}", err=True)
+    if errors:
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
     from .demo import demo
 

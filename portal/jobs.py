@@ -238,7 +238,7 @@ def apply_twilio_events(event_id: int) -> list[int]:
 PERIODIC: dict[str, str] = {
     "provisioning.resume_due_runs": "JOB_POLL_SECONDS",
     "webhooks.retry_failed": "JOB_POLL_SECONDS",
-    "alerts.send_emails": "JOB_POLL_SECONDS",
+    "mail.send": "JOB_POLL_SECONDS",
     "sync.meta_refreshes": "JOB_POLL_SECONDS",
     "sync.quality": "QUALITY_SYNC_INTERVAL_SECONDS",
 }

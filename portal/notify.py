@@ -1,21 +1,26 @@
-"""Alert emails: pending notifications go out by SMTP when a mail server is configured.
+"""The mail job: alerts become outbox messages, and the outbox goes out by SMTP.
 
 ``SMTP_URL`` is ``smtp://user:password@host:587`` (STARTTLS when the server offers it) or
-``smtps://...`` (TLS from the start); without it, pending emails are marked skipped and
-the portal's notifications list is the only channel. Each email is claimed before it is
-sent, so a crash or a second worker never sends it twice.
+``smtps://...`` (TLS from the start); without it, pending messages are marked skipped and
+the portal's notifications list is the only channel for alerts.
+
+Each message is sent on its own (``provisioning.mail``): one that cannot be built or that
+the server refuses is marked failed and the next one goes; the attempt is committed before
+the message is handed over, so a broken connection or a dead worker never makes the job
+send twice what the server may have accepted.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
-from email.message import EmailMessage
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
-from provisioning import health
+from provisioning import health, mail
+from provisioning.db import utcnow
 
 from .extensions import db
 from .jobs import job
@@ -23,14 +28,33 @@ from .jobs import job
 log = logging.getLogger("portal.notify")
 
 
-def _connect(url: str) -> smtplib.SMTP:
+class _DataAware:
+    """Knows whether DATA began: before it, the server cannot have accepted the message."""
+
+    data_started = False
+
+    def data(self, msg: Any) -> Any:
+        self.data_started = True
+        return super().data(msg)  # type: ignore[misc]
+
+
+class _SMTP(_DataAware, smtplib.SMTP):
+    pass
+
+
+class _SMTPS(_DataAware, smtplib.SMTP_SSL):
+    pass
+
+
+def _connect(url: str) -> _SMTP | _SMTPS:
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError("SMTP_URL must look like smtp://user:password@host:587")
+    server: _SMTP | _SMTPS
     if parts.scheme == "smtps":
-        server: smtplib.SMTP = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=15)
+        server = _SMTPS(parts.hostname, parts.port or 465, timeout=15)
     else:
-        server = smtplib.SMTP(parts.hostname, parts.port or 25, timeout=15)
+        server = _SMTP(parts.hostname, parts.port or 25, timeout=15)
         server.ehlo()
         if server.has_extn("starttls"):
             server.starttls()
@@ -40,49 +64,87 @@ def _connect(url: str) -> smtplib.SMTP:
     return server
 
 
-def alert_email(notification: health.Notification) -> EmailMessage:
-    alert, config = notification.alert, current_app.config
-    message = EmailMessage()
-    message["From"] = config.get("MAIL_FROM") or "alerts@localhost"
-    message["To"] = notification.user.email
-    message["Subject"] = f"Channel alert: {alert.message}"[:200]
-    base = config["PUBLIC_BASE_URL"].rstrip("/")
-    message.set_content(
-        f"{alert.message}\n\n"
-        f"Observed at {alert.created_at:%Y-%m-%d %H:%M} UTC.\n"
-        f"See your notifications: {base}/notifications\n"
-    )
-    return message
-
-
-@job("alerts.send_emails", queue="sweeps")
-def send_alert_emails() -> int:
-    """Email pending notifications (or mark them skipped without a mail server)."""
-    url = current_app.config.get("SMTP_URL")
+@job("mail.send", queue="sweeps", time_limit=300.0)
+def send_mail() -> int:
+    """Queue alert e-mails, then send pending messages; returns how many were sent."""
+    config = current_app.config
+    health.queue_alert_emails(db.session, config["PUBLIC_BASE_URL"])
+    db.session.commit()
+    url = config.get("SMTP_URL")
     if not url:
-        health.skip_emails(db.session)
+        mail.skip_pending(db.session, utcnow())
         db.session.commit()
         return 0
-    claimed = health.claim_emails(db.session)
+    released, uncertain = mail.recover(db.session, utcnow())
+    if released or uncertain:
+        log.warning("mail: %d stale claims sent again, %d uncertain", released, uncertain)
+    claimed = mail.claim(db.session, utcnow())
     db.session.commit()
     if not claimed:
         return 0
-    sent = 0
     try:
         server = _connect(url)
     except (OSError, smtplib.SMTPException, ValueError) as exc:
         log.warning("mail server unavailable: %s", type(exc).__name__)
-        for row in claimed:
-            row.email_status = "pending"  # nothing was sent: try again on the next pass
-        db.session.commit()
+        _release(claimed)  # nothing was sent: the next pass tries again
         return 0
-    with server:
-        for row in claimed:
-            try:
-                server.send_message(alert_email(row))
-                row.email_status, sent = "sent", sent + 1
-            except (OSError, smtplib.SMTPException) as exc:
-                row.email_status = "failed"
-                log.warning("alert email %d failed: %s", row.id, type(exc).__name__)
-            db.session.commit()
+    sender = config.get("MAIL_FROM") or "alerts@localhost"
+    sent = 0
+    try:
+        for position, row in enumerate(claimed):
+            outcome = _send_one(server, row, sender)
+            sent += outcome == "sent"
+            if outcome == "disconnected":
+                _release(claimed[position + 1 :])
+                break
+    finally:
+        try:
+            server.quit()
+        except (OSError, smtplib.SMTPException):
+            server.close()
     return sent
+
+
+def _send_one(server: _SMTP | _SMTPS, row: mail.OutgoingMail, sender: str) -> str:
+    """Send one message and commit its outcome: sent, failed, uncertain or disconnected
+    (released: the connection was gone before the server could accept anything)."""
+    if server.sock is None:  # the server closed the connection after the previous one
+        _release([row])
+        return "disconnected"
+    try:
+        message = mail.build(row, sender)
+    except Exception as exc:  # one malformed message must never stop the others
+        return _finish(row, "failed", f"could not be built: {type(exc).__name__}")
+    mail.attempt(row, utcnow())
+    db.session.commit()  # the intent, before the server sees anything
+    server.data_started = False
+    try:
+        server.send_message(message)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError) as exc:
+        return _finish(row, "failed", f"refused: {type(exc).__name__}")
+    except smtplib.SMTPResponseException as exc:
+        return _finish(row, "failed", f"refused: {exc.smtp_code}")
+    except Exception as exc:
+        if server.data_started:  # the message may have reached the server in full
+            _finish(row, "uncertain", f"lost while sending: {type(exc).__name__}")
+            return "disconnected"
+        if isinstance(exc, OSError | smtplib.SMTPException):  # the connection broke first
+            _release([row])
+            return "disconnected"
+        # refused while it was being written (the header policy): nothing went out
+        return _finish(row, "failed", f"could not be written: {type(exc).__name__}")
+    return _finish(row, "sent")
+
+
+def _finish(row: mail.OutgoingMail, status: str, error: str | None = None) -> str:
+    mail.finish(row, status, utcnow(), error)
+    db.session.commit()
+    if error:
+        log.warning("mail %d %s: %s", row.id, status, error)
+    return status
+
+
+def _release(rows: list[mail.OutgoingMail]) -> None:
+    for row in rows:
+        mail.release(row)
+    db.session.commit()

@@ -9,6 +9,7 @@ from sqlalchemy.sql import Select
 from . import audit
 from .errors import DomainError
 from .tenancy import Company, slugify, unique_slug
+from .text import has_control_characters
 
 
 def search_companies(query: str = "") -> Select[tuple[Company]]:
@@ -24,7 +25,7 @@ def search_companies(query: str = "") -> Select[tuple[Company]]:
 def create_company(
     session: Session, actor: audit.Actor, name: str, slug: str = "", *, is_demo: bool = False
 ) -> Company:
-    name = name.strip()
+    name = _one_line_name(name)
     if not name:
         raise DomainError("A company needs a name.")
     slug = slugify(slug) if slug.strip() else unique_slug(session, name)
@@ -40,8 +41,9 @@ def update_company(
     session: Session, actor: audit.Actor, company: Company, name: str, slug: str, active: bool
 ) -> Company:
     changed = []
-    if name.strip() and name.strip() != company.name:
-        company.name, changed = name.strip(), [*changed, "name"]
+    name = _one_line_name(name)
+    if name and name != company.name:
+        company.name, changed = name, [*changed, "name"]
     if slug.strip() and slugify(slug) != company.slug:
         _ensure_free(session, slugify(slug), company.id)
         company.slug, changed = slugify(slug), [*changed, "slug"]
@@ -52,6 +54,13 @@ def update_company(
         changed=changed,
     )  # fmt: skip
     return company
+
+
+def _one_line_name(name: str) -> str:
+    """The name, stripped; it appears in e-mail subjects, so it must be one line."""
+    if has_control_characters(name.strip()):
+        raise DomainError("A company name must be one line, without control characters.")
+    return name.strip()
 
 
 def _ensure_free(session: Session, slug: str, own_id: int | None) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from .channels import Channel
 from .errors import NotFound
-from .health import Alert, ChannelHistory, Notification, limit_rank
+from .health import Alert, ChannelHistory, Notification, limit_rank, visible_to
 from .partners import Provider
 from .sync import SyncRun
 from .tenancy import Company, tenant_select
@@ -274,7 +274,7 @@ def notifications_page(
         .join(Alert, Alert.id == Notification.alert_id)
         .join(Channel, Channel.id == Alert.channel_id)
         .join(Company, Company.id == Channel.company_id)
-        .where(Notification.user_id == user_id)
+        .where(Notification.user_id == user_id, visible_to(user_id))
         .order_by(Notification.id.desc())
         .limit(size + 1)
     )
@@ -287,10 +287,14 @@ def notifications_page(
 
 
 def user_notification(session: Session, user_id: int, notification_id: int) -> Notification:
-    """The user's own notification, or :class:`NotFound` (another user's is not theirs)."""
+    """The user's own notification while they may see its company, or :class:`NotFound`."""
     row = session.scalars(
-        select(Notification).where(
-            Notification.id == notification_id, Notification.user_id == user_id
+        select(Notification)
+        .join(Alert, Alert.id == Notification.alert_id)
+        .where(
+            Notification.id == notification_id,
+            Notification.user_id == user_id,
+            visible_to(user_id),
         )
     ).one_or_none()
     if row is None:

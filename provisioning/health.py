@@ -12,16 +12,29 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
+from . import mail
 from .channels import Channel
 from .db import Base, intpk, utcnow
 from .errors import DomainError
 from .partners import Provider
-from .tenancy import CompanyOwned, Membership, Role, User
+from .tenancy import Company, CompanyOwned, Membership, Role, User
+from .text import has_control_characters, one_line
 
 HEALTH_FIELDS = ("status", "quality_rating", "messaging_limit")
 QUALITY_RANK = {"GREEN": 0, "YELLOW": 1, "RED": 2}
@@ -33,6 +46,7 @@ BLOCKED_STATUSES = {
     "FLAGGED",
     "ACCOUNT_RESTRICTION",
     "ACCOUNT_VIOLATION",
+    "OFFLINE",  # a Twilio sender that cannot send (its offline_reasons say why)
 }
 _LIMIT = re.compile(r"(?i)^(?:TIER_)?(\d+)(K|M)?$")
 
@@ -72,7 +86,9 @@ class Alert(CompanyOwned, Base):
 
 
 class Notification(Base):
-    """An alert as one person sees it: unread until they read it, emailed at most once."""
+    """An alert as one person sees it: unread until they read it, emailed at most once.
+
+    A person sees it only while they may see the company (:func:`visible_to`)."""
 
     __tablename__ = "notifications"
     __table_args__ = (
@@ -87,7 +103,7 @@ class Notification(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     read_at: Mapped[dt.datetime | None]
-    # pending -> sending -> sent | failed, or skipped when no mail server is configured.
+    # pending -> queued (an ``outgoing_mail`` message) | skipped (no longer a member).
     email_status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
 
     alert: Mapped[Alert] = relationship()
@@ -129,9 +145,12 @@ def observe(
     *,
     source: str,
     at: dt.datetime | None = None,
+    explain: Sequence[str] = (),
     **values: str | None,
 ) -> ChannelHistory | None:
-    """Apply observed health values; a history row (and alert) only if something changed."""
+    """Apply observed health values; a history row (and alert) only if something changed.
+
+    ``explain`` adds the provider's own reasons to an alert the change raises."""
     unknown = set(values) - set(HEALTH_FIELDS)
     if unknown:
         raise TypeError(f"not health fields: {', '.join(sorted(unknown))}")
@@ -159,7 +178,7 @@ def observe(
     session.flush()
     reasons = [] if new else degradations(before, after)
     if reasons:
-        raise_alert(session, channel, history, reasons)
+        raise_alert(session, channel, history, [*reasons, *explain])
     return history
 
 
@@ -170,6 +189,7 @@ def upsert_channel(
     provider_ref: str,
     *,
     source: str = "onboarding",
+    explain: Sequence[str] = (),
     **fields: object,
 ) -> Channel:
     """The company's channel for this provider number, created or updated in place.
@@ -188,14 +208,28 @@ def upsert_channel(
     for name, value in fields.items():
         if value is not None and getattr(channel, name) != value:
             setattr(channel, name, value)
-    observe(session, channel, source=source, **health)  # type: ignore[arg-type]
+    observe(session, channel, source=source, explain=explain, **health)  # type: ignore[arg-type]
     return channel
+
+
+def alert_now(session: Session, channel: Channel, reasons: list[str], *, source: str) -> Alert:
+    """An alert about something besides status, quality and limit (e.g. a number that may no
+    longer send templates): recorded against an observation of the unchanged state."""
+    history = ChannelHistory(
+        company_id=channel.company_id,
+        channel_id=channel.id,
+        source=source,
+        **{name: getattr(channel, name) or "" for name in HEALTH_FIELDS},
+    )
+    session.add(history)
+    session.flush()
+    return raise_alert(session, channel, history, reasons)
 
 
 def raise_alert(
     session: Session, channel: Channel, history: ChannelHistory, reasons: list[str]
 ) -> Alert:
-    label = channel.display_name or channel.phone_number
+    label = one_line(channel.display_name or channel.phone_number or "")
     alert = Alert(
         company_id=channel.company_id,
         channel_id=channel.id,
@@ -241,24 +275,55 @@ def history(session: Session, channel: Channel, limit: int = 500) -> list[Channe
 
 def unread_count(session: Session, user_id: int) -> int:
     return session.scalar(
-        select(func.count(Notification.id)).where(
-            Notification.user_id == user_id, Notification.read_at.is_(None)
+        select(func.count(Notification.id))
+        .join(Alert, Alert.id == Notification.alert_id)
+        .where(
+            Notification.user_id == user_id,
+            Notification.read_at.is_(None),
+            visible_to(user_id),
         )
     )
 
 
 def mark_read(session: Session, user_id: int, notification_ids: list[int] | None = None) -> int:
-    """Mark the user's notifications read (all of them without ids); returns how many."""
+    """Mark the user's notifications read (all they may see without ids); returns how many."""
+    visible = select(Alert.id).where(visible_to(user_id))
     stmt = update(Notification).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None)
+        Notification.user_id == user_id,
+        Notification.read_at.is_(None),
+        Notification.alert_id.in_(visible),
     )
     if notification_ids is not None:
         stmt = stmt.where(Notification.id.in_(notification_ids))
     return session.execute(stmt.values(read_at=utcnow())).rowcount
 
 
-def claim_emails(session: Session, limit: int = 100) -> list[Notification]:
-    """Pending emails, marked ``sending`` (an email is never sent twice, even after a crash)."""
+def visible_to(user_id: int) -> ColumnElement[bool]:
+    """A condition on ``Alert``: the user may still see alerts of its company, as a
+    platform admin or an active member of that (active) company. A person removed from a
+    company stops seeing its alerts at once; their notifications come back if they return."""
+    membership, company, user = aliased(Membership), aliased(Company), aliased(User)
+    member = (
+        select(membership.id)
+        .join(company, company.id == membership.company_id)
+        .where(
+            membership.user_id == user_id,
+            membership.company_id == Alert.company_id,
+            membership.is_active.is_(True),
+            company.is_active.is_(True),
+        )
+        .correlate(Alert)
+        .exists()
+    )
+    platform_admin = (
+        select(user.id).where(user.id == user_id, user.is_platform_admin.is_(True)).exists()
+    )
+    return or_(platform_admin, member)
+
+
+def queue_alert_emails(session: Session, base_url: str, limit: int = 500) -> int:
+    """Turn pending notifications into outbox messages (``provisioning.mail``), once each;
+    a recipient who may no longer see the company's alerts is skipped."""
     rows = session.scalars(
         select(Notification)
         .where(Notification.email_status == "pending")
@@ -266,12 +331,26 @@ def claim_emails(session: Session, limit: int = 100) -> list[Notification]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    queued = 0
     for row in rows:
-        row.email_status = "sending"
-    return list(rows)
-
-
-def skip_emails(session: Session) -> int:
-    """No mail server: pending emails will never be sent (the portal list still shows them)."""
-    stmt = update(Notification).where(Notification.email_status == "pending")
-    return session.execute(stmt.values(email_status="skipped")).rowcount
+        visible = session.scalar(
+            select(Alert.id).where(Alert.id == row.alert_id, visible_to(row.user_id))
+        )
+        user = row.user
+        if visible is None or not user.is_active or has_control_characters(user.email):
+            row.email_status = "skipped"
+            continue
+        alert = row.alert
+        mail.queue(
+            session,
+            kind="alert",
+            to=user.email,
+            subject=f"Channel alert: {alert.message}",
+            body=(
+                f"{alert.message}\n\n"
+                f"Observed at {alert.created_at:%Y-%m-%d %H:%M} UTC.\n"
+                f"See your notifications: {base_url.rstrip('/')}/notifications\n"
+            ),
+        )
+        row.email_status, queued = "queued", queued + 1
+    return queued

@@ -1,14 +1,11 @@
-"""Channel health: changes only, history, one alert per degrading transition, emails."""
+"""Channel health: changes only, history, one alert per degrading transition (e-mails:
+tests/test_mail.py)."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from portal.notify import send_alert_emails
 from provisioning import health
 from provisioning.health import Alert, ChannelHistory, Notification, limit_rank, upsert_channel
 from provisioning.partners import Provider
@@ -112,60 +109,3 @@ def test_notifications_are_read_per_user(session, channel, people):
     assert health.mark_read(session, owner) == 1
     assert health.unread_count(session, owner) == 0
     assert health.unread_count(session, platform) == 1
-
-
-def send(app) -> int:
-    with app.app_context():
-        return send_alert_emails()
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], str]] = []
-
-    async def handle_DATA(self, server, smtp_session, envelope):  # aiosmtpd calls it by name
-        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox(app, monkeypatch):
-    handler = Inbox()
-    with socket.socket() as probe:  # a free port (aiosmtpd checks the one it is given)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://127.0.0.1:{controller.port}")
-    monkeypatch.setitem(app.config, "MAIL_FROM", "alerts@portal.test")
-    yield handler
-    controller.stop()
-
-
-def test_each_alert_is_emailed_once_to_each_recipient(app, session, channel, people, inbox):
-    health.observe(session, channel, source="webhook", quality_rating="RED")
-    session.commit()
-    assert send(app) == 2
-    assert send(app) == 0  # nothing is sent twice
-    recipients = sorted(to for tos, _ in inbox.messages for to in tos)
-    assert recipients == sorted([people["owner"].email, people["platform"].email])
-    body = inbox.messages[0][1]
-    assert "quality rating dropped to RED" in body and "/notifications" in body
-    statuses = set(session.scalars(select(Notification.email_status)))
-    assert statuses == {"sent"}
-
-
-def test_without_a_mail_server_emails_are_skipped(app, session, channel, monkeypatch):
-    monkeypatch.setitem(app.config, "SMTP_URL", None)
-    health.observe(session, channel, source="webhook", quality_rating="RED")
-    session.commit()
-    assert send(app) == 0
-    assert set(session.scalars(select(Notification.email_status))) == {"skipped"}
-
-
-def test_an_unreachable_mail_server_leaves_emails_pending(app, session, channel, monkeypatch):
-    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:9")  # nothing listens
-    health.observe(session, channel, source="webhook", quality_rating="RED")
-    session.commit()
-    assert send(app) == 0
-    assert set(session.scalars(select(Notification.email_status))) == {"pending"}

@@ -128,3 +128,43 @@ def test_the_badge_costs_one_query(app, client, auth, make, session):
         page = client.get(f"/c/{company.slug}/team").get_data(as_text=True)
     assert unread_shown(page) == 1
     assert sum("notifications" in s for s in statements) == 1
+
+
+def test_removed_members_no_longer_see_the_companys_alerts(client, auth, make, session):
+    from provisioning import accounts
+    from provisioning.audit import SYSTEM
+    from provisioning.tenancy import Membership
+
+    company, other = make.company(), make.company()
+    admin = make.user(company, Role.ADMIN)
+    accounts.set_membership(session, SYSTEM, admin, other, Role.ADMIN)
+    red_channel(session, company, "n-1")
+    red_channel(session, other, "n-2")
+    mine = session.scalars(
+        select(Notification).where(Notification.user_id == admin.id).order_by(Notification.id)
+    ).all()
+    auth.login(admin)
+    assert len(ids_shown(client.get("/notifications/").get_data(as_text=True))) == 2
+
+    membership = session.scalars(
+        select(Membership).where(
+            Membership.user_id == admin.id, Membership.company_id == company.id
+        )
+    ).one()
+    accounts.deactivate_membership(session, SYSTEM, membership)
+    session.commit()
+    page = client.get("/notifications/").get_data(as_text=True)
+    assert ids_shown(page) == [mine[1].id] and unread_shown(page) == 1
+    response = auth.post(f"/notifications/{mine[0].id}/read", form_page="/notifications/")
+    assert response.status_code == 404
+    auth.post("/notifications/read", form_page="/notifications/")
+    session.expire_all()
+    assert mine[0].read_at is None and mine[1].read_at is not None
+
+    other.is_active = False  # a deactivated company's alerts go too
+    session.commit()
+    assert ids_shown(client.get("/notifications/").get_data(as_text=True)) == []
+
+    accounts.set_membership(session, SYSTEM, admin, company, Role.MEMBER)  # back again
+    session.commit()
+    assert ids_shown(client.get("/notifications/").get_data(as_text=True)) == [mine[0].id]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 
-from provisioning import accounts
+from provisioning import accounts, invitations
 from provisioning.errors import DomainError
+from provisioning.invitations import CompanyInvitation
 from provisioning.partners import Provider
 from provisioning.tenancy import Membership, Role, User, tenant_get, tenant_select
 
 from ..access import actor, company_admin, company_member
-from ..admin.forms import AddMemberForm, ConfirmForm, RoleForm
+from ..admin.forms import ConfirmForm, RoleForm
 from ..extensions import db
-from ..flashes import flash_invitation
+from ..flashes import flash_invitation_link
+from ..invitations.forms import InviteForm
+from ..jobs import enqueue
 from ..onboarding.routes import company_channels, recent_runs
 from ..providers import partner_configuration
 
@@ -44,10 +47,12 @@ def team():
     members = db.session.scalars(
         tenant_select(Membership, g.company.id).join(User).order_by(User.email)
     )
+    admin = g.role is Role.ADMIN
     return render_template(
         "company/team.html",
         members=list(members),
-        form=AddMemberForm(),
+        invitations=invitations.pending(db.session, g.company.id) if admin else [],
+        form=InviteForm(),
         role_choices=[(r.value, r.label) for r in Role],
         confirm=ConfirmForm(),
     )
@@ -56,22 +61,47 @@ def team():
 @bp.route("/team/invite", methods=["POST"])
 @company_admin
 def team_invite():
-    form = AddMemberForm()
+    """Invite an address; the answer is the same whether it has an account or not."""
+    form = InviteForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
             flash("; ".join(errors), "error")
         return redirect(team_url()), 303
-    user, token = accounts.add_member(
-        db.session,
-        actor(),
-        g.company,
-        form.email.data,
-        form.name.data or "",
-        Role(form.role.data),
-    )
+    mail_server = current_app.config.get("SMTP_URL")
+    if not mail_server and current_app.config["PORTAL_ENV"] == "production":
+        flash("Invitations are sent by e-mail: the platform has no mail server (SMTP_URL).",
+              "error")  # fmt: skip
+        return redirect(team_url()), 303
+    try:
+        invitation, token = invitations.invite(
+            db.session, actor(), g.company, form.email.data, Role(form.role.data),
+            link=lambda token: url_for("invitations.accept", token=token, _external=True),
+        )  # fmt: skip
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(team_url()), 303
     db.session.commit()
-    flash(f"{user.email} is now {Role(form.role.data).label}.", "success")
-    flash_invitation(token)
+    enqueue("mail.send")
+    flash(f"Invitation sent to {invitation.email}. It stays pending until they accept it.",
+          "success")  # fmt: skip
+    if not mail_server:  # development and demo only: the link is shown to pass on
+        flash_invitation_link(url_for("invitations.accept", token=token, _external=True))
+    return redirect(team_url())
+
+
+@bp.route("/team/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@company_admin
+def team_invitation_revoke(invitation_id: int):
+    invitation = tenant_get(db.session, CompanyInvitation, g.company.id, invitation_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            invitations.revoke(db.session, actor(), invitation)
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return redirect(team_url()), 303
+        db.session.commit()
+        flash(f"The invitation of {invitation.email} is revoked.", "success")
     return redirect(team_url())
 
 

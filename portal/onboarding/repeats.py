@@ -1,19 +1,24 @@
 """One launch, one run: a completion that arrives twice gets the first one's run.
 
 A popup's completion can be posted twice: a double submit, a reload of the return page,
-two requests in flight at once. The run carries the launch's nonce as its unique
-``state_nonce``. A repeat that comes after the first finds the nonce spent in its
-session and answers with that run. A repeat that raced the first one past the nonce
-check loses at the unique constraint: the ``IntegrityError`` is rolled back and the
-winner's run is read back, never answered with a 500.
+two requests in flight at once. The run carries the hash of the launch's nonce as its
+unique ``state_nonce``, and the completion spends the launch (``provisioning.launches``)
+in the transaction that starts the run. A repeat finds the launch spent by the same user
+and is answered with that run; a repeat in flight at the same time waits for the first
+one's row lock and then finds the run committed. Should two starts still meet at the
+unique constraint, the ``IntegrityError`` is rolled back and the winner's run is read back,
+never answered with a 500.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
+from provisioning import launches
+from provisioning.errors import DomainError
 from provisioning.runs import ProvisioningRun
 from provisioning.tenancy import tenant_select
 
@@ -23,28 +28,58 @@ from . import nonces
 
 def run_of_launch(company_id: int, nonce: str) -> ProvisioningRun | None:
     return db.session.scalars(
-        tenant_select(ProvisioningRun, company_id).where(ProvisioningRun.state_nonce == nonce)
+        tenant_select(ProvisioningRun, company_id).where(
+            ProvisioningRun.state_nonce == launches.digest(nonce)
+        )
     ).one_or_none()
 
 
-def repeated(provider: str, nonce: str | None = None) -> ProvisioningRun | None:
-    """The run a completion of this session's launch already started (``nonce``, or the
-    newest launch of ``provider`` when the provider does not echo the nonce)."""
-    found = nonces.spent(provider, nonce)
-    return run_of_launch(found[1], found[0]) if found else None
+def repeated(nonce: object, company_id: int, provider: str) -> ProvisioningRun | None:
+    """The run an earlier completion of the current user's launch started, if any."""
+    launch = launches.find(db.session, nonce)
+    if (
+        launch is None
+        or launch.spent_at is None
+        or launch.user_id != current_user.id
+        or launch.company_id != company_id
+        or launch.provider != provider
+    ):
+        return None
+    return run_of_launch(company_id, str(nonce))
 
 
-def start_once(
-    company_id: int, nonce: str, start: Callable[[], ProvisioningRun]
+def complete_once(
+    nonce: object,
+    company_id: int,
+    provider: str,
+    start: Callable[[str], ProvisioningRun],
+    is_same: Callable[[ProvisioningRun], bool] = lambda run: True,
 ) -> tuple[ProvisioningRun, bool]:
-    """Start and commit the launch's run; ``(run, True)``, or the run a concurrent repeat
-    of the same completion committed first and ``False``."""
+    """Spend the launch and start its run, committed: ``(run, True)``; or, for a repeat of
+    a completion already made (``is_same`` the first one's run), ``(that run, False)``.
+
+    ``start(state_nonce)`` builds the run. ``LaunchRefused`` when the nonce is unusable;
+    a ``DomainError`` from ``start`` is raised after the launch is spent all the same."""
     try:
-        run = start()
+        nonces.spend(nonce, company_id, provider)
+    except nonces.LaunchRefused:
+        db.session.rollback()
+        earlier = repeated(nonce, company_id, provider)
+        if earlier is None or not is_same(earlier):
+            raise
+        return earlier, False
+    state = str(nonce)  # spend() refuses anything but a string
+    try:
+        run = start(launches.digest(state))
         db.session.commit()
+    except DomainError:
+        db.session.rollback()
+        nonces.burn(state)
+        db.session.commit()
+        raise
     except IntegrityError:
         db.session.rollback()
-        run = run_of_launch(company_id, nonce)
+        run = run_of_launch(company_id, state)
         if run is None:
             raise
         return run, False

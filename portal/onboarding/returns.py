@@ -1,16 +1,19 @@
 """Where a provider's hub sends the customer back (outside any company URL).
 
-The company comes from the launch's nonce, which is bound to this browser session; the
-signed-in user must still be an admin of that company.
+The return must carry the launch's nonce (``state``, which the launch puts inside the
+redirect URL, so it comes back whether or not the hub echoes it); there is no fallback to
+an open launch. The launch names the company and was issued to the signed-in user, who
+must still be an admin of that company. The run's first step then requires the client's
+partner payload to be the company's opaque id.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, session, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from provisioning import runs
+from provisioning import launches, runs
 from provisioning.dialog360 import hub
 from provisioning.dialog360.models import Dialog360Client
 from provisioning.dialog360.onboarding import INTEGRATED_ONBOARDING
@@ -22,71 +25,61 @@ from ..access import actor, signed_in
 from ..extensions import db
 from ..jobs import enqueue
 from ..providers import required_configuration
-from . import nonces, repeats
+from . import repeats
 
 bp = Blueprint("onboarding_return", __name__, url_prefix="/onboarding")
-
-
-def _pending_nonce(provider: str) -> str | None:
-    """360dialog may not echo ``state`` (fact sheet §1): then the session's one open launch."""
-    open_ = [n for n, v in (session.get(nonces.KEY) or {}).items() if v["provider"] == provider]
-    return open_[0] if len(open_) == 1 else None
-
-
-def _repeated_return(provider: str) -> runs.ProvisioningRun | None:
-    """The run this session's launch already started, when this return repeats its
-    completion (a reload, or two loads at once); None for a first completion."""
-    echoed = request.args.get("state")
-    if echoed is None and _pending_nonce(provider) is not None:
-        return None  # the session's open launch completes now
-    run = repeats.repeated(provider, echoed)
-    if run is None or run.context.get("client_id") != request.args.get("client"):
-        return None
-    return run
+UNKNOWN = "This connection attempt is unknown or was already used: start again."
 
 
 @bp.route("/360dialog/return")
 @signed_in
 def dialog360_return():
-    provider = Provider.DIALOG360.value
-    run = _repeated_return(provider)
-    if run is None:
-        run, problem = _first_return(provider)
-        if problem is not None:
-            return render_template("onboarding/return.html", error=problem), 400
+    try:
+        run = _complete_return()
+    except DomainError as exc:
+        return render_template("onboarding/return.html", error=str(exc)), 400
     company = db.session.get(Company, run.company_id)
     target = url_for("onboarding.run_detail", company=company.slug, run_id=run.id)
     return render_template("onboarding/return.html", target=target)
 
 
-def _first_return(provider: str) -> tuple[runs.ProvisioningRun | None, str | None]:
-    """Spend the launch's nonce and start its run once (enqueued when new); or why not."""
-    state = request.args.get("state") or _pending_nonce(provider)
-    entry = (session.get(nonces.KEY) or {}).get(state or "")
-    company = db.session.get(Company, entry["company"]) if entry else None
-    problem = nonces.consume(state, company.id if company else -1, provider)
-    if problem is not None or company is None:
-        return None, problem
-    try:
+def _complete_return() -> runs.ProvisioningRun:
+    """The launch's run: started now (and enqueued), or the one a first load of this same
+    return started (a reload, or two loads at once)."""
+    state = hub.returned_state(request.args.getlist("state"))
+    if state is None:
+        raise DomainError("The return from 360dialog carries no state: start the connection again.")
+    launch = launches.find(db.session, state)
+    if launch is None or launch.user_id != current_user.id:
+        raise DomainError(UNKNOWN)
+    company = db.session.get(Company, launch.company_id)
+    if not _is_admin(company):
+        raise DomainError(UNKNOWN)
+
+    def start(state_nonce: str) -> runs.ProvisioningRun:
         client_id, channels, revoked = hub.parse_return(request.args)
-        run, new = repeats.start_once(
-            company.id,
-            state,
-            lambda: start_dialog360_run(company, client_id, channels, revoked, state),
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        return None, str(exc)
+        return start_dialog360_run(company, client_id, channels, revoked, state_nonce)
+
+    def same_return(run: runs.ProvisioningRun) -> bool:
+        return run.context.get("client_id") == request.args.get("client")
+
+    run, new = repeats.complete_once(
+        state, company.id, Provider.DIALOG360, start, is_same=same_return
+    )
     if new:
         enqueue("provisioning.execute_run", run.id)
-    return run, None
+    return run
+
+
+def _is_admin(company: Company | None) -> bool:
+    if company is None or not company.is_active:
+        return False
+    return current_user.is_platform_admin or current_user.role_in(company.id) is Role.ADMIN
 
 
 def start_dialog360_run(
-    company: Company, client_id: str, channels: list[str], revoked: list[str], state: str
+    company: Company, client_id: str, channels: list[str], revoked: list[str], state_nonce: str
 ) -> runs.ProvisioningRun:
-    if not current_user.is_platform_admin and current_user.role_in(company.id) is not Role.ADMIN:
-        abort(404)
     config = required_configuration(Provider.DIALOG360)
     owner = db.session.scalars(
         select(Dialog360Client.company_id).where(Dialog360Client.client_id == client_id)
@@ -100,5 +93,5 @@ def start_dialog360_run(
         company.id,
         partner_configuration_id=config.id,
         context={"client_id": client_id, "channel_ids": channels, "revoked": revoked},
-        state_nonce=state,
+        state_nonce=state_nonce,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     g,
     jsonify,
@@ -17,6 +18,9 @@ from flask_login import current_user
 from provisioning import runs
 from provisioning.channels import Channel
 from provisioning.dialog360 import hub
+from provisioning.dialog360 import messaging as d360_messaging
+from provisioning.dialog360 import states as d360_states
+from provisioning.dialog360.models import Dialog360Channel
 from provisioning.errors import DomainError
 from provisioning.onboarding_events import record_embedded_signup
 from provisioning.partners import Provider
@@ -48,7 +52,9 @@ def connect_meta():
 def launch_meta():
     """A fresh state nonce for one popup launch."""
     required_configuration(Provider.META)
-    return jsonify(state=nonces.issue(g.company.id, Provider.META.value))
+    state = nonces.issue(g.company.id, Provider.META)
+    db.session.commit()
+    return jsonify(state=state)
 
 
 @bp.route("/connect/meta/complete", methods=["POST"])
@@ -59,23 +65,21 @@ def complete_meta():
     A repeat of the same completion, after the first or at the same time, answers with
     the run the first one started (``repeats``)."""
     body = request.get_json(silent=True)
-    state = body.get("state") if isinstance(body, dict) else None
-    run = repeats.repeated(Provider.META.value, state) if isinstance(state, str) else None
-    if run is None or run.company_id != g.company.id:
-        try:
-            run = _start_meta_run(body)
-        except (nonces.RefusedLaunch, DomainError) as exc:
-            return jsonify(error=str(exc)), 400
+    if not isinstance(body, dict):
+        return jsonify(error="Send the signup result as JSON."), 400
+    try:
+        run = _start_meta_run(body)
+    except DomainError as exc:
+        return jsonify(error=str(exc)), 400
     return jsonify(run_url=url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
 
 
-def _start_meta_run(body: object) -> ProvisioningRun:
+def _start_meta_run(body: dict) -> ProvisioningRun:
     """Spend the nonce and start the signup's run once; enqueue it when it is new."""
-    body = nonces.launch_result(body, g.company.id, Provider.META)
     config = required_configuration(Provider.META)
     code = body.get("code") if isinstance(body.get("code"), str) else None
 
-    def start() -> ProvisioningRun:
+    def start(state_nonce: str) -> ProvisioningRun:
         return record_embedded_signup(
             db.session,
             actor(),
@@ -83,14 +87,10 @@ def _start_meta_run(body: object) -> ProvisioningRun:
             config,
             code=code,
             event=body.get("event"),
-            state_nonce=body["state"],
+            state_nonce=state_nonce,
         )
 
-    try:
-        run, new = repeats.start_once(g.company.id, body["state"], start)
-    except DomainError:
-        db.session.rollback()
-        raise
+    run, new = repeats.complete_once(body.get("state"), g.company.id, Provider.META, start)
     if new and not run.status.finished and run.status is not runs.RunStatus.FAILED:
         enqueue("provisioning.execute_run", run.id)
     return run
@@ -110,7 +110,7 @@ def connect_dialog360():
 def launch_dialog360():
     """A nonce and the hub's permissions URL for one launch (opened as a popup)."""
     config = required_configuration(Provider.DIALOG360)
-    state = nonces.issue(g.company.id, Provider.DIALOG360.value)
+    state = nonces.issue(g.company.id, Provider.DIALOG360)
     url = hub.permissions_url(
         config,
         state=state,
@@ -118,6 +118,7 @@ def launch_dialog360():
         email=current_user.email,
         name=current_user.name or g.company.name,
     )
+    db.session.commit()
     return jsonify(state=state, url=url)
 
 
@@ -149,6 +150,30 @@ def run_retry(run_id: int):
 def channel_detail(channel_id: int):
     channel = tenant_get(db.session, Channel, g.company.id, channel_id)
     return render_template("onboarding/channel.html", channel=channel)
+
+
+@bp.route("/channels/<int:channel_id>/messaging-events")
+@company_member
+def channel_messaging_events(channel_id: int):
+    """The messages and statuses 360dialog delivered for one of the company's channels."""
+    channel = tenant_get(db.session, Channel, g.company.id, channel_id)
+    if channel.provider is not Provider.DIALOG360:
+        abort(404)
+    row = db.session.scalars(
+        tenant_select(Dialog360Channel, g.company.id).where(
+            Dialog360Channel.dialog_channel_id == channel.provider_ref
+        )
+    ).one_or_none()
+    if row is None:
+        abort(404)
+    return render_template(
+        "onboarding/channel_events.html",
+        channel=channel,
+        row=row,
+        state=d360_states.describe(row.status),
+        templates=d360_states.TEMPLATE_MESSAGING[row.template_messaging],
+        events=d360_messaging.recent(db.session, g.company.id, channel.provider_ref),
+    )
 
 
 def company_channels() -> list[Channel]:

@@ -34,7 +34,6 @@ from .routes import company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
 E164 = re.compile(r"^\+\d{6,15}$")
-TRANSITIONAL = {"CREATING", "VERIFYING", "ONLINE:UPDATING", "TWILIO_REVIEW"}
 
 
 def senders_url():
@@ -55,7 +54,7 @@ def index():
             .order_by(TwilioWhatsAppSender.sender_id)
         )
     )
-    moving = [r for r in rows if r.sender_sid and r.status in TRANSITIONAL]
+    moving = [r for r in rows if r.sender_sid and r.status in senders.TRANSITIONAL]
     if moving:  # follow senders that are still changing (Twilio documents no callback)
         try:
             _, client = company_client()
@@ -69,6 +68,8 @@ def index():
     return render_template(
         "twilio/senders.html",
         rows=rows,
+        state=senders.state,
+        reason_text=senders.offline_reason_text,
         meta=meta if solution_id else None,
         solution_id=solution_id,
         confirm=ConfirmForm(),
@@ -78,7 +79,9 @@ def index():
 @bp.route("/launch", methods=["POST"])
 @company_admin
 def launch():
-    return jsonify(state=nonces.issue(g.company.id, Provider.TWILIO.value))
+    state = nonces.issue(g.company.id, Provider.TWILIO)
+    db.session.commit()
+    return jsonify(state=state)
 
 
 @bp.route("/complete", methods=["POST"])
@@ -87,8 +90,9 @@ def complete():
     """Meta's finish event carries the WABA shared with Twilio; create the sender with it."""
     try:
         body = nonces.launch_result(request.get_json(silent=True), g.company.id, Provider.TWILIO)
-    except nonces.RefusedLaunch as exc:
+    except nonces.LaunchRefused as exc:
         return jsonify(error=str(exc)), 400
+    db.session.commit()  # the launch is spent, whatever follows
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
     if event.get("event") in ("CANCEL", "ERROR") or not event:
         return jsonify(error="The signup did not finish: nothing was created."), 400

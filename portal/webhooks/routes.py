@@ -11,6 +11,7 @@ import json
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from provisioning.dialog360 import messaging as d360_messaging
 from provisioning.dialog360 import webhooks as d360
 from provisioning.errors import DomainError
 from provisioning.events import body_digest, store_event
@@ -55,6 +56,25 @@ def dialog360(token: str | None):
         return jsonify(error=str(exc)), 400
     event_id = _accept(Provider.DIALOG360, dedupe_key, name, body)
     return jsonify(received=True, duplicate=event_id is None)
+
+
+@bp.route("/whatsapp/360dialog", methods=["POST"])
+@public
+@csrf.exempt
+def dialog360_messaging():
+    """A channel's messages and statuses (Meta's envelope via 360dialog): authenticated by
+    the channel's own secret header, stored once, answered 200 at once."""
+    channel = d360_messaging.channel_for(db.session, request.headers.get(d360_messaging.HEADER))
+    if channel is None:
+        abort(403)
+    body = request.get_data(cache=False)
+    try:
+        delivery = d360_messaging.parse(body)
+    except DomainError as exc:
+        return jsonify(error=str(exc)), 400
+    stored = d360_messaging.store(db.session, channel, body, delivery)
+    db.session.commit()
+    return jsonify(received=True, duplicate=not stored)
 
 
 def _accept(provider: Provider, dedupe_key: str, event_type: str, body: bytes) -> int | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import DomainError
 from ..partners import PartnerConfiguration
@@ -14,9 +14,13 @@ ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def permissions_url(
     config: PartnerConfiguration, *, state: str, partner_payload: str, email: str, name: str
 ) -> str:
-    """``{hub}/dashboard/app/{partner_id}/permissions?...`` for one launch."""
+    """``{hub}/dashboard/app/{partner_id}/permissions?...`` for one launch.
+
+    Whether the hub echoes ``state`` on its redirect is not documented (fact sheet §1), so
+    the launch's nonce also travels inside ``redirect_url``: the return always carries it.
+    """
     query = {
-        "redirect_url": config.value("redirect_url"),
+        "redirect_url": with_state(config.value("redirect_url"), state),
         "state": state,
         "partner": partner_payload,
         "email": email,
@@ -24,6 +28,23 @@ def permissions_url(
     }
     hub = config.value("hub_url").rstrip("/")
     return f"{hub}/dashboard/app/{config.value('partner_id')}/permissions?{urlencode(query)}"
+
+
+def with_state(url: str, state: str) -> str:
+    """``url`` with ``state=<nonce>`` added to its query."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), ("state", state)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def returned_state(values: list[str]) -> str | None:
+    """The launch's nonce from the return's ``state`` values (the one inside
+    ``redirect_url``, and the hub's echo when it sends one): exactly one distinct value."""
+    distinct = set(values)
+    if len(distinct) != 1:
+        return None
+    state = distinct.pop()
+    return state or None
 
 
 def parse_id_list(value: str | None) -> list[str]:

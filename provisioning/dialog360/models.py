@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..crypto import EncryptedText
@@ -51,6 +51,11 @@ class Dialog360Channel(CompanyOwned, Base):
     # Set before asking 360dialog for a key; a key request revokes the older keys.
     api_key_requested_at: Mapped[dt.datetime | None]
     webhook_url: Mapped[str | None] = mapped_column(String(500))
+    # SHA-256 of the secret the channel's messaging webhook carries (the secret itself is
+    # handed to 360dialog with the webhook and never stored); see dialog360/messaging.py.
+    webhook_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # template_messaging_enabled / _disabled partner events; None until one arrives.
+    template_messaging: Mapped[bool | None]
     health: Mapped[dict[str, Any]] = mapped_column(default=dict)
     revoked_at: Mapped[dt.datetime | None]
     last_synced_at: Mapped[dt.datetime | None]
@@ -58,3 +63,21 @@ class Dialog360Channel(CompanyOwned, Base):
     updated_at: Mapped[updated_at]
 
     client: Mapped[Dialog360Client] = relationship(back_populates="channels")
+
+
+class Dialog360MessagingEvent(CompanyOwned, Base):
+    """A stored messaging webhook (messages, statuses, errors) of one channel."""
+
+    __tablename__ = "dialog_360_messaging_events"
+    __table_args__ = (Index("ix_dialog_360_messaging_events_channel_id_id", "channel_id", "id"),)
+
+    id: Mapped[intpk]
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("dialog_360_channels.id", ondelete="CASCADE")
+    )
+    webhook_event_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # messages, statuses, errors, other
+    summary: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[created_at]

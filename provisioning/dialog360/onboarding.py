@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..channels import Channel
 from ..db import utcnow
-from ..errors import DomainError, Unreachable
+from ..errors import DomainError, ProviderError, Unreachable
 from ..health import observe, upsert_channel
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, Wait, register_flow
 from ..tenancy import Company, tenant_select
+from . import messaging as messaging_webhook
 from .api import MessagingClient, PartnerClient
 from .models import Dialog360Channel, Dialog360Client
 
@@ -79,7 +80,8 @@ def _channel_rows(ctx: StepContext) -> list[Dialog360Channel]:
 
 
 def read_client(ctx: StepContext) -> None:
-    """The hub's client must carry this company's opaque id as its partner payload."""
+    """The hub's client must carry this company's opaque id as its partner payload, before
+    anything about it is stored."""
     client_id = ctx.run.context["client_id"]
     company = ctx.session.get(Company, ctx.run.company_id)
     taken = ctx.session.scalars(
@@ -91,8 +93,13 @@ def read_client(ctx: StepContext) -> None:
         found = next(iter(api.clients(filters={"id": client_id}, limit=1)), None)
     if found is None:
         raise DomainError(f"360dialog knows no client {client_id} for this partner.")
-    if found.get("partner_payload") not in (None, "", company.public_id):
-        raise DomainError("This 360dialog client belongs to another company.")
+    # Always the company's own opaque id: a client without one (made outside this
+    # company's launch) or with another is never linked, whoever sent the customer back.
+    if found.get("partner_payload") != company.public_id:
+        raise DomainError(
+            "This 360dialog client does not carry this company's partner payload (it was "
+            "made for another company, or outside this company's connection): start again."
+        )
     row = ctx.session.scalars(
         select(Dialog360Client).where(Dialog360Client.client_id == client_id)
     ).one_or_none()
@@ -163,6 +170,7 @@ def channel_values(item: dict[str, Any], row: Dialog360Channel) -> dict[str, Any
 
 def revoke_channel(session: Session, row: Dialog360Channel) -> None:
     row.revoked_at, row.api_key, row.api_key_id = utcnow(), None, None
+    row.webhook_token_digest = None
     if row.channel_id:
         channel = session.get(Channel, row.channel_id)
         if channel is not None:
@@ -242,13 +250,48 @@ def configure_webhooks(ctx: StepContext) -> None:
     config = _config(ctx)
     url = inbound_url(ctx.services.get("public_base_url") or "")
     for row in _channel_rows(ctx):
-        if row.revoked_at is not None or not row.api_key or row.webhook_url == url:
+        if row.revoked_at is None and row.api_key:
+            point_webhook(row, config, url, ctx.services.get("transport"))
+
+
+def point_webhook(
+    row: Dialog360Channel, config: PartnerConfiguration, url: str, transport: Any = None
+) -> bool:
+    """Set the channel's messaging webhook with a fresh secret header, unless it already
+    points at ``url`` with one (a channel connected before the secret existed gets one).
+    The digest is written after 360dialog accepted the secret, so a failed call leaves the
+    old secret valid. Returns whether a call was made."""
+    if row.webhook_url == url and row.webhook_token_digest:
+        return False
+    token, digest = messaging_webhook.new_token()
+    with MessagingClient(config.value("waba_base_url"), row.api_key, transport=transport) as api:
+        api.set_webhook(url, headers=messaging_webhook.headers(token))
+    row.webhook_url, row.webhook_token_digest = url, digest
+    return True
+
+
+def point_all_webhooks(
+    session: Session, public_base_url: str, transport: Any = None
+) -> tuple[int, list[str]]:
+    """Give every connected channel whose webhook lacks its secret (connected before the
+    secret existed, or pointed elsewhere) a fresh one; (channels pointed, errors)."""
+    url = inbound_url(public_base_url)
+    rows = session.scalars(
+        select(Dialog360Channel).where(
+            Dialog360Channel.revoked_at.is_(None), Dialog360Channel.api_key.is_not(None)
+        )
+    )
+    pointed, errors = 0, []
+    for row in rows:
+        config = session.get(PartnerConfiguration, row.client.partner_configuration_id or 0)
+        if config is None:
             continue
-        with MessagingClient(
-            config.value("waba_base_url"), row.api_key, transport=ctx.services.get("transport")
-        ) as messaging:
-            messaging.set_webhook(url)
-        row.webhook_url = url
+        try:
+            pointed += point_webhook(row, config, url, transport)
+        except ProviderError as exc:
+            errors.append(f"{row.dialog_channel_id}: {exc}")
+        session.flush()
+    return pointed, errors
 
 
 def inbound_url(public_base_url: str) -> str:

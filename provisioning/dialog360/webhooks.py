@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..channels import Channel
 from ..errors import DomainError
 from ..events import WebhookEvent, body_digest
+from ..health import alert_now
 from .models import Dialog360Channel
-from .onboarding import apply_channel, publish_channel, resume_runs_for_client
+from .onboarding import apply_channel, publish_channel, resume_runs_for_client, revoke_channel
 
 CHANNEL_EVENTS = {
     "channel_created",
@@ -27,6 +29,14 @@ CHANNEL_EVENTS = {
     "channel_live",
     "account_violation",
     "account_restriction",
+    "cancellation_request",
+    "cancellation_revoke",
+    "cancellation_processed",
+}
+# Partner API v2 "Webhooks": whether the channel may send template messages.
+TEMPLATE_MESSAGING_EVENTS = {
+    "template_messaging_enabled": True,
+    "template_messaging_disabled": False,
 }
 
 
@@ -53,25 +63,43 @@ def apply(session: Session, event: WebhookEvent) -> list[int]:
     """Update the stored channel; returns the ids of runs the event makes due."""
     payload = json.loads(event.payload)
     name, data = payload.get("event"), payload.get("data") or {}
-    if name not in CHANNEL_EVENTS or not isinstance(data, dict) or not data.get("id"):
-        return []  # client and template events are stored for later use
+    known = name in CHANNEL_EVENTS or name in TEMPLATE_MESSAGING_EVENTS
+    if not known or not isinstance(data, dict) or not data.get("id"):
+        return []  # client and template status events are stored for later use
     row = session.scalars(
         select(Dialog360Channel).where(Dialog360Channel.dialog_channel_id == data["id"])
     ).one_or_none()
+    if name in TEMPLATE_MESSAGING_EVENTS:
+        if row is not None:
+            template_messaging(session, row, TEMPLATE_MESSAGING_EVENTS[name])
+        return []
     due: list[int] = []
-    if row is not None:
+    if row is not None and row.revoked_at is None:
         status_before = row.status
         apply_channel(session, row.client, _channel_object(data, row))
         if name in ("account_violation", "account_restriction"):
             row.status = name
         if row.channel_id:
             publish_channel(session, row, source="webhook")
+        if name == "cancellation_processed":  # the number left 360dialog: its key is dead
+            revoke_channel(session, row)
         if row.status != status_before:
             due = resume_runs_for_client(session, row.client.client_id)
     client_id = data.get("client_id") or (data.get("client") or {}).get("id")
     if client_id and name in ("channel_ready", "channel_running", "channel_live"):
         due = sorted(set(due) | set(resume_runs_for_client(session, client_id)))
     return due
+
+
+def template_messaging(session: Session, row: Dialog360Channel, enabled: bool) -> None:
+    """Record whether the channel may send templates; losing it alerts once."""
+    if row.template_messaging is enabled:
+        return  # a replayed or repeated event changes nothing
+    row.template_messaging = enabled
+    channel = session.get(Channel, row.channel_id) if row.channel_id else None
+    if not enabled and channel is not None:
+        reason = "360dialog disabled template messaging: business-initiated messages fail"
+        alert_now(session, channel, [reason], source="webhook")
 
 
 def _channel_object(data: dict[str, Any], row: Dialog360Channel) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ..errors import DomainError, ProviderError, Rejected
 from ..health import upsert_channel
 from ..partners import Provider
 from ..tenancy import Company
+from ..text import has_control_characters
 from . import claims
 from .api import call, create_or_find
 from .models import TwilioSubaccount, TwilioWhatsAppSender
@@ -31,7 +32,35 @@ EXPLANATIONS = {
     "63102": "This Twilio account is already linked to another WhatsApp Business Account; "
     "Twilio allows one per account.",
     "63107": "The number is not a valid E.164 phone number.",
+    # twilio.com/docs/api/errors/63062 (docs/providers-2026.md)
+    "63062": "The business has not accepted Meta's Terms of Service for the Marketing Messages "
+    "API: accept them in WhatsApp Manager (Overview > Alerts), then send again.",
+    # No public page for these two could be read (docs/providers-2026.md): say what is
+    # known, and where to look, rather than guess at a cause.
+    "63059": "Twilio refused this WhatsApp request with error 63059. Its page, "
+    "twilio.com/docs/api/errors/63059, gives the cause and the fix; Twilio support can "
+    "help with the sender's SID.",
+    "30915": "Twilio could not deliver through this sender (error 30915). Its page, "
+    "twilio.com/docs/api/errors/30915, gives the cause and the fix; Twilio support can "
+    "help with the message or sender SID.",
 }
+
+# What each sender status (the spec's enum, open set) means for the company, and how it
+# reads: Twilio documents no per-state meanings (fact sheet §9); these follow the Senders
+# API pages named in docs/providers-2026.md.
+SENDER_STATES = {
+    "CREATING": ("warn", "Twilio is creating the sender."),
+    "PENDING_VERIFICATION": ("warn", "Meta sent a code to the number: enter it to verify."),
+    "VERIFYING": ("warn", "Meta is checking the verification code."),
+    "TWILIO_REVIEW": ("warn", "Twilio is reviewing the sender; nothing to do meanwhile."),
+    "ONLINE": ("ok", "The sender can send and receive messages."),
+    "ONLINE:UPDATING": ("ok", "Online; a profile change is being applied."),
+    "OFFLINE": ("bad", "The sender cannot send messages: see the reasons."),
+    "DRAFT": ("warn", "Saved but not submitted for registration yet."),
+    "STUBBED": ("warn", "A placeholder for the number: not registered with WhatsApp yet."),
+}
+# Statuses that change by themselves: the senders page follows them.
+TRANSITIONAL = frozenset({"CREATING", "VERIFYING", "ONLINE:UPDATING", "TWILIO_REVIEW"})
 
 
 def explain(exc: ProviderError) -> ProviderError:
@@ -39,6 +68,18 @@ def explain(exc: ProviderError) -> ProviderError:
     if exc.code in EXPLANATIONS:
         return Rejected("twilio", EXPLANATIONS[exc.code], exc.http_status, exc.code)
     return exc
+
+
+def state(status: str | None) -> tuple[str, str]:
+    """(tone, plain words) of a sender status; an unknown one is shown as Twilio sent it."""
+    return SENDER_STATES.get((status or "").upper(), ("warn", f"Twilio reports {status}."))
+
+
+def offline_reason_text(reason: dict[str, Any]) -> str:
+    """One ``offline_reasons`` item in plain words (Twilio's message when we have none)."""
+    code = str(reason.get("code") or "")
+    text = EXPLANATIONS.get(code) or reason.get("message") or "no reason given"
+    return f"{code}: {text}" if code else str(text)
 
 
 def _find_remote(client: Client, sender_id: str) -> Any:
@@ -75,6 +116,8 @@ def create_sender(
         raise DomainError("Give the number in E.164 form, like +14155550123.")
     if not profile_name.strip() or not waba_id:
         raise DomainError("A sender needs a display name and the WhatsApp Business Account.")
+    if has_control_characters(profile_name):
+        raise DomainError("The display name must be one line, without control characters.")
     sender_id = f"whatsapp:{phone_number}"
     row, tried = _claim_sender(session, company, sub, sender_id, waba_id, profile_name.strip())
     if row.sender_sid:
@@ -186,12 +229,14 @@ def sender_values(remote: Any, row: TwilioWhatsAppSender) -> dict[str, Any]:
 
 def publish_sender(session: Session, row: TwilioWhatsAppSender, source: str = "onboarding") -> None:
     """The sender as the company's unified channel."""
+    reasons = row.offline_reasons if (row.status or "").upper() == "OFFLINE" else []
     channel = upsert_channel(
         session,
         row.company_id,
         Provider.TWILIO,
         row.sender_sid,
         source=source,
+        explain=[offline_reason_text(r) for r in reasons if isinstance(r, dict)],
         phone_number=row.sender_id.removeprefix("whatsapp:"),
         display_name=row.profile_name,
         status=row.status,

@@ -213,12 +213,12 @@ def test_a_repeated_return_starts_one_run(client, auth, sandbox, acme, session, 
     sandbox.dialog360.control_configure_partner(echo_state=echo_state)
     auth.login(admin)
     back = go_through_hub(sandbox, launch(client, company), ["+4915100000107"])
-    assert ("state=" in back) is echo_state
+    assert back.count("state=") == (2 if echo_state else 1)  # always inside redirect_url
     # what both loads carry when sent at once
     cookie = client.get_cookie("portal_session", domain="portal.test").value
     first = client.get(back)
     client.set_cookie("portal_session", cookie, domain="portal.test")
-    at_once = client.get(back)  # the launch is still open in this copy of the session
+    at_once = client.get(back)  # the cookie plays no part: the launch is spent server-side
     after = client.get(back)  # a reload of the popup after the first answer
     assert [r.status_code for r in (first, at_once, after)] == [200, 200, 200]
     run = session.scalars(select(ProvisioningRun)).one()
@@ -226,3 +226,49 @@ def test_a_repeated_return_starts_one_run(client, auth, sandbox, acme, session, 
     assert all(target in r.get_data(as_text=True) for r in (first, at_once, after))
     queued = app.extensions["job_runner"].queue
     assert [args for name, args in queued if name == "provisioning.execute_run"] == [(run.id,)]
+
+
+def test_a_return_without_state_never_falls_back_to_an_open_launch(
+    client, auth, sandbox, acme, session
+):
+    """An attacker's own hub signup, returned to a victim who has a launch open, once
+    linked the attacker's number into the victim's company."""
+    company, admin = acme
+    auth.login(admin)
+    launch(client, company)  # the victim's launch is open
+    attacker = sandbox.dialog360.control_complete_onboarding(
+        numbers=["+4915100000190"], redirect_url=f"{PUBLIC}/onboarding/360dialog/return"
+    )
+    redirect = urlsplit(attacker["redirect_url"])
+    response = client.get(f"{redirect.path}?{redirect.query}")
+    assert response.status_code == 400 and b"carries no state" in response.data
+    assert session.scalars(select(ProvisioningRun)).all() == []
+
+
+def test_a_spent_launch_cannot_be_replayed_for_another_client(client, auth, sandbox, acme, session):
+    company, admin = acme
+    auth.login(admin)
+    launched = launch(client, company)
+    old_cookie = client.get_cookie("portal_session", domain="portal.test").value
+    assert client.get(go_through_hub(sandbox, launched, ["+4915100000191"])).status_code == 200
+    client.set_cookie("portal_session", old_cookie, domain="portal.test")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(launched["url"]).query).items()}
+    other = sandbox.dialog360.control_complete_onboarding(  # another client, the same state
+        numbers=["+4915100000192"], email="someone@else.example", partner_payload=None,
+        redirect_url=query["redirect_url"], state=query["state"],
+    )  # fmt: skip
+    redirect = urlsplit(other["redirect_url"])
+    response = client.get(f"{redirect.path}?{redirect.query}")
+    assert response.status_code == 400 and b"already used" in response.data
+    assert len(session.scalars(select(ProvisioningRun)).all()) == 1
+
+
+def test_the_state_travels_inside_the_redirect_url(client, auth, sandbox, acme):
+    company, admin = acme
+    auth.login(admin)
+    launched = launch(client, company)
+    query = parse_qs(urlsplit(launched["url"]).query)
+    redirect_query = parse_qs(urlsplit(query["redirect_url"][0]).query)
+    assert redirect_query["state"] == [launched["state"]] == query["state"]
+    forged = go_through_hub(sandbox, launched, ["+4915100000193"]) + "&state=forged"
+    assert client.get(forged).status_code == 400  # two different states: refused

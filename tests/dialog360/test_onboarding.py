@@ -125,6 +125,19 @@ def test_a_client_of_another_company_is_refused(session, sandbox, config, compan
     assert session.scalars(select(Dialog360Client)).all() == []
 
 
+def test_a_client_without_a_partner_payload_is_never_linked(session, sandbox, config, company):
+    """A client made outside the company's launch (e.g. the hub's own signup link) carries
+    no partner payload: it once linked into whichever company's run named it."""
+    outcome = sandbox.dialog360.control_complete_onboarding(
+        partner_payload=None, numbers=["+4915100000014"]
+    )
+    run = start(session, company, config, outcome)
+    assert execute(session, run, sandbox) is RunStatus.FAILED
+    assert "partner payload" in run.error_message
+    assert session.scalars(select(Dialog360Client)).all() == []
+    assert session.scalars(select(Dialog360Channel)).all() == []
+
+
 def test_429_on_key_generation_waits_and_retries(session, sandbox, config, company):
     outcome = onboard(sandbox, company, numbers=["+4915100000005"])
     run = start(session, company, config, outcome)

@@ -31,3 +31,14 @@ def test_company_admin_connects_a_number_through_the_hub(browser, live_demo):
     page.click("#to-channels")
     row = page.text_content("#channels")
     assert "+4915112340000" in row and "360dialog" in row and "RUNNING" in row
+    # 360dialog delivers the number's messages to its webhook: the portal answers 200 and
+    # the company sees them on the number's page
+    sandbox = live_demo["sandbox_obj"]
+    channel = next(
+        c for c in sandbox.dialog360.store.channels.values() if c.phone_number == "+4915112340000"
+    )
+    delivered = sandbox.dialog360.control_inbound_message(channel_id=channel.id, text="Hi")
+    assert delivered["deliveries"] == [200]
+    page.click("#channels a:has-text('+4915112340000')")
+    page.click("#channel-messaging-events")
+    assert "text from 15550001111" in page.text_content("#messaging-events")

@@ -78,7 +78,9 @@ def test_a_company_admin_connects_a_number_end_to_end(app, client, auth, sandbox
     assert channel.messaging_limit in detail
 
 
-def test_nonces_are_required_single_use_and_bound_to_the_company(client, auth, sandbox, acme, make):
+def test_nonces_are_required_single_use_and_bound_to_the_company(
+    client, auth, sandbox, acme, make, session, app
+):
     company, admin, _ = acme
     auth.login(admin)
     state, token = launch(client, company)
@@ -86,14 +88,51 @@ def test_nonces_are_required_single_use_and_bound_to_the_company(client, auth, s
     body = {"code": signup["code"], "event": signup["event"]}
     assert complete(client, company, token, **body).status_code == 400  # missing
     assert complete(client, company, token, state="forged", **body).status_code == 400
-    assert complete(client, company, token, state=state, **body).status_code == 200
-    # a repeat in this session points at the run (test_a_double_submitted_completion_...);
-    # a session that never spent the nonce cannot use it
+    first = complete(client, company, token, state=state, **body)
+    assert first.status_code == 200
+    # the same admin in a new session repeats the completion: the first run, nothing new
     auth.logout()
     auth.login(admin)
     token = launch(client, company)[1]
+    again = complete(client, company, token, state=state, **body)
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    # another admin of the company cannot use it at all
+    auth.logout()
+    auth.login(make.user(company, Role.ADMIN))
+    token = launch(client, company)[1]
     stranger = complete(client, company, token, state=state, **body)
     assert stranger.status_code == 400 and "already used" in stranger.get_json()["error"]
+    assert len(session.scalars(select(ProvisioningRun)).all()) == 1
+    assert [n for n, _ in app.extensions["job_runner"].queue] == ["provisioning.execute_run"]
+
+
+def test_launch_nonces_are_kept_server_side_as_hashes(client, auth, sandbox, acme, session):
+    from provisioning.launches import OnboardingLaunch, digest
+
+    company, admin, _ = acme
+    auth.login(admin)
+    state, _ = launch(client, company)
+    row = session.scalars(select(OnboardingLaunch)).one()
+    assert (row.company_id, row.provider, row.user_id) == (company.id, "meta", admin.id)
+    assert row.nonce_hash == digest(state) and row.spent_at is None
+    cookie = client.get_cookie("portal_session", domain="portal.test").value
+    assert state not in cookie  # nothing about the launch rides in the cookie
+
+
+def test_an_old_session_cookie_cannot_replay_a_spent_nonce(client, auth, sandbox, acme, session):
+    """A copy of the cookie taken before the completion once carried the nonce unspent."""
+    company, admin, _ = acme
+    auth.login(admin)
+    state, token = launch(client, company)
+    old_cookie = client.get_cookie("portal_session", domain="portal.test").value
+    refused = complete(client, company, token, state=state, code="x", event={"type": "other"})
+    assert refused.status_code == 400  # a refused completion spends the launch all the same
+    client.set_cookie("portal_session", old_cookie, domain="portal.test")
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    replay = complete(client, company, token, state=state, code=signup["code"],
+                      event=signup["event"])  # fmt: skip
+    assert replay.status_code == 400 and "already used" in replay.get_json()["error"]
+    assert session.scalars(select(ProvisioningRun)).all() == []
 
 
 def test_a_nonce_of_another_company_is_refused(client, auth, sandbox, make, session):
@@ -110,10 +149,14 @@ def test_a_nonce_of_another_company_is_refused(client, auth, sandbox, make, sess
 
 
 def test_an_expired_nonce_is_refused(client, auth, sandbox, acme, monkeypatch):
+    import datetime as dt
+
+    from provisioning.db import utcnow
+
     company, admin, _ = acme
     auth.login(admin)
     state, token = launch(client, company)
-    monkeypatch.setattr(nonces, "now", lambda: 10**12)
+    monkeypatch.setattr(nonces, "now", lambda: utcnow() + dt.timedelta(minutes=16))
     response = complete(client, company, token, state=state, code="x", event={})
     assert response.status_code == 400 and "expired" in response.get_json()["error"]
 
@@ -195,7 +238,7 @@ def test_a_double_submitted_completion_starts_one_run(app, client, auth, sandbox
     cookie = session_cookie(client)  # what both submits carry when sent at once
     first = complete(client, company, token, **body)
     client.set_cookie("portal_session", cookie, domain="portal.test")
-    at_once = complete(client, company, token, **body)  # the nonce is unspent here too
+    at_once = complete(client, company, token, **body)  # the cookie plays no part now
     after = complete(client, company, token, **body)  # after the first answer
     assert [r.status_code for r in (first, at_once, after)] == [200, 200, 200]
     assert first.get_json() == at_once.get_json() == after.get_json()

@@ -6,7 +6,7 @@
      "status": 200, "content_type": "application/json", "body": b"..."}
 
 ``validate_exchange`` finds the operation of the providers' own OpenAPI descriptions
-(``<repo>/../shared/specs``) that the exchange is for and validates the body against that
+(vendored in ``tests/specs``) that the exchange is for and validates the body against that
 operation's response schema; ``assert_conforms`` does it for a whole list and fails once,
 listing every failure.
 
@@ -43,8 +43,9 @@ Matching rules, in order:
   ``date-time-rfc-2822`` are checked; other formats are annotations. No strictness is
   added: ``additionalProperties`` stays whatever the spec says.
 
-The specs live in ``<repo>/../shared/specs`` (``SANDBOX_SPECS_DIR`` overrides); when they are
-absent, ``load_spec`` (and so every validation) skips the calling test with the reason.
+The specs are vendored in ``tests/specs`` (trimmed by ``tests/specs/trim.py`` to the paths the
+simulators serve, with the providers' MIT license files); nothing else is read, so a fresh
+clone validates everything and a missing file fails the test instead of skipping it.
 
 Known disagreements between a spec and the providers' live behaviour are patched in
 ``openapi_rules.SPEC_PATCHES`` (each with its reason), so the sandbox can follow the fact
@@ -57,7 +58,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -66,21 +66,17 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import jsonschema
-import pytest
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from tests.sandbox.openapi_rules import ERROR_ENVELOPES, FORMATS, SPEC_PATCHES
 
-SPECS_DIR = Path(
-    os.environ.get("SANDBOX_SPECS_DIR")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "specs"
-)
+SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
 
 # spec name -> file name glob (the Meta file carries its Graph version in its name)
 SPEC_FILES = {
-    "meta": "meta_business-messaging-api_v*.yaml",
+    "meta": "meta_business-messaging-api_v*.json",
     "twilio_api_v2010": "twilio_api_v2010.json",
     "twilio_messaging_v1": "twilio_messaging_v1.json",
     "twilio_messaging_v2": "twilio_messaging_v2.json",
@@ -110,7 +106,7 @@ Hints = Mapping[str, str] | Callable[[str], str | None] | None
 
 
 class SpecsMissing(LookupError):
-    """The shared specs directory (or one spec file) is absent."""
+    """The vendored specs directory (or one spec file) is absent."""
 
 
 # -- the specs --------------------------------------------------------------------------------
@@ -486,13 +482,10 @@ def _load_spec(name: str) -> Spec:
 def load_spec(name: str) -> Spec:
     """The parsed spec ``name`` (one of ``SPEC_FILES``), loaded once per process.
 
-    ``Spec.doc`` is the raw document. When the shared specs are absent (a checkout without
-    ``../shared``), the calling test is skipped with the reason.
+    ``Spec.doc`` is the raw document. A missing vendored file raises :class:`SpecsMissing`
+    (the suite carries its specs: nothing is skipped).
     """
-    try:
-        return _load_spec(name)
-    except SpecsMissing as exc:
-        pytest.skip(f"OpenAPI specs unavailable: {exc}")
+    return _load_spec(name)
 
 
 def route(exchange: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -187,3 +187,21 @@ def test_seed_subaccounts_for_fleets(sandbox, http):
     ).json()
     assert {s["sid"] for s in listed["senders"]} == set(first["senders"])
     assert all(s["status"] == "ONLINE" for s in listed["senders"])
+
+
+def test_account_type_is_never_null_and_compliance_is_null(http, sub, master):
+    # twilio_messaging_v2: account_type is ISV | ISVSubAccount ("" clears, omitted keeps);
+    # Senders API page: "For WhatsApp senders, the Compliance property is set to null".
+    sender = create(http, sub).json()
+    assert sender["configuration"]["account_type"] == "ISVSubAccount"
+    assert sender["compliance"] is None
+    url = f"{SENDERS}/{sender['sid']}"
+    moved = http.post(url, json={"configuration": {"account_type": "ISV"}}, auth=sub["auth"])
+    assert moved.json()["configuration"]["account_type"] == "ISV"
+    kept = http.post(url, json={"profile": {"about": "Hi"}}, auth=sub["auth"])
+    assert kept.json()["configuration"]["account_type"] == "ISV"
+    cleared = http.post(url, json={"configuration": {"account_type": ""}}, auth=sub["auth"])
+    assert cleared.json()["configuration"]["account_type"] == "ISVSubAccount"
+    main = {"auth": master}
+    own = create(http, main, phone="+15557650000", waba="104233912345679").json()
+    assert own["configuration"]["account_type"] == "ISV"

@@ -12,13 +12,20 @@ from provisioning import partners
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
 from provisioning.errors import Rejected, Retryable
+from provisioning.health import Alert, Notification
 from provisioning.partners import Environment, Provider
 from provisioning.sandbox import Sandbox, SimClock
-from provisioning.tenancy import Company
+from provisioning.tenancy import Company, Role
 from provisioning.twilio.models import TwilioSubaccount, TwilioWhatsAppSender
 from provisioning.twilio.numbers import buy_number, ensure_subaccount, subaccount_client
 from provisioning.twilio.sdk import make_client
-from provisioning.twilio.senders import create_sender, refresh_sender, submit_verification_code
+from provisioning.twilio.senders import (
+    create_sender,
+    explain,
+    refresh_sender,
+    state,
+    submit_verification_code,
+)
 from tests.twilio.interleave import Interleave
 
 HOOKS = {"callback_url": "https://p.example/in", "status_callback_url": "https://p.example/st"}
@@ -92,6 +99,58 @@ def test_offline_reasons_are_kept(session, sandbox, world):
     )
     refresh_sender(session, row, client)
     assert row.status == "OFFLINE" and str(row.offline_reasons[0]["code"]) == "30008"
+
+
+def test_going_offline_raises_one_alert_with_twilios_reasons(session, sandbox, world, make):
+    company, _, client = world
+    make.user(company, Role.ADMIN)
+    row = create(session, world, "+14155550106")
+    sandbox.twilio.control_set_sender_status(sender_sid=row.sender_sid, status="ONLINE")
+    refresh_sender(session, row, client)
+    assert session.scalars(select(Alert)).all() == []
+    reasons = [{"code": 63062, "message": "MM API ToS not accepted"}, {"code": 30008}]
+    sandbox.twilio.control_set_sender_status(
+        sender_sid=row.sender_sid, status="OFFLINE", offline_reasons=reasons
+    )
+    refresh_sender(session, row, client)
+    refresh_sender(session, row, client)  # the same state again alerts nobody twice
+    (alert,) = session.scalars(select(Alert)).all()
+    assert alert.reasons[0] == "status is now OFFLINE"
+    assert "Marketing Messages API" in alert.reasons[1] and alert.reasons[1].startswith("63062")
+    assert alert.reasons[2] == "30008: no reason given"
+    assert "OFFLINE" in alert.message and session.scalars(select(Notification)).all()
+
+
+@pytest.mark.parametrize("status", ["TWILIO_REVIEW", "DRAFT", "STUBBED", "ONLINE:UPDATING"])
+def test_every_sender_status_of_the_spec_is_kept_and_explained(session, sandbox, world, status):
+    _, _, client = world
+    row = create(session, world, "+14155550107")
+    sandbox.twilio.control_set_sender_status(sender_sid=row.sender_sid, status=status)
+    refresh_sender(session, row, client)
+    assert row.status == status and session.get(Channel, row.channel_id).status == status
+    tone, words = state(status)
+    assert tone in ("ok", "warn") and not words.startswith("Twilio reports")
+    assert session.scalars(select(Alert)).all() == []
+    assert state("SOMETHING_NEW") == ("warn", "Twilio reports SOMETHING_NEW.")
+
+
+def test_a_sender_under_twilio_review_comes_online(session, sandbox, world):
+    _, _, client = world
+    row = create(session, world, "+14155550108")
+    sandbox.twilio.control_set_sender_status(sender_sid=row.sender_sid, status="TWILIO_REVIEW")
+    sandbox.advance(5)
+    refresh_sender(session, row, client)
+    assert row.status == "ONLINE"
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [("63062", "Marketing Messages API"), ("63059", "63059"), ("30915", "30915")],
+)
+def test_2026_sender_error_codes_are_explained(code, words):
+    error = explain(Rejected("twilio", "Twilio's own words", 400, code))
+    assert error.code == code and words in error.message
+    assert "Twilio's own words" not in error.message
 
 
 def test_sender_errors_are_explained(session, sandbox, world):

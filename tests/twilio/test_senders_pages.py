@@ -94,3 +94,54 @@ def test_other_companies_cannot_touch_a_sender(client, auth, sandbox, acme, sess
     url = f"/c/{other.slug}/whatsapp-senders/"
     assert auth.post(f"{url}{row.id}/verify", {"code": "123456"}, form_page=url).status_code == 404
     assert auth.post(f"{url}{row.id}/refresh", form_page=url).status_code == 404
+
+
+def test_an_old_session_cookie_cannot_spend_the_launch_again(client, auth, sandbox, acme, session):
+    """The nonce once lived in the signed cookie: a copy taken before the completion
+    brought it back, and a second sender was created with the spent launch."""
+    company, admin = acme
+    auth.login(admin)
+    url = f"/c/{company.slug}/whatsapp-senders/"
+    config = page_config(client.get(url).get_data(as_text=True))
+    headers = {"X-CSRFToken": config["csrf"]}
+    state = client.post(config["launchUrl"], headers=headers).get_json()["state"]
+    old_cookie = client.get_cookie("portal_session", domain="portal.test").value
+    signup = sandbox.meta.control_complete_signup(
+        app_id=META_APP["app_id"], solution_id=config["setup"]["solutionID"]
+    )
+    body = {"state": state, "code": signup["code"], "event": signup["event"],
+            "sender-phone": "+14155550210", "sender-name": "Acme Retail"}  # fmt: skip
+    assert client.post(config["completeUrl"], json=body, headers=headers).status_code == 200
+    client.set_cookie("portal_session", old_cookie, domain="portal.test")
+    replay = client.post(
+        config["completeUrl"], json=body | {"sender-phone": "+14155550211"}, headers=headers
+    )
+    assert replay.status_code == 400 and "already used" in replay.get_json()["error"]
+    assert [r.sender_id for r in session.scalars(select(TwilioWhatsAppSender))] == [
+        "whatsapp:+14155550210"
+    ]
+
+
+def test_a_display_name_on_two_lines_is_refused(client, auth, sandbox, acme, session):
+    company, admin = acme
+    auth.login(admin)
+    response = register(client, company, sandbox, name="Acme\r\nBcc: collector@evil.test")
+    assert response.status_code == 400 and "one line" in response.get_json()["error"]
+    assert session.scalars(select(TwilioWhatsAppSender)).all() == []
+
+
+def test_an_offline_sender_shows_its_reasons_in_plain_words(client, auth, sandbox, acme, session):
+    company, admin = acme
+    auth.login(admin)
+    register(client, company, sandbox)
+    row = session.scalars(select(TwilioWhatsAppSender)).one()
+    sandbox.twilio.control_set_sender_status(
+        sender_sid=row.sender_sid, status="OFFLINE", offline_reasons=[{"code": 63062}]
+    )
+    url = f"/c/{company.slug}/whatsapp-senders/"
+    auth.post(f"{url}{row.id}/refresh", form_page=url)
+    page = unescape(client.get(url).get_data(as_text=True))
+    assert "The sender cannot send messages" in page
+    assert "63062: The business has not accepted Meta's Terms of Service" in page
+    notifications = unescape(client.get("/notifications/").get_data(as_text=True))
+    assert "status is now OFFLINE" in notifications and "63062" in notifications

@@ -306,6 +306,16 @@ class Controls:
         self.template_review_seconds = float(seconds)
         return {"template_review_seconds": self.template_review_seconds}
 
+    def control_process_cancellation(self, *, channel_id: str) -> dict[str, Any]:
+        """360dialog carries out a cancellation: ``terminated_at`` set, the partner webhook
+        ``cancellation_processed`` sent, then the channel and its keys are gone."""
+        channel = self._get_channel(channel_id)
+        channel.cancellation_requested = True
+        channel.terminated_at = channel.modified_at = self.clock.time()
+        self.partner_webhooks.channel_event(channel, "cancellation_processed")
+        self.revoke(channel)
+        return {"channel_id": channel.id, "terminated_at": channel.terminated_at}
+
     def control_revoke_channel(self, *, channel_id: str) -> dict[str, Any]:
         """The client un-grants the number: gone from the Partner API, keys dead at once."""
         channel = self._get_channel(channel_id)

@@ -86,7 +86,7 @@ class ControlsMixin:
                         "verification_method": "sms",
                         "verification_code": None,
                         "voice_application_sid": None,
-                        "account_type": None,
+                        "account_type": "ISVSubAccount",
                     },
                     "webhook": {
                         "callback_url": None,
@@ -102,6 +102,7 @@ class ControlsMixin:
                         "messaging_limit": "1K Customers/24hr",
                     },
                     "offline_reasons": None,
+                    "compliance": None,
                     "url": self.sender_url(sid),
                     "_account": account["sid"],
                     "_since": self.clock.time(),

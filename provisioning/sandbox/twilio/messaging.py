@@ -262,7 +262,7 @@ class MessagingMixin:
     # -- brands ------------------------------------------------------------------------------
     def brands_route(self, request: Request, principal: Principal) -> Response:
         if request.method == "GET":
-            items = [b for b in self.brands.values() if b["account_sid"] == principal.sid]
+            items = [public(b) for b in self.brands.values() if b["account_sid"] == principal.sid]
             return json_response(
                 page_v1(request, items, "data", self.murl("/a2p/BrandRegistrations"))
             )

@@ -6,7 +6,10 @@ create -> 202 ``CREATING``; on the next clock tick after ``sender_delay`` second
 itself), else ``PENDING_VERIFICATION`` with an OTP "sent" to the number (read it with
 ``control_get_sender_otp``). An update carrying ``configuration.verification_code``
 moves it to ``VERIFYING``, then ``ONLINE``. ``control_set_sender_status`` forces any
-status, e.g. ``OFFLINE`` with ``offline_reasons``.
+status of the spec's enum, e.g. ``OFFLINE`` with ``offline_reasons``, ``TWILIO_REVIEW`` (back
+to ``ONLINE`` after ``sender_delay``), ``DRAFT`` or ``STUBBED`` (they stay until moved).
+``configuration.account_type`` is never null: ``ISVSubAccount`` in a subaccount, ``ISV`` in
+a main account, unless the request set it.
 
 WABA access: a WABA must have been shared with Twilio through the Partner Solution ID.
 The simulator treats every WABA as shared unless ``control_unshare_waba`` named it, its
@@ -115,7 +118,7 @@ class SendersMixin:
                 "verification_method": config.get("verification_method") or "sms",
                 "verification_code": None,
                 "voice_application_sid": config.get("voice_application_sid"),
-                "account_type": config.get("account_type"),
+                "account_type": config.get("account_type") or self._account_type(principal.sid),
             },
             "webhook": {
                 "callback_url": webhook.get("callback_url"),
@@ -128,6 +131,8 @@ class SendersMixin:
             "profile": _profile(profile),
             "properties": {"quality_rating": None, "messaging_limit": None},
             "offline_reasons": None,
+            # "For WhatsApp senders, the Compliance property is set to null" (Senders API page)
+            "compliance": None,
             "url": self.sender_url(sid),
             "_account": principal.sid,
             "_since": self.clock.time(),
@@ -136,6 +141,13 @@ class SendersMixin:
         }
         self.senders[sid] = sender
         return json_response(public(sender), 202)
+
+    def _account_type(self, account_sid: str) -> str:
+        """``configuration.account_type`` when the request names none: the spec's enum is
+        ISV | ISVSubAccount (nullable, but an ISV's sender always has one): a subaccount's
+        sender is ``ISVSubAccount``, a main account's ``ISV``."""
+        account = self.accounts[account_sid]
+        return "ISV" if account["owner_account_sid"] == account["sid"] else "ISVSubAccount"
 
     def _owns_number(self, account_sid: str, phone: str) -> bool:
         pn = self.owned.get(phone)
@@ -171,9 +183,12 @@ class SendersMixin:
         waiting = sender["status"] == "PENDING_VERIFICATION"
         if code is not None and waiting and str(code) == sender["_otp"]:
             self.sender_status(sender, "VERIFYING")
-        for key in ("verification_method", "voice_application_sid", "account_type"):
+        for key in ("verification_method", "voice_application_sid"):
             if key in config:
                 sender["configuration"][key] = config[key]
+        if "account_type" in config:  # "" clears it back to the account's own type
+            account_type = config["account_type"] or self._account_type(sender["_account"])
+            sender["configuration"]["account_type"] = account_type
         if body.get("webhook"):
             sender["webhook"].update(body["webhook"])
         if body.get("profile"):
@@ -216,7 +231,7 @@ class SendersMixin:
             if status == "CREATING":
                 nxt = "PENDING_VERIFICATION" if sender["_needs_otp"] else "ONLINE"
                 self.sender_status(sender, nxt)
-            elif status in ("VERIFYING", "ONLINE:UPDATING"):
+            elif status in ("VERIFYING", "ONLINE:UPDATING", "TWILIO_REVIEW"):
                 self.sender_status(sender, "ONLINE")
 
     def sender_snapshot(self, sender: dict[str, Any]) -> dict[str, Any]:
