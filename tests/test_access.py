@@ -197,31 +197,40 @@ def victim_number(victim: Tenant) -> str:
     return db.session.get(SmsPhoneNumber, victim.ids["number_id"][0]).phone_number
 
 
-def urls_against(rule, attacker: Tenant, victim: Tenant) -> list[tuple[str, bool]]:
-    """(URL, whether its path names a victim's object): the victim's company with its ids,
-    one's own company with the victim's ids, and one's own company and ids (the victim's
-    ids then travel in the query and form only)."""
+NO_SUCH = {"company": "no-such-company", "id": 2**63 - 1}
+
+
+def urls_against(rule, attacker: Tenant, victim: Tenant) -> list[tuple[str, str | None]]:
+    """(URL, the same URL naming nothing that exists, or None when the path names none of
+    the victim's objects): the victim's company with its ids, one's own company with the
+    victim's ids, and one's own company and ids (the victim's ids then travel in the query
+    and form only)."""
     ints = sorted(int_arguments(rule))
     kinds = max((len(victim.ids.get(n, [])) for n in ints), default=1)  # tables an id names
+    plans = [(victim, victim, True), (attacker, attacker, False)]
+    if ints and "company" in rule.arguments:
+        plans.insert(1, (attacker, victim, True))
     urls = []
-    for company, ids, in_path in [
-        *((victim, victim, True) for _ in range(1)),
-        *(((attacker, victim, True),) if ints and "company" in rule.arguments else ()),
-        (attacker, attacker, False),
-    ]:
+    for company, ids, in_path in plans:
         for kind in range(kinds if ids is victim else 1):
-            values = {}
+            values, missing = {}, {}
             for name in rule.arguments:
                 if name == "company":
                     values[name] = company.company.slug
+                    missing[name] = NO_SUCH["company"] if company is victim else values[name]
                 elif name in ints:
                     listed = ids.ids.get(name) or [0]
-                    values[name] = listed[min(kind, len(listed) - 1)]
+                    values[name], missing[name] = listed[min(kind, len(listed) - 1)], NO_SUCH["id"]
                 else:
-                    values[name] = (choices(rule, name) or ["x"])[0]
+                    values[name] = missing[name] = (choices(rule, name) or ["x"])[0]
             names_victim = in_path and (bool(ints) or "company" in rule.arguments)
-            urls.append((rule.build(values)[1], names_victim))
+            urls.append((rule.build(values)[1], rule.build(missing)[1] if names_victim else None))
     return list(dict.fromkeys(urls))
+
+
+def send(client, method: str, url: str, inputs: dict):
+    data = inputs if method != "GET" else None
+    return client.open(url, method=method, query_string=inputs, data=data, follow_redirects=True)
 
 
 @pytest.mark.parametrize("who", ["admin", "member"])
@@ -229,8 +238,8 @@ def test_a_foreign_user_neither_sees_nor_changes_another_company_on_any_route(
     app, client, auth, session, tenants, csrf_off, who
 ):
     """Every route of ``app.url_map``, every method, the victim's ids in the path, the query
-    and the form: no answer shows a victim's canary, a path naming a victim's object is a
-    404 (never a 2xx, nor a 403 that confirms it exists), and no victim row changes,
+    and the form: no answer shows a victim's canary, a path naming a victim's object is
+    answered as one naming nothing that exists (never a 2xx), and no victim row changes,
     appears or goes (compared after each route, whose changes are then undone)."""
     attacker, victim = tenants
     auth.login(getattr(attacker, who))
@@ -241,15 +250,16 @@ def test_a_foreign_user_neither_sees_nor_changes_another_company_on_any_route(
     leaks, changed, requests = [], [], 0
     for route in all_routes(app):
         with undone(app, session), kept_cookies(client):
-            for url, names_victim in urls_against(route.rule, attacker, victim):
-                response = client.open(
-                    url, method=route.method, query_string=inputs,
-                    data=inputs if route.method != "GET" else None, follow_redirects=True,
-                )  # fmt: skip
-                requests += 1
+            for url, nothing in urls_against(route.rule, attacker, victim):
+                response = send(client, route.method, url, inputs)
                 first = (response.history or (response,))[0]
-                if names_victim and first.status_code != 404:  # not even a 2xx: a 404
-                    leaks.append(f"{route.method} {url}: {first.status_code}")
+                if nothing is not None:  # as for an object that does not exist: no oracle
+                    missing = send(client, route.method, nothing, inputs)
+                    status = (missing.history or (missing,))[0].status_code
+                    if 200 <= first.status_code < 300 or first.status_code != status:
+                        leaks.append(f"{route.method} {url}: {first.status_code} ({status})")
+                    requests += 1
+                requests += 1
                 for answer in (*response.history, response):
                     text = answer.get_data(as_text=True)
                     leaks += [f"{route.method} {url}: {c}" for c in victim.canaries if c in text]

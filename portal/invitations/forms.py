@@ -1,18 +1,18 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from provisioning.accounts import MIN_PASSWORD_LENGTH
 
 from ..admin.forms import ROLE_CHOICES
+from ..forms import Form
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="member")
 
 
-class NewAccountForm(FlaskForm):
+class NewAccountForm(Form):
     name = StringField("Your name", validators=[Optional(), Length(max=200)])
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
