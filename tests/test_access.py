@@ -264,6 +264,7 @@ def test_a_foreign_user_neither_sees_nor_changes_another_company_on_any_route(
                     text = answer.get_data(as_text=True)
                     leaks += [f"{route.method} {url}: {c}" for c in victim.canaries if c in text]
             changed += [f"{route}: {row}" for row in changes(before, rows.of(victim))]
+    print(f"cross-tenant as {who}: {requests} requests, {len(leaks)} leaks, {len(changed)} changes")
     assert requests > 150
     assert leaks == [], leaks
     assert changed == [], changed

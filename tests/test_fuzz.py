@@ -263,7 +263,9 @@ def world(app, session, make, connected_sandbox):
     return World(app, session, make, connected_sandbox(11))
 
 
-def fuzz_route(client, route: Route, world: World, traced, examples: int) -> None:
+def fuzz_route(client, route: Route, world: World, traced, examples: int, sent: list) -> None:
+    """Up to ``examples`` requests (more while hypothesis shrinks a failure); each one's
+    status, or its exception's name, is appended to ``sent``."""
     strategy = requests_for(route, world, traced)
 
     @settings(
@@ -274,7 +276,12 @@ def fuzz_route(client, route: Route, world: World, traced, examples: int) -> Non
     @given(strategy)
     def one(example):
         path_values, call = example
-        response = send(client, route, path_values, call)
+        try:
+            response = send(client, route, path_values, call)
+        except Exception as exc:  # the test client raises what a server would answer 500 to
+            sent.append(type(exc).__name__)
+            raise
+        sent.append(response.status_code)
         assert response.status_code < 500, response.get_data(as_text=True)[:300]
 
     one()
@@ -302,7 +309,7 @@ def test_no_route_answers_5xx_to_any_input(
     if role != "anonymous":
         auth.login(world.users[role])
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)  # CSRF has its own tests
-    failures = []
+    failures, sent = [], []
     for route in routes(app):
         if route.rule.endpoint.startswith("webhooks."):
             examples = WEBHOOK_EXAMPLES if role == "anonymous" else REFUSED_EXAMPLES
@@ -312,8 +319,10 @@ def test_no_route_answers_5xx_to_any_input(
             examples = REFUSED_EXAMPLES
         with isolated(), kept_cookies(client):
             try:
-                fuzz_route(client, route, world, traced_inputs[route], examples)
+                fuzz_route(client, route, world, traced_inputs[route], examples, sent)
             except Exception as exc:  # hypothesis re-raises the smallest failing example
                 example = "\n".join(getattr(exc, "__notes__", []))[:800]
                 failures.append(f"{route}: {type(exc).__name__}: {str(exc)[:300]}\n{example}")
+    errors = [s for s in sent if not isinstance(s, int) or s >= 500]
+    print(f"fuzz as {role}: {len(sent)} requests, {len(errors)} errors, on {len(failures)} routes")
     assert not failures, "\n\n".join(failures)
