@@ -1,8 +1,9 @@
 """Every route of the app, and the inputs each one reads, found by tracing the app itself.
 
-``discover`` calls every route once as a platform admin through a request class that
-records which query and form keys (``request.args``, ``request.form``, the fields of the
-forms a view builds) and which JSON keys the view reads. The fuzz and cross-tenant tests
+``discover`` calls every route (as a platform admin and signed out, in the tests) through
+a request class that records which query and form keys (``request.args``,
+``request.form``, the fields of the forms a view builds) and which JSON keys the view
+reads. The fuzz and cross-tenant tests
 send those inputs, so a new route or form field is covered without editing them.
 """
 
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
@@ -123,7 +124,9 @@ def _traced(value: Any, path: str = "") -> Any:
     return _TracedJSON(value, path) if isinstance(value, dict) else value
 
 
-class TracingRequest(Request):
+class _Tracing:
+    """Mixed into the app's request class while ``discover`` runs."""
+
     parameter_storage_class = _TracedParams
 
     def get_json(self, *args: Any, **kwargs: Any) -> Any:
@@ -162,7 +165,7 @@ def discover(app: Flask, clients, url_of, isolated) -> dict[Route, Inputs]:
     global _reads
     found: dict[Route, Inputs] = {}
     original = app.request_class
-    app.request_class = TracingRequest
+    app.request_class = type("Tracing" + original.__name__, (_Tracing, original), {})
     try:
         for route in routes(app):
             _reads = found.setdefault(route, Inputs())

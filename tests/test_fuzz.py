@@ -40,7 +40,7 @@ from tests.tenants import populate
 ROLES = ("anonymous", "member", "company_admin", "platform_admin")
 ENTERS = {  # the access markers each role gets past: those routes get the most examples
     "anonymous": {"public"},
-    "member": {"public", "signed_in", "company_member", "company_admin"},
+    "member": {"public", "signed_in", "company_member"},
     "company_admin": {"public", "signed_in", "company_member", "company_admin"},
     "platform_admin": {"public", "signed_in", "company_member", "company_admin", "platform_admin"},
 }
@@ -124,7 +124,7 @@ def hmac_hex(secret: str, body: bytes) -> str:
 def webhook_requests(route: Route, world) -> st.SearchStrategy | None:
     """Requests for a provider webhook: mostly validly signed, over malformed bodies."""
     configs = world.sandbox.configs
-    signed = st.booleans().map(lambda unsigned: not unsigned) | st.just(True)
+    signed = st.sampled_from([True, True, True, False])  # mostly with a valid signature
     if route.endpoint == "webhooks.meta_event":
         secret = configs[Provider.META].value("app_secret")
         return st.tuples(encoded(mutations(META_EVENT)), signed).map(
@@ -188,7 +188,9 @@ def json_delivery(token: str, body: bytes, digest: str) -> dict:
 
 # -- the world and the requests ----------------------------------------------------------
 class World:
-    def __init__(self, app, session, make, sandbox) -> None:
+    """Both companies (``tests/tenants.py``), a platform admin, and the ids to send."""
+
+    def __init__(self, session, make, sandbox) -> None:
         self.sandbox = sandbox
         self.platform = make.admin()  # first: it gets the alerts' notifications too
         self.alpha = populate(session, make, sandbox, "alpha")
@@ -259,8 +261,8 @@ def send(client, route: Route, path_values: dict, call: dict):
 
 
 @pytest.fixture
-def world(app, session, make, connected_sandbox):
-    return World(app, session, make, connected_sandbox(11))
+def world(session, make, connected_sandbox):
+    return World(session, make, connected_sandbox(11))
 
 
 def fuzz_route(client, route: Route, world: World, traced, examples: int, sent: list) -> None:
