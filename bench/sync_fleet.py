@@ -56,6 +56,7 @@ from portal import create_app  # noqa: E402
 from portal.config import database_url  # noqa: E402
 from portal.demo import META_APP, partner_values  # noqa: E402
 from portal.extensions import db  # noqa: E402
+from portal.providers import outbound_policy, provider_transport  # noqa: E402
 from portal.sandbox_seed import seed_sandbox  # noqa: E402
 from provisioning import partners  # noqa: E402
 from provisioning.audit import SYSTEM  # noqa: E402
@@ -172,7 +173,7 @@ def record_platform_side(fleet: Fleet, sandbox_url: str) -> None:
     )
     configs = {
         provider: partners.create_configuration(
-            session, SYSTEM, provider, Environment.SANDBOX, "", values
+            session, SYSTEM, provider, Environment.SANDBOX, "", values, outbound=outbound_policy()
         ).id
         for provider, values in partner_values(sandbox_url, NOWHERE).items()
     }
@@ -206,7 +207,11 @@ def run_pass(label: str, policy: SyncPolicy, trace: bool) -> dict[str, Any]:
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
-    runs = sync_quality(db.session, db.session.commit, policy=policy)
+    transport = provider_transport()  # the sandbox is the app's SANDBOX_URL
+    try:
+        runs = sync_quality(db.session, db.session.commit, policy=policy, transport=transport)
+    finally:
+        transport.close()
     wall = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] if trace else None
     if trace:
@@ -278,6 +283,7 @@ def main() -> None:
                     "INSTANCE_PATH": instance,
                     "JOB_RUNNER": "manual",
                     "LOG_LEVEL": "ERROR",
+                    "SANDBOX_URL": f"http://{HOST}:{port}",
                 }
             )
             with app.app_context():

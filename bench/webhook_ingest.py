@@ -291,6 +291,7 @@ def prepare_database(app, app_secret: str, baseline: bool = True) -> None:
 
     from portal.demo import partner_values
     from portal.extensions import db
+    from portal.providers import outbound_policy
     from provisioning import partners
     from provisioning.audit import SYSTEM
     from provisioning.partners import Environment, Provider
@@ -300,8 +301,9 @@ def prepare_database(app, app_secret: str, baseline: bool = True) -> None:
         values = partner_values("http://127.0.0.1:5001", "http://127.0.0.1:5000")[Provider.META]
         values["app_secret"] = app_secret
         partners.create_configuration(
-            db.session, SYSTEM, Provider.META, Environment.SANDBOX, "Bench", values
-        )
+            db.session, SYSTEM, Provider.META, Environment.SANDBOX, "Bench", values,
+            outbound=outbound_policy("http://127.0.0.1:5001"),
+        )  # fmt: skip
         for statement in BASELINE_DDL if baseline else ():
             db.session.execute(text(statement))
         db.session.commit()

@@ -28,6 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_proxy_fix(app)
+    register_security_headers(app)
     register_input_checks(app)
     register_blueprints(app)
     register_errors(app)
@@ -43,6 +44,9 @@ def register_logging(app: Flask) -> None:
     )
     # httpx logs full request URLs at INFO; ours are logged redacted by provisioning.http.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from .log_redaction import register as register_log_redaction
+
+    register_log_redaction(app)  # request logs: webhook tokens in paths masked
 
 
 def register_extensions(app: Flask) -> None:
@@ -69,6 +73,12 @@ def register_proxy_fix(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
+def register_security_headers(app: Flask) -> None:
+    from .security_headers import register
+
+    register(app)
+
+
 def register_input_checks(app: Flask) -> None:
     from .input_checks import register
 
@@ -81,6 +91,8 @@ def register_blueprints(app: Flask) -> None:
     from .admin.events import bp as admin_events_bp
     from .admin.routes import bp as admin_bp
     from .admin.twilio import bp as admin_twilio_bp
+    from .auth.account import bp as account_bp
+    from .auth.reset import bp as password_reset_bp
     from .auth.routes import bp as auth_bp
     from .company.routes import bp as company_bp
     from .fleet.routes import bp as fleet_bp
@@ -97,6 +109,8 @@ def register_blueprints(app: Flask) -> None:
 
     blueprints = (
         auth_bp,
+        account_bp,
+        password_reset_bp,
         health_bp,
         admin_bp,
         admin_dialog360_bp,
@@ -136,6 +150,7 @@ def register_jobs(app: Flask) -> None:
         notify,  # noqa: F401 (registers the alert email job)
         sync_jobs,  # noqa: F401 (registers the quality sync jobs)
     )
+    from .auth import jobs as auth_jobs  # noqa: F401 (the password reset email and purge jobs)
     from .jobs import register
 
     register(app)

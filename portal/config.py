@@ -2,18 +2,23 @@
 
 Every variable read here is documented in the README's configuration reference.
 Production has no default for a secret: a missing one stops the start with a message
-naming it. Development and demo generate the secret key and the keyring on first start
-and keep them in the instance folder.
+naming it; debug mode, the provider sandbox and a weak ``SECRET_KEY`` stop it too
+(``portal/production.py``). Development and demo generate the secret key and the keyring
+on first start and keep them in the instance folder.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 from provisioning.crypto import Keyring, KeyringError
+
+from . import production as production_mode
 
 MODES = ("development", "demo", "production")
 
@@ -53,6 +58,32 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 JOB_RUNNERS = ("inprocess", "celery", "manual")
+HSTS_DEFAULT = 2 * 365 * 86400  # two years, what hstspreload.org recommends
+
+
+HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
+
+
+def host_allowlist(raw: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """``PROVIDER_URL_ALLOWLIST``: host names (``*.example.com`` for its subdomains)."""
+    items = re.split(r"[\s,]+", raw) if isinstance(raw, str) else list(raw or ())
+    hosts = tuple(item.strip().lower() for item in items if item.strip())
+    for host in hosts:
+        if not HOST_PATTERN.fullmatch(host):
+            raise ConfigError(
+                f"PROVIDER_URL_ALLOWLIST: {host!r} is not a host name (no scheme, port or "
+                "path; '*.example.com' allows its subdomains)"
+            )
+    return hosts
+
+
+def _env_bytes(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if not raw.strip().isdigit() or int(raw) <= 0:
+        raise ConfigError(f"{name} must be a positive number of bytes, not {raw!r}")
+    return int(raw)
 
 
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -84,9 +115,17 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE", production),
-        "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", str(12 * 3600))),
+        # a sign-in lasts at most this long, and ends after this long without a request
+        "PERMANENT_SESSION_LIFETIME": _env_seconds("SESSION_LIFETIME_SECONDS", 12 * 3600.0),
+        "SESSION_IDLE_SECONDS": _env_seconds("SESSION_IDLE_SECONDS", 30 * 60.0),
+        # deleting old sign-in data (throttle counters, sessions, reset links); 0: never
+        "AUTH_PURGE_SECONDS": _env_seconds("AUTH_PURGE_SECONDS", 3600.0),
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
+        # production: provider URLs may name these hosts besides the providers' own
+        "PROVIDER_URL_ALLOWLIST": env.get("PROVIDER_URL_ALLOWLIST", ""),
+        # larger request bodies are refused with 413 before they are read
+        "MAX_CONTENT_LENGTH": _env_bytes("MAX_CONTENT_LENGTH", 1024 * 1024),
         # inprocess (threads) | celery (workers; the default with a broker) | manual (tests)
         "JOB_RUNNER": env.get("JOB_RUNNER"),
         "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or None,
@@ -100,8 +139,12 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "RUN_LEASE_SECONDS": _env_seconds("RUN_LEASE_SECONDS", 300.0),
         "SMTP_URL": env.get("SMTP_URL") or None,  # alert emails; none: the portal list only
         "MAIL_FROM": env.get("MAIL_FROM", "alerts@localhost"),
+        # security headers (portal/security_headers.py)
+        "HSTS_SECONDS": int(_env_seconds("HSTS_SECONDS", HSTS_DEFAULT if production else 0)),
+        "CSP_REPORT_URI": env.get("CSP_REPORT_URI") or None,
     }
     config.update(overrides)
+    config["PROVIDER_URL_ALLOWLIST"] = host_allowlist(config["PROVIDER_URL_ALLOWLIST"])
     if config["PROVIDER_ENVIRONMENT"] not in {"sandbox", "production"}:
         raise ConfigError("PROVIDER_ENVIRONMENT must be 'sandbox' or 'production'")
     if not config["JOB_RUNNER"]:
@@ -116,10 +159,17 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         raise ConfigError("RUN_LEASE_SECONDS must be more than 0")
     if config["BROKER_TIMEOUT_SECONDS"] <= 0:
         raise ConfigError("BROKER_TIMEOUT_SECONDS must be more than 0")
+    lifetime = config["PERMANENT_SESSION_LIFETIME"]
+    if isinstance(lifetime, dt.timedelta):
+        lifetime = lifetime.total_seconds()
+    if lifetime <= 0 or config["SESSION_IDLE_SECONDS"] <= 0:
+        raise ConfigError("SESSION_LIFETIME_SECONDS and SESSION_IDLE_SECONDS must be more than 0")
     if not config["SECRET_KEY"]:
         if production:
             raise ConfigError("SECRET_KEY is not set: production needs a long random value")
         config["SECRET_KEY"] = _persisted_secret(instance_path / "secret_key")
+    if production and (refusals := production_mode.refusals(config)):
+        raise ConfigError("production refuses to start: " + "; ".join(refusals))
     config["KEYRING"] = config.get("KEYRING") or _keyring(config, instance_path, production)
     return config
 

@@ -6,7 +6,7 @@ import os
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
@@ -16,8 +16,20 @@ from provisioning.partners import Environment, Provider
 from provisioning.tenancy import Role
 
 from .extensions import db
+from .providers import outbound_policy
 
-demo = AppGroup("demo", help="Demo mode: sample data and the provider sandbox.")
+
+@click.group("demo", cls=AppGroup)
+@with_appcontext
+def demo() -> None:
+    """Demo mode: sample data and the provider sandbox (refused in production)."""
+    if current_app.config["PORTAL_ENV"] == "production":
+        raise click.ClickException(
+            "demo commands are refused in production: they create a platform admin with "
+            "the published demo password and start the provider sandbox, whose control API "
+            "takes no authentication. Create admins with 'flask admins create'."
+        )
+
 
 DEMO_PASSWORD = "demo-password-2026"
 ADMIN_EMAIL = "admin@demo.example"
@@ -40,7 +52,7 @@ def partner_values(sandbox_url: str, public_url: str) -> dict[Provider, dict[str
         Provider.META: {
             **META_APP,
             "config_id": META_CONFIG_ID,
-            "graph_api_version": "v23.0",
+            "graph_api_version": "v25.0",
             "webhook_verify_token": META_VERIFY_TOKEN,
             "graph_base_url": f"{sandbox_url}/meta/graph",
             "sdk_url": f"{sandbox_url}/meta/connect/en_US/sdk.js",
@@ -83,8 +95,9 @@ def seed_database(sandbox_url: str, public_url: str) -> bool:
                 accounts.set_membership(db.session, SYSTEM, user, company, role)
         for provider, values in partner_values(sandbox_url, public_url).items():
             partners.create_configuration(
-                db.session, SYSTEM, provider, Environment.SANDBOX, "", values
-            )
+                db.session, SYSTEM, provider, Environment.SANDBOX, "", values,
+                outbound=outbound_policy(sandbox_url),
+            )  # fmt: skip
         db.session.commit()
         return True
     finally:
@@ -102,8 +115,9 @@ def _point_configurations_at(sandbox_url: str, public_url: str) -> None:
         if moved:
             values = {**settings, **moved}
             partners.update_configuration(
-                db.session, SYSTEM, config, config.environment, config.name, values
-            )
+                db.session, SYSTEM, config, config.environment, config.name, values,
+                outbound=outbound_policy(sandbox_url),
+            )  # fmt: skip
 
 
 def demo_urls(host: str, port: int, sandbox_port: int) -> tuple[str, str]:

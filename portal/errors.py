@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from provisioning.crypto import KeyringError
 from provisioning.errors import NotFound
@@ -28,7 +28,26 @@ def _render(status: int, message: str):
     return render_template("error.html", status=status, message=message), status
 
 
+def refuse_oversized_bodies() -> None:
+    """413 on the declared size, before a view (or a webhook's lookup) does any work: a
+    body over ``MAX_CONTENT_LENGTH`` is never read. A body sent without a length is cut
+    off at the limit as it is read (Werkzeug), with the same answer."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413)
+
+
 def register(app: Flask) -> None:
+    app.before_request(refuse_oversized_bodies)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge):
+        limit = request.max_content_length or 0
+        message = f"The request body is too large: at most {limit // 1024} KiB is accepted."
+        if request.path.startswith("/webhooks/"):  # providers read a short plain answer
+            return message, 413, {"Content-Type": "text/plain; charset=utf-8"}
+        return _render(413, message)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return _render(400, "The form expired or was not sent from this site. Please try again.")

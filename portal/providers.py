@@ -1,15 +1,17 @@
-"""Provider clients as the portal builds them: the app's transport (the sandbox in tests)."""
+"""Provider clients as the portal builds them: the app's transport (the sandbox in tests)
+behind the app's outbound policy."""
 
 from __future__ import annotations
 
 from flask import abort, current_app
 
-from provisioning.partner_checks import check_configuration
+from provisioning.outbound import GuardedTransport, OutboundPolicy
 from provisioning.partners import (
     PartnerConfiguration,
     Provider,
     active_configuration,
     environment_configuration,
+    production_hosts,
     require_active,
 )
 
@@ -55,12 +57,24 @@ def unavailable_message(provider: Provider) -> str:
     return f"{provider.label} onboarding is paused by the platform for now."
 
 
-def provider_transport():
-    return current_app.config.get("PROVIDER_TRANSPORT")
+def outbound_policy(sandbox_url: str | None = None) -> OutboundPolicy:
+    """Where provider calls may go: production fixes the providers' hosts (and
+    ``PROVIDER_URL_ALLOWLIST``); elsewhere the sandbox (``SANDBOX_URL``, or ``sandbox_url``)
+    is the one private address allowed."""
+    config = current_app.config
+    production = config["PORTAL_ENV"] == "production"
+    return OutboundPolicy.build(
+        production=production,
+        provider_hosts=production_hosts(),
+        allowlist=config["PROVIDER_URL_ALLOWLIST"],
+        sandbox_urls=() if production else (sandbox_url or config["SANDBOX_URL"],),
+    )
 
 
-def check_partner_configuration(config: PartnerConfiguration) -> tuple[bool, str]:
-    return check_configuration(config, provider_transport())
+def provider_transport() -> GuardedTransport:
+    """Every provider client's transport: the network (or the test's transport, in
+    ``PROVIDER_TRANSPORT``) behind the outbound guard."""
+    return GuardedTransport(outbound_policy(), current_app.config.get("PROVIDER_TRANSPORT"))
 
 
 def provisioning_services() -> dict:

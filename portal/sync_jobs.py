@@ -35,15 +35,19 @@ def run_sync(
     client_ids: list[int] | None = None,
 ) -> list[sync.SyncRun]:
     """A sync pass with the app's provider transport; it commits chunk by chunk."""
-    return sync.sync_quality(
-        db.session,
-        db.session.commit,
-        providers=providers,
-        company_id=company_id,
-        client_ids=client_ids,
-        transport=provider_transport(),
-        heartbeat=heartbeat_engine(),
-    )
+    transport = provider_transport()  # one connection pool for the pass, closed after it
+    try:
+        return sync.sync_quality(
+            db.session,
+            db.session.commit,
+            providers=providers,
+            company_id=company_id,
+            client_ids=client_ids,
+            transport=transport,
+            heartbeat=heartbeat_engine(),
+        )
+    finally:
+        transport.close()
 
 
 @job("sync.quality", queue="sync", time_limit=3000)  # under the hourly interval

@@ -1,7 +1,8 @@
-"""Users' credentials: password hashing, login with throttling, invitations.
+"""Users' credentials: password hashing, sign-in with throttling, invitations.
 
-Failed logins are counted per e-mail and per client address in a sliding window; past
-the limit, logins are refused (even with the right password) until the window passes.
+Sign-in attempts go through :mod:`provisioning.login_throttle` (growing delays per
+account, device and address, counted before the password is checked); new passwords go
+through :mod:`provisioning.password_policy`.
 """
 
 from __future__ import annotations
@@ -9,47 +10,28 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ForeignKey, String, func, select
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import login_throttle, password_policy, user_sessions
 from .audit import Actor, record
 from .db import Base, intpk, utcnow
 from .errors import DomainError
+from .login_throttle import LoginThrottled  # noqa: F401 (authenticate raises it)
+from .password_policy import MIN_PASSWORD_LENGTH  # noqa: F401 (the rule lives there)
 from .tenancy import Company, Membership, Role, User
 
-MIN_PASSWORD_LENGTH = 10
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_ADDRESS = 20
 INVITATION_LIFETIME = dt.timedelta(days=7)
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
 
 class InvalidCredentials(DomainError):
     def __init__(self) -> None:
         super().__init__("Wrong e-mail or password.")
-
-
-class LoginThrottled(DomainError):
-    def __init__(self, retry_after: dt.timedelta) -> None:
-        minutes = max(1, int(retry_after.total_seconds() // 60) + 1)
-        super().__init__(
-            f"Too many failed logins. Try again in {minutes} minute{'s' * (minutes > 1)}."
-        )
-        self.retry_after = retry_after
-
-
-class LoginAttempt(Base):
-    __tablename__ = "login_attempts"
-
-    id: Mapped[intpk]
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    address: Mapped[str] = mapped_column(String(64), index=True)
-    succeeded: Mapped[bool]
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Invitation(Base):
@@ -76,44 +58,39 @@ def valid_email(email: str) -> str:
     return normalize_email(email)
 
 
-def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+def hash_password(password: str, email: str = "") -> str:
+    """The scrypt hash of an acceptable new password (``DomainError`` says what is wrong)."""
+    problem = password_policy.problem(password, email)
+    if problem:
+        raise DomainError(problem)
     return generate_password_hash(password, method="scrypt")
 
 
-def _recent_failures(session: Session, column, value: str, since: dt.datetime):
-    return session.execute(
-        select(func.count(), func.min(LoginAttempt.at)).where(
-            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
-        )
-    ).one()
-
-
-def check_throttle(session: Session, email: str, address: str, now: dt.datetime) -> None:
-    since = now - FAILURE_WINDOW
-    for column, value, limit in (
-        (LoginAttempt.email, email, MAX_FAILURES_PER_EMAIL),
-        (LoginAttempt.address, address, MAX_FAILURES_PER_ADDRESS),
-    ):
-        count, oldest = _recent_failures(session, column, value, since)
-        if count >= limit:
-            raise LoginThrottled(oldest + FAILURE_WINDOW - now)
-
-
-def authenticate(session: Session, email: str, password: str, address: str) -> User:
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    address: str,
+    device: str | None = None,
+    commit: Callable[[], None],
+) -> User:
     """The active user with these credentials, or ``InvalidCredentials``/``LoginThrottled``.
 
-    The attempt is recorded in the session; the caller commits either way.
+    The attempt is counted and committed (``commit``) before the password is checked, so
+    concurrent guesses cannot outrun the throttle; a success clears the account's count
+    (the caller commits that). ``device`` is the browser's device token for this e-mail.
     """
-    email, now = normalize_email(email), utcnow()
-    check_throttle(session, email, address, now)
+    email = normalize_email(email)
+    keys = login_throttle.keys_for(email, address, device)
+    login_throttle.reserve(session, keys)
+    commit()
     user = session.scalars(select(User).where(User.email == email)).one_or_none()
     stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
     valid = check_password_hash(stored, password) and user is not None and user.is_active
-    session.add(LoginAttempt(email=email, address=address[:64], succeeded=valid, at=now))
     if not valid or user is None or not user.password_hash:
         raise InvalidCredentials()
+    login_throttle.succeeded(session, keys)
     return user
 
 
@@ -136,7 +113,7 @@ def create_user(
     user = User(
         email=email,
         name=name.strip(),
-        password_hash=hash_password(password) if password else None,
+        password_hash=hash_password(password, email) if password else None,
         is_platform_admin=platform_admin,
     )
     session.add(user)
@@ -197,7 +174,8 @@ def set_user_active(session: Session, actor: Actor, user: User, active: bool) ->
     if actor.user_id == user.id and not active:
         raise DomainError("You cannot deactivate yourself.")
     user.is_active = active
-    user.session_version += 1  # ends the user's sessions
+    if not active:
+        user_sessions.end_all(session, user.id, "deactivated")
     record(session, actor, "user.activate" if active else "user.deactivate", user, label=user.email)
 
 
@@ -214,8 +192,15 @@ def update_user(
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    user.password_hash = hash_password(password)
-    user.session_version += 1
+    user.password_hash = hash_password(password, user.email)
+
+
+def change_password(session: Session, user: User, password: str) -> None:
+    """Set a new password (already checked against the current one) and end every session
+    of the user: the caller starts a new one for the person who changed it."""
+    set_password(session, user, password)
+    user_sessions.end_all(session, user.id, "password changed")
+    record(session, Actor.of(user), "user.password_change", user, label=user.email)
 
 
 def invite(session: Session, actor: Actor, user: User) -> str:

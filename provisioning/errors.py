@@ -53,3 +53,8 @@ class AuthError(ProviderError):
 
 class Rejected(ProviderError):
     """The provider refused the request itself; retrying the same call will not help."""
+
+
+class BlockedDestination(ProviderError):
+    """The platform refused to connect: the URL's host or address is not one provider calls
+    may reach (a private address, or a host outside the production allowlist)."""

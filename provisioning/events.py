@@ -13,11 +13,12 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import String, Text, UniqueConstraint, and_, or_, select, update
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from . import audit
 from .db import Base, enum_column, intpk, utcnow
 from .partners import Provider
 
@@ -36,6 +37,11 @@ class WebhookEvent(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # The company whose own endpoint received it (a Twilio Event Streams sink is per
+    # subaccount); applying it touches that company's rows only. None: platform-wide.
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
 
 
 # INSERT ... ON CONFLICT DO NOTHING RETURNING: a duplicate costs no extra round trip.
@@ -54,10 +60,12 @@ def store_event(
     body: bytes,
     *,
     processed: bool = False,
+    company_id: int | None = None,
 ) -> int | None:
     """Store a delivery in one statement: its id, or None when it was stored before.
 
-    ``processed`` stores an event that needs no application (kept for later use).
+    ``processed`` stores an event that needs no application (kept for later use);
+    ``company_id`` names the company whose endpoint received it.
     """
     insert = INSERTS[session.get_bind().dialect.name]
     now = utcnow()
@@ -71,6 +79,7 @@ def store_event(
             received_at=now,
             attempts=1 if processed else 0,
             processed_at=now if processed else None,
+            company_id=company_id,
         )
         .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
         .returning(WebhookEvent.id)
@@ -133,9 +142,14 @@ def postpone(session: Session, ids: list[int], seconds: float = REDELIVER_AFTER)
         )
 
 
-def replay(event: WebhookEvent) -> None:
-    """Apply a stored event again (an admin asked): its effects are idempotent. If the
-    job is lost, the sweep sends it again after ``REDELIVER_AFTER``."""
+def replay(session: Session, actor: audit.Actor, event: WebhookEvent) -> None:
+    """Apply a stored event again (an admin asked), audited: its effects are idempotent.
+    If the job is lost, the sweep sends it again after ``REDELIVER_AFTER``."""
+    audit.record(
+        session, actor, "webhook_event.replay", event,
+        label=f"{event.provider.value} {event.event_type}"[:255],
+        dedupe_key=event.dedupe_key, previous_error=(event.error or "")[:200] or None,
+    )  # fmt: skip
     event.processed_at, event.error = None, None
     event.next_attempt_at = utcnow() + dt.timedelta(seconds=REDELIVER_AFTER)
 

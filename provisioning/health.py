@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -145,19 +145,25 @@ def observe(
     *,
     source: str,
     at: dt.datetime | None = None,
+    alerts: bool = True,
+    reasons: Sequence[str] = (),
     explain: Sequence[str] = (),
     **values: str | None,
 ) -> ChannelHistory | None:
     """Apply observed health values; a history row (and alert) only if something changed.
 
-    ``explain`` adds the provider's own reasons to an alert the change raises."""
+    ``alerts=False`` leaves the alerting to the caller (:func:`observe_group`); ``reasons``
+    are degradations the three values cannot show (e.g. Meta's ``health_status`` says the
+    number cannot send, 360dialog stopped template messaging): they record a history row
+    and alert even when nothing else changed. ``explain`` adds the provider's own words to
+    an alert the observation raises."""
     unknown = set(values) - set(HEALTH_FIELDS)
     if unknown:
         raise TypeError(f"not health fields: {', '.join(sorted(unknown))}")
     new = channel.id is None
     before = {name: getattr(channel, name) or "" for name in HEALTH_FIELDS}
     changed = {k: v for k, v in values.items() if v is not None and v != before[k]}
-    if not changed and not new:
+    if not changed and not new and not reasons:
         return None
     for name, value in changed.items():
         setattr(channel, name, value)
@@ -176,10 +182,33 @@ def observe(
     )
     session.add(history)
     session.flush()
-    reasons = [] if new else degradations(before, after)
-    if reasons:
-        raise_alert(session, channel, history, [*reasons, *explain])
+    found = [] if new else [*(degradations(before, after) if alerts else []), *reasons]
+    if found:
+        raise_alert(session, channel, history, [*found, *explain])
     return history
+
+
+def observe_group(
+    session: Session,
+    channels: Iterable[Channel],
+    *,
+    source: str,
+    reason: str | None = None,
+    message: str | None = None,
+    at: dt.datetime | None = None,
+    **values: str | None,
+) -> Alert | None:
+    """One observation shared by several channels (a Meta portfolio's limit, a WABA the
+    customer disconnected): each channel's history records it, and ``reason`` makes one
+    alert for all of them, on the first channel that changed."""
+    first: tuple[Channel, ChannelHistory] | None = None
+    for channel in channels:
+        history = observe(session, channel, source=source, at=at, alerts=False, **values)
+        if history is not None and first is None:
+            first = (channel, history)
+    if reason is None or first is None:
+        return None
+    return raise_alert(session, *first, [reason], message=message)
 
 
 def upsert_channel(
@@ -189,6 +218,7 @@ def upsert_channel(
     provider_ref: str,
     *,
     source: str = "onboarding",
+    reasons: Sequence[str] = (),
     explain: Sequence[str] = (),
     **fields: object,
 ) -> Channel:
@@ -208,26 +238,16 @@ def upsert_channel(
     for name, value in fields.items():
         if value is not None and getattr(channel, name) != value:
             setattr(channel, name, value)
-    observe(session, channel, source=source, explain=explain, **health)  # type: ignore[arg-type]
+    observe(session, channel, source=source, reasons=reasons, explain=explain, **health)  # type: ignore[arg-type]
     return channel
 
 
-def alert_now(session: Session, channel: Channel, reasons: list[str], *, source: str) -> Alert:
-    """An alert about something besides status, quality and limit (e.g. a number that may no
-    longer send templates): recorded against an observation of the unchanged state."""
-    history = ChannelHistory(
-        company_id=channel.company_id,
-        channel_id=channel.id,
-        source=source,
-        **{name: getattr(channel, name) or "" for name in HEALTH_FIELDS},
-    )
-    session.add(history)
-    session.flush()
-    return raise_alert(session, channel, history, reasons)
-
-
 def raise_alert(
-    session: Session, channel: Channel, history: ChannelHistory, reasons: list[str]
+    session: Session,
+    channel: Channel,
+    history: ChannelHistory,
+    reasons: list[str],
+    message: str | None = None,
 ) -> Alert:
     label = one_line(channel.display_name or channel.phone_number or "")
     alert = Alert(
@@ -235,7 +255,7 @@ def raise_alert(
         channel_id=channel.id,
         history_id=history.id,
         reasons=reasons,
-        message=f"{label} ({channel.phone_number}): {'; '.join(reasons)}."[:500],
+        message=(message or f"{label} ({channel.phone_number}): {'; '.join(reasons)}.")[:500],
     )
     session.add(alert)
     session.flush()

@@ -1,9 +1,12 @@
-"""The one place provider HTTP clients are built: timeouts, bounded retries, redaction.
+"""The one place provider HTTP clients are built: timeouts, bounded retries, redaction,
+and the outbound guard.
 
 Each provider's ``api.py`` subclasses :class:`ProviderClient` and maps the provider's
 error envelope to the typed errors of :mod:`provisioning.errors`. A non-idempotent
 call (buying a number, generating a key) is never retried here: its caller records
-the intent and reconciles with the provider before trying again.
+the intent and reconciles with the provider before trying again. Every client's
+transport sits behind :class:`provisioning.outbound.GuardedTransport`: a call to an
+address the policy refuses raises :class:`~provisioning.errors.BlockedDestination`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from .errors import ProviderError, Retryable, Unreachable
+from .errors import BlockedDestination, ProviderError, Retryable, Unreachable
+from .outbound import guarded
 
 log = logging.getLogger("provisioning.http")
 
@@ -41,7 +45,8 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 class ProviderClient:
     """Base for one provider's HTTP client: one long-lived ``httpx.Client`` per instance.
 
-    ``transport`` is the seam for tests and the sandbox; production passes nothing.
+    ``transport`` is the seam for tests and the sandbox; production passes nothing, or the
+    portal's guarded transport (its outbound policy). Either way it is guarded.
     """
 
     provider = "provider"
@@ -63,7 +68,7 @@ class ProviderClient:
         self.sleep = sleep
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            transport=transport,
+            transport=guarded(transport),
             timeout=timeout,
             headers=headers,
             auth=auth,
@@ -108,6 +113,9 @@ class ProviderClient:
         started = time.perf_counter()
         try:
             response = self.http.request(method, path, **kwargs)
+        except (BlockedDestination, Unreachable) as exc:  # from the guard: name the provider
+            exc.provider = self.provider
+            raise
         except httpx.TimeoutException as exc:
             raise Unreachable(self.provider, f"no answer in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:

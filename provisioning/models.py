@@ -9,11 +9,14 @@ from . import (  # noqa: F401
     invitations,
     job_failures,
     launches,
+    login_throttle,
     mail,
     partners,
+    password_resets,
     runs,
     sync,
     tenancy,
+    user_sessions,
 )
 from .dialog360 import models as dialog360_models  # noqa: F401
 from .dialog360 import onboarding as dialog360_onboarding  # noqa: F401 (registers the flow)

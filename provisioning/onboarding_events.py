@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from . import audit, runs
 from .db import utcnow
 from .errors import DomainError
-from .meta.onboarding import EMBEDDED_SIGNUP, FINISH_EVENTS
+from .meta.onboarding import EMBEDDED_SIGNUP, FINISH_EVENTS, UNSUPPORTED_FINISHES
 from .partners import PartnerConfiguration
 
 
@@ -33,6 +33,8 @@ def record_embedded_signup(
     kind = str(event.get("event") or "")
     if event and event.get("type") != "WA_EMBEDDED_SIGNUP":
         raise DomainError("The signup sent an unexpected message.")
+    if kind in UNSUPPORTED_FINISHES:
+        raise DomainError(UNSUPPORTED_FINISHES[kind])
     if kind not in FINISH_EVENTS and kind not in ("CANCEL", "ERROR", ""):
         raise DomainError(f"The signup finished in an unknown way ({kind}).")
     if not code and kind not in ("CANCEL", "ERROR"):

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-import httpx
+import datetime as dt
 
+import httpx
+from sqlalchemy.orm import Session
+
+from . import audit
 from .dialog360.api import PartnerClient
-from .errors import AuthError, ProviderError, Unreachable
+from .errors import AuthError, BlockedDestination, ProviderError, Unreachable
+from .http import redact_url
 from .meta.api import GraphClient
-from .partners import PartnerConfiguration, Provider
+from .partners import PartnerConfiguration, Provider, record_check
+
+
+def connection_check(
+    session: Session,
+    actor: audit.Actor,
+    config: PartnerConfiguration,
+    transport: httpx.BaseTransport | None,
+    at: dt.datetime,
+) -> tuple[bool, str]:
+    """``Test connection`` as an admin asks for it: the check, its result kept on the
+    configuration, and an audit entry (a check sends the configuration's secrets out)."""
+    ok, message = check_configuration(config, transport)
+    message = redact_url(message)
+    record_check(config, ok, message, at)
+    audit.record(
+        session, actor, "partner_configuration.check", config,
+        label=f"{config.name} ({config.environment})", ok=ok, message=message[:500],
+    )  # fmt: skip
+    return ok, message
 
 
 def check_configuration(
@@ -18,6 +42,8 @@ def check_configuration(
         return True, _CHECKS[config.provider](config, transport)
     except AuthError as exc:
         return False, f"the provider refused the credentials ({exc})"
+    except BlockedDestination as exc:
+        return False, f"the configuration cannot be used: {exc.message}"
     except Unreachable as exc:
         return False, f"the provider is not reachable ({exc.message})"
     except ProviderError as exc:

@@ -23,6 +23,7 @@ from . import audit
 from .crypto import EncryptedJSON
 from .db import Base, created_at, enum_column, intpk, updated_at
 from .errors import DomainError
+from .outbound import STRICT, OutboundPolicy
 
 
 class Provider(enum.StrEnum):
@@ -55,6 +56,8 @@ class Field:
     pattern_hint: str = ""
     default: str = ""
     help: str = ""
+    # A provider URL: the hosts it may name in production (see provisioning.outbound).
+    hosts: tuple[str, ...] | None = None
 
     def check(self, value: str) -> str | None:
         """An error message for ``value``, or None when it is acceptable."""
@@ -77,6 +80,8 @@ class ProviderSpec:
     fields: tuple[Field, ...]
     # Cross-field rule on the merged values: returns {field: message}.
     check: Callable[[dict[str, str]], dict[str, str]] = lambda values: {}
+    # Hosts the provider's client reaches without a URL setting (the Twilio SDK's own).
+    hosts: tuple[str, ...] = ()
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -93,6 +98,14 @@ def _one_of(*groups: tuple[str, ...], message: str) -> Callable[[dict[str, str]]
     return check
 
 
+def _meta_version(values: dict[str, str]) -> dict[str, str]:
+    """Graph v24.0 is the first with the portfolio's messaging limit field (M-limits)."""
+    match = re.fullmatch(r"v(\d{2})\.(\d)", values.get("graph_api_version") or "")
+    if match and (int(match[1]), int(match[2])) < (24, 0):
+        return {"graph_api_version": "Use v24.0 or later (v25.0 is the default)."}
+    return {}
+
+
 PROVIDERS: dict[Provider, ProviderSpec] = {
     Provider.META: ProviderSpec(
         "Meta (Tech Provider)",
@@ -102,8 +115,9 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             Field("app_secret", "App secret", secret=True, required=True),
             Field("config_id", "Embedded Signup configuration ID", required=True,
                   pattern=r"\d{5,20}", pattern_hint="Digits only."),
-            Field("graph_api_version", "Graph API version", required=True, default="v23.0",
-                  pattern=r"v\d{2}\.\d", pattern_hint="Like v23.0."),
+            Field("graph_api_version", "Graph API version", required=True, default="v25.0",
+                  pattern=r"v\d{2}\.\d", pattern_hint="Like v25.0.",
+                  help="v24.0 or later: the business portfolio's messaging limit needs it."),
             Field("system_user_token", "System-user token", secret=True,
                   help="Optional: a system user's token for partner-level calls."),
             Field("webhook_verify_token", "Webhook verify token", secret=True, required=True,
@@ -113,13 +127,16 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             Field("twilio_partner_solution_id", "Twilio partner solution ID",
                   help="For Twilio Tech Provider WhatsApp onboarding (setup.solutionID)."),
             Field("graph_base_url", "Graph API base URL", kind="url", required=True,
-                  default="https://graph.facebook.com"),
+                  default="https://graph.facebook.com", hosts=("graph.facebook.com",)),
             Field("sdk_url", "JavaScript SDK URL", kind="url", required=True,
-                  default="https://connect.facebook.net/en_US/sdk.js"),
+                  default="https://connect.facebook.net/en_US/sdk.js",
+                  hosts=("connect.facebook.net",)),
             Field("dialog_origin", "Facebook dialog origin", kind="url", required=True,
-                  default="https://www.facebook.com",
-                  help="Embedded Signup messages are accepted only from this origin."),
+                  default="https://www.facebook.com", hosts=("www.facebook.com",),
+                  help="Embedded Signup messages are accepted from this origin and from "
+                       "https://*.facebook.com."),
         ),
+        _meta_version,
     ),
     Provider.DIALOG360: ProviderSpec(
         "360dialog (Partner)",
@@ -131,11 +148,11 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             Field("username", "Legacy username (e-mail)"),
             Field("password", "Legacy password", secret=True),
             Field("api_base_url", "Partner API base URL", kind="url", required=True,
-                  default="https://hub.360dialog.io/api/v2"),
+                  default="https://hub.360dialog.io/api/v2", hosts=("hub.360dialog.io",)),
             Field("hub_url", "Partner hub URL", kind="url", required=True,
-                  default="https://hub.360dialog.com"),
+                  default="https://hub.360dialog.com", hosts=("hub.360dialog.com",)),
             Field("waba_base_url", "Messaging API base URL", kind="url", required=True,
-                  default="https://waba-v2.360dialog.io"),
+                  default="https://waba-v2.360dialog.io", hosts=("waba-v2.360dialog.io",)),
             Field("redirect_url", "Redirect URL", kind="url", required=True,
                   help="Where the hub sends the customer back after onboarding."),
             Field("webhook_url", "Partner webhook URL", kind="url"),
@@ -158,13 +175,23 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             Field("primary_customer_profile_sid", "ISV primary customer profile SID",
                   pattern=r"BU[0-9a-fA-F]{32}", pattern_hint="BU followed by 32 hex digits.",
                   help="The approved Primary Business Profile; blank: found automatically."),
-            Field("api_base_url", "API base URL override", kind="url",
+            Field("api_base_url", "API base URL override", kind="url", hosts=(),
                   help="Leave blank for Twilio's own hosts."),
         ),
         _one_of(("auth_token",), ("api_key_sid", "api_key_secret"),
                 message="Give the auth token, or an API key SID and secret."),
+        hosts=("*.twilio.com",),
     ),
 }  # fmt: skip
+
+
+def production_hosts() -> frozenset[str]:
+    """Every host a provider client may reach in production (before the allowlist)."""
+    return frozenset(
+        host
+        for spec in PROVIDERS.values()
+        for host in (*spec.hosts, *(h for f in spec.fields for h in f.hosts or ()))
+    )
 
 
 class PartnerConfiguration(Base):
@@ -230,10 +257,17 @@ def _validate(
     settings: dict[str, str],
     secrets: dict[str, str],
     current: PartnerConfiguration | None,
+    outbound: OutboundPolicy,
 ) -> None:
     spec = PROVIDERS[provider]
     merged = settings | secrets
     errors = {f.name: message for f in spec.fields if (message := f.check(merged.get(f.name, "")))}
+    for f in spec.fields:  # provider URLs: where the outbound guard would refuse to call
+        value = merged.get(f.name)
+        if f.hosts is None or not value or f.name in errors:
+            continue
+        if message := outbound.refusal(value, f.hosts):
+            errors[f.name] = message
     for name, message in spec.check(merged).items():
         errors.setdefault(name, message)
     clash = session.scalars(
@@ -255,9 +289,13 @@ def create_configuration(
     environment: Environment,
     name: str,
     values: dict[str, str],
+    *,
+    outbound: OutboundPolicy = STRICT,
 ) -> PartnerConfiguration:
+    """Save a new configuration; ``outbound`` judges its provider URLs (the portal's
+    policy: production hosts, the sandbox it trusts)."""
     settings, secrets = _merge(PROVIDERS[provider], values, None)
-    _validate(session, provider, environment, settings, secrets, None)
+    _validate(session, provider, environment, settings, secrets, None, outbound)
     config = PartnerConfiguration(
         provider=provider,
         environment=environment,
@@ -270,7 +308,7 @@ def create_configuration(
             session.add(config)
             session.flush()
     except IntegrityError:
-        _validate(session, provider, environment, settings, secrets, None)
+        _validate(session, provider, environment, settings, secrets, None, outbound)
         raise
     audit.record(
         session,
@@ -293,6 +331,8 @@ def update_configuration(
     name: str,
     values: dict[str, str],
     clear_secrets: tuple[str, ...] = (),
+    *,
+    outbound: OutboundPolicy = STRICT,
 ) -> PartnerConfiguration:
     """Apply an edit in place (the id stays, so whatever uses it follows); a blank secret
     keeps its value unless named in ``clear_secrets``. A configuration in use keeps its
@@ -301,7 +341,7 @@ def update_configuration(
     settings, secrets = _merge(spec, values, config)
     for name_ in clear_secrets:
         secrets.pop(name_, None)
-    _validate(session, config.provider, environment, settings, secrets, config)
+    _validate(session, config.provider, environment, settings, secrets, config, outbound)
     old_settings, old_secrets = dict(config.settings or {}), dict(config.secrets or {})
     changed = sorted(k for k in settings if settings[k] != old_settings.get(k, ""))
     secrets_changed = sorted(

@@ -61,8 +61,6 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Bumped to invalidate sessions and invitations (password change, deactivation).
-    session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

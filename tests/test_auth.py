@@ -1,8 +1,6 @@
-from sqlalchemy import select
-
 from provisioning import accounts
-from provisioning.accounts import MAX_FAILURES_PER_EMAIL, LoginAttempt
 from provisioning.audit import SYSTEM
+from provisioning.login_throttle import ACCOUNT, LoginThrottle, keys_for
 from provisioning.tenancy import Role
 from tests.conftest import PASSWORD, csrf_token
 
@@ -20,8 +18,8 @@ def test_wrong_password_is_refused_with_401_and_recorded(client, auth, make, ses
     response = auth.login(user, "not-the-password")
     assert response.status_code == 401
     assert b"Wrong e-mail or password" in response.data
-    attempt = session.scalars(select(LoginAttempt)).one()
-    assert attempt.email == user.email and attempt.succeeded is False
+    account_key = keys_for(user.email, "127.0.0.1")[0][0]
+    assert session.get(LoginThrottle, account_key).failures == 1
 
 
 def test_unknown_email_looks_like_a_wrong_password(auth):
@@ -31,11 +29,11 @@ def test_unknown_email_looks_like_a_wrong_password(auth):
 
 def test_logins_are_throttled_after_repeated_failures(client, auth, make):
     user = make.user()
-    for _ in range(MAX_FAILURES_PER_EMAIL):
+    for _ in range(ACCOUNT.free):
         assert auth.login(user, "wrong-password-123").status_code == 401
     response = auth.login(user)  # even the right password is refused now
     assert response.status_code == 429
-    assert b"Too many failed logins" in response.data
+    assert b"Too many failed attempts" in response.data
     assert client.get("/admin/").status_code == 302
 
 

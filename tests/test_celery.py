@@ -362,7 +362,8 @@ def test_a_real_worker_applies_a_stored_meta_webhook(worker):
         status="CONNECTED", quality_rating="GREEN", messaging_limit="TIER_1K",
     )  # fmt: skip
     db.session.flush()
-    client = MetaWhatsAppClient(company_id=company.id, waba_id="waba-worker")
+    # Meta's limit signal today: business_capability_update, for the business portfolio
+    client = MetaWhatsAppClient(company_id=company.id, waba_id="waba-worker", business_id="b-1")
     db.session.add(
         MetaWhatsAppPhoneNumber(
             company_id=company.id, client=client, channel_id=channel.id,
@@ -371,8 +372,8 @@ def test_a_real_worker_applies_a_stored_meta_webhook(worker):
         )
     )  # fmt: skip
     change = {
-        "field": "phone_number_quality_update",
-        "value": {"display_phone_number": "15550100", "event": "FLAGGED"},
+        "field": "business_capability_update",
+        "value": {"max_daily_conversations_per_business": "TIER_10K"},
     }
     entry = {"id": "waba-worker", "time": 1_900_000_000, "changes": [change]}
     body = json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
@@ -387,11 +388,11 @@ def test_a_real_worker_applies_a_stored_meta_webhook(worker):
     )
     assert db.session.get(WebhookEvent, event_id).error is None
     channel = db.session.get(type(channel), channel_id)
-    assert channel.quality_rating == "YELLOW"
+    assert channel.messaging_limit == "TIER_10K"
     history = db.session.scalars(
         select(ChannelHistory).where(ChannelHistory.channel_id == channel_id)
     ).all()
-    assert any(row.quality_rating == "YELLOW" for row in history)
+    assert any(row.messaging_limit == "TIER_10K" for row in history)
 
 
 @pytest.mark.celery

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal.config import ConfigError, load
 from provisioning.tenancy import User
 from tests.conftest import Auth
+from tests.test_production_lockdown import STRONG_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +23,7 @@ def test_admins_create_reads_the_password_from_stdin(app, session, client):
     again = runner.invoke(args=["admins", "create", "boss@example.com"], input="a-long-password\n")
     assert again.exit_code != 0 and "already exists" in again.output
     short = runner.invoke(args=["admins", "create", "x@example.com"], input="short\n")
-    assert short.exit_code != 0 and "at least 10 characters" in short.output
+    assert short.exit_code != 0 and "at least 12 characters" in short.output
 
 
 @pytest.mark.parametrize(
@@ -46,7 +47,7 @@ def test_production_refuses_to_start_without_secrets(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load(tmp_path, {"PORTAL_ENV": "production"})
     with pytest.raises(ConfigError, match="ENCRYPTION_KEYS"):
-        load(tmp_path, {"PORTAL_ENV": "production", "SECRET_KEY": "s"})
+        load(tmp_path, {"PORTAL_ENV": "production", "SECRET_KEY": STRONG_SECRET_KEY})
 
 
 def test_development_generates_and_keeps_its_secrets(tmp_path, monkeypatch):

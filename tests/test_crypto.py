@@ -19,7 +19,7 @@ def meta_values(secret: str = PLANTED) -> dict[str, str]:
         "app_id": "123456789",
         "app_secret": secret,
         "config_id": "987654321",
-        "graph_api_version": "v23.0",
+        "graph_api_version": "v25.0",
         "webhook_verify_token": "verify-token-1",
         "graph_base_url": "https://graph.facebook.com",
         "sdk_url": "https://connect.facebook.net/en_US/sdk.js",

@@ -9,7 +9,7 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from portal.extensions import db
 from provisioning import fleet
@@ -304,3 +304,19 @@ def test_dashboards_link_to_the_fleet(client, auth, make, session):
     auth.login(make.admin())
     assert "/admin/fleet/" in client.get("/admin/").get_data(as_text=True)
     assert f"/c/{company.slug}/fleet/" in client.get(f"/c/{company.slug}/").get_data(as_text=True)
+
+
+def test_only_platform_admins_queue_a_sync_now(app, client, auth, make, session, world):
+    """A company's admin or member cannot queue the platform's sync; a platform admin can."""
+    alpha, beta = world
+    for company, role in ((alpha, Role.ADMIN), (beta, Role.MEMBER)):
+        auth.login(make.user(company, role))
+        page = f"/c/{company.slug}/fleet/"
+        assert auth.post("/admin/fleet/sync", {}, form_page=page).status_code == 404
+        auth.logout()
+    assert session.scalars(select(SyncRun)).all() == []
+    auth.login(make.admin())
+    response = auth.post("/admin/fleet/sync", {}, form_page="/admin/fleet/")
+    assert response.status_code == 302 and response.location.endswith("/admin/fleet/")
+    app.extensions["job_runner"].drain()
+    assert session.scalars(select(SyncRun)).all() != []

@@ -69,6 +69,16 @@ def test_edit_form_never_renders_secrets_and_blank_keeps_them(client, auth, make
     assert config.value("app_secret") == "a-new-secret"
 
 
+def test_a_graph_version_without_portfolio_limits_is_refused(client, auth, make, session):
+    """v24.0 is the first Graph version with the portfolio's messaging limit field."""
+    auth.login(make.admin())
+    response = create_meta(auth, graph_api_version="v23.0")
+    assert response.status_code == 400
+    assert "Use v24.0 or later" in response.get_data(as_text=True)
+    assert session.scalars(select(PartnerConfiguration)).all() == []
+    assert create_meta(auth, graph_api_version="v24.0").status_code == 302
+
+
 def test_bad_input_shows_field_errors_with_400(client, auth, make, session):
     auth.login(make.admin())
     response = create_meta(auth, app_id="abc", graph_base_url="not a url", app_secret="")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from provisioning.events import WebhookEvent, redacted, replay
 from provisioning.partners import Provider
 
-from ..access import platform_admin
+from ..access import actor, platform_admin
 from ..extensions import db
 from ..jobs import APPLIERS, enqueue
 from .forms import ConfirmForm
@@ -55,7 +55,7 @@ def detail(event_id: int):
 def replay_event(event_id: int):
     event = db.get_or_404(WebhookEvent, event_id)
     if ConfirmForm().validate_on_submit():
-        replay(event)
+        replay(db.session, actor(), event)
         db.session.commit()
         enqueue(APPLIERS[event.provider.value], event.id)
         flash("The event is being applied again.", "success")

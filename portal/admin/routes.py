@@ -9,6 +9,7 @@ from provisioning import accounts, companies, partners
 from provisioning.audit import AuditEntry
 from provisioning.db import utcnow
 from provisioning.errors import DomainError
+from provisioning.partner_checks import connection_check
 from provisioning.partner_usage import usage
 from provisioning.partners import Environment, PartnerConfiguration, Provider
 from provisioning.tenancy import Company, Membership, Role, User
@@ -17,7 +18,7 @@ from ..access import actor, platform_admin
 from ..extensions import db
 from ..flashes import flash_invitation
 from ..input_checks import id_value
-from ..providers import check_partner_configuration
+from ..providers import outbound_policy, provider_transport
 from ..twilio.forms import TypedConfirmForm
 from .forms import (
     AddMemberForm,
@@ -297,6 +298,7 @@ def partner_new(provider: str):
                 Environment(form.environment.data),
                 form.name.data or "",
                 _partner_values(form, spec),
+                outbound=outbound_policy(),
             )
         except partners.ValidationFailed as exc:
             _attach_errors(form, exc.errors)
@@ -330,6 +332,7 @@ def partner_edit(config_id: int):
                 form.name.data or "",
                 _partner_values(form, spec),
                 clear_secrets=clear,
+                outbound=outbound_policy(),
             )
         except partners.ValidationFailed as exc:
             db.session.rollback()
@@ -416,8 +419,7 @@ def _confirm_page(config: PartnerConfiguration, form, action: str, refused: str 
 def partner_check(config_id: int):
     config = get_or_404(PartnerConfiguration, config_id)
     if ConfirmForm().validate_on_submit():
-        ok, message = check_partner_configuration(config)
-        partners.record_check(config, ok, message, utcnow())
+        ok, message = connection_check(db.session, actor(), config, provider_transport(), utcnow())
         db.session.commit()
         flash(("Connection works: " if ok else "Connection failed: ") + message,
               "success" if ok else "error")  # fmt: skip

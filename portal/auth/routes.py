@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from sqlalchemy import select
 
-from provisioning import accounts
+from provisioning import accounts, user_sessions
 from provisioning.errors import DomainError
 from provisioning.tenancy import Company, Membership
 
 from ..access import public, signed_in
 from ..extensions import db
+from .devices import remember_device
 from .forms import LoginForm, SetPasswordForm
-from .session import SessionUser
+from .redirects import safe_next
+from .session import authenticate, sign_in
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site paths: never an absolute or scheme-relative URL (open redirect).
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -31,33 +26,33 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = accounts.authenticate(
-                db.session, form.email.data, form.password.data, request.remote_addr or "-"
-            )
-        except accounts.LoginThrottled as exc:
-            db.session.commit()
-            flash(str(exc), "error")
-            status = 429
-        except accounts.InvalidCredentials as exc:
-            db.session.commit()  # keep the failed attempt: it feeds the throttle
-            flash(str(exc), "error")
-            status = 401
-        else:
-            db.session.commit()
-            session.clear()  # no session fixation: a fresh session after sign-in
-            login_user(SessionUser(user))
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
-    elif request.method == "POST":
-        status = 400
-    return render_template("auth/login.html", form=form), status
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400 if form.is_submitted() else 200
+    try:
+        user = authenticate(form.email.data, form.password.data)
+    except accounts.LoginThrottled as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        headers = {"Retry-After": str(exc.retry_after)}
+        return render_template("auth/login.html", form=form), 429, headers
+    except accounts.InvalidCredentials as exc:
+        db.session.rollback()  # the attempt was counted (and committed) before the check
+        flash(str(exc), "error")
+        return render_template("auth/login.html", form=form), 401
+    session.clear()  # no session fixation: nothing from before sign-in carries over
+    sign_in(user)
+    db.session.commit()
+    response = redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
+    remember_device(response, user.email)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    if current_user.is_authenticated:
+        user_sessions.end(db.session, current_user.session_record, "signed out")
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -72,13 +67,17 @@ def accept_invitation(token: str):
     except DomainError as exc:
         return render_template("auth/invitation_invalid.html", message=str(exc)), 404
     form = SetPasswordForm()
+    form.account_email = user.email
     if form.validate_on_submit():
         accounts.accept_invitation(db.session, token, form.password.data)
+        if current_user.is_authenticated:  # someone else was signed in in this browser
+            user_sessions.end(db.session, current_user.session_record, "signed out")
         db.session.commit()
-        flash("Your password is set. Welcome!", "success")
         logout_user()
         session.clear()
-        login_user(SessionUser(user))
+        sign_in(user)
+        db.session.commit()
+        flash("Your password is set. Welcome!", "success")
         return redirect(url_for("auth.home"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/accept_invitation.html", form=form, user=user), status

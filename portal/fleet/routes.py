@@ -7,16 +7,19 @@ of another company is a 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from provisioning import fleet, health
 from provisioning.channels import Channel
 from provisioning.db import utcnow
+from provisioning.meta.status import number_status
 from provisioning.partners import Provider
 from provisioning.tenancy import Company, tenant_get
 
 from ..access import company_member, platform_admin
+from ..admin.forms import ConfirmForm
 from ..extensions import db
+from ..jobs import enqueue
 from . import chart, filters
 
 bp = Blueprint("fleet", __name__)
@@ -27,6 +30,17 @@ bp = Blueprint("fleet", __name__)
 def admin_index():
     query = filters.parse(request.args, company_filter=True)
     return _render_fleet(query, sync_runs=fleet.latest_sync_runs(db.session))
+
+
+@bp.route("/admin/fleet/sync", methods=["POST"])
+@platform_admin
+def admin_sync():
+    """Queue a quality sync of every provider now (Meta sends no webhook for a quality
+    change: the sync is how it reaches the portal between scheduled passes)."""
+    if ConfirmForm().validate_on_submit():
+        enqueue("sync.quality")
+        flash("A quality sync of every provider is queued.", "info")
+    return redirect(url_for("fleet.admin_index"))
 
 
 @bp.route("/c/<company>/fleet/")
@@ -68,6 +82,7 @@ def _render_fleet(query: filters.FleetQuery, sync_runs):
         sync_runs=sync_runs,
         providers=list(Provider),
         qualities=fleet.QUALITY_ORDER,
+        sync_form=ConfirmForm() if sync_runs is not None else None,
     )
 
 
@@ -82,4 +97,5 @@ def _render_channel(channel: Channel, company: Company):
         chart=chart.build(steps, label),
         changes=list(reversed(rows)),
         alerts=fleet.channel_alerts(db.session, channel),
+        meta=number_status(db.session, channel),
     )

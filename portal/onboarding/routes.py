@@ -32,6 +32,7 @@ from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..jobs import enqueue
 from ..providers import partner_configuration, required_configuration, unavailable_message
+from ..security_headers import connect_page
 from . import nonces, repeats
 
 bp = Blueprint("onboarding", __name__, url_prefix="/c/<company>")
@@ -39,6 +40,7 @@ bp = Blueprint("onboarding", __name__, url_prefix="/c/<company>")
 
 @bp.route("/connect/meta")
 @company_admin
+@connect_page(meta_sdk=True)
 def connect_meta():
     config = partner_configuration(Provider.META)
     if config is None:
@@ -98,6 +100,7 @@ def _start_meta_run(body: dict) -> ProvisioningRun:
 
 @bp.route("/connect/360dialog")
 @company_admin
+@connect_page()
 def connect_dialog360():
     if partner_configuration(Provider.DIALOG360) is None:
         flash(unavailable_message(Provider.DIALOG360), "error")

@@ -17,6 +17,7 @@ from ..access import platform_admin
 from ..extensions import db
 from ..forms import Form
 from ..providers import partner_configuration, provider_transport
+from ..security_headers import connect_page
 
 bp = Blueprint("sandbox_admin", __name__, url_prefix="/admin/sandbox")
 
@@ -52,6 +53,7 @@ def control() -> SandboxControl:
 
 @bp.route("/")
 @platform_admin
+@connect_page(meta_sdk=True)
 def index():
     client = control()
     try:

@@ -1,6 +1,9 @@
 /* Embedded Signup v4 launcher: collects the code (FB.login callback) and the
- * WA_EMBEDDED_SIGNUP message in whichever order they arrive, accepting messages only
- * from the configured Facebook origin, then posts both with the launch's state nonce. */
+ * WA_EMBEDDED_SIGNUP message in whichever order they arrive, accepting messages from
+ * the configured dialog origin or any https://*.facebook.com origin (as Meta's own
+ * sample does), then posts both with the launch's state nonce. The person picks a new
+ * Cloud API number or their WhatsApp Business app number (coexistence: featureType
+ * whatsapp_business_app_onboarding). */
 (function () {
   var root = document.getElementById('embedded-signup');
   if (!root) { return; }
@@ -35,8 +38,22 @@
     });
   }
 
+  function fromFacebook(origin) {
+    if (origin === cfg.dialogOrigin) { return true; }
+    try {
+      var url = new URL(origin);
+      return url.protocol === 'https:' &&
+        (url.hostname === 'facebook.com' || url.hostname.slice(-13) === '.facebook.com');
+    } catch (e) { return false; }
+  }
+
+  function feature() {
+    var picked = document.querySelector('input[name="signup-feature"]:checked');
+    return picked ? picked.value : '';
+  }
+
   window.addEventListener('message', function (event) {
-    if (event.origin !== cfg.dialogOrigin || !attempt) { return; }
+    if (!fromFacebook(event.origin) || !attempt) { return; }
     var data;
     try { data = typeof event.data === 'string' ? JSON.parse(event.data) : event.data; } catch (e) { return; }
     if (!data || data.type !== 'WA_EMBEDDED_SIGNUP') { return; }
@@ -58,7 +75,7 @@
       attempt = {state: res.data.state, code: null, event: null, loginDone: false, sent: false};
       var missing = (cfg.fields || []).filter(function (id) { return !document.getElementById(id).value.trim(); });
       if (missing.length) { say('Fill in the form first.'); button.disabled = false; attempt = null; return; }
-      var extras = {setup: cfg.setup || {}, featureType: '', sessionInfoVersion: '3', version: 'v4'};
+      var extras = {setup: cfg.setup || {}, featureType: feature(), sessionInfoVersion: '3', version: 'v4'};
       FB.login(function (response) {
         attempt.loginDone = true;
         attempt.code = response && response.authResponse ? response.authResponse.code : null;

@@ -30,6 +30,7 @@ from ..admin.forms import ConfirmForm
 from ..extensions import db
 from ..onboarding import nonces
 from ..providers import partner_configuration
+from ..security_headers import connect_page
 from .routes import company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
@@ -46,6 +47,7 @@ def hook(path: str) -> str:
 
 @bp.route("/")
 @company_member
+@connect_page(meta_sdk=True)
 def index():
     rows = list(
         db.session.scalars(

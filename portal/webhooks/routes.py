@@ -77,9 +77,13 @@ def dialog360_messaging():
     return jsonify(received=True, duplicate=not stored)
 
 
-def _accept(provider: Provider, dedupe_key: str, event_type: str, body: bytes) -> int | None:
+def _accept(
+    provider: Provider, dedupe_key: str, event_type: str, body: bytes, company_id: int | None = None
+) -> int | None:
     """Store a verified delivery, commit, and queue its application; None for a duplicate."""
-    event_id = store_event(db.session, provider, dedupe_key, event_type, body)
+    event_id = store_event(
+        db.session, provider, dedupe_key, event_type, body, company_id=company_id
+    )
     db.session.commit()
     if event_id is not None:
         enqueue(APPLIERS[provider.value], event_id)
@@ -129,17 +133,23 @@ def twilio_callback(kind: str):
 @public
 @csrf.exempt
 def twilio_events(token: str):
-    """Event Streams A2P events for one subaccount (the sink URL carries its secret)."""
-    if twilio_webhooks.subaccount_for_events_token(db.session, token) is None:
-        abort(403)
+    """Event Streams A2P events for one subaccount: the sink URL's token names it (one
+    indexed lookup), its auth token signs the delivery, and the events may change that
+    subaccount's company only."""
     raw = request.get_data(cache=False)
+    sub = twilio_webhooks.subaccount_for_events_token(db.session, token)
+    signature = request.headers.get("X-Twilio-Signature")
+    if sub is None or not twilio_webhooks.signature_valid(
+        sub.auth_token, _public_url(), raw.decode("utf-8", "replace"), signature
+    ):
+        abort(403)
     try:
         events = twilio_webhooks.parse_events(raw)
     except DomainError as exc:
         return jsonify(error=str(exc)), 400
     key = ",".join(sorted(str(e.get("id") or "") for e in events)) or body_digest(raw)
     name = str(events[0].get("type") or "event") if events else "event"
-    _accept(Provider.TWILIO, f"events:{key}", name[-80:], raw)
+    _accept(Provider.TWILIO, f"events:{key}", name[-80:], raw, company_id=sub.company_id)
     return "", 200
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..channels import Channel
 from ..errors import DomainError
 from ..events import WebhookEvent, body_digest
-from ..health import alert_now
+from ..health import observe
 from .models import Dialog360Channel
 from .onboarding import apply_channel, publish_channel, resume_runs_for_client, revoke_channel
 
@@ -99,7 +99,7 @@ def template_messaging(session: Session, row: Dialog360Channel, enabled: bool) -
     channel = session.get(Channel, row.channel_id) if row.channel_id else None
     if not enabled and channel is not None:
         reason = "360dialog disabled template messaging: business-initiated messages fail"
-        alert_now(session, channel, [reason], source="webhook")
+        observe(session, channel, source="webhook", reasons=[reason])
 
 
 def _channel_object(data: dict[str, Any], row: Dialog360Channel) -> dict[str, Any]:

@@ -18,6 +18,12 @@ AUTH_CODES = frozenset({0, 190, 10, *range(200, 300)})
 THROTTLE_CODES = frozenset({4, 17, 32, 613, 80007, 80008, 130429})
 
 
+def bearer(token: str) -> dict[str, str]:
+    """Graph takes the access token in this header: it never goes in a URL, where
+    proxies and access logs would keep it (Graph also accepts ``access_token=``)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def classify_error(status: int, error: dict[str, Any]) -> type[ProviderError]:
     code = error.get("code")
     if code in AUTH_CODES:
@@ -28,12 +34,14 @@ def classify_error(status: int, error: dict[str, Any]) -> type[ProviderError]:
 
 
 class GraphClient(ProviderClient):
-    """Graph API at ``{base_url}/{version}``; the caller passes the access token per call."""
+    """Graph API at ``{base_url}/{version}``; the caller passes the access token per call,
+    and it travels in the ``Authorization`` header."""
 
     provider = "meta"
 
     def __init__(self, base_url: str, version: str, **options: Any) -> None:
         super().__init__(f"{base_url.rstrip('/')}/{version}", **options)
+        self.version = version
 
     def map_error(self, response: httpx.Response) -> ProviderError:
         try:
@@ -56,7 +64,7 @@ class GraphClient(ProviderClient):
         return exc
 
     def get(self, path: str, token: str, **params: Any) -> dict[str, Any]:
-        return self.request("GET", path, params={**params, "access_token": token}).json()
+        return self.request("GET", path, params=params, headers=bearer(token)).json()
 
     def check_app(self, app_id: str, app_secret: str) -> dict[str, Any]:
         """Read the app with its own app token (``APP_ID|APP_SECRET``): proves both."""
@@ -97,7 +105,7 @@ class GraphClient(ProviderClient):
         self.request(
             "POST",
             f"/{waba_id}/subscribed_apps",
-            headers={"Authorization": f"Bearer {token}"},
+            headers=bearer(token),
             data=data,
             idempotent=True,
         )
@@ -107,7 +115,29 @@ class GraphClient(ProviderClient):
         self.request(
             "POST",
             f"/{phone_number_id}/register",
-            headers={"Authorization": f"Bearer {token}"},
+            headers=bearer(token),
             json={"messaging_product": "whatsapp", "pin": pin},
             idempotent=False,
+        )
+
+    def client_wabas(self, business_id: str, token: str) -> list[dict[str, Any]]:
+        """The WABAs a customer's business shared with the partner (the platform's
+        system-user token): where a signup's WABA is found when nothing else names it."""
+        page = self.get(
+            f"/{business_id}/client_whatsapp_business_accounts", token, fields="id,name"
+        )
+        return page.get("data") or []
+
+    def override_number_callback(
+        self, phone_number_id: str, token: str, callback_uri: str, verify_token: str
+    ) -> None:
+        """Send the number's webhooks to ``callback_uri`` (Meta verifies it with a GET
+        first); the app must be subscribed to the number's WABA before (M-override)."""
+        config = {"override_callback_uri": callback_uri, "verify_token": verify_token}
+        self.request(
+            "POST",
+            f"/{phone_number_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"webhook_configuration": config},
+            idempotent=True,
         )

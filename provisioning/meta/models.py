@@ -1,11 +1,11 @@
-"""Meta's tables (seed 003): a client per WABA, and its phone numbers."""
+"""Meta's tables (seed 003): business portfolios, a client per WABA, and its numbers."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..crypto import EncryptedText
@@ -13,14 +13,38 @@ from ..db import Base, created_at, intpk, updated_at
 from ..tenancy import CompanyOwned
 
 # Client states the platform no longer reads the WABA in (the sync skips them).
-NOT_SYNCED = ("reauthorization_required", "offboarded")
+NOT_SYNCED = ("reauthorization_required", "offboarded", "disconnected")
 # Client states that stop every number of the WABA, whatever the number's own status.
-BLOCKING_CLIENT_STATES = ("disabled", "restricted", "offboarded")
+BLOCKING_CLIENT_STATES = ("disabled", "restricted", "offboarded", "disconnected")
 
 
 def blocking_status(client_status: str) -> str | None:
     """The channel status a client's state imposes on all its numbers, if it imposes one."""
     return client_status.upper() if client_status in BLOCKING_CLIENT_STATES else None
+
+
+class MetaBusinessPortfolio(CompanyOwned, Base):
+    """A customer's business portfolio (Meta "business"): it owns WABAs and, since October
+    2025, the messaging limit all their numbers share (M-limits)."""
+
+    __tablename__ = "meta_business_portfolios"
+    __table_args__ = (UniqueConstraint("company_id", "business_id"),)
+
+    id: Mapped[intpk]
+    business_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    verification_status: Mapped[str | None] = mapped_column(String(40))
+    # Raw tier (TIER_250 ... TIER_UNLIMITED): the portfolio's one messaging limit.
+    messaging_limit: Mapped[str | None] = mapped_column(String(40))
+    limit_observed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    clients: Mapped[list[MetaWhatsAppClient]] = relationship(back_populates="portfolio")
+
+    @property
+    def phone_numbers(self) -> list[MetaWhatsAppPhoneNumber]:
+        return [number for client in self.clients for number in client.phone_numbers]
 
 
 class MetaWhatsAppClient(CompanyOwned, Base):
@@ -34,6 +58,9 @@ class MetaWhatsAppClient(CompanyOwned, Base):
     )
     waba_id: Mapped[str] = mapped_column(String(32), unique=True)
     business_id: Mapped[str | None] = mapped_column(String(32))
+    portfolio_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meta_business_portfolios.id", ondelete="SET NULL"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200), default="")
     # The business integration system-user token from the code exchange.
     access_token: Mapped[str | None] = mapped_column(
@@ -43,11 +70,15 @@ class MetaWhatsAppClient(CompanyOwned, Base):
     reauthorization_reason: Mapped[str | None] = mapped_column(String(500))
     account_review_status: Mapped[str | None] = mapped_column(String(40))
     restriction: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What Meta told about the account that has no column: account alerts, security
+    # events, events this version does not know (newest last, a bounded list).
+    notices: Mapped[list[Any]] = mapped_column(default=list)
     subscribed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
     phone_numbers: Mapped[list[MetaWhatsAppPhoneNumber]] = relationship(back_populates="client")
+    portfolio: Mapped[MetaBusinessPortfolio | None] = relationship(back_populates="clients")
 
     @property
     def readable(self) -> bool:
@@ -68,9 +99,13 @@ class MetaWhatsAppPhoneNumber(CompanyOwned, Base):
     verified_name: Mapped[str] = mapped_column(String(200), default="")
     name_status: Mapped[str | None] = mapped_column(String(40))
     quality_rating: Mapped[str | None] = mapped_column(String(20))
-    messaging_limit: Mapped[str | None] = mapped_column(String(40))  # current field
-    messaging_limit_tier: Mapped[str | None] = mapped_column(String(40))  # deprecated field
+    # The portfolio's limit as Graph reported it on this number (the portfolio row holds
+    # the one that counts); messaging_limit_tier is the deprecated per-number field (<v25).
+    messaging_limit: Mapped[str | None] = mapped_column(String(40))
+    messaging_limit_tier: Mapped[str | None] = mapped_column(String(40))
+    # Throughput is the number's own (STANDARD, HIGH): never a messaging limit (M-tput).
     throughput_level: Mapped[str | None] = mapped_column(String(40))
+    is_on_biz_app: Mapped[bool] = mapped_column(Boolean, default=False)  # coexistence
     status: Mapped[str | None] = mapped_column(String(40))
     code_verification_status: Mapped[str | None] = mapped_column(String(40))
     platform_type: Mapped[str | None] = mapped_column(String(40))

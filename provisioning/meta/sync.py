@@ -24,16 +24,23 @@ from typing import Any
 
 import httpx
 from sqlalchemy import ForeignKey, and_, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, selectinload
 
 from ..db import Base, utcnow
 from ..errors import AuthError, ProviderError, Retryable
 from ..events import INSERTS, WebhookEvent
 from ..sync import Outcome, Pacer, SyncPass, batches, copy_changes, fetch_concurrently
 from ..tenancy import CompanyOwned
-from .api import GraphClient
+from .api import GraphClient, bearer
 from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
-from .onboarding import PHONE_FIELDS, phone_values, publish_number, require_reauthorization
+from .onboarding import (
+    observe_portfolio_limit,
+    phone_fields,
+    phone_values,
+    publish_number,
+    require_reauthorization,
+    send_readiness_drop,
+)
 
 # Client states the webhooks publish as the channel's status (provisioning.meta.webhooks).
 REFRESHING_FIELDS = ("phone_number_quality_update", "account_update")
@@ -113,6 +120,7 @@ class Waba:
     client_status: str
     graph: PacedGraphClient = field(repr=False)
     token: str = field(repr=False)
+    fields: str = field(repr=False, default="")
 
     def __str__(self) -> str:
         return f"WABA {self.waba_id}"
@@ -159,7 +167,8 @@ def wabas(sync_pass: SyncPass, graphs: dict[int, PacedGraphClient]) -> Iterator[
         graph = _graph(sync_pass, graphs, row.partner_configuration_id, f"WABA {row.waba_id}")
         if graph is None:
             continue
-        yield Waba(row.id, row.waba_id, row.status, graph, row.access_token)
+        fields = phone_fields(graph.version)
+        yield Waba(row.id, row.waba_id, row.status, graph, row.access_token, fields)
 
 
 def _graph(
@@ -184,13 +193,13 @@ def list_numbers(sync_pass: SyncPass, waba: Waba) -> list[dict[str, Any]]:
     A WABA whose own budget is spent is held back (raised as retryable) rather than sent a
     call that Meta would refuse.
     """
-    params: dict[str, Any] = {"fields": PHONE_FIELDS, "limit": sync_pass.policy.page_size}
+    params: dict[str, Any] = {"fields": waba.fields, "limit": sync_pass.policy.page_size}
     numbers: list[dict[str, Any]] = []
     while True:
         sync_pass.pacer.before_call()
         sync_pass.count_call()
         response = waba.graph.request(
-            "GET", f"/{waba.waba_id}/phone_numbers", params={**params, "access_token": waba.token}
+            "GET", f"/{waba.waba_id}/phone_numbers", params=params, headers=bearer(waba.token)
         )
         usage = waba.graph.read_usage(response)
         page = response.json()
@@ -238,7 +247,11 @@ def _rows(session: Session, client_ids: list[int]) -> dict[str, MetaWhatsAppPhon
     if not client_ids:
         return {}
     numbers = session.scalars(
-        select(MetaWhatsAppPhoneNumber).where(MetaWhatsAppPhoneNumber.client_id.in_(client_ids))
+        select(MetaWhatsAppPhoneNumber)
+        .where(MetaWhatsAppPhoneNumber.client_id.in_(client_ids))
+        .options(
+            selectinload(MetaWhatsAppPhoneNumber.client).selectinload(MetaWhatsAppClient.portfolio)
+        )
     )
     return {n.phone_number_id: n for n in numbers}
 
@@ -250,11 +263,21 @@ def update_number(
     client_status: str,
     at: dt.datetime,
 ) -> bool:
-    """Copy the listed values that differ; publish the channel when any did."""
+    """Copy the listed values that differ; publish the channel when any did. The number's
+    limit is its portfolio's: a change is applied to the portfolio (all its numbers, one
+    alert)."""
+    before = dict(row.health_status or {})
     if not copy_changes(row, phone_values(data, row), at):
         return False
     if row.channel_id is not None:  # onboarding publishes numbers it has not finished
-        publish_number(session, row, source="sync", status=blocking_status(client_status))
+        observe_portfolio_limit(session, row, source="sync")
+        publish_number(
+            session,
+            row,
+            source="sync",
+            status=blocking_status(client_status),
+            reasons=send_readiness_drop(before, row.health_status),
+        )
     return True
 
 

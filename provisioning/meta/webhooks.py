@@ -1,8 +1,21 @@
 """Meta's webhooks: verify on the raw bytes, then apply account and number changes (§2).
 
-Management fields name numbers by display number within the WABA (``entry[].id``), not
-by id. Deliveries repeat and arrive out of order: an event older than what the row last
-observed changes nothing.
+``entry[].id`` is the WABA, except for the partner events of ``account_update``
+(PARTNER_ADDED, PARTNER_APP_INSTALLED, PARTNER_APP_UNINSTALLED, PARTNER_REMOVED), where it
+is the customer's business and the WABA is ``value.waba_info.waba_id``
+(M-wh/account_update). Management fields name numbers by display number within the WABA,
+not by id. Deliveries repeat and arrive out of order: an event older than what the row
+last observed changes nothing.
+
+What each field means today (December 2026):
+
+- ``phone_number_quality_update`` is a throughput event (ONBOARDING, THROUGHPUT_UPGRADE):
+  it sets the number's throughput and never its messaging limit; a quality rating is read
+  from Graph by the sync (M-wh/phone_number_quality_update).
+- ``business_capability_update`` carries the business portfolio's messaging limit
+  (M-wh/business_capability_update, M-limits): applied to the whole portfolio.
+- ``account_alerts``, ``security`` and account events this code does not know are kept as
+  the client's notices and shown, never an error.
 """
 
 from __future__ import annotations
@@ -16,13 +29,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..channels import Channel
+from ..channels import Channel, mark_needing_reauthorization
 from ..errors import DomainError
 from ..events import WebhookEvent, body_digest
-from ..health import observe
+from ..health import observe, observe_group
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
+from .portfolios import apply_limit, client_portfolio
 
 BAN_STATES = {"DISABLE": "disabled", "SCHEDULE_FOR_DISABLE": "disable_scheduled"}
+PARTNER_EVENTS = ("PARTNER_ADDED", "PARTNER_APP_INSTALLED", "PARTNER_APP_UNINSTALLED",
+                  "PARTNER_REMOVED")  # fmt: skip
+DISCONNECTING = {
+    "PARTNER_REMOVED": "The customer removed the platform as a partner of the WhatsApp "
+    "Business Account",
+    "PARTNER_APP_UNINSTALLED": "The customer uninstalled the platform's app from the "
+    "WhatsApp Business Account",
+}
+MAX_NOTICES = 50
 
 
 def signature_valid(app_secret: str, body: bytes, header: str | None) -> bool:
@@ -63,24 +86,40 @@ def _is_change(change: Any) -> bool:
 def apply(session: Session, event: WebhookEvent) -> list[int]:
     payload = json.loads(event.payload)
     for entry in payload.get("entry") or []:
-        waba_id, at = str(entry.get("id") or ""), _time(entry.get("time"))
-        client = session.scalars(
-            select(MetaWhatsAppClient).where(MetaWhatsAppClient.waba_id == waba_id)
-        ).one_or_none()
-        if client is None:
-            continue  # not (or no longer) connected here: stored, nothing to apply
+        at = _time(entry.get("time"))
         for change in entry.get("changes") or []:
-            value = change.get("value") or {}
-            match change.get("field"):
+            field, value = change.get("field"), change.get("value") or {}
+            client = _client(session, str(entry.get("id") or ""), field, value)
+            if client is None:
+                continue  # not (or no longer) connected here: stored, nothing to apply
+            match field:
                 case "phone_number_quality_update":
-                    _quality(session, client, value, at)
+                    _throughput(session, client, value, at)
+                case "business_capability_update":
+                    _capability(session, client, value, at)
                 case "phone_number_name_update":
                     _name(session, client, value, at)
                 case "account_update":
                     _account(session, client, value, at)
                 case "account_review_update":
                     client.account_review_status = value.get("decision")
+                case "account_alerts":
+                    _notice(client, "account_alerts", value, at)
+                case "security":
+                    _security(session, client, value, at)
     return []
+
+
+def _client(session: Session, entry_id: str, field: Any, value: dict[str, Any]):
+    """The client a change is about: by ``waba_info`` for partner events (keyed by the
+    business), by ``entry[].id`` otherwise."""
+    waba_id = entry_id
+    info = value.get("waba_info")
+    if field == "account_update" and isinstance(info, dict) and info.get("waba_id"):
+        waba_id = str(info["waba_id"])
+    return session.scalars(
+        select(MetaWhatsAppClient).where(MetaWhatsAppClient.waba_id == waba_id)
+    ).one_or_none()
 
 
 def _time(value: Any) -> dt.datetime | None:
@@ -106,23 +145,27 @@ def _fresh(number: MetaWhatsAppPhoneNumber, at: dt.datetime | None) -> bool:
     return False
 
 
-def _quality(session, client, value: dict[str, Any], at) -> None:
+def _throughput(session, client, value: dict[str, Any], at) -> None:
+    """A throughput change of one number (M-tput): THROUGHPUT_UPGRADE means 1,000 messages
+    per second. Its ``max_daily_conversations_per_business`` (TIER_UNLIMITED: "higher
+    throughput") is not the portfolio's messaging limit, and legacy FLAGGED/UPGRADE
+    events carry nothing the sync does not read better: neither touches the limit."""
     number = _number(session, client, value.get("display_phone_number"))
     if number is None or not _fresh(number, at):
         return
-    kind = value.get("event")
-    # FLAGGED / UNFLAGGED name no colour. A readable WABA is listed right after this
-    # (one call, ``clients_to_refresh``) for the exact rating; guessing here would alert
-    # twice (YELLOW, then RED). Only an unreadable one gets the guess.
-    if not client.readable:
-        if kind == "FLAGGED" and number.quality_rating in (None, "GREEN", "UNKNOWN"):
-            number.quality_rating = "YELLOW"
-        elif kind == "UNFLAGGED":
-            number.quality_rating = "GREEN"
-    limit = value.get("current_limit") or value.get("max_daily_conversations_per_business")
-    if limit:
-        number.messaging_limit = str(limit)
-    _publish(session, number, at)
+    if value.get("event") == "THROUGHPUT_UPGRADE":
+        number.throughput_level = "HIGH"
+
+
+def _capability(session, client, value: dict[str, Any], at) -> None:
+    """The portfolio's messaging limit (``max_daily_conversations_per_business``, or the
+    integer ``max_daily_conversation_per_phone`` of older versions)."""
+    limit = value.get("max_daily_conversations_per_business")
+    if limit is None:
+        limit = value.get("max_daily_conversation_per_phone")
+    portfolio = client_portfolio(session, client)
+    if portfolio is not None and limit is not None:
+        apply_limit(session, portfolio, limit, source="webhook", at=at)
 
 
 def _name(session, client, value: dict[str, Any], at) -> None:
@@ -137,6 +180,9 @@ def _name(session, client, value: dict[str, Any], at) -> None:
 
 def _account(session, client: MetaWhatsAppClient, value: dict[str, Any], at) -> None:
     kind = value.get("event")
+    if kind in DISCONNECTING:
+        _disconnect(session, client, DISCONNECTING[kind], at)
+        return
     if kind == "DISABLED_UPDATE":
         state = (value.get("ban_info") or {}).get("waba_ban_state")
         client.status = BAN_STATES.get(state, "active" if state == "REINSTATE" else client.status)
@@ -146,10 +192,58 @@ def _account(session, client: MetaWhatsAppClient, value: dict[str, Any], at) -> 
         client.status = "restricted"
     elif kind == "ACCOUNT_VIOLATION":
         client.restriction = {"violation_info": value.get("violation_info") or value}
-    elif kind in ("ACCOUNT_DELETED", "ACCOUNT_OFFBOARDED", "PARTNER_REMOVED"):
+    elif kind in ("ACCOUNT_DELETED", "ACCOUNT_OFFBOARDED"):
         client.status = "offboarded"
+    elif kind == "ACCOUNT_RECONNECTED":
+        if client.status == "offboarded":
+            client.status = "active"
+    elif kind in PARTNER_EVENTS:
+        return  # shared (again): a signup stores the token and the numbers
+    else:
+        _notice(client, "account_update", value, at)
+        return
     for number in client.phone_numbers:
         _publish(session, number, at)
+
+
+def _disconnect(session, client: MetaWhatsAppClient, reason: str, at) -> None:
+    """The customer took the account away: the client and its numbers are disconnected
+    and need a new signup, with one alert for all of them."""
+    if client.status == "disconnected":
+        return
+    client.status = "disconnected"
+    client.reauthorization_reason = f"{reason}."
+    channel_ids = select(MetaWhatsAppPhoneNumber.channel_id).where(
+        MetaWhatsAppPhoneNumber.client_id == client.id
+    )
+    mark_needing_reauthorization(session, channel_ids)
+    channels = session.scalars(select(Channel).where(Channel.id.in_(channel_ids))).all()
+    label = client.name or f"WABA {client.waba_id}"
+    observe_group(
+        session,
+        channels,
+        source="webhook",
+        at=at,
+        reason=f"{reason}: its numbers are disconnected until a company admin connects again",
+        message=f"{label}: {reason}. Its {len(channels)} number(s) are disconnected until a "
+        "company admin connects the account again.",
+        status=blocking_status(client.status),
+    )
+
+
+def _security(session, client: MetaWhatsAppClient, value: dict[str, Any], at) -> None:
+    """The two-step verification PIN changed outside the platform: the stored PIN no
+    longer works, so it is dropped (a later registration would fail with 133005)."""
+    number = _number(session, client, value.get("display_phone_number"))
+    if number is not None and value.get("event") in ("PIN_CHANGED", "PIN_RESET_SUCCESS"):
+        number.pin = None
+    _notice(client, "security", value, at)
+
+
+def _notice(client: MetaWhatsAppClient, field: str, value: dict[str, Any], at) -> None:
+    """Keep what Meta said (newest last, bounded) so the company sees it."""
+    notice = {"field": field, "at": at.isoformat() if at else None, "value": value}
+    client.notices = [*(client.notices or []), notice][-MAX_NOTICES:]
 
 
 def _publish(session: Session, number: MetaWhatsAppPhoneNumber, at: dt.datetime | None) -> None:

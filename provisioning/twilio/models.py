@@ -8,10 +8,21 @@ import hmac
 from typing import Any
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from ..crypto import EncryptedText
 from ..db import Base, created_at, intpk, updated_at
+
+
+def events_token_of(auth_token: str) -> str:
+    """The secret path segment of a subaccount's Event Streams sink URL."""
+    digest = hmac.new(auth_token.encode(), b"event-streams-sink", hashlib.sha256)
+    return digest.hexdigest()[:40]
+
+
+def events_token_hash(token: str) -> str:
+    """How a sink token is stored and looked up (one indexed lookup, nothing decrypted)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class TwilioSubaccount(Base):
@@ -33,18 +44,27 @@ class TwilioSubaccount(Base):
     )
     account_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
     auth_token: Mapped[str | None] = mapped_column(EncryptedText("twilio_subaccounts.auth_token"))
+    # SHA-256 of the sink token, kept in step with auth_token: finds the sink's subaccount
+    events_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     friendly_name: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(20), default="active")
     closed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
+    @validates("auth_token")
+    def _keep_events_token_hash(self, key: str, auth_token: str | None) -> str | None:
+        self.events_token_hash = (
+            events_token_hash(events_token_of(auth_token)) if auth_token else None
+        )
+        return auth_token
+
     def events_token(self) -> str:
-        """The secret path segment of this subaccount's Event Streams sink (unsigned, §9)."""
+        """The secret path segment of this subaccount's Event Streams sink: it names the
+        subaccount; ``X-Twilio-Signature`` (its auth token) proves the sender."""
         if not self.auth_token:
             raise ValueError("a subaccount still being created has no events token")
-        digest = hmac.new(self.auth_token.encode(), b"event-streams-sink", hashlib.sha256)
-        return digest.hexdigest()[:40]
+        return events_token_of(self.auth_token)
 
 
 class SmsPhoneNumber(Base):

@@ -16,7 +16,9 @@ from twilio.http.request import Request as TwilioRequest
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from provisioning.errors import BlockedDestination, Unreachable
 from provisioning.http import DEFAULT_TIMEOUT, redact_url
+from provisioning.outbound import guarded
 
 log = logging.getLogger("provisioning.twilio.sdk")
 
@@ -29,7 +31,8 @@ class HttpxHttpClient(HttpClient):
     """A ``twilio.http.HttpClient`` on one long-lived ``httpx.Client``.
 
     Logs method, redacted URL (no query values that carry secrets, never credentials)
-    and status only; bodies and headers are never logged.
+    and status only; bodies and headers are never logged. The transport is guarded
+    (:mod:`provisioning.outbound`): the SDK reaches only the hosts the policy allows.
     """
 
     def __init__(
@@ -41,7 +44,7 @@ class HttpxHttpClient(HttpClient):
     ) -> None:
         seconds = timeout.read if isinstance(timeout, httpx.Timeout) else timeout
         super().__init__(logger, is_async=False, timeout=seconds)
-        self._client = httpx.Client(transport=transport, timeout=timeout)
+        self._client = httpx.Client(transport=guarded(transport), timeout=timeout)
 
     def request(
         self,
@@ -68,15 +71,19 @@ class HttpxHttpClient(HttpClient):
         self._test_only_last_request = TwilioRequest(
             method=method.upper(), url=uri, params=params, headers=headers
         )
-        response = self._client.request(
-            method.upper(),
-            uri,
-            params=params,
-            headers=headers,
-            auth=auth,
-            follow_redirects=allow_redirects,
-            **kwargs,  # type: ignore[arg-type]
-        )
+        try:
+            response = self._client.request(
+                method.upper(),
+                uri,
+                params=params,
+                headers=headers,
+                auth=auth,
+                follow_redirects=allow_redirects,
+                **kwargs,  # type: ignore[arg-type]
+            )
+        except (BlockedDestination, Unreachable) as exc:  # from the guard
+            exc.provider = "twilio"
+            raise
         self.logger.info(
             "twilio %s %s -> %s",
             method.upper(),

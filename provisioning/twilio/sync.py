@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..channels import mark_needing_reauthorization
 from ..errors import AuthError
+from ..outbound import guarded
 from ..sync import Outcome, SyncPass, batches, copy_changes, fetch_concurrently
 from .api import call
 from .models import TwilioSubaccount, TwilioWhatsAppSender
@@ -48,7 +49,7 @@ def sync(sync_pass: SyncPass) -> None:
     for the pass, instead of one per subaccount: building each costs ~60 ms of CPU).
     """
     own = sync_pass.transport is None
-    transport = httpx.HTTPTransport() if own else sync_pass.transport
+    transport = guarded(None) if own else sync_pass.transport
     fetch = partial(list_senders, sync_pass, transport)
     try:
         outcomes = fetch_concurrently(subaccounts(sync_pass), fetch, sync_pass.policy)

@@ -2,15 +2,19 @@
 
 Callbacks are signed ``X-Twilio-Signature`` with the auth token of the account named by
 ``AccountSid``: a subaccount's own token for its numbers, senders and services. JSON
-bodies carry ``bodySHA256`` in the URL. Event Streams does not document a signature, so
-each subaccount's sink URL carries a token derived from that subaccount's secret.
+bodies carry ``bodySHA256`` in the URL. Event Streams sinks are created in each
+subaccount; their URL carries a token derived from the subaccount's secret (stored as a
+hash: one indexed lookup finds the subaccount), and Twilio signs each delivery with the
+subaccount's auth token like any JSON webhook ("Webhook Quickstart" of Event Streams,
+and Twilio's "How to validate Event Streams webhooks" posts). A delivery's events are
+applied to the rows of the company that owns the sink, never to another company's.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +27,7 @@ from ..partners import PartnerConfiguration
 from ..runs import ProvisioningRun, RunStatus
 from .a2p_flow import A2P_REGISTRATION, apply_brand_status
 from .a2p_models import Tenant10DLCBrand
-from .models import TwilioSubaccount
+from .models import TwilioSubaccount, events_token_hash
 
 BRAND_EVENT = "com.twilio.messaging.compliance.brand-registration."
 CAMPAIGN_EVENT = "com.twilio.messaging.compliance.campaign-registration."
@@ -42,18 +46,24 @@ def auth_token_for(
 
 
 def signature_valid(auth_token: str, url: str, body: Any, signature: str | None) -> bool:
-    """Twilio's documented check (constant-time), for form params or a JSON body string."""
+    """Twilio's documented check (constant-time), for form params or a JSON body string.
+
+    A JSON body is signed through the ``bodySHA256`` of its URL: without one, it is not.
+    """
     if not signature:
+        return False
+    if isinstance(body, str) and not parse_qs(urlsplit(url).query).get("bodySHA256"):
         return False
     return bool(RequestValidator(auth_token).validate(url, body, signature))
 
 
 def subaccount_for_events_token(session: Session, token: str) -> TwilioSubaccount | None:
-    created = select(TwilioSubaccount).where(TwilioSubaccount.auth_token.is_not(None))
-    for sub in session.scalars(created):
-        if hmac.compare_digest(sub.events_token(), token):
-            return sub
-    return None
+    """The subaccount whose sink URL carries ``token``: one indexed lookup by its hash."""
+    return session.scalars(
+        select(TwilioSubaccount).where(
+            TwilioSubaccount.events_token_hash == events_token_hash(token)
+        )
+    ).one_or_none()
 
 
 def parse_events(body: bytes) -> list[dict[str, Any]]:
@@ -69,13 +79,21 @@ def parse_events(body: bytes) -> list[dict[str, Any]]:
 
 
 def apply_event(session: Session, event: WebhookEvent) -> list[int]:
-    """Apply stored A2P CloudEvents; returns the ids of registration runs made due."""
+    """Apply stored A2P CloudEvents to the brands of the company whose sink received them
+    (an event naming another company's brand changes nothing); returns the ids of
+    registration runs made due."""
     due: list[int] = []
+    if event.company_id is None:  # not received on a company's sink: nothing it may change
+        return due
     for item in parse_events(event.payload.encode()):
         kind, data = str(item.get("type") or ""), item.get("data") or {}
+        brand_sid = data.get("brandsid") if isinstance(data, dict) else None
+        if not brand_sid or not isinstance(brand_sid, str):  # (None would match drafts)
+            continue
         brand = session.scalars(
             select(Tenant10DLCBrand).where(
-                Tenant10DLCBrand.provider_brand_id == data.get("brandsid")
+                Tenant10DLCBrand.company_id == event.company_id,
+                Tenant10DLCBrand.provider_brand_id == brand_sid,
             )
         ).one_or_none()
         if brand is None:

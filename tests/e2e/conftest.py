@@ -92,3 +92,27 @@ def login(page, base: str, email: str, password: str = demo.DEMO_PASSWORD) -> No
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("button[type=submit]")
+
+
+# Every page of the context reports the CSP violations the browser raises (the listener is
+# added by the browser itself, ahead of the page, so the page's own CSP does not stop it).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', function (e) {
+  console.error('CSP violation: ' + e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline')
+    + ' on ' + e.documentURI);
+});
+"""
+
+
+def watch_csp(page) -> list[str]:
+    """The CSP violations in ``page``'s context (its popups too), as they happen."""
+    violations: list[str] = []
+
+    def on_console(message) -> None:
+        text = message.text
+        if text.startswith("CSP violation") or "Content Security Policy" in text:
+            violations.append(text)
+
+    page.context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page.context.on("console", on_console)
+    return violations

@@ -3,13 +3,14 @@
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, watch_csp
 
 pytestmark = pytest.mark.browser
 
 
 def test_company_admin_connects_a_number_through_the_hub(browser, live_demo):
     page = browser.new_page()
+    csp_violations = watch_csp(page)
     login(page, live_demo["portal"], "owner@acme.example", demo.DEMO_PASSWORD)
     page.click("#connect-360dialog")
     with page.expect_popup() as popup_info:
@@ -42,3 +43,4 @@ def test_company_admin_connects_a_number_through_the_hub(browser, live_demo):
     page.click("#channels a:has-text('+4915112340000')")
     page.click("#channel-messaging-events")
     assert "text from 15550001111" in page.text_content("#messaging-events")
+    assert csp_violations == []  # the connect page and the return page ran under the CSP

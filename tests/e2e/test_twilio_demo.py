@@ -3,7 +3,7 @@
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, watch_csp
 from tests.twilio.test_a2p import PROFILE
 
 pytestmark = pytest.mark.browser
@@ -13,6 +13,7 @@ SELECTS = {"business_type", "industry_vertical", "company_type", "use_case", "co
 def test_buy_a_number_register_a_sender_and_a_brand(browser, live_demo):
     base = live_demo["portal"]
     page = browser.new_page()
+    csp_violations = watch_csp(page)
     page.on("dialog", lambda dialog: dialog.accept())  # the confirmations
     login(page, base, "owner@acme.example", demo.DEMO_PASSWORD)
 
@@ -55,6 +56,7 @@ def test_buy_a_number_register_a_sender_and_a_brand(browser, live_demo):
     page.wait_for_selector("#step-wait_for_brand_approval .badge.warn", timeout=60_000)
 
     admin = browser.new_page()
+    admin_csp_violations = watch_csp(admin)
     login(admin, base, demo.ADMIN_EMAIL, demo.DEMO_PASSWORD)
     admin.goto(f"{base}/admin/sandbox/")
     admin.click("#sandbox-reviews button:text('Approve')")
@@ -64,3 +66,4 @@ def test_buy_a_number_register_a_sender_and_a_brand(browser, live_demo):
     page.goto(f"{base}/c/acme-retail/a2p/")
     brands = page.text_content("#brands")
     assert "APPROVED" in brands and "locked" in brands
+    assert csp_violations == [] and admin_csp_violations == []

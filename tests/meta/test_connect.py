@@ -69,7 +69,7 @@ def test_a_company_admin_connects_a_number_end_to_end(app, client, auth, sandbox
     assert run.status is RunStatus.STARTED  # nothing ran inside the request
     app.extensions["job_runner"].drain()
     session.expire_all()
-    assert run.status is RunStatus.COMPLETED
+    assert run.status is RunStatus.COMPLETED, [(s.name, s.error_message) for s in run.steps]
     assert b"completed" in client.get(run_url).data
     dashboard = client.get(f"/c/{company.slug}/").get_data(as_text=True)
     channel = session.scalars(select(Channel)).one()

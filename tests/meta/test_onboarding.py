@@ -287,3 +287,43 @@ def test_a_number_not_registered_after_a_lost_answer_is_registered_with_the_same
     assert execute(session, run, sandbox) is RunStatus.COMPLETED
     phone = sandbox.meta.phones[signup["phone_number_id"]]
     assert phone.pin == pin and len(phone.register_attempts) == 1
+
+
+class Recording(httpx.BaseTransport):
+    """The sandbox's transport, keeping every request the platform sends."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.requests = inner, []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.inner.handle_request(request)
+
+
+def test_access_tokens_travel_in_the_authorization_header_never_in_urls(
+    session, sandbox, config, company
+):
+    """Onboarding, the quality sync and Test connection: no token in any URL, where
+    proxies and access logs would keep it."""
+    from provisioning.partner_checks import check_configuration
+    from provisioning.sync import SyncPolicy, sync_quality
+
+    recording = Recording(sandbox.transport())
+    signup = sandbox.meta.control_complete_signup(app_id=APP_ID)
+    run = start(session, company, config, signup)
+    assert runs.execute(session, run.id, session.commit, {"transport": recording}) is (
+        RunStatus.COMPLETED
+    )
+    policy = SyncPolicy(workers=1, backoff=0.01, max_pause=1.0, max_spacing=0.0)
+    (sync_run,) = sync_quality(session, session.commit, providers=[Provider.META],
+                               transport=recording, policy=policy)  # fmt: skip
+    assert sync_run.status == "succeeded" and sync_run.seen
+    assert check_configuration(config, recording)[0]
+    token = session.scalars(select(MetaWhatsAppClient)).one().access_token
+    urls = [str(r.url) for r in recording.requests]
+    assert not any("access_token=" in url or token in url for url in urls), urls
+    bearer = [
+        r for r in recording.requests if r.headers.get("Authorization", "").startswith("Bearer")
+    ]
+    assert {r.url.path.rsplit("/", 1)[-1] for r in bearer} >= {"phone_numbers", "register"}
+    assert any(r.headers["Authorization"] == f"Bearer {token}" for r in bearer)

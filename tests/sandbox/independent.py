@@ -10,7 +10,7 @@ parties instead, so a mistake shared by the simulator and our validator still fa
   ``openapi-core`` against the vendored Twilio OpenAPI specs (status, media type, schema).
 * **Twilio webhooks** carry ``X-Twilio-Signature``: checked with the SDK's
   ``RequestValidator`` and the auth token of the account the webhook names (form or JSON
-  with ``bodySHA256``). Only Event Streams deliveries may come unsigned.
+  with ``bodySHA256``), Event Streams deliveries included.
 * **360dialog**: the partner webhooks' ``x-360dialog-signature`` is recomputed with the
   standard library's HMAC-SHA256 (the algorithm 360dialog documents); the messaging
   webhooks (Meta's envelope, forwarded unmodified) validate against Meta's own webhook
@@ -333,16 +333,15 @@ def check_webhooks(sandbox: Any, *, d360_secret: str | None = None) -> dict[str,
             signature = delivery.headers.get("X-Twilio-Signature")
             account = sandbox.twilio.accounts.get(_twilio_account(delivery))
             if signature is None:
-                if not isinstance(json.loads(delivery.body or b"null"), list):
-                    violations.append(f"{where}: unsigned")
-                counts["twilio_event_streams"] += 1
+                violations.append(f"{where}: unsigned")
                 continue
             validator = RequestValidator(account["auth_token"] if account else "")
             form = delivery.headers.get("Content-Type", "").startswith("application/x-www")
             body = dict(parse_qsl(delivery.body.decode())) if form else delivery.body.decode()
             if account is None or not validator.validate(delivery.url, body, signature):
                 violations.append(f"{where}: X-Twilio-Signature does not validate")
-            counts["twilio_signed"] += 1
+            stream = not form and isinstance(json.loads(body), list)  # Event Streams
+            counts["twilio_event_streams" if stream else "twilio_signed"] += 1
         elif delivery.provider == "dialog360":
             payload = json.loads(delivery.body)
             if isinstance(payload, dict) and payload.get("object") == "whatsapp_business_account":

@@ -75,3 +75,50 @@ def test_full_meta_scenario_conforms(sandbox, http):
         "POST /{Version}/{Phone-Number-ID}/register",
         "GET /{Version}/{Phone-Number-ID}",
     } <= covered, covered
+
+
+def test_the_2026_calls_conform(sandbox, http):
+    """What the portal asks Graph today (v25.0): the portfolio limit field, health_status,
+    the per-number override after the subscription, the partner's client WABAs, a bad
+    token's 400."""
+    meta = sandbox.meta
+    seeded = meta.control_seed_app(
+        app_id=APP_ID, app_secret=SECRET, webhook_url="https://portal.test/wh",
+        verify_token="verify-me",
+    )  # fmt: skip
+    result = meta.control_complete_signup(app_id=APP_ID)
+    v25 = "/meta/graph/v25.0"
+    token = http.get(
+        f"{v25}/oauth/access_token",
+        params={"client_id": APP_ID, "client_secret": SECRET, "code": result["code"]},
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    waba_id, phone_id = result["waba_id"], result["phone_number_id"]
+    fields = (
+        "display_phone_number,verified_name,name_status,quality_rating,throughput,status,"
+        "code_verification_status,platform_type,is_on_biz_app,health_status,"
+        "whatsapp_business_manager_messaging_limit"
+    )
+    override = {"override_callback_uri": "https://portal.test/wh", "verify_token": "verify-me"}
+    assert http.post(f"{v25}/{waba_id}/subscribed_apps", headers=auth).status_code == 200
+    assert http.post(f"{v25}/{phone_id}", json={"webhook_configuration": override},
+                     headers=auth).status_code == 200  # fmt: skip
+    assert http.get(f"{v25}/{phone_id}", params={"fields": fields}, headers=auth).status_code == 200
+    assert http.get(f"{v25}/{waba_id}/phone_numbers", params={"fields": fields},
+                    headers=auth).status_code == 200  # fmt: skip
+    assert http.get(f"{v25}/{waba_id}", params={"fields": "id,name,owner_business_info"},
+                    headers=auth).status_code == 200  # fmt: skip
+    partner = {"Authorization": f"Bearer {seeded['system_user_token']}"}
+    listed = http.get(f"{v25}/{result['business_id']}/client_whatsapp_business_accounts",
+                      params={"fields": "id,name"}, headers=partner)  # fmt: skip
+    assert [w["id"] for w in listed.json()["data"]] == [waba_id]
+    bad = http.get(f"{v25}/{waba_id}", headers={"Authorization": "Bearer EAAgarbage"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == 190
+
+    hints = {waba_id: "WABA-ID", phone_id: "Phone-Number-ID", result["business_id"]: "Business-ID"}
+    covered = assert_conforms(sandbox.exchanges, hints=hints)
+    assert {
+        "GET /{Version}/{Business-ID}/client_whatsapp_business_accounts",
+        "GET /{Version}/{Phone-Number-ID}",
+        "GET /{Version}/{WABA-ID}/phone_numbers",
+    } <= covered, covered

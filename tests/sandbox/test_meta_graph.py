@@ -116,11 +116,13 @@ def test_waba_and_field_selection(sandbox, http, app):
 
     fields = (
         "display_phone_number,verified_name,name_status,quality_rating,"
-        "whatsapp_business_manager_messaging_limit,messaging_limit_tier,throughput{level},"
+        "whatsapp_business_manager_messaging_limit,throughput{level},"
         "status,code_verification_status,platform_type,health_status"
     )
     phone = http.get(
-        f"{G}/{result['phone_number_id']}", params={"fields": fields}, headers=bearer(token)
+        f"/meta/graph/v25.0/{result['phone_number_id']}",
+        params={"fields": fields},
+        headers=bearer(token),
     ).json()
     assert set(phone) == {"id", *fields.replace("{level}", "").split(",")}
     assert phone["status"] == "PENDING"
@@ -172,13 +174,14 @@ def test_auth_failures(sandbox, http, app):
     result, token = signed_up(sandbox, http)
     missing = http.get(f"{G}/{result['waba_id']}")
     assert missing.status_code == 400 and missing.json()["error"]["code"] == 104
+    # Graph answers a bad token with 400 and code 190, not 401 (issue 13 item 9)
     garbage = http.get(f"{G}/{result['waba_id']}", headers=bearer("EAAgarbage"))
-    assert garbage.status_code == 401 and garbage.json()["error"]["code"] == 190
+    assert garbage.status_code == 400 and garbage.json()["error"]["code"] == 190
     as_param = http.get(f"{G}/{result['waba_id']}", params={"access_token": token})
     assert as_param.status_code == 200
     sandbox.meta.control_revoke_token(token=token)
     revoked = http.get(f"{G}/{result['waba_id']}", headers=bearer(token))
-    assert revoked.status_code == 401
+    assert revoked.status_code == 400
     error = revoked.json()["error"]
     assert (error["code"], error["error_subcode"], error["type"]) == (190, 460, "OAuthException")
     # another customer's WABA is invisible: Graph's "does not exist ... permissions" error
@@ -290,3 +293,39 @@ def test_unknown_path_uses_meta_envelope(sandbox, http, app):
     response = http.put(f"{G}/123")
     assert response.status_code == 405
     assert set(response.json()["error"]) >= {"message", "type", "code", "fbtrace_id"}
+
+
+@pytest.mark.parametrize(
+    ("version", "field", "served"),
+    [
+        ("v23.0", "whatsapp_business_manager_messaging_limit", False),  # v24+ only
+        ("v24.0", "whatsapp_business_manager_messaging_limit", True),
+        ("v25.0", "whatsapp_business_manager_messaging_limit", True),
+        ("v23.0", "messaging_limit_tier", True),
+        ("v25.0", "messaging_limit_tier", False),  # deprecated: gone from v25.0
+    ],
+)
+def test_fields_exist_per_version(sandbox, http, app, version, field, served):
+    result, token = signed_up(sandbox, http)
+    response = http.get(
+        f"/meta/graph/{version}/{result['phone_number_id']}",
+        params={"fields": field},
+        headers=bearer(token),
+    )
+    if served:
+        assert response.status_code == 200 and response.json()[field] == "TIER_250"
+    else:
+        error = response.json()["error"]
+        assert response.status_code == 400 and error["code"] == 100
+        assert f"nonexisting field ({field})" in error["message"]
+
+
+def test_versions_graph_answers_for(sandbox, http, app):
+    result, token = signed_up(sandbox, http)
+    current = http.get(f"/meta/graph/v27.0/{result['waba_id']}", headers=bearer(token))
+    assert current.status_code == 200 and current.headers["facebook-api-version"] == "v27.0"
+    # a retired version is answered as the oldest live one
+    retired = http.get(f"/meta/graph/v19.0/{result['waba_id']}", headers=bearer(token))
+    assert retired.status_code == 200 and retired.headers["facebook-api-version"] == "v21.0"
+    unknown = http.get(f"/meta/graph/v99.0/{result['waba_id']}", headers=bearer(token))
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == 2500

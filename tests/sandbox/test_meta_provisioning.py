@@ -148,7 +148,8 @@ def test_partner_app_installed_webhook_after_signup(sandbox, http, captured, app
     body = verify_signature(delivery)
     assert body["object"] == "whatsapp_business_account"
     (entry,) = body["entry"]
-    assert entry["id"] == result["waba_id"] and isinstance(entry["time"], int)
+    # partner events are keyed by the customer's business, the WABA is in waba_info
+    assert entry["id"] == result["business_id"] and isinstance(entry["time"], int)
     change = entry["changes"][0]
     assert change["field"] == "account_update"
     assert change["value"] == {
@@ -161,56 +162,130 @@ def test_partner_app_installed_webhook_after_signup(sandbox, http, captured, app
     }
 
 
-def test_quality_update_legacy_and_current_shapes(sandbox, http, captured, customer):
+def test_a_quality_drop_sends_no_webhook_and_limits_the_number(sandbox, http, captured, customer):
+    """phone_number_quality_update is a throughput event now: a RED rating is read from
+    Graph, with health_status LIMITED and a remediation (no FLAGGED/UNFLAGGED)."""
+    token = customer["access_token"]
+    http.post(f"{G}/{customer['waba_id']}/subscribed_apps", headers=auth(token))
+    phone_id = customer["phone_number_ids"][0]
+    http.post(f"{G}/{phone_id}/register", json={"messaging_product": "whatsapp", "pin": "123456"},
+              headers=auth(token))  # fmt: skip
+    sandbox.meta.control_set_quality(phone_number_id=phone_id, quality_rating="RED")
+    assert posts(captured) == []
+    node = http.get(
+        f"{G}/{phone_id}", params={"fields": "quality_rating,health_status"}, headers=auth(token)
+    ).json()
+    assert node["quality_rating"] == "RED"
+    (number,) = [e for e in node["health_status"]["entities"] if e["entity_type"] == "PHONE_NUMBER"]
+    assert number["can_send_message"] == "LIMITED"
+    assert number["errors"][0]["possible_solution"]
+
+
+def test_throughput_upgrade_webhook_has_todays_shape(sandbox, http, captured, customer):
     http.post(f"{G}/{customer['waba_id']}/subscribed_apps", headers=auth(customer["access_token"]))
     phone_id = customer["phone_number_ids"][0]
-    sandbox.meta.control_set_quality(phone_number_id=phone_id, quality_rating="RED")
-    legacy, current = (verify_signature(r) for r in posts(captured))
-    number = customer["display_phone_numbers"][0]
-    assert legacy["entry"][0]["changes"][0] == {
-        "value": {"display_phone_number": number, "event": "FLAGGED", "current_limit": "TIER_250"},
+    sandbox.meta.control_set_throughput(phone_number_id=phone_id)
+    (delivery,) = [verify_signature(r) for r in posts(captured)]
+    assert delivery["entry"][0]["changes"][0] == {
+        "value": {
+            "display_phone_number": customer["display_phone_numbers"][0],
+            "event": "THROUGHPUT_UPGRADE",
+            "max_daily_conversations_per_business": "TIER_UNLIMITED",
+        },
         "field": "phone_number_quality_update",
     }
-    value = current["entry"][0]["changes"][0]["value"]
-    assert value["max_daily_conversations_per_business"] == 250
-    assert "phone_number_id" not in value  # keyed by display number (fact sheet 2.3)
-    rating = http.get(
-        f"{G}/{phone_id}",
-        params={"fields": "quality_rating"},
-        headers=auth(customer["access_token"]),
-    ).json()["quality_rating"]
-    assert rating == "RED"
 
 
-def test_messaging_limit_and_account_events(sandbox, http, captured, customer):
+def test_portfolio_limit_is_shared_by_every_number(sandbox, http, captured, customer):
+    """One limit per business portfolio: each WABA of the portfolio is told, every number
+    of every WABA reads the new limit."""
+    token, waba_id = customer["access_token"], customer["waba_id"]
+    second = sandbox.meta.new_waba(customer["business_id"], "Second WABA", APP_ID)
+    other = sandbox.meta.new_phone(second, verified_name="Other")
+    for waba in (waba_id, second.id):
+        sandbox.meta.wabas[waba].subscribed_apps[APP_ID] = None
+    sandbox.meta.control_set_portfolio_limit(business_id=customer["business_id"], tier="TIER_10K")
+    deliveries = [verify_signature(r)["entry"][0] for r in posts(captured)]
+    assert sorted(d["id"] for d in deliveries) == sorted([waba_id, second.id])
+    for delivery in deliveries:
+        assert delivery["changes"][0] == {
+            "value": {"max_daily_conversations_per_business": "TIER_10K",
+                      "max_phone_numbers_per_waba": 25},
+            "field": "business_capability_update",
+        }  # fmt: skip
+    sandbox.meta.tokens[token].waba_ids.append(second.id)
+    for phone_id in (customer["phone_number_ids"][0], other.id):
+        limit = http.get(
+            f"/meta/graph/v25.0/{phone_id}",
+            params={"fields": "whatsapp_business_manager_messaging_limit"},
+            headers=auth(token),
+        ).json()
+        assert limit["whatsapp_business_manager_messaging_limit"] == "TIER_10K"
+
+
+def test_account_events(sandbox, http, captured, customer):
     token, waba_id = customer["access_token"], customer["waba_id"]
     http.post(f"{G}/{waba_id}/subscribed_apps", headers=auth(token))
     phone_id = customer["phone_number_ids"][0]
-    sandbox.meta.control_set_messaging_limit(
-        phone_number_id=phone_id, tier="TIER_2K", shape="legacy"
-    )
-    (upgrade,) = [verify_signature(r) for r in posts(captured)]
-    assert upgrade["entry"][0]["changes"][0]["value"]["event"] == "UPGRADE"
-    limit = http.get(
-        f"{G}/{phone_id}",
-        params={"fields": "whatsapp_business_manager_messaging_limit"},
-        headers=auth(token),
-    ).json()
-    assert limit["whatsapp_business_manager_messaging_limit"] == "TIER_2K"
-
     sandbox.meta.control_ban_waba(waba_id=waba_id, state="DISABLE")
     sandbox.meta.control_restrict_waba(waba_id=waba_id, expiration=1767312000)
     sandbox.meta.control_violation(waba_id=waba_id, violation_type="SCAM")
-    events = [verify_signature(r)["entry"][0]["changes"][0] for r in posts(captured)[1:]]
+    events = [verify_signature(r)["entry"][0]["changes"][0] for r in posts(captured)]
     assert [e["field"] for e in events] == ["account_update"] * 3
     ban, restriction, violation = (e["value"] for e in events)
     assert ban["event"] == "DISABLED_UPDATE" and ban["ban_info"]["waba_ban_state"] == "DISABLE"
+    assert ban["ban_info"]["waba_ban_date"] == "January 1, 2026"  # Meta's date format
     assert restriction["restriction_info"] == [
         {"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "expiration": 1767312000}
     ]
     assert violation == {"event": "ACCOUNT_VIOLATION", "violation_info": {"violation_type": "SCAM"}}
     status = http.get(f"{G}/{phone_id}", params={"fields": "status"}, headers=auth(token)).json()
     assert status["status"] == "BANNED"
+
+
+def test_partner_removal_is_keyed_by_business_and_revokes_access(sandbox, http, captured, customer):
+    token, waba_id = customer["access_token"], customer["waba_id"]
+    http.post(f"{G}/{waba_id}/subscribed_apps", headers=auth(token))
+    sandbox.meta.control_partner_event(waba_id=waba_id, event="PARTNER_REMOVED")
+    (removed,) = [verify_signature(r)["entry"][0] for r in posts(captured)]
+    assert removed["id"] == customer["business_id"]
+    assert removed["changes"][0]["value"] == {
+        "event": "PARTNER_REMOVED",
+        "waba_info": {"waba_id": waba_id, "owner_business_id": customer["business_id"]},
+    }
+    gone = http.get(f"{G}/{waba_id}", headers=auth(token))
+    assert gone.status_code == 400 and gone.json()["error"]["code"] == 190
+
+
+def test_override_per_number_needs_the_waba_subscription_first(sandbox, http, captured, customer):
+    token, phone_id = customer["access_token"], customer["phone_number_ids"][0]
+    config = {"override_callback_uri": "https://portal.test/n/1", "verify_token": "verify-me"}
+    early = http.post(f"{G}/{phone_id}", json={"webhook_configuration": config},
+                      headers=auth(token))  # fmt: skip
+    assert early.status_code == 400 and early.json()["error"]["code"] == 100
+    assert "must be subscribed" in early.json()["error"]["message"]
+    assert http.post(f"{G}/{customer['waba_id']}/subscribed_apps", headers=auth(token)).json() == {
+        "success": True
+    }
+    later = http.post(f"{G}/{phone_id}", json={"webhook_configuration": config},
+                      headers=auth(token))  # fmt: skip
+    assert later.json() == {"success": True}
+    assert captured.requests[-1].url.path == "/n/1"  # Meta's verification GET
+
+
+def test_register_waits_for_the_display_name(sandbox, http, app):
+    sandbox.meta.control_set_name_review(seconds=600)
+    customer = sandbox.meta.control_seed_waba(app_id=APP_ID)
+    phone_id, token = customer["phone_number_ids"][0], customer["access_token"]
+    body = {"messaging_product": "whatsapp", "pin": "123456"}
+    early = http.post(f"{G}/{phone_id}/register", json=body, headers=auth(token))
+    assert early.status_code == 400 and early.json()["error"]["code"] == 2388001
+    name = http.get(f"{G}/{phone_id}", params={"fields": "name_status"}, headers=auth(token))
+    assert name.json()["name_status"] == "PENDING_REVIEW"
+    sandbox.advance(601)
+    assert http.post(f"{G}/{phone_id}/register", json=body, headers=auth(token)).json() == {
+        "success": True
+    }
 
 
 def test_message_fields_follow_override_account_fields_go_to_app(sandbox, http, captured, customer):

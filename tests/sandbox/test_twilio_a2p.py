@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from twilio.request_validator import RequestValidator
 
 API = "/twilio/api/2010-04-01"
 MSG = "/twilio/messaging/v1"
@@ -330,8 +331,16 @@ def test_a2p_events_reach_the_subaccounts_sink(sandbox, http, sub, captured):
     assert subscription["sid"].startswith("DF")
     brand = brand_for(http, sub)
     sandbox.twilio.control_approve_brand(brand_sid=brand["sid"])
-    events = [json.loads(r.content) for r in captured.requests if r.url.path == "/twilio/events"]
-    assert len(events) == 1
+    deliveries = [r for r in captured.requests if r.url.path == "/twilio/events"]
+    assert len(deliveries) == 1
+    # signed as Twilio signs a JSON webhook: bodySHA256 in the URL, the sink owner's token
+    [delivery] = deliveries
+    url, body = str(delivery.url), delivery.content.decode()
+    signature = delivery.headers["X-Twilio-Signature"]
+    assert "bodySHA256=" in url
+    assert RequestValidator(sub["auth"][1]).validate(url, body, signature)
+    assert not RequestValidator(sub["parent_auth"][1]).validate(url, body, signature)
+    events = [json.loads(r.content) for r in deliveries]
     [event] = events[0]  # a CloudEvents JSON array
     assert event["type"].endswith("brand-registration.brand-registered")
     assert event["specversion"] == "1.0"

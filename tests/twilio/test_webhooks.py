@@ -110,9 +110,10 @@ def test_two_approvals_applied_at_once_end_in_one_clean_outcome(session, make):
     session.add(brand)
     session.commit()
     ids = [
-        store_event(session, Provider.TWILIO, kind, "a2p", approval(brand.provider_brand_id, kind))
+        store_event(session, Provider.TWILIO, kind, "a2p", approval(brand.provider_brand_id, kind),
+                    company_id=brand.company_id)  # received on the company's own sink
         for kind in ("brand-registered", "brand-verified")
-    ]
+    ]  # fmt: skip
     session.commit()
     first, late = (Session(bind=session.connection(), join_transaction_mode="create_savepoint")
                    for _ in range(2))  # fmt: skip

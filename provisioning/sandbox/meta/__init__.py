@@ -62,6 +62,7 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
         self.delivery = {"duplicate": False, "reorder": False}
         self.held: list[tuple[str, bytes, dict[str, str]]] = []
         self.signup_order = "message_first"
+        self.name_review_seconds = 0.0  # control_set_name_review: display names under review
         self.fault_codes = {"throttle": 4, "server_error": 2}
 
     # -- Simulator hooks ------------------------------------------------------------------
@@ -103,6 +104,7 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
                     "id": w.id,
                     "name": w.name,
                     "business_id": w.business_id,
+                    "messaging_limit": self.businesses[w.business_id].messaging_limit,
                     "partner_app_id": w.partner_app_id,
                     "subscribed_apps": list(w.subscribed_apps),
                     "ban_state": w.ban_state,
@@ -112,7 +114,7 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
                             "number": "+" + p.number,
                             "status": p.status,
                             "quality_rating": p.quality_rating,
-                            "messaging_limit": p.messaging_limit,
+                            "throughput_level": p.throughput_level,
                         }
                         for p in (self.phones[i] for i in w.phone_ids[:20])
                     ],
@@ -166,6 +168,8 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
         )
         if phone.status == "CONNECTED":
             phone.last_onboarded_time = self.clock.time()
+        elif self.name_review_seconds > 0:
+            phone.name_ready_at = self.clock.time() + self.name_review_seconds
         self.phones[phone.id] = phone
         waba.phone_ids.append(phone.id)
         return phone
@@ -190,6 +194,8 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
             if scope_variant == "manage_events"
             else "whatsapp_business_management"
         )
+        if scope_variant not in (None, "manage_events", "no_targets"):
+            raise ValueError("scope_variant must be manage_events or no_targets")
         token = Token(
             "EAA" + self.sandbox.ids.token(140),
             app_id,
@@ -199,6 +205,8 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
             waba_ids=list(reversed(waba_ids)),
             business_ids=list(business_ids),
             scopes=["business_management", management, "whatsapp_business_messaging"],
+            # mid-2026: debug_token may list no WABA under the WhatsApp scopes (issue 13)
+            lists_targets=scope_variant != "no_targets",
         )
         self.tokens[token.value] = token
         return token

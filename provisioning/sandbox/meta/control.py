@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .state import QUALITY_RATINGS, TIER_LIMITS, App, Token
+from .state import (
+    PORTFOLIO_TIERS,
+    QUALITY_RATINGS,
+    THROUGHPUT_EVENTS,
+    App,
+    Token,
+    ban_date,
+)
+
+PARTNER_EVENTS = ("PARTNER_ADDED", "PARTNER_REMOVED", "PARTNER_APP_INSTALLED",
+                  "PARTNER_APP_UNINSTALLED")  # fmt: skip
 
 
 class ControlMixin:
@@ -109,69 +119,178 @@ class ControlMixin:
         popup posts), auth_response and the ids."""
         return self.finish_signup(app_id=app_id, **choices)
 
-    def control_set_quality(
-        self, *, phone_number_id: str, quality_rating: str, shape: str = "both"
-    ) -> dict[str, Any]:
-        """Change a number's quality; emits phone_number_quality_update (FLAGGED on YELLOW or
-        RED, UNFLAGGED back to GREEN) in the legacy and/or current shape."""
+    def control_set_quality(self, *, phone_number_id: str, quality_rating: str) -> dict[str, Any]:
+        """Change a number's quality rating. Meta sends no webhook for it today:
+        phone_number_quality_update is a throughput event (M-wh/phone_number_quality_update),
+        so the change is learnt from Graph (the number's ``quality_rating`` and its
+        ``health_status``, where RED makes the number LIMITED)."""
         if quality_rating not in QUALITY_RATINGS:
             raise ValueError(f"quality_rating must be one of {', '.join(QUALITY_RATINGS)}")
         phone = self.phones[phone_number_id]
-        old, phone.quality_rating = phone.quality_rating, quality_rating
-        event = None
-        if quality_rating in ("YELLOW", "RED") and old != quality_rating:
-            event = "FLAGGED"
-        elif quality_rating == "GREEN" and old in ("YELLOW", "RED"):
-            event = "UNFLAGGED"
+        phone.quality_rating = quality_rating
+        return {"phone_number_id": phone.id, "quality_rating": quality_rating, "sent": []}
+
+    def control_set_portfolio_limit(self, *, business_id: str, tier: str) -> dict[str, Any]:
+        """Change a business portfolio's messaging limit, shared by every number of its
+        WABAs (M-limits); each WABA's subscribers get business_capability_update with the
+        tier in ``max_daily_conversations_per_business``."""
+        if tier not in PORTFOLIO_TIERS:
+            raise ValueError(f"tier must be one of {', '.join(PORTFOLIO_TIERS)}")
+        business = self.businesses[business_id]
+        business.messaging_limit = tier
+        value = {"max_daily_conversations_per_business": tier, "max_phone_numbers_per_waba": 25}
         sent: list[dict[str, Any]] = []
-        if event:
-            sent = self._quality_update(phone, event, None, shape)
-        return {"phone_number_id": phone.id, "quality_rating": quality_rating, "sent": sent}
+        for waba in [w for w in self.wabas.values() if w.business_id == business_id]:
+            sent += self.emit_webhook(waba.id, "business_capability_update", dict(value))
+        return {"business_id": business_id, "tier": tier, "sent": sent}
 
-    def control_set_messaging_limit(
-        self, *, phone_number_id: str, tier: str, shape: str = "both"
+    def control_set_messaging_limit(self, *, phone_number_id: str, tier: str) -> dict[str, Any]:
+        """The limit of the portfolio that owns this number (limits are per portfolio)."""
+        business_id = self.wabas[self.phones[phone_number_id].waba_id].business_id
+        return self.control_set_portfolio_limit(business_id=business_id, tier=tier)
+
+    def control_set_throughput(
+        self, *, phone_number_id: str, event: str = "THROUGHPUT_UPGRADE"
     ) -> dict[str, Any]:
-        """Change the messaging limit; emits phone_number_quality_update UPGRADE/DOWNGRADE
-        (legacy: current_limit; current: old_limit + max_daily_conversations_per_business)
-        and, in the current shape, business_capability_update."""
-        if tier not in TIER_LIMITS:
-            raise ValueError(f"tier must be one of {', '.join(TIER_LIMITS)}")
+        """phone_number_quality_update as Meta sends it today: ``event`` ONBOARDING or
+        THROUGHPUT_UPGRADE, ``max_daily_conversations_per_business`` a ``TIER_*`` string
+        (TIER_UNLIMITED for higher throughput), no ``current_limit`` (removed Feb 2026)."""
+        if event not in THROUGHPUT_EVENTS:
+            raise ValueError(f"event must be one of {', '.join(THROUGHPUT_EVENTS)}")
         phone = self.phones[phone_number_id]
-        old, phone.messaging_limit = phone.messaging_limit, tier
-        rank = list(TIER_LIMITS)
-        event = "UPGRADE" if rank.index(tier) > rank.index(old) else "DOWNGRADE"
-        sent = self._quality_update(phone, event, old, shape)
-        if shape in ("current", "both"):
-            sent += self.emit_webhook(
-                phone.waba_id,
-                "business_capability_update",
-                {
-                    "max_daily_conversation_per_phone": TIER_LIMITS[tier],
-                    "max_daily_conversations_per_business": TIER_LIMITS[tier],
-                    "max_phone_numbers_per_business": 25,
-                },
-            )
-        return {"phone_number_id": phone.id, "tier": tier, "sent": sent}
-
-    def _quality_update(
-        self, phone: Any, event: str, old_limit: str | None, shape: str
-    ) -> list[dict[str, Any]]:
-        if shape not in ("legacy", "current", "both"):
-            raise ValueError("shape must be legacy, current or both")
+        business = self.businesses[self.wabas[phone.waba_id].business_id]
+        if event == "THROUGHPUT_UPGRADE":
+            phone.throughput_level = "HIGH"
+            tier = "TIER_UNLIMITED"
+        else:
+            tier = business.messaging_limit
         # management webhooks carry the bare display number, not the id (fact sheet §2.3)
-        base = {"display_phone_number": phone.number, "event": event}
-        sent = []
-        if shape in ("legacy", "both"):
-            value = {**base, "current_limit": phone.messaging_limit}
-            sent += self.emit_webhook(phone.waba_id, "phone_number_quality_update", value)
-        if shape in ("current", "both"):
-            value = dict(base)
-            if old_limit:
-                value["old_limit"] = old_limit
-            value["current_limit"] = phone.messaging_limit
-            value["max_daily_conversations_per_business"] = TIER_LIMITS[phone.messaging_limit]
-            sent += self.emit_webhook(phone.waba_id, "phone_number_quality_update", value)
-        return sent
+        value = {
+            "display_phone_number": phone.number,
+            "event": event,
+            "max_daily_conversations_per_business": tier,
+        }
+        sent = self.emit_webhook(phone.waba_id, "phone_number_quality_update", value)
+        return {"phone_number_id": phone.id, "event": event, "sent": sent}
+
+    def control_set_name_review(self, *, seconds: float = 0.0) -> dict[str, Any]:
+        """Numbers added from now on have their display name under review for ``seconds``
+        (``name_status`` PENDING_REVIEW; ``/register`` answers 2388001 until then)."""
+        self.name_review_seconds = float(seconds)
+        return {"seconds": self.name_review_seconds}
+
+    def control_partner_event(
+        self, *, waba_id: str, event: str = "PARTNER_REMOVED"
+    ) -> dict[str, Any]:
+        """The customer removes the partner (PARTNER_REMOVED: the WABA is unshared) or
+        uninstalls the app (PARTNER_APP_UNINSTALLED: its permissions are revoked), or shares
+        again (PARTNER_ADDED). Keyed by the business, the WABA in ``waba_info``
+        (M-wh/account_update). Removal revokes every token of the customer for the app."""
+        if event not in PARTNER_EVENTS:
+            raise ValueError(f"event must be one of {', '.join(PARTNER_EVENTS)}")
+        waba = self.wabas[waba_id]
+        app_id = waba.partner_app_id
+        info = {"waba_id": waba.id, "owner_business_id": waba.business_id}
+        if event in ("PARTNER_APP_INSTALLED", "PARTNER_APP_UNINSTALLED") and app_id:
+            info["partner_app_id"] = app_id
+        # deliver first: a removed partner's app stops being a destination afterwards
+        sent = self.emit_webhook(
+            waba.id, "account_update", {"event": event, "waba_info": info},
+            entry_id=waba.business_id,
+        )  # fmt: skip
+        if event in ("PARTNER_REMOVED", "PARTNER_APP_UNINSTALLED"):
+            for token in self.tokens.values():
+                if waba.id in token.waba_ids and token.app_id == app_id:
+                    token.revoked = True
+            waba.subscribed_apps.pop(app_id or "", None)
+            if event == "PARTNER_REMOVED":
+                waba.partner_app_id = None
+        elif app_id is None and event == "PARTNER_ADDED":
+            waba.partner_app_id = next(iter(self.apps), None)
+        return {"waba_id": waba_id, "business_id": waba.business_id, "sent": sent}
+
+    def control_offboard(self, *, waba_id: str, reconnect: bool = False) -> dict[str, Any]:
+        """account_update ACCOUNT_OFFBOARDED (a device change or re-registration) or, with
+        ``reconnect``, ACCOUNT_RECONNECTED."""
+        event = "ACCOUNT_RECONNECTED" if reconnect else "ACCOUNT_OFFBOARDED"
+        return {"sent": self.emit_webhook(waba_id, "account_update", {"event": event})}
+
+    def control_account_alert(
+        self,
+        *,
+        waba_id: str,
+        entity_type: str = "PHONE_NUMBER",
+        entity_id: str | None = None,
+        severity: str = "WARNING",
+        alert_type: str = "INCREASED_CAPABILITIES_ELIGIBILITY",
+        description: str = "Your business is eligible for higher messaging limits.",
+    ) -> dict[str, Any]:
+        """account_alerts (fact sheet §2.4): an alert about a number or the business."""
+        waba = self.wabas[waba_id]
+        default = waba.phone_ids[0] if entity_type == "PHONE_NUMBER" else waba.business_id
+        value = {
+            "entity_type": entity_type,
+            "entity_id": entity_id or default,
+            "alert_info": {
+                "alert_severity": severity,
+                "alert_status": "ACTIVE",
+                "alert_type": alert_type,
+                "alert_description": description,
+            },
+        }
+        return {"sent": self.emit_webhook(waba_id, "account_alerts", value)}
+
+    def control_security_event(
+        self, *, phone_number_id: str, event: str = "PIN_CHANGED", requester: str | None = None
+    ) -> dict[str, Any]:
+        """The ``security`` field: the number's two-step verification PIN was changed (or a
+        reset was asked for). A changed PIN is no longer the one the platform stored."""
+        phone = self.phones[phone_number_id]
+        if event == "PIN_CHANGED":
+            phone.pin = self.sandbox.ids.digits(6)
+        value: dict[str, Any] = {"display_phone_number": phone.number, "event": event}
+        if requester:
+            value["requester"] = requester
+        return {"sent": self.emit_webhook(phone.waba_id, "security", value, phone.id)}
+
+    def control_inbound_message(
+        self,
+        *,
+        phone_number_id: str,
+        text: str = "Hello",
+        name: str = "Ana",
+        wa_id: str | None = "15550009999",
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """A customer's text message (the ``messages`` field). ``contacts[].user_id`` is the
+        business-scoped user id Meta adds for users with usernames; ``wa_id`` (the phone
+        number) may then be absent (wa_id=None), and ``from`` carries the user id."""
+        phone = self.phones[phone_number_id]
+        ids = self.sandbox.ids
+        user_id = f"US.{ids.digits(16)}"
+        profile: dict[str, Any] = {"name": name}
+        if username:
+            profile["username"] = username
+        contact: dict[str, Any] = {"profile": profile, "user_id": user_id}
+        if wa_id:
+            contact["wa_id"] = wa_id
+        message = {
+            "from": wa_id or user_id,
+            "id": "wamid." + ids.token(40),
+            "timestamp": str(int(self.clock.time())),
+            "type": "text",
+            "text": {"body": text},
+        }
+        if not wa_id:
+            message["from_user_id"] = user_id
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": phone.number, "phone_number_id": phone.id},
+            "contacts": [contact],
+            "messages": [message],
+        }
+        sent = self.emit_webhook(phone.waba_id, "messages", value, phone.id)
+        return {"user_id": user_id, "message_id": message["id"], "sent": sent}
 
     def control_ban_waba(
         self, *, waba_id: str, state: str = "DISABLE", date: str | None = None
@@ -179,7 +298,7 @@ class ControlMixin:
         """account_update DISABLED_UPDATE with ban_info (SCHEDULE_FOR_DISABLE, DISABLE or
         REINSTATE); DISABLE bans the numbers, REINSTATE restores them."""
         waba = self.wabas[waba_id]
-        waba.ban_state, waba.ban_date = state, date or self.clock.now().strftime("%Y-%m-%d")
+        waba.ban_state, waba.ban_date = state, date or ban_date(self.clock.time())
         for phone_id in waba.phone_ids:
             phone = self.phones[phone_id]
             if state == "DISABLE":

@@ -10,9 +10,10 @@ from typing import Any
 class GraphError(Exception):
     """A Graph API error: raised by handlers, rendered as ``{"error": {...}}``.
 
-    HTTP statuses follow the spec's examples: 400 for parameter errors (Graph's classic
-    answer, also for unknown objects: code 100 subcode 33), 401 for token errors (190),
-    403 for permission errors (200/10), 429 for throttling, 500 for transient errors.
+    HTTP statuses: 400 for parameter errors (Graph's classic answer, also for unknown
+    objects: code 100 subcode 33) and for token errors (190: Graph answers an invalid or
+    expired token with 400, not 401; M-graph-err, issue 13 item 9), 403 for permission
+    errors (200/10), 429 for throttling, 500 for transient errors.
     """
 
     message: str
@@ -50,7 +51,7 @@ def invalid_token(subcode: int | None = None, message: str | None = None) -> Gra
     return GraphError(
         message or "Invalid OAuth access token - Cannot parse access token",
         190,
-        status=401,
+        status=400,
         subcode=subcode,
         headers={"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token"'},
     )

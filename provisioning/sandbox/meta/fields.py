@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import nonexisting_field
 from .state import TIER_LIMITS, App, Business, PhoneNumber, Waba, format_display_number, graph_time
+from .versions import DEFAULT_VERSION, has_field
 
 if TYPE_CHECKING:
     from . import MetaSimulator
@@ -24,6 +25,7 @@ PHONE_DEFAULT = (
 PHONE_LIST_DEFAULT = PHONE_DEFAULT
 WABA_DEFAULT = ("name", "currency", "timezone_id", "message_template_namespace")
 BUSINESS_DEFAULT = ("name",)
+APPEAL = "Request a review of the decision in WhatsApp Manager."
 
 
 def parse_fields(spec: str | None) -> dict[str, str | None]:
@@ -55,13 +57,18 @@ def parse_fields(spec: str | None) -> dict[str, str | None]:
 
 
 def select(
-    available: dict[str, Any], spec: str | None, node_type: str, defaults: tuple[str, ...]
+    available: dict[str, Any],
+    spec: str | None,
+    node_type: str,
+    defaults: tuple[str, ...],
+    version: str | None = None,
 ) -> dict[str, Any]:
-    """Only the requested fields plus ``id``, as Graph does; unknown ones are error 100."""
+    """Only the requested fields plus ``id``, as Graph does; a field unknown to the node or
+    to this API version is error 100."""
     wanted = parse_fields(spec) or dict.fromkeys(defaults)
     out: dict[str, Any] = {}
     for name, nested in wanted.items():
-        if name not in available:
+        if name not in available or not has_field(name, version or DEFAULT_VERSION):
             raise nonexisting_field(name, node_type)
         value = available[name]
         if value is None:
@@ -78,16 +85,18 @@ def phone_node(sim: MetaSimulator, phone: PhoneNumber, app_id: str | None) -> di
     """Every field of a WhatsAppBusinessPhoneNumber node (fact sheet §1.7)."""
     registered = phone.registered or phone.is_on_biz_app
     waba = sim.wabas[phone.waba_id]
+    limit = sim.businesses[waba.business_id].messaging_limit
     return {
         "id": phone.id,
         "display_phone_number": format_display_number(phone.number),
         "verified_name": phone.verified_name,
-        "name_status": phone.name_status,
+        "name_status": "PENDING_REVIEW" if _name_pending(sim, phone) else phone.name_status,
         "quality_rating": phone.quality_rating,
-        # deprecated (fact sheet §1.7) but still served; the portfolio-level field is current
-        "messaging_limit_tier": phone.messaging_limit,
-        "whatsapp_business_manager_messaging_limit": phone.messaging_limit,
-        "throughput": {"level": "STANDARD" if registered else "NOT_APPLICABLE"},
+        # Both read the portfolio's shared limit (M-limits); versions.py says which
+        # version serves which.
+        "messaging_limit_tier": limit,
+        "whatsapp_business_manager_messaging_limit": limit,
+        "throughput": {"level": phone.throughput_level if registered else "NOT_APPLICABLE"},
         "status": phone.status,
         "code_verification_status": phone.code_verification_status,
         "platform_type": "CLOUD_API" if registered else "NOT_APPLICABLE",
@@ -100,6 +109,10 @@ def phone_node(sim: MetaSimulator, phone: PhoneNumber, app_id: str | None) -> di
         "health_status": health_status(sim, waba, phone),
         "webhook_configuration": webhook_configuration(sim, waba, phone, app_id),
     }
+
+
+def _name_pending(sim: MetaSimulator, phone: PhoneNumber) -> bool:
+    return phone.name_ready_at is not None and sim.clock.time() < phone.name_ready_at
 
 
 def webhook_configuration(
@@ -124,15 +137,23 @@ def health_status(sim: MetaSimulator, waba: Waba, phone: PhoneNumber | None) -> 
     if phone is not None:
         errors = []
         if phone.status in ("BANNED", "DELETED"):
-            errors.append(_health_error(368, "The phone number is blocked."))
+            errors.append(_health_error(368, "The phone number is blocked.", APPEAL))
         elif not (phone.registered or phone.is_on_biz_app):
-            errors.append(_health_error(133010, "The phone number is not registered."))
-        state = "BLOCKED" if errors else "LIMITED" if phone.quality_rating == "RED" else None
+            errors.append(_health_error(133010, "The phone number is not registered.",
+                                        "Register the phone number with Cloud API."))  # fmt: skip
+        state = "BLOCKED" if errors else None
+        if state is None and phone.quality_rating == "RED":
+            errors.append(_health_error(
+                131048, "The phone number's quality rating is low.",
+                "Review the feedback on your recent messages and improve their quality "
+                "before sending more business-initiated messages.",
+            ))  # fmt: skip
+            state = "LIMITED"
         entities.append(_entity("PHONE_NUMBER", phone.id, state or "AVAILABLE", errors))
     waba_errors = []
     waba_state = "AVAILABLE"
     if waba.ban_state in ("DISABLE", "SCHEDULE_FOR_DISABLE"):
-        waba_errors.append(_health_error(368, "The WhatsApp Business Account is disabled."))
+        waba_errors.append(_health_error(368, "The WhatsApp Business Account is disabled.", APPEAL))
         waba_state = "BLOCKED" if waba.ban_state == "DISABLE" else "LIMITED"
     elif waba.restrictions:
         waba_state = "LIMITED"
@@ -152,10 +173,11 @@ def _entity(kind: str, ident: str, state: str, errors: list[dict[str, Any]]) -> 
     return entity
 
 
-def _health_error(code: int, description: str) -> dict[str, Any]:
-    # The exact health error codes are [unknown] in the fact sheet; these are Cloud API codes
-    # with the same meaning (§3.2).
-    return {"error_code": code, "error_description": description, "possible_solution": ""}
+def _health_error(code: int, description: str, solution: str) -> dict[str, Any]:
+    # M-health: each error carries error_code, error_description and possible_solution (the
+    # remediation). The exact codes Meta uses per cause are [unknown]; these are Cloud API
+    # codes with the same meaning (§3.2).
+    return {"error_code": code, "error_description": description, "possible_solution": solution}
 
 
 def waba_node(sim: MetaSimulator, waba: Waba, app_id: str | None) -> dict[str, Any]:
@@ -169,6 +191,7 @@ def waba_node(sim: MetaSimulator, waba: Waba, app_id: str | None) -> dict[str, A
         "account_review_status": waba.account_review_status,
         "ownership_type": "CLIENT_OWNED",
         "owner_business_info": {"id": business.id, "name": business.name},
+        "business_verification_status": business.verification_status,
         "on_behalf_of_business_info": {"id": business.id, "name": business.name},
         "primary_funding_id": None,
         "is_enabled_for_insights": True,

@@ -13,9 +13,9 @@ from werkzeug.wrappers import Request, Response
 from ..base import json_response
 from .errors import GraphError, invalid_parameter, invalid_token, missing_token, revoked_token
 from .state import Token
+from .versions import DEFAULT_VERSION, effective
 
 VERSION_RE = re.compile(r"^v\d+\.\d+$")
-DEFAULT_VERSION = "v23.0"
 MAX_BATCH = 50  # fact sheet §1.8
 USAGE_WINDOW = 3600.0
 
@@ -77,12 +77,17 @@ class GraphMixin:
 
     def graph_call(self, call: Call) -> tuple[int, Any, dict[str, str]]:
         """Run one call; errors become Meta's error object with its status."""
+        version = effective(call.version)
         headers = {
-            "facebook-api-version": call.version or DEFAULT_VERSION,
+            "facebook-api-version": version or call.version or DEFAULT_VERSION,
             "x-fb-trace-id": self.sandbox.ids.alnum(11),
             "x-fb-request-id": self.sandbox.ids.alnum(23),
         }
         try:
+            if version is None:
+                path = "/".join([str(call.version), *call.segments])
+                raise GraphError(f"Unknown path components: /{path}", 2500)
+            call.version = version
             body = self.route_graph(call)
             status = 200
         except GraphError as exc:

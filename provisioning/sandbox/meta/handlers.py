@@ -58,6 +58,8 @@ class HandlersMixin:
                 return self.post_node(call, node_id)
             case "GET", [waba_id, "phone_numbers"]:
                 return self.list_phone_numbers(call, waba_id)
+            case "GET", [business_id, "client_whatsapp_business_accounts"]:
+                return self.client_wabas(call, business_id)
             case "GET" | "POST" | "DELETE", [waba_id, "subscribed_apps"]:
                 return self.subscribed_apps(call, waba_id)
             case "GET" | "POST", [waba_id, "assigned_users"]:
@@ -100,17 +102,19 @@ class HandlersMixin:
         if node_id in self.phones:
             phone = self.phone_for(call, node_id, token)
             node = phone_node(self, phone, token.app_id)
-            return select(node, fields, "WhatsAppBusinessPhoneNumber", PHONE_DEFAULT)
+            return select(node, fields, "WhatsAppBusinessPhoneNumber", PHONE_DEFAULT, call.version)
         if node_id in self.wabas:
             waba = self.waba_for(call, node_id, token)
             node = waba_node(self, waba, token.app_id)
-            return select(node, fields, "WhatsAppBusinessAccount", WABA_DEFAULT)
+            return select(node, fields, "WhatsAppBusinessAccount", WABA_DEFAULT, call.version)
         business = self.businesses.get(node_id)
         if business is not None and (token.all_partner_wabas or node_id in token.business_ids):
-            return select(business_node(business), fields, "Business", BUSINESS_DEFAULT)
+            return select(
+                business_node(business), fields, "Business", BUSINESS_DEFAULT, call.version
+            )
         app = self.apps.get(node_id)
         if app is not None and token.app_id == app.app_id:
-            return select(app_node(app), fields, "Application", ("name", "link"))
+            return select(app_node(app), fields, "Application", ("name", "link"), call.version)
         raise unknown_object(node_id)
 
     def post_node(self, call: Call, node_id: str) -> dict[str, Any]:
@@ -132,6 +136,7 @@ class HandlersMixin:
             if not uri:
                 phone.webhook_override = None
             else:
+                self.require_subscription(token, self.wabas[phone.waba_id])
                 self.verify_callback(str(uri), str(config.get("verify_token", "")))
                 phone.webhook_override = {
                     "override_callback_uri": str(uri),
@@ -170,6 +175,7 @@ class HandlersMixin:
                 fields,
                 "WhatsAppBusinessPhoneNumber",
                 PHONE_LIST_DEFAULT,
+                call.version,
             )
             for p in page
         ]
@@ -219,13 +225,7 @@ class HandlersMixin:
             return {"success": True}
         uri = call.params.get("override_callback_uri")
         if uri:
-            app = self.apps[token.app_id]
-            if "messages" not in app.fields:
-                # CW #12488: the app must subscribe to `messages` at app level first
-                raise invalid_parameter(
-                    "Before override the current callback uri, your app must be subscribed "
-                    "to receive messages"
-                )
+            self.require_subscription(token, waba, subscribing=True)
             verify_token = str(call.params.get("verify_token", ""))
             self.verify_callback(str(uri), verify_token)
             waba.subscribed_apps[token.app_id] = {
@@ -236,6 +236,19 @@ class HandlersMixin:
             # a POST without body removes the override (M-override)
             waba.subscribed_apps[token.app_id] = None
         return {"success": True}
+
+    def require_subscription(self, token: Token, waba: Waba, *, subscribing: bool = False) -> None:
+        """An override needs the app subscribed to ``messages`` at app level (CW #12488)
+        and, for a number's override, subscribed to the number's WABA first (M-override:
+        subscribe, then override, in two calls)."""
+        app = self.apps[token.app_id]
+        if "messages" not in app.fields or not (
+            subscribing or token.app_id in waba.subscribed_apps
+        ):
+            raise invalid_parameter(
+                "Before override the current callback uri, your app must be subscribed "
+                "to receive messages"
+            )
 
     def verify_callback(self, uri: str, verify_token: str) -> None:
         """Meta's hub.challenge handshake, for real, through ``sandbox.outbound``."""
@@ -259,6 +272,34 @@ class HandlersMixin:
         raise GraphError(
             f"(#2200) Callback verification failed with the following errors: {detail}", 2200
         )
+
+    def client_wabas(self, call: Call, business_id: str) -> dict[str, Any]:
+        """``GET /{business}/client_whatsapp_business_accounts``: the WABAs customers shared
+        with the partner, read with the partner's system-user token (M-acct). The id in the
+        path is the customer's business portfolio here: the simulator's partner owns no
+        business node of its own."""
+        token = self.authenticate(call)
+        if token.kind == "APP" or not token.all_partner_wabas:
+            raise permission_error()
+        if business_id not in self.businesses:
+            raise unknown_object(business_id, call.method)
+        shared = [
+            w
+            for w in self.wabas.values()
+            if w.business_id == business_id and self.can_access(token, w)
+        ]
+        fields = call.params.get("fields")
+        data = [
+            select(waba_node(self, w, token.app_id), fields, "WhatsAppBusinessAccount",
+                   ("id", "name"), call.version)
+            for w in shared
+        ]  # fmt: skip
+        body: dict[str, Any] = {"data": data}
+        if shared:
+            body["paging"] = {
+                "cursors": {"before": _cursor(shared[0].id), "after": _cursor(shared[-1].id)}
+            }
+        return body
 
     def assigned_users(self, call: Call, waba_id: str) -> dict[str, Any]:
         token = self.authenticate(call)
@@ -299,6 +340,13 @@ class HandlersMixin:
         if phone.code_verification_status != "VERIFIED" and not phone.is_on_biz_app:
             raise register_error(
                 133006, "Phone number re-verification needed", "Verify the phone number first."
+            )
+        if phone.name_ready_at is not None and self.clock.time() < phone.name_ready_at:
+            # The display name's certificate does not exist yet (issue 13 item 8).
+            raise register_error(
+                2388001,
+                "Cannot Create Certificate",
+                "The display name of this phone number is still being reviewed.",
             )
         if phone.pin is None:
             phone.pin = pin
@@ -383,7 +431,7 @@ class HandlersMixin:
         granular = []
         for scope in token.scopes:
             entry: dict[str, Any] = {"scope": scope}
-            if scope.startswith("whatsapp_business_"):
+            if scope.startswith("whatsapp_business_") and token.lists_targets:
                 entry["target_ids"] = list(token.waba_ids)
             elif scope == "business_management" and token.business_ids:
                 entry["target_ids"] = list(token.business_ids)

@@ -24,11 +24,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from .graph import DEFAULT_VERSION
+from .versions import DEFAULT_VERSION
 
 PAGES = Path(__file__).parent / "pages"
 FINISH_EVENTS = ("FINISH", "FINISH_ONLY_WABA", "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING")
-FLOWS = (*FINISH_EVENTS, "CANCEL", "ERROR_CANCEL", "ERROR")
+# Finishes of ES flows the dialog does not offer (M-ver): the control can still send them.
+OTHER_FINISHES = ("FINISH_OBO_MIGRATION", "FINISH_GRANT_ONLY_API_ACCESS")
+FLOWS = (*FINISH_EVENTS, *OTHER_FINISHES, "CANCEL", "ERROR_CANCEL", "ERROR")
 # Only PHONE_NUMBER_SETUP is confirmed by the fact sheet (§1.3); the others are the
 # simulator's names for its own screens.
 STEPS = {
@@ -197,8 +199,12 @@ class SignupMixin:
         session_id: str | None = None,
         scope_variant: str | None = None,
         solution_id: str | None = None,
+        omit_waba_id: bool = False,
     ) -> dict[str, Any]:
-        """Create what the person chose, issue the code, build the postMessage payload."""
+        """Create what the person chose, issue the code, build the postMessage payload.
+
+        ``omit_waba_id`` sends a finish without the WABA and ``scope_variant="no_targets"``
+        a token whose ``granular_scopes`` list no WABA (issue 13 item 6)."""
         if flow not in FLOWS:
             raise ValueError(f"flow must be one of {', '.join(FLOWS)}")
         if app_id not in self.apps:
@@ -209,7 +215,7 @@ class SignupMixin:
             "waba_id": None,
             "phone_number_id": None,
         }
-        if flow not in FINISH_EVENTS:
+        if flow not in (*FINISH_EVENTS, *OTHER_FINISHES):
             event = self._failure_event(flow, current_step, error_message, session_id)
             result.update(event=event, message=json.dumps(event))
             result["auth_response"] = {"authResponse": None, "status": "unknown"}
@@ -224,7 +230,7 @@ class SignupMixin:
             waba = self.new_waba(business.id, waba_name or f"{business.name} WABA", app_id)
         waba.partner_app_id = app_id
         data: dict[str, Any] = {"waba_id": waba.id}
-        if flow != "FINISH_ONLY_WABA":
+        if flow not in ("FINISH_ONLY_WABA", *OTHER_FINISHES):
             phone = self.phones.get(phone_number_id or "")
             if phone is None or phone.waba_id != waba.id:
                 phone = self.new_phone(
@@ -248,6 +254,9 @@ class SignupMixin:
                 **{k: [] for k in ("ad_account_ids", "page_ids", "dataset_ids")},
                 **{k: [] for k in ("catalog_ids", "instagram_account_ids", "waba_ids")},
             }
+        if omit_waba_id:
+            data = {k: v for k, v in data.items() if k != "waba_id"}
+            data["business_id"] = business.id
         token = self.issue_token(app_id, [waba.id], [business.id], scope_variant)
         code = self.issue_code(app_id, token.value, redirect_uri)
         event = {"type": "WA_EMBEDDED_SIGNUP", "event": flow, "data": data}
@@ -265,8 +274,12 @@ class SignupMixin:
         info = {"waba_id": waba.id, "owner_business_id": business.id, "partner_app_id": app_id}
         if solution_id:
             info["solution_id"] = str(solution_id)
+        # partner events are keyed by the customer's business (M-wh/account_update)
         self.emit_webhook(
-            waba.id, "account_update", {"event": "PARTNER_APP_INSTALLED", "waba_info": info}
+            waba.id,
+            "account_update",
+            {"event": "PARTNER_APP_INSTALLED", "waba_info": info},
+            entry_id=business.id,
         )
         return result
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-# Fact sheet §1.7: tiers and what each means in unique users per 24 h (UNLIMITED: -1,
-# Meta's exact number for "unlimited" in max_daily_conversations_per_business is [unknown]).
+# Tiers and what each means in unique users per 24 h (M-limits; -1 is "unlimited" in the
+# deprecated integer field max_daily_conversation_per_phone, M-wh/business_capability_update).
 TIER_LIMITS = {
     "TIER_50": 50,
     "TIER_250": 250,
@@ -17,7 +18,12 @@ TIER_LIMITS = {
     "TIER_UNLIMITED": -1,
     "TIER_NOT_SET": 0,
 }
+# The tiers a business portfolio's messaging limit moves through since October 2025
+# (M-limits: 250 -> 2K -> 10K -> 100K -> unlimited; the 1K tier is gone).
+PORTFOLIO_TIERS = ("TIER_250", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED")
 QUALITY_RATINGS = ("GREEN", "YELLOW", "RED", "UNKNOWN", "NA")
+# phone_number_quality_update is a throughput event now (M-wh/phone_number_quality_update).
+THROUGHPUT_EVENTS = ("ONBOARDING", "THROUGHPUT_UPGRADE")
 
 # Fields an app can subscribe to at app level (App Dashboard > WhatsApp > Configuration).
 DEFAULT_APP_FIELDS = (
@@ -52,9 +58,13 @@ class App:
 
 @dataclass
 class Business:
+    """A business portfolio: it owns WABAs and, since October 2025, the messaging limit
+    that every number of every one of its WABAs shares (M-limits)."""
+
     id: str
     name: str
     verification_status: str = "verified"
+    messaging_limit: str = "TIER_250"
 
 
 @dataclass
@@ -91,12 +101,14 @@ class PhoneNumber:
     status: str = "PENDING"
     name_status: str = "APPROVED"
     quality_rating: str = "GREEN"
-    messaging_limit: str = "TIER_250"
+    throughput_level: str = "STANDARD"  # STANDARD (80 mps) | HIGH (1,000 mps), M-tput
     code_verification_status: str = "VERIFIED"
     account_mode: str = "LIVE"
     is_on_biz_app: bool = False
     is_official_business_account: bool = False
     pin: str | None = None
+    # A display name under review: /register fails with 2388001 until then (M-reg).
+    name_ready_at: float | None = None
     register_attempts: list[float] = field(default_factory=list)
     last_onboarded_time: float | None = None
     webhook_override: dict[str, str] | None = None
@@ -116,6 +128,7 @@ class Token:
     waba_ids: list[str] = field(default_factory=list)  # newest first (fact sheet §1.5)
     business_ids: list[str] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
+    lists_targets: bool = True  # debug_token names the WABAs in granular_scopes
     all_partner_wabas: bool = False  # the partner's admin system user: every shared WABA
     revoked: bool = False
     expires_at: int = 0  # 0 = never (BISU tokens never expire by default)
@@ -131,6 +144,12 @@ class AuthCode:
     used: bool = False
 
 
+def ban_date(epoch: float) -> str:
+    """``ban_info.waba_ban_date`` as Meta writes it: "April 17, 2025" (M-wh/account_update)."""
+    day = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return f"{day:%B} {day.day}, {day.year}"
+
+
 def format_display_number(number: str) -> str:
     """Graph's ``display_phone_number`` ("+1 555-010-0001"); webhooks use bare digits."""
     if number.startswith("1") and len(number) == 11:
@@ -140,6 +159,4 @@ def format_display_number(number: str) -> str:
 
 def graph_time(epoch: float) -> str:
     """Graph's datetime format: ``2026-01-01T00:00:00+0000``."""
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")

@@ -27,12 +27,14 @@ def sign(secret: str, body: bytes) -> str:
 class WebhooksMixin:
     """Builds, routes, signs and sends webhooks; can duplicate or reorder deliveries."""
 
-    def envelope(self, waba_id: str, field_name: str, value: dict[str, Any]) -> dict[str, Any]:
+    def envelope(self, entry_id: str, field_name: str, value: dict[str, Any]) -> dict[str, Any]:
+        """§2.3's envelope. ``entry[].id`` is the WABA, except for the partner events of
+        ``account_update``, where it is the business (M-wh/account_update)."""
         return {
             "object": "whatsapp_business_account",
             "entry": [
                 {
-                    "id": waba_id,
+                    "id": entry_id,
                     "time": int(self.clock.time()),
                     "changes": [{"value": value, "field": field_name}],
                 }
@@ -68,11 +70,18 @@ class WebhooksMixin:
         return result
 
     def emit_webhook(
-        self, waba_id: str, field_name: str, value: dict[str, Any], phone_id: str | None = None
+        self,
+        waba_id: str,
+        field_name: str,
+        value: dict[str, Any],
+        phone_id: str | None = None,
+        *,
+        entry_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Send one change to every destination; returns what was (or will be) delivered."""
+        """Send one change about the WABA to every destination (``entry_id`` overrides the
+        envelope's id); returns what was (or will be) delivered."""
         waba = self.wabas[waba_id]
-        payload = self.envelope(waba_id, field_name, value)
+        payload = self.envelope(entry_id or waba_id, field_name, value)
         body = dumps(payload)  # UTF-8, non-ASCII kept (signature is over these bytes)
         sent = []
         for app, url in self.destinations(waba, field_name, phone_id):

@@ -2,7 +2,9 @@
 
 A2P status events are delivered as CloudEvents JSON arrays to the webhook sinks of the
 subaccount that owns the brand or campaign, for each subscription naming the type.
-Whether Event Streams signs its webhooks is not documented (§9): nothing is signed.
+Deliveries are signed as Twilio signs a JSON webhook (``X-Twilio-Signature`` over the
+sink URL with ``bodySHA256``, keyed with the auth token of the account owning the sink;
+Twilio's Event Streams "Webhook Quickstart" points to that validation).
 Sinks start ``initialized``; ``Test`` sends a test event and ``Validate`` with its
 ``TestId`` makes the sink ``active``. Events go to every sink not ``failed``.
 """
@@ -20,6 +22,7 @@ from ..core import dumps
 from .accounts import Principal
 from .errors import invalid, not_found
 from .paging import page_v1
+from .webhooks import signed_json
 from .wire import form, iso, json_param, public, required
 
 E = "/events/v1"
@@ -240,12 +243,11 @@ class EventsMixin:
         config = sink["sink_configuration"] or {}
         if sink["sink_type"] != "webhook" or not config.get("destination"):
             return
+        body = dumps(events)
+        token = self.accounts[sink["_account"]]["auth_token"]
+        url, headers = signed_json(token, config["destination"], body)
         self.sandbox.outbound.send(
-            self.name,
-            config["destination"],
-            dumps(events),
-            {"Content-Type": "application/json"},
-            method=str(config.get("method") or "POST").upper(),
+            self.name, url, body, headers, method=str(config.get("method") or "POST").upper()
         )
 
     def emit_brand_event(self, brand: dict[str, Any], kind: str) -> None:
