@@ -198,6 +198,9 @@ def victim_number(victim: Tenant) -> str:
 
 
 NO_SUCH = {"company": "no-such-company", "id": 2**63 - 1}
+# Rows anyone may add for another company's user, by design: a reset link for any address
+# is mailed to its owner and changes nothing else (docs/security/authentication.md).
+BY_DESIGN = {("POST /password/forgot", "password_resets")}
 
 
 def urls_against(rule, attacker: Tenant, victim: Tenant) -> list[tuple[str, str | None]]:
@@ -263,7 +266,11 @@ def test_a_foreign_user_neither_sees_nor_changes_another_company_on_any_route(
                 for answer in (*response.history, response):
                     text = answer.get_data(as_text=True)
                     leaks += [f"{route.method} {url}: {c}" for c in victim.canaries if c in text]
-            changed += [f"{route}: {row}" for row in changes(before, rows.of(victim))]
+            changed += [
+                f"{route}: {row}"
+                for row in changes(before, rows.of(victim))
+                if (str(route), row.partition(":")[0]) not in BY_DESIGN
+            ]
     print(f"cross-tenant as {who}: {requests} requests, {len(leaks)} leaks, {len(changed)} changes")
     assert requests > 150
     assert leaks == [], leaks
