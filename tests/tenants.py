@@ -15,6 +15,7 @@ from sqlalchemy import MetaData, select
 
 from provisioning import accounts, companies, health, runs
 from provisioning.audit import SYSTEM
+from provisioning.dialog360 import messaging
 from provisioning.dialog360.models import Dialog360Channel, Dialog360Client
 from provisioning.events import store_event
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
@@ -64,6 +65,7 @@ class Tenant:
     invitation: str = ""  # a pending invitation's token
     events_token: str = ""  # its Twilio Event Streams sink token
     subaccount_token: str = ""  # its Twilio subaccount's auth token (signs its webhooks)
+    channel_token: str = ""  # its 360dialog channel's messaging webhook secret
 
     def first_ids(self) -> dict[str, int]:
         return {name: values[0] for name, values in self.ids.items()}
@@ -116,9 +118,11 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
     )  # fmt: skip
     session.add(d360_client)
     session.flush()
+    channel_token, channel_token_digest = messaging.new_token()
     d360_channel = Dialog360Channel(
         company_id=company.id, client_id=d360_client.id, dialog_channel_id=f"ch-{slug}",
         phone_number=f"+1555{suffix}0002", phone_name=mark, api_key=f"{secret}-api-key",
+        webhook_token_digest=channel_token_digest,
     )  # fmt: skip
     session.add(d360_channel)
 
@@ -169,6 +173,7 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
         invitation=invitation or "",
         events_token=sub.events_token(),
         subaccount_token=sub.auth_token,
+        channel_token=channel_token,
     )
 
 

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from provisioning.dialog360 import messaging
 from provisioning.partners import Provider
 from tests.conftest import PUBLIC, Auth
 from tests.route_inputs import (
@@ -107,6 +108,16 @@ D360_EVENT = {"id": "ev-1", "event": "channel_live", "data": {
     "id": "ch-alpha", "client_id": "cl-alpha", "status": "running", "phone_number": "+1555",
     "setup_info": {"phone_number": "+15550000002"}, "client": {"id": "cl-alpha"},
 }}  # fmt: skip
+D360_MESSAGES = {"object": "whatsapp_business_account", "entry": [{"id": "waba-alpha", "changes": [{
+    "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000002", "phone_number_id": "pn-alpha"},
+        "messages": [{"from": "15551234567", "id": "wamid.1", "timestamp": "1767225600",
+                      "type": "text", "text": {"body": "hi"}}],
+        "statuses": [{"id": "wamid.1", "status": "sent", "timestamp": "1767225600",
+                      "recipient_id": "15551234567"}],
+    },
+}]}]}  # fmt: skip
 TWILIO_EVENT = [{"id": "ev-1", "type": "com.twilio.messaging.compliance.brand-registration."
                  "brand-registered", "data": {"brandsid": "BN1", "brandstatus": "APPROVED",
                                               "failurereason": "x"}}]  # fmt: skip
@@ -143,6 +154,12 @@ def webhook_requests(route: Route, world) -> st.SearchStrategy | None:
         return st.tuples(encoded(mutations(D360_EVENT)), signed).map(
             lambda b: signed_json(b[0], "x-360dialog-signature", "", secret, b[1])
         )
+    if route.endpoint == "webhooks.dialog360_messaging":  # the alpha channel's secret header
+        header = messaging.headers(world.alpha.channel_token)
+        return st.tuples(encoded(mutations(D360_MESSAGES)), signed).map(
+            lambda b: {"data": b[0], "content_type": "application/json",
+                       "headers": header if b[1] else {"Authorization": "Bearer x"}}
+        )  # fmt: skip
     if route.endpoint == "webhooks.twilio_callback":
         master = configs[Provider.TWILIO]
         token, sid = master.value("auth_token"), master.value("account_sid")
