@@ -44,6 +44,7 @@ def _has_nul(values: MultiDict) -> bool:
 
 
 def refuse_nul() -> None:
+    """400 for a NUL anywhere a view or the database would read text from the request."""
     if (
         "\x00" in request.path
         or _has_nul(request.args)
