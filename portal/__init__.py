@@ -147,10 +147,10 @@ def register_cli(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     from . import (
-        notify,  # noqa: F401 (registers the alert email job)
+        notify,  # noqa: F401 (registers the mail job, the sender of every e-mail)
         sync_jobs,  # noqa: F401 (registers the quality sync jobs)
     )
-    from .auth import jobs as auth_jobs  # noqa: F401 (the password reset email and purge jobs)
+    from .auth import jobs as auth_jobs  # noqa: F401 (the sign-in purge job)
     from .jobs import register
 
     register(app)

@@ -1,4 +1,5 @@
-"""The mail job: alerts become outbox messages, and the outbox goes out by SMTP.
+"""The mail job, the one sender of every e-mail: alerts become outbox messages, and the
+outbox (alerts, invitations, password reset links and notices) goes out by SMTP.
 
 ``SMTP_URL`` is ``smtp://user:password@host:587`` (STARTTLS when the server offers it) or
 ``smtps://...`` (TLS from the start); without it, pending messages are marked skipped and
@@ -69,6 +70,7 @@ def send_mail() -> int:
     """Queue alert e-mails, then send pending messages; returns how many were sent."""
     config = current_app.config
     health.queue_alert_emails(db.session, config["PUBLIC_BASE_URL"])
+    mail.expire(db.session, utcnow())
     db.session.commit()
     url = config.get("SMTP_URL")
     if not url:

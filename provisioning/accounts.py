@@ -8,22 +8,21 @@ through :mod:`provisioning.password_policy`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Callable
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import login_throttle, password_policy, user_sessions
+from . import login_throttle, mail, password_policy, user_sessions
 from .audit import Actor, record
 from .db import Base, intpk, utcnow
 from .errors import DomainError
 from .login_throttle import LoginThrottled  # noqa: F401 (authenticate raises it)
 from .password_policy import MIN_PASSWORD_LENGTH  # noqa: F401 (the rule lives there)
 from .tenancy import Company, Membership, Role, User
+from .tokens import SingleUseLink, new_token
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
@@ -34,14 +33,13 @@ class InvalidCredentials(DomainError):
         super().__init__("Wrong e-mail or password.")
 
 
-class Invitation(Base):
+class Invitation(SingleUseLink, Base):
+    """A platform admin's set-password link for a user they created (shown to the admin)."""
+
     __tablename__ = "invitations"
 
     id: Mapped[intpk]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[dt.datetime]
-    used_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -195,21 +193,43 @@ def set_password(session: Session, user: User, password: str) -> None:
     user.password_hash = hash_password(password, user.email)
 
 
-def change_password(session: Session, user: User, password: str) -> None:
-    """Set a new password (already checked against the current one) and end every session
-    of the user: the caller starts a new one for the person who changed it."""
+def change_password(session: Session, user: User, password: str, *, forgot_link: str) -> None:
+    """Set a new password (already checked against the current one), end every session
+    of the user (the caller starts a new one for the person who changed it) and tell the
+    account by e-mail, with ``forgot_link`` in case it was not its owner."""
     set_password(session, user, password)
     user_sessions.end_all(session, user.id, "password changed")
+    notify_password_changed(session, user, "on the account page", forgot_link)
     record(session, Actor.of(user), "user.password_change", user, label=user.email)
+
+
+def notify_password_changed(session: Session, user: User, how: str, forgot_link: str) -> None:
+    """Queue the "your password was changed" e-mail to the account's address (ASVS 2.2.3,
+    2.5.x): an owner whose password someone else changed learns it, and how to take the
+    account back. It says when and ``how``; never the password."""
+    mail.queue(
+        session,
+        kind="password_changed",
+        to=user.email,
+        subject="Your Partner Portal password was changed",
+        body=(
+            f"The password of the Partner Portal account {user.email} was changed\n"
+            f"{how} on {utcnow():%Y-%m-%d %H:%M} UTC. The sessions signed in before\n"
+            "were signed out.\n\n"
+            "If that was you, there is nothing to do.\n\n"
+            'If it was not you, choose a new password now with "Forgot your password?"\n'
+            f"({forgot_link}) and tell your platform administrator.\n"
+        ),
+    )
 
 
 def invite(session: Session, actor: Actor, user: User) -> str:
     """A one-time token (shown once, stored hashed) that lets ``user`` set a password."""
-    token = secrets.token_urlsafe(32)
+    token, token_hash = new_token()
     session.add(
         Invitation(
             user_id=user.id,
-            token_hash=_digest(token),
+            token_hash=token_hash,
             expires_at=utcnow() + INVITATION_LIFETIME,
         )
     )
@@ -217,25 +237,32 @@ def invite(session: Session, actor: Actor, user: User) -> str:
     return token
 
 
+INVALID_INVITATION = "This invitation link is invalid, used or expired. Ask for a new one."
+
+
 def invitation_user(session: Session, token: str) -> tuple[Invitation, User]:
-    invitation = session.scalars(
-        select(Invitation).where(Invitation.token_hash == _digest(token))
-    ).one_or_none()
-    if invitation is None or invitation.used_at is not None or invitation.expires_at < utcnow():
-        raise DomainError("This invitation link is invalid, used or expired. Ask for a new one.")
+    invitation = Invitation.find_live(session, token, utcnow())
+    if invitation is None:
+        raise DomainError(INVALID_INVITATION)
     user = session.get(User, invitation.user_id)
     if user is None or not user.is_active:
         raise DomainError("This account is not active.")
     return invitation, user
 
 
-def accept_invitation(session: Session, token: str, password: str) -> User:
-    invitation, user = invitation_user(session, token)
+def accept_invitation(session: Session, token: str, password: str, *, forgot_link: str) -> User:
+    """Spend the link (once, even against a submission at the same moment) and set the
+    password; ``DomainError`` when the link is not live. An account that had a password
+    is reset: every session ends and the account is told by e-mail."""
+    _, user = invitation_user(session, token)
+    if Invitation.spend(session, token, utcnow()) is None:  # spent a moment ago
+        raise DomainError(INVALID_INVITATION)
+    had_password = user.password_hash is not None
     set_password(session, user, password)
-    invitation.used_at = utcnow()
+    if had_password:
+        user_sessions.end_all(session, user.id, "password reset")
+        notify_password_changed(
+            session, user, "with a set-password link from a platform admin", forgot_link
+        )
     record(session, Actor.of(user), "user.accept_invitation", user, label=user.email)
     return user
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

@@ -14,8 +14,6 @@ invitation is created, listed as pending and e-mailed either way.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Callable
 
 from sqlalchemy import ForeignKey, Index, String, select, update
@@ -27,6 +25,7 @@ from .db import Base, enum_column, intpk, utcnow
 from .errors import DomainError
 from .tenancy import Company, CompanyOwned, Membership, Role, User, tenant_select
 from .text import one_line
+from .tokens import digest, new_token
 
 LIFETIME = dt.timedelta(days=7)
 INVALID = "This invitation is invalid, was already used, was revoked or has expired."
@@ -58,10 +57,6 @@ class CompanyInvitation(CompanyOwned, Base):
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def invite(
     session: Session,
     actor: audit.Actor,
@@ -86,12 +81,12 @@ def invite(
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    token = secrets.token_urlsafe(32)
+    token, token_hash = new_token()
     invitation = CompanyInvitation(
         company_id=company.id,
         email=email,
         role=role,
-        token_hash=_digest(token),
+        token_hash=token_hash,
         invited_by_id=actor.user_id,
         created_at=now,
         expires_at=now + LIFETIME,
@@ -111,6 +106,7 @@ def invite(
             f"The link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
             "If you did not expect it, ignore this e-mail.\n"
         ),
+        send_before=invitation.expires_at,
     )
     audit.record(session, actor, "invitation.create", invitation, label=email, role=role.value)
     return invitation, token
@@ -163,7 +159,7 @@ def revoke(session: Session, actor: audit.Actor, invitation: CompanyInvitation) 
 def find_open(session: Session, token: str, now: dt.datetime | None = None) -> CompanyInvitation:
     """The open invitation of ``token``, or ``InvitationInvalid`` (one message for all)."""
     invitation = session.scalars(
-        select(CompanyInvitation).where(CompanyInvitation.token_hash == _digest(token))
+        select(CompanyInvitation).where(CompanyInvitation.token_hash == digest(token))
     ).one_or_none()
     if invitation is None or not invitation.is_open(now or utcnow()):
         raise InvitationInvalid()
@@ -181,14 +177,14 @@ def _spend(session: Session, token: str, now: dt.datetime) -> CompanyInvitation:
     for the first's row lock and then matches nothing (``InvitationInvalid``)."""
     accepted = session.execute(
         update(CompanyInvitation)
-        .where(CompanyInvitation.token_hash == _digest(token), *_open(now))
+        .where(CompanyInvitation.token_hash == digest(token), *_open(now))
         .values(accepted_at=now)
         .execution_options(synchronize_session=False)
     )
     if accepted.rowcount != 1:
         raise InvitationInvalid()
     invitation = session.scalars(
-        select(CompanyInvitation).where(CompanyInvitation.token_hash == _digest(token))
+        select(CompanyInvitation).where(CompanyInvitation.token_hash == digest(token))
     ).one()
     session.refresh(invitation)
     return invitation

@@ -11,8 +11,6 @@ of the same completion can be answered with what the first one started.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 
 from sqlalchemy import ForeignKey, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .db import Base, intpk, utcnow
 from .errors import DomainError
 from .tenancy import CompanyOwned
+from .tokens import digest, new_token
 
 LIFETIME = dt.timedelta(minutes=15)
 MAX_OPEN = 5  # open launches per user; older ones are dropped
@@ -40,10 +39,6 @@ class OnboardingLaunch(CompanyOwned, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
     spent_at: Mapped[dt.datetime | None]
-
-
-def digest(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 def issue(session: Session, company_id: int, provider: str, user_id: int, now: dt.datetime) -> str:
@@ -67,13 +62,13 @@ def issue(session: Session, company_id: int, provider: str, user_id: int, now: d
     ).all()
     if open_ids:
         session.execute(delete(OnboardingLaunch).where(OnboardingLaunch.id.in_(open_ids)))
-    nonce = secrets.token_urlsafe(24)
+    nonce, nonce_hash = new_token(24)
     session.add(
         OnboardingLaunch(
             company_id=company_id,
             provider=provider,
             user_id=user_id,
-            nonce_hash=digest(nonce),
+            nonce_hash=nonce_hash,
             created_at=now,
             expires_at=now + LIFETIME,
         )

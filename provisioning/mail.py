@@ -1,8 +1,11 @@
 """Outgoing e-mail: an outbox of messages, each sent on its own and at most once.
 
-A message is queued in the transaction that decides it (an alert, an invitation). Its body
-is encrypted at rest (an invitation carries a one-time link) and dropped once the message
-is done. A sender walks each message through recorded states:
+A message is queued in the transaction that decides it (an alert, an invitation, a
+password reset link, a password change notice). Its body is encrypted at rest (invitations
+and reset links carry a one-time token) and dropped once the message is done. A message
+may have a deadline (``send_before``, a link's expiry): one still pending then is
+``expired`` and its body dropped, never sent. A sender walks each message through
+recorded states:
 
 - ``pending`` -> ``sending`` (claimed, ``claimed_at``), in batches;
 - before the message is handed to the server, ``attempted_at`` is committed: the intent;
@@ -42,25 +45,39 @@ class OutgoingMail(Base):
     __table_args__ = (Index("ix_outgoing_mail_status_claimed", "status", "claimed_at"),)
 
     id: Mapped[intpk]
-    kind: Mapped[str] = mapped_column(String(40))  # alert, invitation, ...
+    kind: Mapped[str] = mapped_column(String(40))  # alert, invitation, password_reset, ...
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(SUBJECT_LENGTH))
     body: Mapped[str | None] = mapped_column(EncryptedText("outgoing_mail.body"))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    send_before: Mapped[dt.datetime | None]  # useless afterwards (the link in it is dead)
     claimed_at: Mapped[dt.datetime | None]
     attempted_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     error: Mapped[str | None] = mapped_column(String(200))
 
 
-def queue(session: Session, *, kind: str, to: str, subject: str, body: str) -> OutgoingMail:
+def queue(
+    session: Session,
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    body: str,
+    send_before: dt.datetime | None = None,
+) -> OutgoingMail:
     """Add a message to the outbox (flushed with the caller's transaction). The subject is
-    made one line; a recipient that is not one plain address is refused."""
+    made one line; a recipient that is not one plain address is refused. A message not
+    sent by ``send_before`` is dropped."""
     if has_control_characters(to) or "," in to or "@" not in to:
         raise DomainError(f"{one_line(to)!r} is not a single e-mail address.")
     mail = OutgoingMail(
-        kind=kind, recipient=to.strip(), subject=one_line(subject, SUBJECT_LENGTH), body=body
+        kind=kind,
+        recipient=to.strip(),
+        subject=one_line(subject, SUBJECT_LENGTH),
+        body=body,
+        send_before=send_before,
     )
     session.add(mail)
     session.flush()
@@ -79,6 +96,16 @@ def build(mail: OutgoingMail, sender: str) -> EmailMessage:
     message["Message-ID"] = f"<outgoing-mail-{mail.id}@{domain}>"  # the same on any resend
     message.set_content(mail.body or "")
     return message
+
+
+def expire(session: Session, now: dt.datetime) -> int:
+    """Pending messages past their ``send_before``: ``expired``, their bodies dropped."""
+    return session.execute(
+        update(OutgoingMail)
+        .where(OutgoingMail.status == "pending", OutgoingMail.send_before <= now)
+        .values(status="expired", finished_at=now, body=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def claim(session: Session, now: dt.datetime, limit: int = BATCH) -> list[OutgoingMail]:
@@ -101,7 +128,7 @@ def attempt(mail: OutgoingMail, now: dt.datetime) -> None:
 
 
 def finish(mail: OutgoingMail, status: str, now: dt.datetime, error: str | None = None) -> None:
-    """The outcome: ``sent``, ``failed``, ``uncertain`` or ``skipped``; the body goes."""
+    """The outcome: ``sent``, ``failed`` or ``uncertain``; the body goes."""
     mail.status, mail.finished_at, mail.body = status, now, None
     mail.error = one_line(error, 200) if error else None
 

@@ -1,26 +1,28 @@
 """Forgotten passwords: a single-use link, valid for 30 minutes, sent by e-mail.
 
-Asking for a link answers the same whether the address has an account or not; for an
-account, a row is queued and the mail job (``portal.auth.jobs``) sends it. The token is
-made when the mail is sent and only its SHA-256 is stored, so neither the queue nor the
-database ever holds a usable link. Using the link spends it (an atomic update), spends
-the account's other links, and ends every session of the account.
+Asking for a link answers the same whether the address has an account or not. For an
+active account a token is made, only its SHA-256 is stored here, and the link is queued in
+the mail outbox (:mod:`provisioning.mail`), the one sender of every e-mail: the outbox body
+is the only place the token exists, encrypted at rest and dropped once the message is
+done, or once the link is dead if it could not be sent in time. Using the link spends it
+(an atomic update), spends the account's other links, ends every session of the account
+and e-mails the account a notice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
+from collections.abc import Callable
 
-from sqlalchemy import ForeignKey, String, delete, func, select, update
+from sqlalchemy import ForeignKey, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from . import accounts, user_sessions
+from . import accounts, mail, user_sessions
 from .audit import Actor, record
 from .db import Base, intpk, utcnow
 from .errors import DomainError
 from .tenancy import User
+from .tokens import SingleUseLink, new_token
 
 LINK_LIFETIME = dt.timedelta(minutes=30)
 # a mailbox gets at most this many links an hour, however often someone asks
@@ -34,28 +36,22 @@ class InvalidResetLink(DomainError):
         super().__init__("This link is invalid, used or expired. Ask for a new one.")
 
 
-class PasswordReset(Base):
+class PasswordReset(SingleUseLink, Base):
     __tablename__ = "password_resets"
 
     id: Mapped[intpk]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
-    # pending -> sending -> sent | failed | skipped (no mail server)
-    email_status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)  # the purge deletes by it
 
     user: Mapped[User] = relationship()
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def request_link(session: Session, email: str) -> PasswordReset | None:
-    """Queue a link for the active account with this e-mail; None (silently) when there
-    is no such account or it had its links for this hour."""
+def request_link(
+    session: Session, email: str, *, link: Callable[[str], str]
+) -> PasswordReset | None:
+    """Queue an e-mail with a new link (``link(token)``) to the active account with this
+    e-mail; None (silently) when there is no such account or it had its links this hour."""
     user = accounts.find_user(session, email)
     if user is None or not user.is_active:
         return None
@@ -68,64 +64,46 @@ def request_link(session: Session, email: str) -> PasswordReset | None:
     )
     if recent >= MAX_LINKS_PER_HOUR:
         return None
-    row = PasswordReset(user_id=user.id, requested_at=now, expires_at=now + LINK_LIFETIME)
+    token, token_hash = new_token()
+    row = PasswordReset(
+        user_id=user.id, token_hash=token_hash, requested_at=now, expires_at=now + LINK_LIFETIME
+    )
     session.add(row)
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    mail.queue(
+        session,
+        kind="password_reset",
+        to=user.email,
+        subject="Choose a new password for the Partner Portal",
+        body=(
+            "Someone, hopefully you, asked to reset the password of the Partner Portal\n"
+            f"account {user.email}. Open this link to choose a new password:\n\n{link(token)}\n\n"
+            f"It works once, until {row.expires_at:%Y-%m-%d %H:%M} UTC ({minutes} minutes\n"
+            "after it was asked for).\n\n"
+            "If you did not ask for it, ignore this e-mail: your password stays as it is.\n"
+        ),
+        send_before=row.expires_at,
+    )
     record(session, Actor(None, "anonymous"), "user.password_reset_request", user, label=user.email)
     return row
 
 
-def claim_pending(session: Session) -> list[PasswordReset]:
-    """Mark the queued links ``sending`` and return them (each is sent once at most)."""
-    ids = session.scalars(
-        update(PasswordReset)
-        .where(PasswordReset.email_status == "pending")
-        .values(email_status="sending")
-        .returning(PasswordReset.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    return list(
-        session.scalars(
-            select(PasswordReset).where(PasswordReset.id.in_(ids)).order_by(PasswordReset.id)
-        )
-    )
-
-
-def issue_token(row: PasswordReset) -> str:
-    """A new token for the mail; the link is valid for :data:`LINK_LIFETIME` from now."""
-    token = secrets.token_urlsafe(32)
-    row.token_hash, row.expires_at = _digest(token), utcnow() + LINK_LIFETIME
-    return token
-
-
 def user_for(session: Session, token: str) -> User:
     """The account a live link belongs to, or :class:`InvalidResetLink`."""
-    row = session.scalars(
-        select(PasswordReset).where(PasswordReset.token_hash == _digest(token))
-    ).one_or_none()
-    if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise InvalidResetLink()
-    if not row.user.is_active:
+    row = PasswordReset.find_live(session, token, utcnow())
+    if row is None or not row.user.is_active:
         raise InvalidResetLink()
     return row.user
 
 
-def reset_password(session: Session, token: str, password: str) -> User:
-    """Spend the link and set the new password; every session of the account ends."""
+def reset_password(session: Session, token: str, password: str, *, forgot_link: str) -> User:
+    """Spend the link and set the new password; every session of the account ends, and
+    the account is told by e-mail (with ``forgot_link`` in case it was not its owner)."""
     now = utcnow()
-    user_id = session.scalar(
-        update(PasswordReset)
-        .where(
-            PasswordReset.token_hash == _digest(token),
-            PasswordReset.used_at.is_(None),
-            PasswordReset.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(PasswordReset.user_id)
-        .execution_options(synchronize_session=False)
-    )
-    user = session.get(User, user_id) if user_id is not None else None
-    if user is None or not user.is_active:
+    row = PasswordReset.spend(session, token, now)
+    if row is None or not row.user.is_active:
         raise InvalidResetLink()
+    user = row.user
     accounts.set_password(session, user, password)
     session.execute(  # the account's other links die with this one
         update(PasswordReset)
@@ -134,6 +112,9 @@ def reset_password(session: Session, token: str, password: str) -> User:
         .execution_options(synchronize_session=False)
     )
     user_sessions.end_all(session, user.id, "password reset")
+    accounts.notify_password_changed(
+        session, user, "with a reset link sent to this address", forgot_link
+    )
     record(session, Actor.of(user), "user.password_reset", user, label=user.email)
     return user
 

@@ -10,8 +10,6 @@ lifetime. A new sign-in always starts a new session (no session fixation).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Sequence
 
 from sqlalchemy import ForeignKey, String, delete, select, update
@@ -19,6 +17,7 @@ from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relations
 
 from .db import Base, intpk, utcnow
 from .tenancy import User
+from .tokens import digest, new_token
 
 # last_seen_at is written at most once per this interval (not on every request)
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
@@ -50,10 +49,6 @@ class UserSession(Base):
         )
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def start(
     session: Session,
     user: User,
@@ -64,10 +59,10 @@ def start(
 ) -> tuple[UserSession, str]:
     """A new session for ``user`` and its token (for the cookie; stored only hashed)."""
     now = utcnow()
-    token = secrets.token_urlsafe(32)
+    token, token_hash = new_token()
     row = UserSession(
         user_id=user.id,
-        token_hash=_digest(token),
+        token_hash=token_hash,
         created_at=now,
         last_seen_at=now,
         expires_at=now + lifetime,
@@ -85,7 +80,7 @@ def resume(session: Session, token: str, idle_timeout: dt.timedelta) -> UserSess
         return None
     row = session.scalars(
         select(UserSession)
-        .where(UserSession.token_hash == _digest(token))
+        .where(UserSession.token_hash == digest(token))
         .options(joinedload(UserSession.user))
     ).one_or_none()
     now = utcnow()

@@ -27,8 +27,10 @@ from provisioning import accounts, companies
 from provisioning.audit import SYSTEM
 from provisioning.crypto import Keyring
 from provisioning.tenancy import Company, Role, User
+from tests.smtp_inbox import Inbox, running_inbox
 
 PASSWORD = "correct-horse-battery"
+PUBLIC = "http://portal.test"
 
 
 def _blocked_network(request: httpx.Request) -> httpx.Response:
@@ -113,6 +115,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
             "PROVIDER_TRANSPORT": httpx.MockTransport(_blocked_network),
             "SERVER_NAME": "portal.test",
+            "PUBLIC_BASE_URL": PUBLIC,  # the links in e-mails
             "JOB_RUNNER": "manual",
             "META_REFRESH_SECONDS": 0,  # a WABA listed after every event; coalescing: tests/sync
         }
@@ -240,7 +243,15 @@ def auth(client: FlaskClient) -> Auth:
     return Auth(client)
 
 
-PUBLIC = "http://portal.test"
+@pytest.fixture
+def inbox(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """A real SMTP server on loopback (``tests/smtp_inbox.py``) set as the app's mail server."""
+    with running_inbox() as (handler, url):
+        monkeypatch.setitem(app.config, "SMTP_URL", url)
+        monkeypatch.setitem(app.config, "MAIL_FROM", "portal@portal.test")
+        yield handler
+
+
 FROZEN_AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 

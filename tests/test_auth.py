@@ -1,5 +1,10 @@
+import pytest
+from sqlalchemy import text
+
 from provisioning import accounts
 from provisioning.audit import SYSTEM
+from provisioning.db import utcnow
+from provisioning.errors import DomainError
 from provisioning.login_throttle import ACCOUNT, LoginThrottle, keys_for
 from provisioning.tenancy import Role
 from tests.conftest import PASSWORD, csrf_token
@@ -99,3 +104,18 @@ def test_invitation_sets_a_password_once(client, make, session):
     assert response.status_code == 302
     assert client.get(f"/c/{company.slug}/").status_code == 200
     assert client.get(url).status_code == 404  # used: the link is dead
+
+
+def test_a_set_password_link_is_spent_once_even_by_two_submissions_at_once(make, session):
+    """Both tabs checked the link; the other one spent it before this one set a password."""
+    _, token = accounts.add_member(
+        session, SYSTEM, make.company(), "new@example.com", "", Role.MEMBER
+    )
+    session.commit()
+    invitation, _ = accounts.invitation_user(session, token)  # this tab's check
+    session.execute(
+        text("UPDATE invitations SET used_at = :now WHERE id = :id"),
+        {"now": utcnow(), "id": invitation.id},
+    )  # the other tab's acceptance
+    with pytest.raises(DomainError, match="invalid, used or expired"):
+        accounts.accept_invitation(session, token, "a-good-password-43", forgot_link="/forgot")

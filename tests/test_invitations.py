@@ -17,17 +17,8 @@ from provisioning.invitations import CompanyInvitation
 from provisioning.mail import OutgoingMail
 from provisioning.tenancy import Membership, Role, User
 from tests.conftest import PASSWORD, Auth
-from tests.smtp_inbox import running_inbox
 
 NEW_PASSWORD = "a-long-fresh-passphrase"
-
-
-@pytest.fixture
-def inbox(app, monkeypatch):
-    with running_inbox() as (handler, url):
-        monkeypatch.setitem(app.config, "SMTP_URL", url)
-        monkeypatch.setitem(app.config, "MAIL_FROM", "portal@portal.test")
-        yield handler
 
 
 @pytest.fixture
@@ -126,6 +117,23 @@ def test_an_existing_user_joins_only_by_accepting_signed_in(
     assert accepted.status_code == 302 and accepted.location.endswith(f"/c/{acme.slug}/")
     assert memberships(session, victim) == {world["globex"].id: Role.ADMIN, acme.id: Role.ADMIN}
     assert client.get(link).status_code == 404
+
+
+def test_the_link_is_on_the_public_address_whatever_host_the_request_named(
+    app, world, session, inbox, monkeypatch
+):
+    """An admin who forged the ``Host`` header got the invitee's token in a link to their
+    own server, and could create the invited address's account without owning it."""
+    monkeypatch.setitem(app.config, "SERVER_NAME", None)  # production: any Host reaches us
+    browser = app.test_client()
+    browser.environ_base["HTTP_HOST"] = "evil.example"
+    forger = Auth(browser)
+    forger.login(world["admin"])
+    assert invite(forger, world["acme"], "someone@example.com").status_code == 302
+    with app.app_context():
+        send_mail()
+    body = inbox.to("someone@example.com")[0].get_content()
+    assert "http://portal.test/invitations/" in body and "evil.example" not in body
 
 
 def test_the_inviting_admin_gets_the_same_answer_whether_an_account_exists(

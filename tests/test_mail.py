@@ -19,7 +19,6 @@ from provisioning.health import Notification, upsert_channel
 from provisioning.mail import OutgoingMail
 from provisioning.partners import Provider
 from provisioning.tenancy import Membership, Role
-from tests.smtp_inbox import running_inbox
 
 EVIL_NAME = "Support\r\nBcc: collector@evil.test\r\n\r\nYour account is closed"
 
@@ -34,14 +33,6 @@ def people(make):
         "other": make.user(globex, Role.ADMIN),
         "platform": make.admin(),
     }
-
-
-@pytest.fixture
-def inbox(app, monkeypatch):
-    with running_inbox() as (handler, url):
-        monkeypatch.setitem(app.config, "SMTP_URL", url)
-        monkeypatch.setitem(app.config, "MAIL_FROM", "alerts@portal.test")
-        yield handler
 
 
 def red_alert(session, company, ref: str, name: str = "Support line"):
@@ -202,3 +193,16 @@ def test_names_that_reach_mail_headers_must_be_one_line(session, people):
         companies.update_company(
             session, SYSTEM, people["acme"], "Acme\nX", people["acme"].slug, True
         )
+
+
+def test_a_message_past_its_deadline_is_dropped_unsent(app, session, people, inbox):
+    """A message with a link (an invitation, a reset) is useless once the link is dead."""
+    now = utcnow()
+    for address, deadline in (("late@example.com", now), ("no-deadline@example.com", None)):
+        mail.queue(session, kind="invitation", to=address, subject="s", body="b",
+                   send_before=deadline)  # fmt: skip
+    session.commit()
+    assert send(app) == 1
+    assert statuses(session) == {"late@example.com": "expired", "no-deadline@example.com": "sent"}
+    assert session.execute(text("SELECT body FROM outgoing_mail")).scalars().all() == [None] * 2
+    assert [m["To"] for m in inbox.messages] == ["no-deadline@example.com"]

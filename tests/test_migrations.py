@@ -119,3 +119,29 @@ def test_upgrading_a_database_with_data_keeps_the_rows_of_rebuilt_tables(scratch
     upgrade()
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM memberships")).scalar_one() == 1
+
+
+def test_reset_links_the_old_job_never_sent_are_dropped_and_sent_ones_kept(scratch_app):
+    """Migration 12f0a1b2c3d4: reset links move to the outbox. A queued link of the old job
+    had no token yet (none can be sent now); a sent one still works until it expires."""
+    upgrade(revision="12b1a2c3d4e5")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, name, is_platform_admin, is_active)"
+                " VALUES (1, 'a@example.com', '', 1=0, 1=1)"
+            )
+        )
+        for row_id, token_hash, status in ((1, None, "pending"), (2, "ab" * 32, "sent")):
+            conn.execute(
+                text(
+                    "INSERT INTO password_resets (id, user_id, token_hash, requested_at,"
+                    " expires_at, email_status) VALUES (:id, 1, :hash, CURRENT_TIMESTAMP,"
+                    " CURRENT_TIMESTAMP, :status)"
+                ),
+                {"id": row_id, "hash": token_hash, "status": status},
+            )
+    upgrade()
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, token_hash FROM password_resets")).all()
+    assert [tuple(row) for row in rows] == [(2, "ab" * 32)]

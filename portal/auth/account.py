@@ -9,6 +9,8 @@ from provisioning import accounts, user_sessions
 
 from ..access import signed_in
 from ..extensions import db
+from ..jobs import enqueue
+from ..links import public_url
 from .forms import ChangePasswordForm, EndSessionsForm
 from .session import authenticate, idle_timeout, sign_in
 
@@ -42,10 +44,13 @@ def change_password():
         form.current_password.errors = [refused[0]]
         return render_template("auth/change_password.html", form=form), refused[1]
     user = current_user.user
-    accounts.change_password(db.session, user, form.password.data)
+    accounts.change_password(
+        db.session, user, form.password.data, forgot_link=public_url("password_reset.forgot")
+    )
     session.clear()  # every session ended, this one too: carry on in a new one
     sign_in(user)
     db.session.commit()
+    enqueue("mail.send")  # the notice to the account's address
     flash("Your password is changed. Your other sessions are signed out.", "success")
     return redirect(url_for("account.sessions"))
 

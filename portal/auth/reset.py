@@ -1,9 +1,9 @@
 """Forgotten passwords: ask for a link by e-mail, then choose a new password with it.
 
-The answer to "send me a link" is the same whether the address has an account or not.
-The link's token leaves the address bar at once: opening it stores the token in the
-signed session cookie and redirects to a page without it (no token in history, logs or
-``Referer`` headers).
+The answer to "send me a link" is the same whether the address has an account or not;
+the e-mail goes out through the mail outbox (job ``mail.send``). The link's token leaves
+the address bar at once: opening it stores the token in the signed session cookie and
+redirects to a page without it (no token in history, logs or ``Referer`` headers).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from provisioning.password_resets import InvalidResetLink
 from ..access import public
 from ..extensions import db
 from ..jobs import enqueue
+from ..links import public_url
 from .forms import ForgotPasswordForm, SetPasswordForm
 
 bp = Blueprint("password_reset", __name__, url_prefix="/password")
@@ -42,10 +43,14 @@ def forgot():
         flash(str(exc), "error")
         headers = {"Retry-After": str(exc.retry_after)}
         return render_template("auth/forgot_password.html", form=form), 429, headers
-    queued = password_resets.request_link(db.session, form.email.data)
+    queued = password_resets.request_link(
+        db.session,
+        form.email.data,
+        link=lambda token: public_url("password_reset.open_link", token=token),
+    )
     db.session.commit()
     if queued is not None:
-        enqueue("auth.send_password_resets")
+        enqueue("mail.send")
     flash(SENT, "info")
     return redirect(url_for("auth.login"))
 
@@ -77,12 +82,15 @@ def choose():
             400 if form.is_submitted() else 200
         )
     try:
-        password_resets.reset_password(db.session, token, form.password.data)
+        password_resets.reset_password(
+            db.session, token, form.password.data, forgot_link=public_url("password_reset.forgot")
+        )
     except InvalidResetLink as exc:  # spent by another tab a moment ago
         db.session.rollback()
         session.pop(SESSION_KEY, None)
         return render_template("auth/reset_invalid.html", message=str(exc)), 404
     db.session.commit()
+    enqueue("mail.send")  # the notice to the account's address
     logout_user()
     session.clear()
     flash("Your password is changed, and every session was signed out. Sign in with it.", "success")

@@ -12,6 +12,8 @@ from provisioning.tenancy import Company, Membership
 
 from ..access import public, signed_in
 from ..extensions import db
+from ..jobs import enqueue
+from ..links import public_url
 from .devices import remember_device
 from .forms import LoginForm, SetPasswordForm
 from .redirects import safe_next
@@ -65,11 +67,16 @@ def accept_invitation(token: str):
     try:
         _, user = accounts.invitation_user(db.session, token)
     except DomainError as exc:
-        return render_template("auth/invitation_invalid.html", message=str(exc)), 404
+        return render_template("invitations/invalid.html", message=str(exc)), 404
     form = SetPasswordForm()
     form.account_email = user.email
     if form.validate_on_submit():
-        accounts.accept_invitation(db.session, token, form.password.data)
+        forgot = public_url("password_reset.forgot")
+        try:
+            accounts.accept_invitation(db.session, token, form.password.data, forgot_link=forgot)
+        except DomainError as exc:  # spent by another tab a moment ago
+            db.session.rollback()
+            return render_template("invitations/invalid.html", message=str(exc)), 404
         if current_user.is_authenticated:  # someone else was signed in in this browser
             user_sessions.end(db.session, current_user.session_record, "signed out")
         db.session.commit()
@@ -77,6 +84,7 @@ def accept_invitation(token: str):
         session.clear()
         sign_in(user)
         db.session.commit()
+        enqueue("mail.send")  # the notice, when the account had a password
         flash("Your password is set. Welcome!", "success")
         return redirect(url_for("auth.home"))
     status = 400 if request.method == "POST" else 200

@@ -17,6 +17,7 @@ from ..extensions import db
 from ..flashes import flash_invitation_link
 from ..invitations.forms import InviteForm
 from ..jobs import enqueue
+from ..links import public_url
 from ..onboarding.routes import company_channels, recent_runs
 from ..providers import partner_configuration
 
@@ -75,7 +76,7 @@ def team_invite():
     try:
         invitation, token = invitations.invite(
             db.session, actor(), g.company, form.email.data, Role(form.role.data),
-            link=lambda token: url_for("invitations.accept", token=token, _external=True),
+            link=lambda token: public_url("invitations.accept", token=token),
         )  # fmt: skip
     except DomainError as exc:
         db.session.rollback()
@@ -86,7 +87,7 @@ def team_invite():
     flash(f"Invitation sent to {invitation.email}. It stays pending until they accept it.",
           "success")  # fmt: skip
     if not mail_server:  # development and demo only: the link is shown to pass on
-        flash_invitation_link(url_for("invitations.accept", token=token, _external=True))
+        flash_invitation_link(public_url("invitations.accept", token=token))
     return redirect(team_url())
 
 

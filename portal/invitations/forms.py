@@ -1,9 +1,8 @@
-from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
-
-from provisioning.accounts import MIN_PASSWORD_LENGTH
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ..admin.forms import ROLE_CHOICES
+from ..auth.forms import SetPasswordForm
 from ..forms import Form
 
 
@@ -12,11 +11,7 @@ class InviteForm(Form):
     role = SelectField("Role", choices=ROLE_CHOICES, default="member")
 
 
-class NewAccountForm(Form):
+class NewAccountForm(SetPasswordForm):
+    """The invitee's new account: a name and a password (set ``account_email`` first)."""
+
     name = StringField("Your name", validators=[Optional(), Length(max=200)])
-    password = PasswordField(
-        "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
-    )
-    confirm = PasswordField(
-        "Repeat the password", validators=[DataRequired(), EqualTo("password", "Must match.")]
-    )

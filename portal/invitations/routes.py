@@ -46,6 +46,7 @@ def accept(token: str):
 
 def _new_account(token: str, invitation: invitations.CompanyInvitation):
     form = NewAccountForm()
+    form.account_email = invitation.email
     if form.validate_on_submit():
         try:
             invitations.accept_new_account(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,21 +26,12 @@ from ..errors import DomainError
 from ..events import body_digest, store_event
 from ..partners import Provider
 from ..tenancy import tenant_select
+from ..tokens import digest
 from .models import Dialog360Channel, Dialog360MessagingEvent
 
 HEADER = "Authorization"
 SCHEME = "Bearer "
 KINDS = ("messages", "statuses", "errors")
-
-
-def new_token() -> tuple[str, str]:
-    """A fresh channel secret and the digest the platform keeps of it."""
-    token = secrets.token_urlsafe(32)
-    return token, token_digest(token)
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def headers(token: str) -> dict[str, str]:
@@ -55,7 +45,7 @@ def channel_for(session: Session, header: str | None) -> Dialog360Channel | None
         return None
     return session.scalars(
         select(Dialog360Channel).where(
-            Dialog360Channel.webhook_token_digest == token_digest(header[len(SCHEME) :]),
+            Dialog360Channel.webhook_token_digest == digest(header[len(SCHEME) :]),
             Dialog360Channel.revoked_at.is_(None),
         )
     ).one_or_none()

@@ -28,6 +28,7 @@ from ..health import observe, upsert_channel
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, Wait, register_flow
 from ..tenancy import Company, tenant_select
+from ..tokens import new_token
 from . import messaging as messaging_webhook
 from .api import MessagingClient, PartnerClient
 from .models import Dialog360Channel, Dialog360Client
@@ -263,7 +264,7 @@ def point_webhook(
     old secret valid. Returns whether a call was made."""
     if row.webhook_url == url and row.webhook_token_digest:
         return False
-    token, digest = messaging_webhook.new_token()
+    token, digest = new_token()
     with MessagingClient(config.value("waba_base_url"), row.api_key, transport=transport) as api:
         api.set_webhook(url, headers=messaging_webhook.headers(token))
     row.webhook_url, row.webhook_token_digest = url, digest

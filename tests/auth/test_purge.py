@@ -10,6 +10,7 @@ from portal.jobs import enqueue
 from provisioning.db import utcnow
 from provisioning.login_throttle import LoginThrottle, keys_for, reserve
 from provisioning.password_resets import PasswordReset
+from provisioning.tokens import new_token
 from provisioning.user_sessions import UserSession, start
 
 
@@ -21,7 +22,9 @@ def test_old_counters_sessions_and_links_are_deleted_and_live_ones_kept(app, mak
     sessions = [start(session, user, lifetime=dt.timedelta(hours=12))[0] for _ in range(2)]
     sessions[0].expires_at = now - dt.timedelta(days=31)
     session.add_all(
-        PasswordReset(user_id=user.id, requested_at=when, expires_at=when)
+        PasswordReset(
+            user_id=user.id, token_hash=new_token()[1], requested_at=when, expires_at=when
+        )
         for when in (now - dt.timedelta(days=2), now + dt.timedelta(minutes=30))
     )
     session.commit()

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from provisioning.channels import Channel
-from provisioning.dialog360.messaging import token_digest
 from provisioning.dialog360.models import Dialog360Channel, Dialog360MessagingEvent
 from provisioning.dialog360.onboarding import revoke_channel
 from provisioning.dialog360.states import describe
@@ -17,6 +16,7 @@ from provisioning.health import Alert
 from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
 from provisioning.tenancy import Role
+from provisioning.tokens import digest as token_digest
 from tests.dialog360.test_connect import go_through_hub, launch, settle
 
 ROUTE = "/webhooks/whatsapp/360dialog"
