@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import MetaData, select
 
-from provisioning import accounts, companies, health, runs
+from provisioning import accounts, companies, health, runs, tokens
 from provisioning.audit import SYSTEM
-from provisioning.dialog360 import messaging
 from provisioning.dialog360.models import Dialog360Channel, Dialog360Client
 from provisioning.events import store_event
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
@@ -118,7 +117,7 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
     )  # fmt: skip
     session.add(d360_client)
     session.flush()
-    channel_token, channel_token_digest = messaging.new_token()
+    channel_token, channel_token_digest = tokens.new_token()
     d360_channel = Dialog360Channel(
         company_id=company.id, client_id=d360_client.id, dialog_channel_id=f"ch-{slug}",
         phone_number=f"+1555{suffix}0002", phone_name=mark, api_key=f"{secret}-api-key",
