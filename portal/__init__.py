@@ -29,6 +29,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_proxy_fix(app)
     register_security_headers(app)
+    register_input_checks(app)
     register_blueprints(app)
     register_errors(app)
     register_cli(app)
@@ -76,6 +77,12 @@ def register_security_headers(app: Flask) -> None:
     from .security_headers import register
 
     register(app)
+
+
+def register_input_checks(app: Flask) -> None:
+    from .input_checks import register
+
+    register(app)  # before the blueprints: their id rules take its converter
 
 
 def register_blueprints(app: Flask) -> None:

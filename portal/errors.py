@@ -66,7 +66,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
-        return _render(status, MESSAGES.get(status, exc.description or "Error"))
+        given = exc.description if exc.description != type(exc).description else None
+        return _render(status, given or MESSAGES.get(status, exc.description or "Error"))
 
     @app.errorhandler(KeyringError)
     def keyring_error(exc: KeyringError):

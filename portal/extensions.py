@@ -1,5 +1,7 @@
 """Unbound extensions, bound to the app in ``create_app``."""
 
+from typing import Any
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -7,7 +9,20 @@ from flask_wtf import CSRFProtect
 
 from provisioning.db import Base
 
-db = SQLAlchemy(model_class=Base)
+MAX_PAGE = 10**9  # no listing has that many pages; a larger number would overflow OFFSET
+
+
+class Database(SQLAlchemy):
+    def paginate(self, select: Any, *, page: int | None = None, **kwargs: Any) -> Any:
+        """Flask-SQLAlchemy's, with the page number bounded: a page far past the last is
+        shown empty, as any page past the last is, instead of an OFFSET the database
+        cannot hold (a 500)."""
+        if page is not None:
+            page = min(page, MAX_PAGE)
+        return super().paginate(select, page=page, **kwargs)
+
+
+db = Database(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -73,9 +73,9 @@ def store_event(
         insert(WebhookEvent)
         .values(
             provider=provider,
-            dedupe_key=dedupe_key[:128],
-            event_type=event_type[:80],
-            payload=body.decode("utf-8", "replace"),
+            dedupe_key=_storable(dedupe_key)[:128],
+            event_type=_storable(event_type)[:80],
+            payload=_storable(body.decode("utf-8", "replace")),
             received_at=now,
             attempts=1 if processed else 0,
             processed_at=now if processed else None,
@@ -85,6 +85,11 @@ def store_event(
         .returning(WebhookEvent.id)
     )
     return session.scalar(statement)
+
+
+def _storable(text: str) -> str:
+    """No text column takes NUL on PostgreSQL: shown as U+FFFD, like undecodable bytes."""
+    return text.replace("\x00", "\ufffd")
 
 
 MAX_ATTEMPTS = 8

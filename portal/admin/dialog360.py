@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import BooleanField
@@ -16,12 +15,13 @@ from provisioning.tenancy import Company
 
 from ..access import actor, platform_admin
 from ..extensions import db
+from ..forms import Form
 from ..providers import provider_transport
 
 bp = Blueprint("admin_dialog360", __name__, url_prefix="/admin/360dialog")
 
 
-class RegenerateKeyForm(FlaskForm):
+class RegenerateKeyForm(Form):
     understood = BooleanField(
         "I understand that the channel's current API key stops working at once.",
         validators=[DataRequired(message="Confirm that the old key will stop working.")],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -17,11 +16,13 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 from provisioning.partners import Environment, ProviderSpec
 from provisioning.tenancy import Role
 
+from ..forms import Form
+
 ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in Role]
 ENV_CHOICES = [SelectChoice(e.value, e.value.capitalize()) for e in Environment]
 
 
-class CompanyForm(FlaskForm):
+class CompanyForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     slug = StringField(
         "Address (slug)",
@@ -35,35 +36,35 @@ class CompanyForm(FlaskForm):
     is_active = BooleanField("Active", default=True)
 
 
-class NewUserForm(FlaskForm):
+class NewUserForm(Form):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     is_platform_admin = BooleanField("Platform admin")
 
 
-class EditUserForm(FlaskForm):
+class EditUserForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     is_platform_admin = BooleanField("Platform admin")
 
 
-class AddMemberForm(FlaskForm):
+class AddMemberForm(Form):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name (for a new user)", validators=[Optional(), Length(max=200)])
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER.value)
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A POST-only action: the form carries nothing but the CSRF token."""
 
 
-def partner_form(spec: ProviderSpec, *, editing: bool) -> type[FlaskForm]:
+def partner_form(spec: ProviderSpec, *, editing: bool) -> type[Form]:
     """A form class with one field per provider setting; secrets never show their value."""
 
-    class PartnerForm(FlaskForm):
+    class PartnerForm(Form):
         name = StringField("Name", validators=[Optional(), Length(max=120)])
         environment = SelectField("Environment", choices=ENV_CHOICES)
 

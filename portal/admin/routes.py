@@ -17,6 +17,7 @@ from provisioning.tenancy import Company, Membership, Role, User
 from ..access import actor, platform_admin
 from ..extensions import db
 from ..flashes import flash_invitation
+from ..input_checks import id_value
 from ..providers import outbound_policy, provider_transport
 from ..twilio.forms import TypedConfirmForm
 from .forms import (
@@ -431,7 +432,7 @@ def partner_check(config_id: int):
 def audit_log():
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
     action = request.args.get("action", "").strip()
-    company_id = request.args.get("company", type=int)
+    company_id = request.args.get("company", type=id_value)
     if action:
         stmt = stmt.where(AuditEntry.action.startswith(action))
     if company_id:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField
 
@@ -17,6 +16,7 @@ from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
 from ..access import actor, platform_admin
 from ..admin.forms import ConfirmForm
 from ..extensions import db
+from ..forms import Form
 from ..providers import admin_configuration, provider_transport
 from ..twilio.forms import TypedConfirmForm
 
@@ -24,7 +24,7 @@ bp = Blueprint("admin_twilio", __name__, url_prefix="/admin/twilio")
 CLOSE_WORD = "CLOSE"
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(Form):
     company_id = SelectField("Move to", coerce=int)
 
 

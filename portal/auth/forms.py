@@ -1,14 +1,15 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from provisioning import password_policy
 
+from ..forms import Form
+
 CURRENT_PASSWORD = {"autocomplete": "current-password"}  # browsers fill in the saved one
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     # No format check here: a login only has to match an existing account.
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
     password = PasswordField(
@@ -16,14 +17,14 @@ class LoginForm(FlaskForm):
     )
 
 
-def acceptable_password(form: FlaskForm, field: PasswordField) -> None:
+def acceptable_password(form: Form, field: PasswordField) -> None:
     """Long enough, not a common password, not the e-mail (``form.account_email``)."""
     problem = password_policy.problem(field.data or "", getattr(form, "account_email", ""))
     if problem:
         raise ValidationError(problem)
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     """A new password, typed twice; set ``account_email`` before validating."""
 
     account_email = ""
@@ -39,11 +40,11 @@ class ChangePasswordForm(SetPasswordForm):
     )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
 
 
-class EndSessionsForm(FlaskForm):
+class EndSessionsForm(Form):
     """Other sessions to end (their ids), confirmed with the current password."""
 
     sessions = SelectMultipleField(

@@ -1,12 +1,12 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ..admin.forms import ROLE_CHOICES
 from ..auth.forms import SetPasswordForm
+from ..forms import Form
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="member")
 

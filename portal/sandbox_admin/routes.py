@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
@@ -16,13 +15,14 @@ from provisioning.sandbox.control import SandboxControl
 
 from ..access import platform_admin
 from ..extensions import db
+from ..forms import Form
 from ..providers import partner_configuration, provider_transport
 from ..security_headers import connect_page
 
 bp = Blueprint("sandbox_admin", __name__, url_prefix="/admin/sandbox")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     provider = SelectField("Simulator", choices=[SelectChoice(p.value, p.label) for p in Provider])
     action = StringField(
         "Action",
@@ -32,7 +32,7 @@ class ActionForm(FlaskForm):
     params = TextAreaField("Parameters (JSON object)", default="{}")
 
 
-class AdvanceForm(FlaskForm):
+class AdvanceForm(Form):
     seconds = DecimalField(
         "Advance the sandbox clock by (seconds)",
         validators=[DataRequired(), NumberRange(min=1, max=90 * 86400)],

@@ -12,7 +12,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -26,6 +25,7 @@ from provisioning.twilio.a2p_models import BUSINESS_FIELDS, LONG_FIELDS, Tenant1
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..extensions import db
+from ..forms import Form
 from ..jobs import enqueue
 from ..providers import installed_configuration, required_configuration
 
@@ -51,7 +51,7 @@ CHOICES = {
 }  # fmt: skip
 
 
-class BusinessForm(FlaskForm):
+class BusinessForm(Form):
     """Every business field; the domain checks the values (one message per field)."""
 
 

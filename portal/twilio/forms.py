@@ -1,13 +1,14 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
+
+from ..forms import Form
 
 TYPES = [SelectChoice("local", "Local"), SelectChoice("toll_free", "Toll-free"),
          SelectChoice("mobile", "Mobile")]  # fmt: skip
 
 
-class SearchForm(FlaskForm):
+class SearchForm(Form):
     class Meta:
         csrf = False  # a GET search changes nothing
 
@@ -28,21 +29,21 @@ class SearchForm(FlaskForm):
     voice = BooleanField("Voice")
 
 
-class BuyForm(FlaskForm):
+class BuyForm(Form):
     phone_number = StringField(
         "Number",
         validators=[DataRequired(), Regexp(r"^\+\d{6,15}$", message="E.164, like +14155550123.")],
     )
 
 
-class WebhooksForm(FlaskForm):
+class WebhooksForm(Form):
     sms_url = StringField("Incoming SMS URL", validators=[Optional(), URL(), Length(max=500)])
     status_callback = StringField(
         "Status callback URL", validators=[Optional(), URL(), Length(max=500)]
     )
 
 
-class TypedConfirmForm(FlaskForm):
+class TypedConfirmForm(Form):
     """An action that cannot be undone: the person types the word shown."""
 
     confirmation = StringField("Type the confirmation", validators=[DataRequired()])

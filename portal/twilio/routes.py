@@ -13,7 +13,7 @@ from flask import (
     url_for,
 )
 
-from provisioning.errors import DomainError, ProviderError, Retryable
+from provisioning.errors import AuthError, DomainError, ProviderError, Retryable
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
 from provisioning.twilio import numbers
@@ -28,6 +28,10 @@ from ..providers import installed_configuration, provider_transport, required_co
 from .forms import BuyForm, SearchForm, WebhooksForm
 
 bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
+CREDENTIALS_REFUSED = (
+    "Twilio refused the platform's credentials, so numbers cannot be searched now. "
+    "A platform admin must check the Twilio settings."
+)
 
 
 def company_client():
@@ -82,6 +86,8 @@ def index():
             )
         except Retryable as exc:
             error, status = busy_message(exc), 429
+        except AuthError:  # the platform's settings, not the person's search
+            error, status = CREDENTIALS_REFUSED, 409
         except (DomainError, ProviderError) as exc:
             error, status = str(exc), 400
     return render_template(

@@ -103,7 +103,8 @@ def _public_url() -> str:
 def twilio_callback(kind: str):
     """Message and sender callbacks, signed with the token of the account in AccountSid."""
     raw = request.get_data(cache=True)
-    json_body = "bodySHA256" in request.args
+    # A JSON body is signed through a non-empty bodySHA256 (as Twilio's validator reads it)
+    json_body = bool(request.args.get("bodySHA256"))
     if json_body:
         try:
             payload = json.loads(raw)

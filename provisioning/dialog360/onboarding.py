@@ -378,7 +378,8 @@ def regenerate_api_key(
     When the answer is lost, the channel's keys are looked up: if the stored key is gone,
     360dialog made a new one that cannot be read back, so the dead key is dropped and the
     person is told to ask again (deliberately, never a blind repeat)."""
-    config = session.get(PartnerConfiguration, row.client.partner_configuration_id)
+    config_id = row.client.partner_configuration_id
+    config = session.get(PartnerConfiguration, config_id) if config_id is not None else None
     if config is None or row.revoked_at is not None:
         raise DomainError("This channel is not connected through an active configuration.")
     row.api_key_requested_at = utcnow()

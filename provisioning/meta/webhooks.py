@@ -63,10 +63,24 @@ def parse(body: bytes) -> tuple[str, str]:
     except ValueError as exc:
         raise DomainError("The body is not JSON.") from exc
     entries = payload.get("entry") if isinstance(payload, dict) else None
-    if not isinstance(entries, list):
-        raise DomainError("The body is not a Meta webhook.")
-    fields = [c.get("field", "") for e in entries for c in (e.get("changes") or [])]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise DomainError("The body is not a Meta webhook: 'entry' must be a list of objects.")
+    changes = [e.get("changes") or [] for e in entries]
+    if not all(isinstance(c, list) and all(_is_change(x) for x in c) for c in changes):
+        raise DomainError(
+            "The body is not a Meta webhook: each change must be an object with a text "
+            "'field' and an object 'value'."
+        )
+    fields = [change.get("field", "") for listed in changes for change in listed]
     return body_digest(body), (fields[0] if fields else "")
+
+
+def _is_change(change: Any) -> bool:
+    return (
+        isinstance(change, dict)
+        and isinstance(change.get("field", ""), str)
+        and isinstance(change.get("value", {}), dict)
+    )
 
 
 def apply(session: Session, event: WebhookEvent) -> list[int]:
