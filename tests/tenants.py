@@ -23,33 +23,7 @@ from provisioning.partners import Provider
 from provisioning.tenancy import Company, Membership, Role, User
 from provisioning.twilio import a2p, numbers
 from provisioning.twilio.models import TwilioWhatsAppSender
-
-PROFILE = {
-    "dba_name": "Tenant Dental",
-    "business_website": "https://tenant-dental.example.com",
-    "business_type": "Limited Liability Corporation",
-    "industry_vertical": "HEALTHCARE",
-    "business_registration_number": "12-3456789",
-    "country": "US",
-    "business_address": "1 Main St",
-    "business_city": "Austin",
-    "business_state": "TX",
-    "business_zip": "78701",
-    "owner_name": "Ann Lee",
-    "owner_title": "Owner",
-    "owner_email": "ann@tenant-dental.example.com",
-    "owner_phone": "+15125550100",
-    "company_type": "private",
-    "use_case": "ACCOUNT_NOTIFICATION",
-    "campaign_description": "Appointment reminders and account notices for patients.",
-    "message_flow": "Patients opt in on the booking form at https://tenant-dental.example.com.",
-    "sample_message_1": "Tenant Dental: your appointment is tomorrow. Reply STOP to stop.",
-    "sample_message_2": "Tenant Dental: your invoice is ready. Reply STOP to stop.",
-    "opt_in_keywords": "START",
-    "opt_out_keywords": "STOP",
-    "privacy_policy_url": "https://tenant-dental.example.com/privacy",
-    "terms_url": "https://tenant-dental.example.com/terms",
-}
+from tests.twilio.test_a2p import PROFILE  # the business profile the A2P tests submit
 
 
 @dataclass
