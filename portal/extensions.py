@@ -1,11 +1,12 @@
 """Unbound extensions, bound to the app in ``create_app``."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from sqlalchemy.orm import Session
 
 from provisioning.db import Base
 
@@ -13,6 +14,11 @@ MAX_PAGE = 10**9  # no listing has that many pages; a larger number would overfl
 
 
 class Database(SQLAlchemy):
+    if TYPE_CHECKING:
+        # The scoped session is a proxy of the request's ``Session``: typed as one, it can
+        # be handed to the domain services, which take a plain ``Session``.
+        session: Session  # type: ignore[assignment]
+
     def paginate(self, select: Any, *, page: int | None = None, **kwargs: Any) -> Any:
         """Flask-SQLAlchemy's, with the page number bounded: a page far past the last is
         shown empty, as any page past the last is, instead of an OFFSET the database
