@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from ..channels import Channel
-from ..dialog360.models import Dialog360Channel, Dialog360Client
-from ..meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
-from ..partners import Provider
-from ..twilio.models import TwilioSubaccount, TwilioWhatsAppSender
+from provisioning.channels import Channel
+from provisioning.dialog360.models import Dialog360Channel, Dialog360Client
+from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+from provisioning.partners import Provider
+from provisioning.twilio.models import TwilioSubaccount, TwilioWhatsAppSender
 
 if TYPE_CHECKING:
-    from .core import Sandbox
+    from provisioning.sandbox import Sandbox
 
 
 @dataclass
