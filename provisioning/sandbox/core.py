@@ -67,7 +67,11 @@ class IdFactory:
 
 
 class Sandbox:
-    """Stateful simulators of Meta Graph, 360dialog and Twilio, with faults and a clock."""
+    """Stateful simulators of Meta Graph, 360dialog and Twilio, with faults and a clock.
+
+    ``outbound_transport`` carries the webhooks the simulators send (see
+    :mod:`.outbound`); without one they are recorded and fail, never sent.
+    """
 
     def __init__(
         self,
