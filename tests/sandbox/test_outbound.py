@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import httpx
 import pytest
+from werkzeug.serving import make_server
 
 from provisioning.sandbox import Sandbox
 from provisioning.sandbox.outbound import LoopbackTransport
@@ -53,3 +55,22 @@ def test_the_loopback_transport_refuses_any_other_host(no_network, url):
         pytest.raises(httpx.ConnectError, match="not a loopback address"),
     ):
         client.post(url)
+
+
+def test_the_loopback_transport_reaches_a_server_the_test_started():
+    received: list[bytes] = []
+
+    def portal(environ, start_response):
+        received.append(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        start_response("204 No Content", [])
+        return [b""]
+
+    server = make_server("127.0.0.1", 0, portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sandbox = Sandbox(seed=3, outbound_transport=LoopbackTransport())
+        url = f"http://127.0.0.1:{server.server_port}/webhooks/meta"
+        delivery = sandbox.outbound.send("meta", url, b'{"entry":[]}')
+    finally:
+        server.shutdown()
+    assert delivery.delivered and received == [b'{"entry":[]}']
