@@ -20,7 +20,7 @@ from wtforms.validators import Length, Optional
 from provisioning.errors import DomainError
 from provisioning.partners import Provider, ValidationFailed
 from provisioning.twilio import a2p
-from provisioning.twilio.a2p_models import BUSINESS_FIELDS, LONG_FIELDS, Tenant10DLCBrand
+from provisioning.twilio.models import BUSINESS_FIELDS, LONG_FIELDS, Tenant10DLCBrand
 
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..errors import Retryable
+from ..errors import InProgress
 
 # Longer than the calls a claim covers (a lookup and a create, each bounded by timeouts).
 CLAIM_SECONDS = 120
@@ -57,10 +57,6 @@ def take(session: Session, row: Any, values: dict[str, Any], *free: ColumnElemen
     )
     session.refresh(row)
     return result.rowcount == 1
-
-
-class InProgress(Retryable):
-    """Another request holds the claim: the object is being created right now."""
 
 
 def busy(what: str) -> InProgress:
