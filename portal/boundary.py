@@ -23,7 +23,6 @@ from flask import (
     Flask,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -50,12 +49,20 @@ from .extensions import db
 View = TypeVar("View", bound=Callable[..., Any])
 Target = str | Callable[[], str]
 
+# Kept with the request (not ``g``: an app context, and so ``g``, can outlive a request).
+ERROR_TARGET, AFTER_COMMIT = "portal.error_target", "portal.after_commit"
 CONFLICT = "Someone changed this at the same moment. Please try again."
 
 
 def checkpoint() -> None:
     """Commit what the request wrote so far (an intent on record before a provider call)."""
     db.session.commit()
+
+
+def after_commit(callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the request's transaction is committed (a job that reads what
+    the request wrote); it is dropped when the request rolls back."""
+    request.environ.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 def errors_go_to(target: Target) -> Callable[[View], View]:
@@ -66,7 +73,7 @@ def errors_go_to(target: Target) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            g.error_target = target
+            request.environ[ERROR_TARGET] = target
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -126,7 +133,7 @@ def _answer(exc: DomainError | ProviderError) -> ResponseReturnValue:
     headers = {}
     if isinstance(exc, Retryable) and exc.retry_after:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    target = g.get("error_target")
+    target = request.environ.get(ERROR_TARGET)
     if request.is_json or request.accept_mimetypes.best == "application/json":
         return jsonify(error=message), status, headers
     if target is not None and request.method == "POST" and status != 404:
@@ -144,6 +151,8 @@ def _end_transaction(response: Response) -> Response:
     except IntegrityError:  # a concurrent request won a unique row: nothing of this one stays
         db.session.rollback()
         return current_app.make_response(_conflict())
+    for callback in request.environ.pop(AFTER_COMMIT, ()):
+        callback()
     return response
 
 

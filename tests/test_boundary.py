@@ -136,3 +136,25 @@ def test_a_unique_row_won_by_a_concurrent_request_is_a_409_not_a_500(app):
     assert response.status_code == 409
     assert "at the same moment" in response.text
     assert db.session.scalar(select(func.count()).select_from(Company)) == 1
+
+
+def test_work_queued_by_a_request_runs_after_its_commit_and_never_after_a_rollback(app):
+    from portal.boundary import after_commit
+
+    seen: list[list[str]] = []
+    bp = Blueprint("probe_jobs", __name__)
+
+    @bp.route("/queue/<slug>/<outcome>", methods=["POST"])
+    @public
+    def queued(slug: str, outcome: str):
+        db.session.add(_company(slug))
+        after_commit(lambda: seen.append(companies()))
+        if outcome == "fail":
+            raise DomainError("no")
+        return "ok"
+
+    app.register_blueprint(bp)
+    client = app.test_client()
+    assert client.post("/queue/acme/fail").status_code == 400
+    assert client.post("/queue/globex/ok").status_code == 200
+    assert seen == [["globex"]]  # the committed row was visible to the queued work
