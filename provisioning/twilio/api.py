@@ -177,7 +177,7 @@ class HttpxHttpClient(HttpClient):
             response = self._client.request(
                 method.upper(),
                 uri,
-                params=params,
+                params=params,  # type: ignore[arg-type]
                 headers=headers,
                 auth=auth,
                 follow_redirects=allow_redirects,

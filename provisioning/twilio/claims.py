@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,7 +49,7 @@ def take(session: Session, row: Any, values: dict[str, Any], *free: ColumnElemen
     """Claim ``row`` with one compare-and-set: write ``values`` where every ``free``
     condition holds. False when another request holds the claim; the row is re-read."""
     model = type(row)
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(model)
         .where(model.id == row.id, *free)
         .values(**values)

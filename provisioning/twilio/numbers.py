@@ -178,6 +178,9 @@ def buy_number(
     phone_number = phone_number.strip()
     if not phone_number.startswith(E164) or not phone_number[1:].isdigit():
         raise DomainError("Give the number in E.164 form, like +14155550123.")
+    account_sid = sub.account_sid
+    if not account_sid:
+        raise DomainError("The company's Twilio subaccount is still being created.")
     row, tried = _claim_number(session, company, sub, phone_number)
     if row.status == "active":
         return row
@@ -195,7 +198,7 @@ def buy_number(
                      company_id=company.id, code=exc.code)  # fmt: skip
         commit()
         raise
-    _activate(row, number, company.id, sub.account_sid)
+    _activate(row, number, company.id, account_sid)
     audit.record(session, actor, action, row, label=phone_number, company_id=company.id)
     return row
 

@@ -42,7 +42,8 @@ class MinInterval:
     """At most one call per ``seconds`` per key (Twilio: 1 request/s for brands, campaigns)."""
 
     def __init__(self, seconds: float = 1.0) -> None:
-        self.seconds, self._last, self._lock = seconds, {}, threading.Lock()
+        self.seconds, self._lock = seconds, threading.Lock()
+        self._last: dict[str, float] = {}
 
     def wait(self, key: str) -> None:
         with self._lock:
@@ -67,6 +68,8 @@ def _clients(ctx: StepContext) -> tuple[PartnerConfiguration, TwilioSubaccount, 
     if config is None:
         raise DomainError("The Twilio partner configuration of this run was deleted.")
     company = ctx.session.get(Company, ctx.run.company_id)
+    if company is None:
+        raise DomainError("The company of this run was deleted.")
     transport = ctx.services.get("transport")
     sub = ensure_subaccount(ctx.session, SYSTEM, company, config, transport, commit=ctx.durable)
     return config, sub, subaccount_client(sub, config, transport)
@@ -271,6 +274,8 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
     """Step 3b: brands take days; events or polling move the run on."""
     brand = _brand(ctx)
     _, _, client = _clients(ctx)
+    if not brand.provider_brand_id:
+        raise DomainError("The brand of this run was never registered.")
     remote = client.fetch_brand(brand.provider_brand_id)
     apply_brand_status(ctx.session, brand, remote.status, remote.failure_reason)
     if brand.provider_status == "APPROVED":

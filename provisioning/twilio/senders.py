@@ -182,9 +182,7 @@ def submit_verification_code(
     if not (code.isdigit() and 4 <= len(code) <= 10):
         raise DomainError("The verification code is the digits Meta sent to the number.")
     try:
-        remote = client.update_sender(
-            row.sender_sid, {"configuration": {"verification_code": code}}
-        )
+        remote = client.update_sender(sid_of(row), {"configuration": {"verification_code": code}})
     except ProviderError as exc:
         raise explain(exc) from exc
     audit.record(session, actor, "twilio_sender.verify", row, label=row.sender_id,
@@ -209,9 +207,15 @@ def follow_changing(
         return
 
 
+def sid_of(row: TwilioWhatsAppSender) -> str:
+    """The sender's SID at Twilio; a sender still being created has none yet."""
+    if not row.sender_sid:
+        raise DomainError(f"The sender {row.sender_id} is still being created at Twilio.")
+    return row.sender_sid
+
+
 def refresh_sender(session: Session, row: TwilioWhatsAppSender, client: TwilioApi) -> None:
-    remote = client.fetch_sender(row.sender_sid)
-    _apply(session, row, remote)
+    _apply(session, row, client.fetch_sender(sid_of(row)))
 
 
 def _apply(session: Session, row: TwilioWhatsAppSender, remote: Any) -> TwilioWhatsAppSender:
@@ -243,7 +247,7 @@ def publish_sender(session: Session, row: TwilioWhatsAppSender, source: str = "o
         session,
         row.company_id,
         Provider.TWILIO,
-        row.sender_sid,
+        sid_of(row),
         source=source,
         explain=[offline_reason_text(r) for r in reasons if isinstance(r, dict)],
         phone_number=row.sender_id.removeprefix("whatsapp:"),
