@@ -33,9 +33,16 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from provisioning.errors import AuthError, DomainError, NotFound, ProviderError, Rejected, Retryable
+from provisioning.errors import (
+    AuthError,
+    DomainError,
+    InProgress,
+    NotFound,
+    ProviderError,
+    Rejected,
+    Retryable,
+)
 from provisioning.partners import ConfigurationUnavailable, Provider
-from provisioning.twilio.claims import InProgress
 
 from .extensions import db
 

@@ -11,8 +11,7 @@ from portal.access import public
 from portal.boundary import checkpoint, errors_go_to
 from portal.extensions import db
 from provisioning.companies import Company
-from provisioning.errors import AuthError, DomainError, Rejected, Retryable
-from provisioning.twilio.claims import InProgress
+from provisioning.errors import AuthError, DomainError, InProgress, Rejected, Retryable
 
 
 def _company(slug: str) -> Company:
