@@ -18,6 +18,7 @@ from twilio.rest import Client
 
 from provisioning.errors import BlockedDestination, Unreachable
 from provisioning.http import DEFAULT_TIMEOUT, redact_url
+from provisioning.metrics import provider_call
 from provisioning.outbound import guarded
 
 log = logging.getLogger("provisioning.twilio.sdk")
@@ -72,15 +73,17 @@ class HttpxHttpClient(HttpClient):
             method=method.upper(), url=uri, params=params, headers=headers
         )
         try:
-            response = self._client.request(
-                method.upper(),
-                uri,
-                params=params,
-                headers=headers,
-                auth=auth,
-                follow_redirects=allow_redirects,
-                **kwargs,  # type: ignore[arg-type]
-            )
+            with provider_call("twilio", method, uri) as call:
+                response = self._client.request(
+                    method.upper(),
+                    uri,
+                    params=params,
+                    headers=headers,
+                    auth=auth,
+                    follow_redirects=allow_redirects,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+                call.status = response.status_code
         except (BlockedDestination, Unreachable) as exc:  # from the guard
             exc.provider = "twilio"
             raise
