@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import httpx
 from prometheus_client import Counter, Gauge, Histogram
@@ -159,14 +160,24 @@ def provider_call(provider: str, method: str, path: str) -> Iterator[ProviderCal
 # --- webhooks and sync passes -------------------------------------------------------------
 
 
+_deliveries: dict[tuple[str, str], Any] = {}  # labelled children, looked up once
+
+
+def _count_delivery(provider: str, outcome: str) -> None:
+    child = _deliveries.get((provider, outcome))
+    if child is None:
+        child = _deliveries[provider, outcome] = WEBHOOK_DELIVERIES.labels(provider, outcome)
+    child.inc()
+
+
 def webhook_stored(provider: str, stored: bool) -> None:
     """A verified delivery was stored (``stored``) or was already there (a duplicate)."""
-    WEBHOOK_DELIVERIES.labels(provider, "stored" if stored else "duplicate").inc()
+    _count_delivery(provider, "stored" if stored else "duplicate")
 
 
 def webhook_refused(provider: str, outcome: str) -> None:
     """A delivery answered without storing it (``refused``, ``invalid``, ...)."""
-    WEBHOOK_DELIVERIES.labels(provider, outcome).inc()
+    _count_delivery(provider, outcome)
 
 
 def sync_pass_finished(

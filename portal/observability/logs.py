@@ -13,7 +13,6 @@ last (:func:`redact_values`), so no renderer ever sees one.
 from __future__ import annotations
 
 import logging
-import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from sqlalchemy import inspect
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from ..log_redaction import redact_secrets
+from .context import CURRENT, new_id
 
 FORMATS = ("json", "console")
 GUNICORN_LOGGERS = ("gunicorn.error", "gunicorn.access")
@@ -40,12 +40,14 @@ def _identity(row: Any) -> Any:
 
 def add_request_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """The request id, the company in the URL's scope and the signed-in user's id."""
+    record = CURRENT.get()
+    if record is None:
+        return event_dict
+    event_dict.setdefault("request_id", record.request_id)
+    if record.company is not None:
+        event_dict.setdefault("company", record.company)
     if not has_request_context():
         return event_dict
-    context = g.get("log_context")
-    if context:
-        for key, value in context.items():
-            event_dict.setdefault(key, value)
     company = g.get("company")  # set once access checks resolved it
     if company is not None and "company_id" not in event_dict:
         event_dict["company_id"] = _identity(company)
@@ -150,10 +152,6 @@ def configure(level: str | int, fmt: str) -> None:
     for name in GUNICORN_LOGGERS:
         for gunicorn_handler in logging.getLogger(name).handlers:
             gunicorn_handler.setFormatter(shared)
-
-
-def new_id() -> str:
-    return secrets.token_hex(16)
 
 
 @contextmanager
