@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -144,6 +145,30 @@ def test_gunicorn_access_lines_become_fields_with_the_token_masked(json_lines):
     assert event["path"] == "/webhooks/twilio/events/***" and event["method"] == "POST"
     assert event["status"] == "403" and event["duration_ms"] == 1.5
     assert event["request_id"] == "abc123" and event["remote_addr"] == "10.0.0.9"
+
+
+def test_a_traceback_is_a_field_and_masked_too(json_lines):
+    try:
+        raise ValueError(f"GET https://graph.example/me?access_token={SECRET}")
+    except ValueError:
+        logging.getLogger("portal.test").exception("provider call failed")
+    assert SECRET not in json_lines.text[-1]
+    event = json_lines.events()[-1]
+    assert "ValueError" in event["exception"] and "access_token=***" in event["exception"]
+
+
+def test_gunicorn_handlers_keep_their_destination_and_take_the_format(app):
+    handler = logging.StreamHandler(io.StringIO())
+    gunicorn_error = logging.getLogger("gunicorn.error")
+    gunicorn_error.addHandler(handler)
+    try:
+        logs.configure("INFO", "json")
+        gunicorn_error.warning("Worker timeout (pid:%s)", 42)
+    finally:
+        gunicorn_error.removeHandler(handler)
+        logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    event = json.loads(handler.stream.getvalue())
+    assert event["event"] == "Worker timeout (pid:42)" and event["logger"] == "gunicorn.error"
 
 
 def test_the_log_format_follows_the_mode_and_is_checked(tmp_path, monkeypatch):
