@@ -23,7 +23,9 @@ from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
+from ..boundary import checkpoint, errors_go_to
 from ..extensions import db
+from ..forms import form_errors
 from ..providers import installed_configuration, provider_transport, required_configuration
 from .forms import BuyForm, SearchForm, WebhooksForm
 
@@ -38,9 +40,9 @@ def company_client():
     """The company's subaccount (created on first need) and an SDK client for it."""
     config = required_configuration(Provider.TWILIO)
     sub = numbers.ensure_subaccount(
-        db.session, actor(), g.company, config, provider_transport(), commit=db.session.commit
+        db.session, actor(), g.company, config, provider_transport(), commit=checkpoint
     )
-    db.session.commit()
+    checkpoint()  # a new subaccount is on record before anything is bought in it
     return sub, numbers.subaccount_client(sub, config, provider_transport())
 
 
@@ -103,71 +105,43 @@ def index():
 
 
 @bp.route("/buy", methods=["POST"])
+@errors_go_to("twilio.index")
 @company_admin
 def buy():
     form = BuyForm()
     if not form.validate_on_submit():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(numbers_url()), 303
-    try:
-        sub, client = company_client()
-        row = numbers.buy_number(
-            db.session,
-            actor(),
-            g.company,
-            sub,
-            client,
-            form.phone_number.data,
-            db.session.commit,
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(numbers_url()), 303
-    except ProviderError as exc:
-        db.session.commit()  # keeps the failed attempt on record
-        message = busy_message(exc) if isinstance(exc, Retryable) else None
-        flash(message or f"Twilio refused the purchase: {exc}", "error")
-        return redirect(numbers_url()), 303
-    db.session.commit()
+        raise DomainError(form_errors(form))
+    sub, client = company_client()
+    row = numbers.buy_number(
+        db.session, actor(), g.company, sub, client, form.phone_number.data, checkpoint
+    )
     flash(f"{row.phone_number} is yours.", "success")
     return redirect(numbers_url())
 
 
 @bp.route("/<int:number_id>/webhooks", methods=["POST"])
+@errors_go_to("twilio.index")
 @company_admin
 def webhooks(number_id: int):
     row = tenant_get(db.session, SmsPhoneNumber, g.company.id, number_id)
     form = WebhooksForm()
     if not form.validate_on_submit():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(numbers_url()), 303
-    try:
-        _, client = company_client()
-        numbers.set_number_webhooks(
-            db.session, actor(), row, client, form.sms_url.data, form.status_callback.data
-        )
-    except (DomainError, ProviderError) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(numbers_url()), 303
-    db.session.commit()
+        raise DomainError(form_errors(form))
+    _, client = company_client()
+    numbers.set_number_webhooks(
+        db.session, actor(), row, client, form.sms_url.data, form.status_callback.data
+    )
     flash("Webhooks saved.", "success")
     return redirect(numbers_url())
 
 
 @bp.route("/<int:number_id>/release", methods=["POST"])
+@errors_go_to("twilio.index")
 @company_admin
 def release(number_id: int):
     row = tenant_get(db.session, SmsPhoneNumber, g.company.id, number_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            _, client = company_client()
-            numbers.release_number(db.session, actor(), row, client)
-        except (DomainError, ProviderError) as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(numbers_url()), 303
-        db.session.commit()
+        _, client = company_client()
+        numbers.release_number(db.session, actor(), row, client)
         flash(f"{row.phone_number} was released.", "success")
     return redirect(numbers_url())
