@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -17,6 +19,7 @@ from prometheus_client import REGISTRY
 
 from portal.company import routes as company_routes
 from portal.config import ConfigError, load
+from portal.demo import META_APP
 from portal.jobs import JOBS, Job, enqueue
 from portal.observability import logs
 from provisioning.errors import Unreachable
@@ -24,7 +27,6 @@ from provisioning.http import ProviderClient
 from provisioning.metrics import endpoint_template
 from provisioning.partners import Provider
 from provisioning.twilio.sdk import HttpxHttpClient
-from tests.meta.test_webhooks import sign
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 TOKEN = "m" * 32
@@ -54,6 +56,12 @@ def json_lines() -> Iterator[Lines]:
         yield handler
     finally:
         root.removeHandler(handler)
+
+
+def sign(body: bytes) -> dict[str, str]:
+    """Meta's signature header for ``body`` with the demo app's secret."""
+    digest = hmac.new(META_APP["app_secret"].encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}"}
 
 
 def sample(name: str, **labels: str) -> float:
