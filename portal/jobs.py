@@ -41,7 +41,7 @@ from provisioning.errors import Retryable
 
 from .boundary import after_commit
 from .extensions import db
-from .observability import job_context
+from .observability.logs import job_context
 
 log = logging.getLogger("portal.jobs")
 
