@@ -41,6 +41,7 @@ from provisioning.errors import Retryable
 
 from .boundary import after_commit
 from .extensions import db
+from .observability.logs import job_context
 
 log = logging.getLogger("portal.jobs")
 
@@ -284,7 +285,7 @@ def run_attempt(app: Flask, name: str, args: tuple[Any, ...], attempt: int = 1) 
     failure is recorded in ``job_failures`` and re-raised.
     """
     spec = JOBS[name]
-    with app.app_context():
+    with app.app_context(), job_context(name, attempt):
         try:
             return spec(*args)
         except Exception as exc:

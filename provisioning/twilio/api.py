@@ -45,6 +45,7 @@ from ..errors import (
     Unreachable,
 )
 from ..http import DEFAULT_TIMEOUT, redact_url
+from ..metrics import provider_call
 from ..outbound import guarded
 
 T = TypeVar("T")
@@ -174,15 +175,17 @@ class HttpxHttpClient(HttpClient):
             method=method.upper(), url=uri, params=params, headers=headers
         )
         try:
-            response = self._client.request(
-                method.upper(),
-                uri,
-                params=params,  # type: ignore[arg-type]
-                headers=headers,
-                auth=auth,
-                follow_redirects=allow_redirects,
-                **kwargs,  # type: ignore[arg-type]
-            )
+            with provider_call("twilio", method, uri) as timing:
+                response = self._client.request(
+                    method.upper(),
+                    uri,
+                    params=params,  # type: ignore[arg-type]
+                    headers=headers,
+                    auth=auth,
+                    follow_redirects=allow_redirects,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+                timing.status = response.status_code
         except (BlockedDestination, Unreachable) as exc:  # from the guard
             exc.provider = "twilio"
             raise
