@@ -26,7 +26,7 @@ from provisioning.errors import Unreachable
 from provisioning.http import ProviderClient
 from provisioning.metrics import endpoint_template
 from provisioning.partners import Provider
-from provisioning.twilio.sdk import HttpxHttpClient
+from provisioning.twilio.api import HttpxHttpClient
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 TOKEN = "m" * 32

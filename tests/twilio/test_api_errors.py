@@ -12,15 +12,15 @@ from sqlalchemy import select
 
 from provisioning import runs
 from provisioning.audit import SYSTEM
+from provisioning.clients import twilio_master
 from provisioning.errors import AuthError, Rejected, Retryable, Unreachable
 from provisioning.partners import Provider
 from provisioning.runs import RunStatus, StepStatus
 from provisioning.tenancy import Role
 from provisioning.twilio.a2p import save_business_info, submit_brand
-from provisioning.clients import twilio_master
+from provisioning.twilio.api import connect
 from provisioning.twilio.models import TwilioSubaccount
 from provisioning.twilio.numbers import search_numbers
-from provisioning.twilio.api import connect
 from tests.twilio.test_a2p import PROFILE
 
 SEARCH = r"/AvailablePhoneNumbers/US/Local\.json$"

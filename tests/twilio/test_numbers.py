@@ -9,10 +9,10 @@ from portal.demo import partner_values
 from portal.sandbox_seed import seed_sandbox
 from provisioning import partners
 from provisioning.audit import SYSTEM
+from provisioning.clients import twilio_master
 from provisioning.errors import DomainError, ProviderError
 from provisioning.partners import Environment, Provider
 from provisioning.sandbox import Sandbox, SimClock
-from provisioning.clients import twilio_master
 from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
 from provisioning.twilio.numbers import (
     buy_number,

@@ -16,9 +16,9 @@ from provisioning.health import Alert, Notification
 from provisioning.partners import Environment, Provider
 from provisioning.sandbox import Sandbox, SimClock
 from provisioning.tenancy import Company, Role
+from provisioning.twilio.api import connect
 from provisioning.twilio.models import TwilioSubaccount, TwilioWhatsAppSender
 from provisioning.twilio.numbers import buy_number, ensure_subaccount, subaccount_client
-from provisioning.twilio.api import connect
 from provisioning.twilio.senders import (
     create_sender,
     explain,
