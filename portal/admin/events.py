@@ -11,6 +11,7 @@ from provisioning.events import WebhookEvent, redacted, replay
 from provisioning.partners import Provider
 
 from ..access import actor, platform_admin
+from ..boundary import checkpoint
 from ..extensions import db
 from ..jobs import APPLIERS, enqueue
 from .forms import ConfirmForm
@@ -56,7 +57,7 @@ def replay_event(event_id: int):
     event = db.get_or_404(WebhookEvent, event_id)
     if ConfirmForm().validate_on_submit():
         replay(db.session, actor(), event)
-        db.session.commit()
+        checkpoint()  # the job must find the event reset, so it is on record before queued
         enqueue(APPLIERS[event.provider.value], event.id)
         flash("The event is being applied again.", "success")
     return redirect(url_for("admin_events.detail", event_id=event.id))

@@ -392,6 +392,8 @@ def regenerate_api_key(
                 session, actor, "dialog360_channel.api_key_lost", row,
                 label=row.phone_number, key_ids=made,
             )  # fmt: skip
+            if commit is not None:
+                commit()  # the dead key stays dropped although the person is told "no"
             raise DomainError(
                 "360dialog made a new key but its answer was lost, and a key is shown only "
                 "once: the previous key no longer works. Ask for a new key again."
