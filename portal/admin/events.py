@@ -11,7 +11,6 @@ from provisioning.events import WebhookEvent, redacted, replay
 from provisioning.partners import Provider
 
 from ..access import actor, platform_admin
-from ..boundary import checkpoint
 from ..extensions import db
 from ..jobs import APPLIERS, enqueue
 from .forms import ConfirmForm
@@ -57,7 +56,6 @@ def replay_event(event_id: int):
     event = db.get_or_404(WebhookEvent, event_id)
     if ConfirmForm().validate_on_submit():
         replay(db.session, actor(), event)
-        checkpoint()  # the job must find the event reset, so it is on record before queued
         enqueue(APPLIERS[event.provider.value], event.id)
         flash("The event is being applied again.", "success")
     return redirect(url_for("admin_events.detail", event_id=event.id))
