@@ -116,7 +116,7 @@ def sync_quality(provider: str | None, company_slug: str | None) -> None:
     from provisioning.sync import summary
     from provisioning.tenancy import Company
 
-    from .sync_jobs import run_sync
+    from .jobs.sync import run_sync
 
     company_id = None
     if company_slug:
