@@ -36,7 +36,8 @@ def jobs_work(workers: int, poll: float | None) -> None:
 
     from .jobs import InProcessRunner
 
-    runner = InProcessRunner.install(current_app._get_current_object(), workers, poll)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxied app
+    runner = InProcessRunner.install(app, workers, poll)
     runner.start_poller()
     click.echo(f"Running jobs with {workers} worker(s); Ctrl+C to stop.")
     try:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -45,4 +46,4 @@ def report_depth(depth: Callable[[str], float]) -> None:
     """Read each queue's depth from ``depth(queue)`` when scraped (the latest runner
     installed in the process reports)."""
     for queue in QUEUES:
-        QUEUE_DEPTH.labels(queue).set_function(lambda queue=queue: depth(queue))
+        QUEUE_DEPTH.labels(queue).set_function(functools.partial(depth, queue))

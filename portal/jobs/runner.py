@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, scoped_session
 
 from provisioning import job_failures
 
@@ -94,7 +95,7 @@ def run_attempt(
             _record_failure(spec.name, args, attempt, exc)
             raise
         finally:
-            db.session.remove()
+            cast("scoped_session[Session]", db.session).remove()  # the thread's session
             metrics.DURATION.labels(spec.name).observe(time.time() - started)
             metrics.FINISHED.labels(spec.name, outcome).inc()
 

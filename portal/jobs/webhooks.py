@@ -47,7 +47,7 @@ def apply_stored_event(
         due = apply(db.session, event)
     except Exception as exc:
         db.session.rollback()
-        event = db.session.get(WebhookEvent, event_id)
+        event = db.session.get_one(WebhookEvent, event_id)
         mark_processed(event, f"{type(exc).__name__}: {exc}")
         db.session.commit()
         log.warning(
