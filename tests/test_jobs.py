@@ -204,6 +204,17 @@ def test_jobs_failures_lists_the_latest_failures(app, session, extra_jobs):
     assert bad.exit_code == 2 and "Invalid value for '--limit'" in bad.output
 
 
+def test_jobs_list_shows_the_catalog_with_queues_and_schedules(app, monkeypatch):
+    monkeypatch.setitem(app.config, "QUALITY_SYNC_INTERVAL_SECONDS", 0)
+    result = app.test_cli_runner().invoke(args=["jobs", "list"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines()}
+    assert set(lines) == set(JOBS)
+    assert lines["webhooks.retry_failed"].startswith("sweeps")
+    assert "every 5s" in lines["webhooks.retry_failed"]
+    assert lines["sync.quality"].endswith("limit 3000s, on demand")  # periodic sync off
+
+
 class RecordedTimers:
     """Retry timers that fire when the test says, keeping the delays they were given."""
 
