@@ -30,6 +30,8 @@ from . import production as production_mode
 
 MODES = ("development", "demo", "production")
 JOB_RUNNERS = ("inprocess", "celery", "manual")
+LOG_FORMATS = ("json", "console")
+MIN_METRICS_TOKEN = 24
 HSTS_DEFAULT = 2 * 365 * 86400  # two years, what hstspreload.org recommends
 # Connections older than this are replaced at checkout (idle timeouts of firewalls and
 # poolers); no pre-ping round trip on every checkout: a connection found dead
@@ -91,6 +93,12 @@ def _bytes(value: Any) -> int:
     return int(text)
 
 
+def _token(value: str) -> str:
+    if len(value) < MIN_METRICS_TOKEN:
+        raise ValueError(f"must be at least {MIN_METRICS_TOKEN} characters")
+    return value
+
+
 def _flag(value: Any) -> Any:
     """The spellings of on and off people write; anything else is refused."""
     if isinstance(value, str):
@@ -132,6 +140,10 @@ class Settings(BaseSettings):
     sandbox_url: str = "http://127.0.0.1:5001"
     proxy_fix_hops: Annotated[int, Field(ge=0)] = 0
     log_level: str = "INFO"
+    # json (one object per line) | console (for people); docs/observability.md
+    log_format: Literal["json", "console"] | None = None  # json in production
+    # a scraper of GET /metrics sends it as a bearer token (docs/observability.md)
+    metrics_token: Annotated[str, AfterValidator(_token)] | None = None
     session_cookie_secure: Flag | None = None  # on in production
     # a sign-in lasts at most this long, and ends after this long without a request
     session_lifetime_seconds: PositiveSeconds = 12 * 3600.0
@@ -165,6 +177,8 @@ class Settings(BaseSettings):
             self.provider_environment = "production" if production else "sandbox"
         if self.session_cookie_secure is None:
             self.session_cookie_secure = production
+        if self.log_format is None:
+            self.log_format = "json" if production else "console"
         if self.hsts_seconds is None:
             self.hsts_seconds = HSTS_DEFAULT if production else 0
         self.celery_broker_url = self.celery_broker_url or None
@@ -189,6 +203,8 @@ class Settings(BaseSettings):
             "SANDBOX_URL": self.sandbox_url,
             "PROXY_FIX_HOPS": self.proxy_fix_hops,
             "LOG_LEVEL": self.log_level,
+            "LOG_FORMAT": self.log_format,
+            "METRICS_TOKEN": self.metrics_token,
             "SESSION_COOKIE_NAME": "portal_session",
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import audit
+from . import audit, metrics
 from .backoff import exponential
 from .db import Base, enum_column, intpk, utcnow
 from .partners import Provider
@@ -85,7 +85,9 @@ def store_event(
         .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
         .returning(WebhookEvent.id)
     )
-    return session.scalar(statement)
+    event_id = session.scalar(statement)
+    metrics.webhook_stored(provider.value, event_id is not None)
+    return event_id
 
 
 def _storable(text: str) -> str:

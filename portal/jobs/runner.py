@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Protocol, cast
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, scoped_session
 
 from provisioning import job_failures
 
+from ..boundary import after_commit
 from ..extensions import db
+from ..observability.logs import job_context
 from . import metrics
 from .registry import Job
 
@@ -44,11 +47,15 @@ def runner_of(app: Flask) -> Runner:
 
 
 def enqueue(name: str, *args: Any) -> None:
-    """Queue a job on the app's runner (after the caller's commit); ids only, JSON alike."""
+    """Queue a job on the app's runner; in a request, once the request's transaction is
+    committed (the job reads what the request wrote). Arguments are ids, JSON alike."""
     runner = runner_of(current_app)
     if name not in runner.jobs:
         raise KeyError(f"unknown job {name!r}")
-    runner.enqueue(name, *args)
+    if has_request_context():
+        after_commit(partial(runner.enqueue, name, *args))
+    else:
+        runner.enqueue(name, *args)
 
 
 class RetryLater(Exception):
@@ -76,7 +83,7 @@ def run_attempt(
     if attempt == 1 and enqueued_at is not None:
         metrics.QUEUE_LATENCY.labels(spec.queue).observe(max(0.0, started - enqueued_at))
     outcome = "failed"
-    with app.app_context():
+    with app.app_context(), job_context(spec.name, attempt):
         try:
             result = spec(*args)
             outcome = "succeeded"

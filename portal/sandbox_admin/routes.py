@@ -11,13 +11,13 @@ from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from provisioning.errors import ProviderError
 from provisioning.partners import Environment, Provider
-from provisioning.sandbox.control import SandboxControl
 
 from ..access import platform_admin
 from ..extensions import db
 from ..forms import Form
 from ..providers import partner_configuration, provider_transport
 from ..security_headers import connect_page
+from .control import SandboxControl
 
 bp = Blueprint("sandbox_admin", __name__, url_prefix="/admin/sandbox")
 
