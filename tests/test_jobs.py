@@ -687,3 +687,15 @@ def test_the_manual_runner_reports_its_queue_depth(app):
     assert sample("portal_job_queue_depth", queue="runs") == 1
     runner.queue.clear()
     assert sample("portal_job_queue_depth", queue="webhooks") == 0
+
+
+def test_the_measuring_job_records_each_queues_depth(app):
+    from portal.jobs.measure import measure_queues
+
+    runner = app.extensions["job_runner"]
+    runner.enqueue("webhooks.apply_meta", 1)
+    runner.enqueue("sync.quality")
+    with app.app_context():
+        depths = measure_queues()
+    assert depths == {"runs": 0, "sweeps": 0, "webhooks": 1, "sync": 1}
+    assert PERIODIC["jobs.measure_queues"] == "JOB_POLL_SECONDS"

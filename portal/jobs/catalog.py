@@ -7,7 +7,7 @@ pipeline (webhook events) or by the next tick of their schedule (the sweeps).
 
 from __future__ import annotations
 
-from . import auth, mail, provisioning, sync, webhooks
+from . import auth, mail, measure, provisioning, sync, webhooks
 from .registry import Job, index
 
 JOBS: dict[str, Job] = index(
@@ -23,6 +23,7 @@ JOBS: dict[str, Job] = index(
             retries=0, time_limit=60),
         Job("mail.send", mail.send_mail, "sweeps", time_limit=300),
         Job("auth.purge", auth.purge, "sweeps", retries=0),
+        Job("jobs.measure_queues", measure.measure_queues, "sweeps", retries=0, time_limit=60),
         # webhooks: bursts; the event pipeline retries a failed event with backoff
         Job("webhooks.apply_meta", webhooks.apply_meta_event, "webhooks", retries=0),
         Job("webhooks.apply_dialog360", webhooks.apply_dialog360_event, "webhooks", retries=0),

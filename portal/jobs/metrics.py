@@ -1,7 +1,8 @@
 """Job queue metrics on prometheus_client's default registry (served at ``/metrics``).
 
 - ``portal_job_queue_depth{queue}``: jobs waiting to start (in this process for the
-  in-process runner; in Redis for Celery, read when scraped);
+  in-process runner; in Redis for Celery): read when scraped, and written every
+  ``JOB_POLL_SECONDS`` by ``jobs.measure_queues`` for the multiprocess mode;
 - ``portal_job_queue_latency_seconds{queue}``: from enqueue to the start of the first
   attempt;
 - ``portal_job_duration_seconds{job}``: how long an attempt ran;
@@ -22,7 +23,12 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 OUTCOMES = ("succeeded", "retried", "failed")
 
-QUEUE_DEPTH = Gauge("portal_job_queue_depth", "Jobs waiting to start, per queue.", ["queue"])
+QUEUE_DEPTH = Gauge(
+    "portal_job_queue_depth",
+    "Jobs waiting to start, per queue.",
+    ["queue"],
+    multiprocess_mode="livemostrecent",  # Redis's figure, whichever process measured last
+)
 QUEUE_LATENCY = Histogram(
     "portal_job_queue_latency_seconds",
     "Seconds from enqueue to the start of a job's first attempt, per queue.",
