@@ -153,14 +153,9 @@ def register_cli(app: Flask) -> None:
 
 
 def register_jobs(app: Flask) -> None:
-    from . import (
-        notify,  # noqa: F401 (registers the mail job, the sender of every e-mail)
-        sync_jobs,  # noqa: F401 (registers the quality sync jobs)
-    )
-    from .auth import jobs as auth_jobs  # noqa: F401 (the sign-in purge job)
-    from .jobs import register
+    from .jobs import install
 
-    register(app)
+    install(app)  # every job is listed in portal/jobs/catalog.py
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -18,7 +18,7 @@ from .extensions import db
 
 admins = AppGroup("admins", help="Platform admins.")
 keys = AppGroup("keys", help="The encryption keyring for secrets at rest.")
-jobs_cli = AppGroup("jobs", help="Background jobs (provisioning runs).")
+jobs_cli = AppGroup("jobs", help="Background jobs: runs, webhooks, sweeps, syncs.")
 sync_cli = AppGroup("sync", help="The quality sync of every channel's health.")
 
 
@@ -36,7 +36,8 @@ def jobs_work(workers: int, poll: float | None) -> None:
 
     from .jobs import InProcessRunner
 
-    runner = InProcessRunner.install(current_app._get_current_object(), workers, poll)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxied app
+    runner = InProcessRunner.install(app, workers, poll)
     runner.start_poller()
     click.echo(f"Running jobs with {workers} worker(s); Ctrl+C to stop.")
     try:
@@ -116,7 +117,7 @@ def sync_quality(provider: str | None, company_slug: str | None) -> None:
     from provisioning.sync import summary
     from provisioning.tenancy import Company
 
-    from .sync_jobs import run_sync
+    from .jobs.sync import run_sync
 
     company_id = None
     if company_slug:
@@ -178,4 +179,18 @@ def jobs_failures(limit: int, name: str | None) -> None:
         click.echo(
             f"{failure.failed_at:%Y-%m-%d %H:%M:%S} #{failure.id} {failure.name}({args}) "
             f"after {failure.attempts} attempt(s): {error}"
+        )
+
+
+@jobs_cli.command("list")
+def jobs_list() -> None:
+    """List every job of the catalog: queue, retries, time limit and schedule."""
+    from .jobs import JOBS, periodic_schedule
+
+    schedule = periodic_schedule(current_app.config)
+    for spec in sorted(JOBS.values(), key=lambda spec: (spec.queue, spec.name)):
+        every = f"every {schedule[spec.name]:g}s" if spec.name in schedule else "on demand"
+        click.echo(
+            f"{spec.queue:<9} {spec.name:<30} retries {spec.retries}, "
+            f"limit {spec.time_limit:g}s, {every}"
         )

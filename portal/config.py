@@ -1,26 +1,44 @@
-"""Configuration: defaults -> environment -> overrides (tests).
+"""Configuration: defaults -> environment -> overrides (tests), as one typed model.
 
-Every variable read here is documented in the README's configuration reference.
-Production has no default for a secret: a missing one stops the start with a message
-naming it; debug mode, the provider sandbox and a weak ``SECRET_KEY`` stop it too
-(``portal/production.py``). Development and demo generate the secret key and the keyring
-on first start and keep them in the instance folder.
+:class:`Settings` reads every variable documented in the README's configuration
+reference from the environment; overrides given to ``create_app`` under the same names
+are validated the same way, and a bad value stops the start with a message naming the
+variable and what is wrong with it. Production has no default for a secret: a missing
+one stops the start with a message naming it; debug mode, the provider sandbox and a
+weak ``SECRET_KEY`` stop it too (``portal/production.py``). Development and demo
+generate the secret key and the keyring on first start and keep them in the instance
+folder.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from provisioning.crypto import Keyring, KeyringError
 
 from . import production as production_mode
 
 MODES = ("development", "demo", "production")
+JOB_RUNNERS = ("inprocess", "celery", "manual")
+LOG_FORMATS = ("json", "console")
+MIN_METRICS_TOKEN = 24
+HSTS_DEFAULT = 2 * 365 * 86400  # two years, what hstspreload.org recommends
+# Connections older than this are replaced at checkout (idle timeouts of firewalls and
+# poolers); no pre-ping round trip on every checkout: a connection found dead
+# invalidates the pool and the job layer retries what it interrupted.
+POOL_RECYCLE_SECONDS = 1800
+
+HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 
 
 class ConfigError(RuntimeError):
@@ -37,143 +55,225 @@ def database_url(raw: str | None, instance_path: Path) -> str:
     return raw
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative")
-    return value
-
-
-JOB_RUNNERS = ("inprocess", "celery", "manual")
-LOG_FORMATS = ("json", "console")
-MIN_METRICS_TOKEN = 24
-HSTS_DEFAULT = 2 * 365 * 86400  # two years, what hstspreload.org recommends
-
-
-HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
-
-
 def host_allowlist(raw: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     """``PROVIDER_URL_ALLOWLIST``: host names (``*.example.com`` for its subdomains)."""
     items = re.split(r"[\s,]+", raw) if isinstance(raw, str) else list(raw or ())
     hosts = tuple(item.strip().lower() for item in items if item.strip())
     for host in hosts:
         if not HOST_PATTERN.fullmatch(host):
-            raise ConfigError(
-                f"PROVIDER_URL_ALLOWLIST: {host!r} is not a host name (no scheme, port or "
-                "path; '*.example.com' allows its subdomains)"
+            raise ValueError(
+                f"{host!r} is not a host name (no scheme, port or path; '*.example.com' "
+                "allows its subdomains)"
             )
     return hosts
 
 
-def _env_bytes(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    if not raw.strip().isdigit() or int(raw) <= 0:
-        raise ConfigError(f"{name} must be a positive number of bytes, not {raw!r}")
-    return int(raw)
+def _seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be a number of seconds, not {value!r}") from None
+    if math.isnan(seconds):
+        raise ValueError(f"must be a number of seconds, not {value!r}")
+    if seconds < 0:
+        raise ValueError("must not be negative")
+    return seconds
+
+
+def _more_than_zero(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("must be more than 0")
+    return seconds
+
+
+def _bytes(value: Any) -> int:
+    text = str(value).strip()
+    if not text.isdecimal() or not text.isascii() or int(text) <= 0:
+        raise ValueError(f"must be a positive number of bytes, not {value!r}")
+    return int(text)
+
+
+def _token(value: str) -> str:
+    if len(value) < MIN_METRICS_TOKEN:
+        raise ValueError(f"must be at least {MIN_METRICS_TOKEN} characters")
+    return value
+
+
+def _flag(value: Any) -> Any:
+    """The spellings of on and off people write; anything else is refused."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"must be on or off (1/0, true/false, yes/no), not {value!r}")
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+PositiveSeconds = Annotated[float, BeforeValidator(_seconds), AfterValidator(_more_than_zero)]
+Bytes = Annotated[int, BeforeValidator(_bytes)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Hosts = Annotated[tuple[str, ...], NoDecode, BeforeValidator(host_allowlist)]
+
+
+class Settings(BaseSettings):
+    """Every environment variable the portal reads, typed, with its default.
+
+    Field names are the variables' names (in any case). Defaults that depend on the
+    mode (``None`` here) are settled from ``PORTAL_ENV`` once the values are read.
+    """
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, env_ignore_empty=True, extra="ignore", validate_default=True
+    )
+
+    portal_env: Literal["development", "demo", "production"] = "development"
+    database_url: str | None = None
+    secret_key: str | None = None
+    encryption_keys: str | None = None
+    encryption_keyring_file: str | None = None
+    # production in production, else the sandbox
+    provider_environment: Literal["sandbox", "production"] | None = None
+    public_base_url: str = "http://127.0.0.1:5000"
+    sandbox_url: str = "http://127.0.0.1:5001"
+    proxy_fix_hops: Annotated[int, Field(ge=0)] = 0
+    log_level: str = "INFO"
+    # json (one object per line) | console (for people); docs/observability.md
+    log_format: Literal["json", "console"] | None = None  # json in production
+    # a scraper of GET /metrics sends it as a bearer token (docs/observability.md)
+    metrics_token: Annotated[str, AfterValidator(_token)] | None = None
+    session_cookie_secure: Flag | None = None  # on in production
+    # a sign-in lasts at most this long, and ends after this long without a request
+    session_lifetime_seconds: PositiveSeconds = 12 * 3600.0
+    session_idle_seconds: PositiveSeconds = 30 * 60.0
+    # deleting old sign-in data (throttle counters, sessions, reset links); 0: never
+    auth_purge_seconds: Seconds = 3600.0
+    # production: provider URLs may name these hosts besides the providers' own
+    provider_url_allowlist: Hosts = ()
+    # larger request bodies are refused with 413 before they are read
+    max_content_length: Bytes = 1024 * 1024
+    # inprocess (threads) | celery (workers; the default with a broker) | manual (tests)
+    job_runner: Literal["inprocess", "celery", "manual"] | None = None
+    celery_broker_url: str | None = None
+    job_queue_prefix: str = ""  # two portals on one Redis
+    broker_timeout_seconds: PositiveSeconds = 5.0
+    job_poll_seconds: PositiveSeconds = 5.0
+    quality_sync_interval_seconds: Seconds = 3600.0
+    # a WABA named by Meta webhooks is listed again at most once per this interval
+    meta_refresh_seconds: Seconds = 30.0
+    run_lease_seconds: PositiveSeconds = 300.0
+    smtp_url: str | None = None  # alert emails; none: the portal list only
+    mail_from: str = "alerts@localhost"
+    # security headers (portal/security_headers.py)
+    hsts_seconds: Seconds | None = None  # two years in production, else none
+    csp_report_uri: str | None = None
+
+    @model_validator(mode="after")
+    def _settle(self) -> Settings:
+        production = self.portal_env == "production"
+        if self.provider_environment is None:
+            self.provider_environment = "production" if production else "sandbox"
+        if self.session_cookie_secure is None:
+            self.session_cookie_secure = production
+        if self.log_format is None:
+            self.log_format = "json" if production else "console"
+        if self.hsts_seconds is None:
+            self.hsts_seconds = HSTS_DEFAULT if production else 0
+        self.celery_broker_url = self.celery_broker_url or None
+        if self.job_runner is None:
+            self.job_runner = "celery" if self.celery_broker_url else "inprocess"
+        if self.job_runner == "celery" and not self.celery_broker_url:
+            raise ValueError("JOB_RUNNER=celery needs CELERY_BROKER_URL (redis://host:6379/0)")
+        return self
+
+    def flask_config(self, instance_path: Path) -> dict[str, Any]:
+        """The Flask config these settings make."""
+        secure = bool(self.session_cookie_secure)
+        return {
+            "PORTAL_ENV": self.portal_env,
+            "SQLALCHEMY_DATABASE_URI": database_url(self.database_url, instance_path),
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": POOL_RECYCLE_SECONDS},
+            "SECRET_KEY": self.secret_key,
+            "ENCRYPTION_KEYS": self.encryption_keys,
+            "ENCRYPTION_KEYRING_FILE": self.encryption_keyring_file,
+            "PROVIDER_ENVIRONMENT": self.provider_environment,
+            "PUBLIC_BASE_URL": self.public_base_url,
+            "SANDBOX_URL": self.sandbox_url,
+            "PROXY_FIX_HOPS": self.proxy_fix_hops,
+            "LOG_LEVEL": self.log_level,
+            "LOG_FORMAT": self.log_format,
+            "METRICS_TOKEN": self.metrics_token,
+            "SESSION_COOKIE_NAME": "portal_session",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": secure,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
+            "REMEMBER_COOKIE_SECURE": secure,
+            "PERMANENT_SESSION_LIFETIME": self.session_lifetime_seconds,
+            "SESSION_IDLE_SECONDS": self.session_idle_seconds,
+            "AUTH_PURGE_SECONDS": self.auth_purge_seconds,
+            "WTF_CSRF_TIME_LIMIT": 3600 * 8,
+            "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
+            "PROVIDER_URL_ALLOWLIST": self.provider_url_allowlist,
+            "MAX_CONTENT_LENGTH": self.max_content_length,
+            "JOB_RUNNER": self.job_runner,
+            "CELERY_BROKER_URL": self.celery_broker_url,
+            "CELERY": {},  # extra Celery settings
+            "JOB_QUEUE_PREFIX": self.job_queue_prefix,
+            "BROKER_TIMEOUT_SECONDS": self.broker_timeout_seconds,
+            "JOB_POLL_SECONDS": self.job_poll_seconds,
+            "QUALITY_SYNC_INTERVAL_SECONDS": self.quality_sync_interval_seconds,
+            "META_REFRESH_SECONDS": self.meta_refresh_seconds,
+            "RUN_LEASE_SECONDS": self.run_lease_seconds,
+            "SMTP_URL": self.smtp_url or None,
+            "MAIL_FROM": self.mail_from,
+            "HSTS_SECONDS": int(self.hsts_seconds or 0),
+            "CSP_REPORT_URI": self.csp_report_uri or None,
+        }
+
+
+def read_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """The settings from the environment, with ``overrides`` (same names) on top."""
+    given = {
+        name.lower(): value
+        for name, value in (overrides or {}).items()
+        if name.lower() in Settings.model_fields
+    }
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_explain(error) for error in exc.errors())) from None
+
+
+def _explain(error: ErrorDetails) -> str:
+    """One line naming the variable and what is wrong (never echoing a secret)."""
+    name = str(error["loc"][0]).upper() if error["loc"] else ""
+    ctx = error.get("ctx") or {}
+    if error["type"] == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+    elif error["type"] == "literal_error":
+        message = f"must be one of {ctx.get('expected', '')}, not {error['input']!r}"
+    else:  # pydantic's own words, without the value (it may be a secret)
+        message = ": " + error["msg"][0].lower() + error["msg"][1:]
+        return f"{name}{message}"
+    return f"{name} {message}" if name else message
 
 
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from defaults, the environment and overrides."""
     overrides = dict(overrides or {})
-    env = os.environ
-    mode = overrides.get("PORTAL_ENV") or env.get("PORTAL_ENV", "development")
-    if mode not in MODES:
-        raise ConfigError(f"PORTAL_ENV must be one of {', '.join(MODES)}, not {mode!r}")
-    production = mode == "production"
-    config: dict[str, Any] = {
-        "PORTAL_ENV": mode,
-        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "SECRET_KEY": env.get("SECRET_KEY"),
-        "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
-        "ENCRYPTION_KEYRING_FILE": env.get("ENCRYPTION_KEYRING_FILE"),
-        "PROVIDER_ENVIRONMENT": env.get(
-            "PROVIDER_ENVIRONMENT", "production" if production else "sandbox"
-        ),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
-        "SANDBOX_URL": env.get("SANDBOX_URL", "http://127.0.0.1:5001"),
-        "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
-        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
-        # json (one object per line) | console (for people); docs/observability.md
-        "LOG_FORMAT": env.get("LOG_FORMAT") or ("json" if production else "console"),
-        # a scraper of GET /metrics sends it as a bearer token (docs/observability.md)
-        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
-        "SESSION_COOKIE_NAME": "portal_session",
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE", production),
-        "REMEMBER_COOKIE_HTTPONLY": True,
-        "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE", production),
-        # a sign-in lasts at most this long, and ends after this long without a request
-        "PERMANENT_SESSION_LIFETIME": _env_seconds("SESSION_LIFETIME_SECONDS", 12 * 3600.0),
-        "SESSION_IDLE_SECONDS": _env_seconds("SESSION_IDLE_SECONDS", 30 * 60.0),
-        # deleting old sign-in data (throttle counters, sessions, reset links); 0: never
-        "AUTH_PURGE_SECONDS": _env_seconds("AUTH_PURGE_SECONDS", 3600.0),
-        "WTF_CSRF_TIME_LIMIT": 3600 * 8,
-        "PROVIDER_TRANSPORT": None,  # tests inject the sandbox's httpx transport here
-        # production: provider URLs may name these hosts besides the providers' own
-        "PROVIDER_URL_ALLOWLIST": env.get("PROVIDER_URL_ALLOWLIST", ""),
-        # larger request bodies are refused with 413 before they are read
-        "MAX_CONTENT_LENGTH": _env_bytes("MAX_CONTENT_LENGTH", 1024 * 1024),
-        # inprocess (threads) | celery (workers; the default with a broker) | manual (tests)
-        "JOB_RUNNER": env.get("JOB_RUNNER"),
-        "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or None,
-        "CELERY": {},  # extra Celery settings
-        "JOB_QUEUE_PREFIX": env.get("JOB_QUEUE_PREFIX", ""),  # two portals on one Redis
-        "BROKER_TIMEOUT_SECONDS": _env_seconds("BROKER_TIMEOUT_SECONDS", 5.0),
-        "JOB_POLL_SECONDS": _env_seconds("JOB_POLL_SECONDS", 5.0),
-        "QUALITY_SYNC_INTERVAL_SECONDS": _env_seconds("QUALITY_SYNC_INTERVAL_SECONDS", 3600.0),
-        # a WABA named by Meta webhooks is listed again at most once per this interval
-        "META_REFRESH_SECONDS": _env_seconds("META_REFRESH_SECONDS", 30.0),
-        "RUN_LEASE_SECONDS": _env_seconds("RUN_LEASE_SECONDS", 300.0),
-        "SMTP_URL": env.get("SMTP_URL") or None,  # alert emails; none: the portal list only
-        "MAIL_FROM": env.get("MAIL_FROM", "alerts@localhost"),
-        # security headers (portal/security_headers.py)
-        "HSTS_SECONDS": int(_env_seconds("HSTS_SECONDS", HSTS_DEFAULT if production else 0)),
-        "CSP_REPORT_URI": env.get("CSP_REPORT_URI") or None,
-    }
-    config.update(overrides)
-    config["PROVIDER_URL_ALLOWLIST"] = host_allowlist(config["PROVIDER_URL_ALLOWLIST"])
-    if config["PROVIDER_ENVIRONMENT"] not in {"sandbox", "production"}:
-        raise ConfigError("PROVIDER_ENVIRONMENT must be 'sandbox' or 'production'")
-    if not config["JOB_RUNNER"]:
-        config["JOB_RUNNER"] = "celery" if config["CELERY_BROKER_URL"] else "inprocess"
-    if config["JOB_RUNNER"] not in JOB_RUNNERS:
-        raise ConfigError(f"JOB_RUNNER must be one of {', '.join(JOB_RUNNERS)}")
-    if config["JOB_RUNNER"] == "celery" and not config["CELERY_BROKER_URL"]:
-        raise ConfigError("JOB_RUNNER=celery needs CELERY_BROKER_URL (redis://host:6379/0)")
-    if config["JOB_POLL_SECONDS"] <= 0:
-        raise ConfigError("JOB_POLL_SECONDS must be more than 0")
-    if config["RUN_LEASE_SECONDS"] <= 0:
-        raise ConfigError("RUN_LEASE_SECONDS must be more than 0")
-    if config["LOG_FORMAT"] not in LOG_FORMATS:
-        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
-    if config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN:
-        raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters")
-    if config["BROKER_TIMEOUT_SECONDS"] <= 0:
-        raise ConfigError("BROKER_TIMEOUT_SECONDS must be more than 0")
+    settings = read_settings(overrides)
+    production = settings.portal_env == "production"
+    config = settings.flask_config(instance_path)
+    config.update({k: v for k, v in overrides.items() if k.lower() not in Settings.model_fields})
     lifetime = config["PERMANENT_SESSION_LIFETIME"]
     if isinstance(lifetime, dt.timedelta):
         lifetime = lifetime.total_seconds()
-    if lifetime <= 0 or config["SESSION_IDLE_SECONDS"] <= 0:
-        raise ConfigError("SESSION_LIFETIME_SECONDS and SESSION_IDLE_SECONDS must be more than 0")
+    if lifetime <= 0:
+        raise ConfigError("PERMANENT_SESSION_LIFETIME must be more than 0")
     if not config["SECRET_KEY"]:
         if production:
             raise ConfigError("SECRET_KEY is not set: production needs a long random value")

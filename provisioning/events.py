@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from . import audit, metrics
+from .backoff import exponential
 from .db import Base, enum_column, intpk, utcnow
 from .partners import Provider
 
@@ -106,7 +107,7 @@ def mark_processed(event: WebhookEvent, error: str | None = None) -> None:
     event.processed_at = None if error else utcnow()
     event.next_attempt_at = None
     if error and event.attempts < MAX_ATTEMPTS:
-        event.next_attempt_at = utcnow() + dt.timedelta(seconds=30 * 2 ** (event.attempts - 1))
+        event.next_attempt_at = utcnow() + dt.timedelta(seconds=exponential(event.attempts, 30))
 
 
 def due_retries(session: Session, limit: int = 100, stale_after: int = 60) -> list[int]:

@@ -12,7 +12,6 @@ address the policy refuses raises :class:`~provisioning.errors.BlockedDestinatio
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from .backoff import exponential
 from .errors import BlockedDestination, ProviderError, Retryable, Unreachable
 from .metrics import provider_call
 from .outbound import guarded
@@ -104,8 +104,9 @@ class ProviderClient:
             except Retryable as exc:
                 if attempt == attempts:
                     raise
-                delay = exc.retry_after or self.backoff * 2 ** (attempt - 1)
-                delay = min(delay, 30.0) * (1 + random.random() / 4)  # noqa: S311 (jitter)
+                delay = exponential(
+                    attempt, self.backoff, 30.0, retry_after=exc.retry_after, jitter=0.2
+                )
                 log.info("%s %s retry %d in %.2fs: %s", method, path, attempt, delay, exc)
                 self.sleep(delay)
         raise AssertionError("unreachable")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .backoff import exponential
 from .db import Base, utcnow
 from .errors import DomainError
 from .events import INSERTS
@@ -42,7 +43,10 @@ class Policy:
     def delay(self, failures: int) -> dt.timedelta:
         if failures < self.free:
             return dt.timedelta(0)
-        return min(self.base * 2 ** min(failures - self.free, 20), self.ceiling)
+        wait = exponential(
+            failures - self.free + 1, self.base.total_seconds(), self.ceiling.total_seconds()
+        )
+        return dt.timedelta(seconds=wait)
 
 
 # At most about 25 guesses an hour on an account (ASVS 2.2.1 allows 100).

@@ -56,6 +56,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from . import audit
+from .backoff import exponential
 from .crypto import EncryptedJSON
 from .db import Base, created_at, enum_column, intpk, updated_at, utcnow
 from .errors import AuthError, DomainError, ProviderError, Retryable
@@ -435,9 +436,11 @@ def _execute_steps(
         except Retryable as exc:
             step.record_error(exc)
             if step.attempts < flow.max_attempts:
-                delay = exc.retry_after or flow.backoff_seconds * 2 ** (step.attempts - 1)
+                delay = exponential(
+                    step.attempts, flow.backoff_seconds, 3600, retry_after=exc.retry_after
+                )
                 step.status, run.status = StepStatus.WAITING, RunStatus.WAITING
-                run.resume_at = utcnow() + dt.timedelta(seconds=min(delay, 3600))
+                run.resume_at = utcnow() + dt.timedelta(seconds=delay)
                 commit()
                 return run.status
             return _fail(session, run, step, exc, commit)

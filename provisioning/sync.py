@@ -41,6 +41,7 @@ from sqlalchemy import Engine, ForeignKey, Select, String, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from . import metrics
+from .backoff import exponential
 from .db import Base, enum_column, intpk, utcnow
 from .errors import ProviderError, Retryable
 from .heartbeat import Heartbeat, on_own_connection
@@ -146,7 +147,7 @@ def retry_delay(exc: Retryable, attempt: int, policy: SyncPolicy) -> float | Non
     """Seconds before trying a failed target again; None when it should be reported."""
     if attempt >= policy.max_attempts:
         return None
-    delay = exc.retry_after or policy.backoff * 2 ** (attempt - 1)
+    delay = exponential(attempt, policy.backoff, retry_after=exc.retry_after)
     return None if delay > policy.max_pause else delay
 
 

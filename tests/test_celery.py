@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -28,13 +29,14 @@ from typing import Any
 
 import pytest
 from flask_migrate import upgrade
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from portal import create_app
 from portal.demo import META_APP
 from portal.extensions import db
-from portal.jobs import JOBS, PERIODIC, QUEUES, Job, enqueue, job
-from portal.queue import CeleryRunner, beat_schedule, create_celery
+from portal.jobs import JOBS, PERIODIC, QUEUES, Job, enqueue
+from portal.jobs.celery_runner import ENQUEUED_AT, CeleryRunner, beat_schedule, create_celery
 from provisioning import companies
 from provisioning.audit import SYSTEM
 from provisioning.crypto import Keyring
@@ -47,6 +49,8 @@ from tests.test_jobs import Flaky, unreachable
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+LATENCY_BASE = "portal_job_queue_latency_seconds"
+DEPTH = "portal_job_queue_depth"
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ def extra_job():
     added: list[str] = []
 
     def register(name: str, function: Callable[..., Any], **policy: Any) -> None:
-        job(name, **{"queue": "runs", **policy})(function)
+        JOBS[name] = Job(name, function, **{"queue": "runs", **policy})
         added.append(name)
 
     yield register
@@ -116,7 +120,6 @@ def test_redis_never_hands_a_running_task_to_a_second_worker(celery_app):
 
 
 def test_beat_schedules_the_periodic_jobs_at_their_intervals(app, monkeypatch):
-    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print, "sync"))
     monkeypatch.setitem(app.config, "QUALITY_SYNC_INTERVAL_SECONDS", 900)
     schedule = beat_schedule(app.config)
     assert schedule["sync.quality"] == {
@@ -166,9 +169,7 @@ def test_an_unreachable_broker_is_logged_and_does_not_fail_the_caller(app, monke
     del app.extensions["celery"]
     with caplog.at_level(logging.ERROR, logger="portal.queue"):
         runner.enqueue("provisioning.execute_run", 12)
-        deadline = time.monotonic() + 60  # generous: the publisher gives up much sooner
-        while runner.pending() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert runner.wait_sent(60)  # generous: the publisher gives up much sooner
     assert "job provisioning.execute_run(12,) not queued" in caplog.text
     assert "hunter2" not in caplog.text
 
@@ -456,3 +457,46 @@ def test_a_real_worker_survives_losing_the_broker(worker):
 
 def _failure_for(run_id: int) -> JobFailure | None:
     return next((f for f in db.session.scalars(select(JobFailure)) if f.args == [run_id]), None)
+
+
+def test_a_task_reports_its_enqueue_to_start_latency(celery_app, extra_job):
+    extra_job("tests.celery_timed", print, queue="sweeps", retries=0)
+
+    def bucket(le: str) -> float:
+        labels = {"queue": "sweeps", "le": le}
+        return REGISTRY.get_sample_value(f"{LATENCY_BASE}_bucket", labels) or 0.0
+
+    before = {le: bucket(le) for le in ("1.0", "5.0")}
+    task = celery_app().tasks["tests.celery_timed"]
+    task.apply(args=["x"], headers={ENQUEUED_AT: time.time() - 2.0})  # enqueued 2 s ago
+    assert bucket("1.0") == before["1.0"]
+    assert bucket("5.0") == before["5.0"] + 1
+
+
+def test_the_queue_depth_is_read_from_redis(app, monkeypatch):
+    broker = reachable_redis()
+    prefix = f"portal-test-{uuid.uuid4().hex[:10]}."
+    monkeypatch.setitem(app.config, "CELERY_BROKER_URL", broker)
+    monkeypatch.setitem(app.config, "JOB_QUEUE_PREFIX", prefix)
+    runner = CeleryRunner(app)
+    del app.extensions["celery"]
+    try:
+        for run_id in (1, 2):
+            assert runner.publish("provisioning.execute_run", (run_id,))  # no worker takes it
+        assert REGISTRY.get_sample_value(DEPTH, {"queue": "runs"}) == 2
+        assert REGISTRY.get_sample_value(DEPTH, {"queue": "webhooks"}) == 0
+    finally:
+        import redis
+
+        redis.Redis.from_url(broker).delete(
+            *(f"{prefix}{name}" for name in QUEUES),
+            *(f"_kombu.binding.{prefix}{name}" for name in QUEUES),
+        )
+
+
+def test_an_unreachable_broker_reports_an_unknown_depth(app, monkeypatch):
+    monkeypatch.setitem(app.config, "CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(app.config, "BROKER_TIMEOUT_SECONDS", 0.5)
+    CeleryRunner(app)
+    del app.extensions["celery"]
+    assert math.isnan(REGISTRY.get_sample_value(DEPTH, {"queue": "runs"}))

@@ -73,3 +73,45 @@ def test_wsgi_prints_one_clear_message_in_production_without_secrets(tmp_path):
 def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://u@h/db")
     assert load(tmp_path)["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+
+
+# Typed settings ------------------------------------------------------------------------
+
+
+def test_every_bad_setting_is_named_at_once_with_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "prod")
+    monkeypatch.setenv("PROXY_FIX_HOPS", "two")
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "1e6")
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "maybe")
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path)
+    message = str(exc.value)
+    assert "PORTAL_ENV must be one of 'development', 'demo' or 'production', not 'prod'" in message
+    assert "PROXY_FIX_HOPS: input should be a valid integer" in message
+    assert "MAX_CONTENT_LENGTH must be a positive number of bytes, not '1e6'" in message
+    assert "SESSION_COOKIE_SECURE must be on or off" in message
+
+
+def test_overrides_are_validated_like_the_environment(tmp_path):
+    with pytest.raises(ConfigError, match="JOB_POLL_SECONDS must be more than 0"):
+        load(tmp_path, {"SECRET_KEY": "x", "JOB_POLL_SECONDS": 0})
+
+
+def test_a_secret_of_the_wrong_type_is_refused_without_being_echoed(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY: input should be a valid string") as exc:
+        load(tmp_path, {"SECRET_KEY": 8675309})
+    assert "8675309" not in str(exc.value)
+
+
+def test_empty_variables_take_their_defaults_and_modes_settle_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOB_POLL_SECONDS", "")
+    monkeypatch.setenv("CELERY_BROKER_URL", "")
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "off")
+    monkeypatch.setenv("PROVIDER_URL_ALLOWLIST", "A.example.com *.b.example.com")
+    config = load(tmp_path, {"SECRET_KEY": "x"})
+    assert (config["JOB_POLL_SECONDS"], config["CELERY_BROKER_URL"]) == (5.0, None)
+    assert config["JOB_RUNNER"] == "inprocess" and config["HSTS_SECONDS"] == 0
+    assert config["SESSION_COOKIE_SECURE"] is config["REMEMBER_COOKIE_SECURE"] is False
+    assert config["PROVIDER_URL_ALLOWLIST"] == ("a.example.com", "*.b.example.com")
+    assert config["PROVIDER_ENVIRONMENT"] == "sandbox"
+    assert "pool_pre_ping" not in config["SQLALCHEMY_ENGINE_OPTIONS"]  # no round trip per checkout

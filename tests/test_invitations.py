@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select, text
 
-from portal.notify import send_mail
+from portal.jobs.mail import send_mail
 from provisioning.audit import AuditEntry
 from provisioning.db import utcnow
 from provisioning.invitations import CompanyInvitation

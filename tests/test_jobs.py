@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 from flask_migrate import upgrade
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -16,16 +16,18 @@ from portal import create_app
 from portal.config import ConfigError, load
 from portal.extensions import db
 from portal.jobs import (
+    APPLIERS,
     JOBS,
     MAX_BACKOFF_SECONDS,
     PERIODIC,
+    QUEUES,
     InProcessRunner,
     Job,
     ManualRunner,
     enqueue,
-    job,
     periodic_schedule,
 )
+from portal.jobs.schedule import Ticker
 from provisioning import companies, runs
 from provisioning.audit import SYSTEM
 from provisioning.crypto import Keyring
@@ -34,16 +36,19 @@ from provisioning.job_failures import JobFailure
 from provisioning.partners import Provider
 
 CALLS: list[int] = []
+CALLED = threading.Event()
 
 
 def record_call(ctx: runs.StepContext) -> None:
     CALLS.append(ctx.run.id)
+    CALLED.set()
 
 
 @pytest.fixture
 def flow():
     flow = runs.register_flow(runs.Flow("jobs_test", Provider.META, (("only", record_call),)))
     CALLS.clear()
+    CALLED.clear()
     yield flow
     runs.FLOWS.pop(flow.name)
 
@@ -75,12 +80,11 @@ def test_a_restarted_runner_resumes_unfinished_runs(scratch_app, flow):
     db.session.commit()
     run_id = run.id
     db.session.remove()
-    runner = InProcessRunner.install(scratch_app, workers=1, poll_seconds=0.2)
-    runner.start_poller()
+    runner = InProcessRunner.install(scratch_app, workers=1, poll_seconds=3600)
+    runner.start_poller()  # the sweeps go at once, then in an hour
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and [run_id] != CALLS:
-            time.sleep(0.05)
+        assert CALLED.wait(30)  # generous: a backstop, never reached when it works
+        assert runner.wait_idle(30)
     finally:
         runner.stop()
     assert [run_id] == CALLS
@@ -96,7 +100,7 @@ def extra_jobs():
     added: list[str] = []
 
     def register(name: str, function, **policy):
-        job(name, **{"queue": "runs", **policy})(function)
+        JOBS[name] = Job(name, function, **{"queue": "runs", **policy})
         added.append(name)
 
     yield register
@@ -200,71 +204,135 @@ def test_jobs_failures_lists_the_latest_failures(app, session, extra_jobs):
     assert bad.exit_code == 2 and "Invalid value for '--limit'" in bad.output
 
 
+def test_jobs_list_shows_the_catalog_with_queues_and_schedules(app, monkeypatch):
+    monkeypatch.setitem(app.config, "QUALITY_SYNC_INTERVAL_SECONDS", 0)
+    result = app.test_cli_runner().invoke(args=["jobs", "list"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines()}
+    assert set(lines) == set(JOBS)
+    assert lines["webhooks.retry_failed"].startswith("sweeps")
+    assert "every 5s" in lines["webhooks.retry_failed"]
+    assert lines["sync.quality"].endswith("limit 3000s, on demand")  # periodic sync off
+
+
+class RecordedTimers:
+    """Retry timers that fire when the test says, keeping the delays they were given."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.waiting: list[threading.Thread] = []
+
+    def __call__(self, delay, function, args):
+        self.delays.append(delay)
+        thread = threading.Thread(target=function, args=args, daemon=True)
+        self.waiting.append(thread)
+        return thread  # start() is the runner's: the retry goes at once
+
+    def join(self) -> None:
+        for thread in self.waiting:
+            thread.join(30)
+
+
 def test_the_in_process_runner_retries_on_a_timer(scratch_app, extra_jobs):
     upgrade()
-    done = threading.Event()
     flaky = Flaky(1, unreachable())
-
-    def succeed_on_retry(marker):
-        result = flaky(marker)
-        done.set()
-        return result
-
-    extra_jobs("tests.retry_later", succeed_on_retry, retries=2, backoff=0.01)
-    extra_jobs("tests.never", Flaky(99, unreachable()), retries=1, backoff=0.01)
-    runner = InProcessRunner(scratch_app, workers=1)
+    extra_jobs("tests.retry_later", flaky, retries=2, backoff=4.0)
+    extra_jobs("tests.never", Flaky(99, unreachable()), retries=1, backoff=4.0)
+    timers = RecordedTimers()
+    runner = InProcessRunner(scratch_app, workers=1, timer=timers)
     try:
         runner.enqueue("tests.retry_later", "a")
         runner.enqueue("tests.never", "b")
-        assert done.wait(10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not failures(db.session, "tests.never"):
-            time.sleep(0.05)
-            db.session.rollback()
+        assert runner.wait_idle(30)  # a backstop: the timers fire at once
     finally:
         runner.stop()
+        timers.join()
     assert flaky.calls == 2
+    assert len(timers.delays) == 2 and all(2.0 <= delay <= 4.0 for delay in timers.delays)
     (failure,) = failures(db.session, "tests.never")
     assert (failure.args, failure.attempts) == (["b"], 2)
+
+
+def test_a_job_already_queued_or_retrying_is_not_queued_twice(app, extra_jobs):
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def blocking(marker):
+        calls.append(marker)
+        started.set()
+        assert release.wait(30)
+
+    extra_jobs("tests.blocking", blocking, retries=0)
+    runner = InProcessRunner(app, workers=1)
+    try:
+        runner.enqueue("tests.blocking", "a")
+        assert started.wait(30)
+        runner.enqueue("tests.blocking", "a")  # running: it will do
+        runner.enqueue("tests.blocking", "b")
+        assert runner.depth("runs") == 1  # "b" waits for the one thread
+        release.set()
+        assert runner.wait_idle(30)
+    finally:
+        release.set()
+        runner.stop()
+    assert calls == ["a", "b"] and runner.depth("runs") == 0
 
 
 # Periodic jobs ----------------------------------------------------------------------
 
 
-def test_periodic_jobs_have_their_own_intervals_and_skip_unknown_ones(monkeypatch):
-    monkeypatch.delitem(JOBS, "sync.quality", raising=False)
-    config = {"JOB_POLL_SECONDS": 5.0, "QUALITY_SYNC_INTERVAL_SECONDS": 3600.0}
+def test_every_job_is_in_the_catalog_once_on_a_known_queue():
+    assert set(PERIODIC) <= set(JOBS) and set(APPLIERS.values()) <= set(JOBS)
+    assert {spec.queue for spec in JOBS.values()} == set(QUEUES)
+    assert all(name == spec.name for name, spec in JOBS.items())
+    with pytest.raises(ValueError, match="unknown queue 'fast'"):
+        Job("tests.x", print, "fast")
+
+
+def test_periodic_jobs_have_their_own_intervals_and_zero_turns_one_off():
+    config = {"JOB_POLL_SECONDS": 5.0, "QUALITY_SYNC_INTERVAL_SECONDS": 3600.0,
+              "AUTH_PURGE_SECONDS": 600}  # fmt: skip
     schedule = periodic_schedule(config)
     assert schedule["provisioning.resume_due_runs"] == schedule["webhooks.retry_failed"] == 5.0
-    assert "sync.quality" not in schedule  # not registered (yet): nothing to schedule
-    monkeypatch.setitem(JOBS, "sync.quality", Job("sync.quality", print, "sync"))
-    assert periodic_schedule(config)["sync.quality"] == 3600.0
+    assert (schedule["sync.quality"], schedule["auth.purge"]) == (3600.0, 600.0)
     disabled = periodic_schedule({**config, "QUALITY_SYNC_INTERVAL_SECONDS": 0})
     assert "sync.quality" not in disabled
 
 
-def test_the_poller_enqueues_each_periodic_job_at_its_interval(app, monkeypatch):
+def test_the_ticker_makes_each_periodic_job_due_at_its_interval():
+    ticker = Ticker({"sweep": 5.0, "sync": 3600.0}, start=100.0)
+    assert ticker.due(100.0) == ["sweep", "sync"]  # everything at the start
+    assert ticker.seconds_to_next(100.0) == 5.0
+    assert ticker.due(104.9) == []
+    assert ticker.due(105.0) == ["sweep"]
+    assert ticker.due(111.0) == ["sweep"]  # late: the next one counts from now
+    assert ticker.seconds_to_next(111.0) == 5.0
+    assert ticker.due(3700.0) == ["sweep", "sync"]
+
+
+def test_the_poller_enqueues_every_periodic_job_at_start(app, monkeypatch):
     counts: dict[str, int] = {}
-    polled_thrice = threading.Event()
+    all_ran = threading.Event()
 
     def counter(name):
         def count():
             counts[name] = counts.get(name, 0) + 1
-            if counts.get("provisioning.resume_due_runs", 0) >= 3:
-                polled_thrice.set()
+            if set(counts) == set(PERIODIC):
+                all_ran.set()
 
         return Job(name, count, JOBS[name].queue, retries=0)
 
     for name in PERIODIC:
         monkeypatch.setitem(JOBS, name, counter(name))
-    monkeypatch.setitem(app.config, "QUALITY_SYNC_INTERVAL_SECONDS", 3600)
-    runner = InProcessRunner(app, workers=1, poll_seconds=0.05)
+    monkeypatch.setitem(app.config, "AUTH_PURGE_SECONDS", 3600)
+    runner = InProcessRunner(app, workers=1, poll_seconds=3600)
     runner.start_poller()
     try:
-        assert polled_thrice.wait(10)
+        assert all_ran.wait(30)  # a backstop; the next tick is an hour away
+        assert runner.wait_idle(30)
     finally:
         runner.stop()
-    assert counts["sync.quality"] == 1  # at start; the next one is an hour away
+    assert counts == dict.fromkeys(PERIODIC, 1)
 
 
 def test_without_a_broker_the_app_keeps_its_in_process_runner_and_no_poller(tmp_path):
@@ -416,11 +484,36 @@ def test_an_executor_that_lost_its_lease_never_makes_the_paid_call(scratch_app, 
     assert run.lease_owner == "other-worker"
 
 
-def test_the_lease_is_renewed_while_a_step_outlasts_it(scratch_app, flows):
+class FakeUtcNow:
+    """``utcnow`` for the runs module, moved on by the test (every thread sees it)."""
+
+    def __init__(self) -> None:
+        self.now = runs.utcnow()
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def test_the_lease_is_renewed_while_a_step_outlasts_it(scratch_app, flows, monkeypatch):
     """A step longer than the lease: the heartbeat keeps renewing it, so a second worker
     picking the run up meanwhile leaves it alone."""
     upgrade()
-    lease_seconds = 3.0
+    clock = FakeUtcNow()
+    monkeypatch.setattr(runs, "utcnow", clock)
+    beat = threading.Event()
+    renew = runs.renew_lease
+
+    def renew_and_tell(*args):
+        renewed = renew(*args)
+        if threading.current_thread().name.startswith("heartbeat"):
+            beat.set()
+        return renewed
+
+    monkeypatch.setattr(runs, "renew_lease", renew_and_tell)
+    lease_seconds = 0.3  # a beat every 0.1 s
     calls: list[str] = []
     second: dict[str, runs.RunStatus] = {}
     read = sessionmaker(bind=db.engine)
@@ -438,10 +531,10 @@ def test_the_lease_is_renewed_while_a_step_outlasts_it(scratch_app, flows):
         if len(calls) > 1:
             return  # a second executor got in
         first_expiry = lease_expiry()
-        deadline = time.monotonic() + 60  # generous: only a missing heartbeat reaches it
-        while runs.utcnow() <= first_expiry + dt.timedelta(seconds=1):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)  # the step outlasts the lease it started with
+        clock.advance(60)  # the step outlasts the lease it started with
+        while lease_expiry() <= clock.now:  # until a beat renews it from "now"
+            beat.clear()
+            assert beat.wait(30)  # a backstop: only a missing heartbeat reaches it
         with read() as other:  # another worker, after the first lease would have lapsed
             second["status"] = runs.execute(other, run_id, other.commit)
         assert lease_expiry() > first_expiry
@@ -508,7 +601,7 @@ def test_a_database_error_is_kept_without_its_sql_and_parameters(app, session, e
 def test_the_sweep_sends_an_undelivered_event_once_per_redelivery_period(app, session):
     """An event whose job was never published is sent by the sweep; while that job waits
     in the queue (a burst), the next ticks do not send it again."""
-    from portal.jobs import retry_failed_events
+    from portal.jobs.webhooks import retry_failed_events
     from provisioning.events import WebhookEvent, store_event
 
     event_id = store_event(session, Provider.DIALOG360, "lost-job", "x", b"{}")
@@ -527,3 +620,82 @@ def test_the_sweep_sends_an_undelivered_event_once_per_redelivery_period(app, se
     session.commit()
     with app.app_context():
         assert retry_failed_events() == 1
+
+
+# Metrics ----------------------------------------------------------------------------
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_attempts_are_counted_by_job_and_outcome_and_timed(app, session, extra_jobs):
+    extra_jobs("tests.metered", Flaky(1, unreachable()), retries=1, backoff=1.0)
+    extra_jobs("tests.metered_down", Flaky(99, ValueError("bug")), retries=3)
+    finished = "portal_jobs_finished_total"
+    before = {
+        outcome: sample(finished, job="tests.metered", outcome=outcome)
+        for outcome in ("succeeded", "retried", "failed")
+    }
+    runs_before = sample("portal_job_duration_seconds_count", job="tests.metered")
+    runner = ManualRunner(app)
+    runner.enqueue("tests.metered")
+    runner.drain()
+    runner.enqueue("tests.metered_down")
+    with pytest.raises(ValueError):
+        runner.drain()
+    assert sample(finished, job="tests.metered", outcome="retried") == before["retried"] + 1
+    assert sample(finished, job="tests.metered", outcome="succeeded") == before["succeeded"] + 1
+    assert sample(finished, job="tests.metered", outcome="failed") == before["failed"]
+    assert sample(finished, job="tests.metered_down", outcome="failed") >= 1
+    assert sample("portal_job_duration_seconds_count", job="tests.metered") == runs_before + 2
+
+
+def test_queue_depth_and_enqueue_to_start_latency_are_reported_per_queue(app, extra_jobs):
+    started, release = threading.Event(), threading.Event()
+
+    def blocking():
+        started.set()
+        assert release.wait(30)
+
+    extra_jobs("tests.blocking_sync", blocking, queue="sync", retries=0)
+    extra_jobs("tests.waiting_sync", print, queue="sync", retries=0)
+    latency = "portal_job_queue_latency_seconds_count"
+    before = sample(latency, queue="sync")
+    runner = InProcessRunner(app, workers=1)
+    try:
+        runner.enqueue("tests.blocking_sync")
+        assert started.wait(30)
+        runner.enqueue("tests.waiting_sync")
+        assert sample("portal_job_queue_depth", queue="sync") == 1
+        assert sample("portal_job_queue_depth", queue="runs") == 0
+        release.set()
+        assert runner.wait_idle(30)
+    finally:
+        release.set()
+        runner.stop()
+    assert sample("portal_job_queue_depth", queue="sync") == 0
+    assert sample(latency, queue="sync") == before + 2
+
+
+def test_the_manual_runner_reports_its_queue_depth(app):
+    runner = ManualRunner(app)
+    runner.enqueue("webhooks.apply_meta", 1)
+    runner.enqueue("webhooks.apply_meta", 2)
+    runner.enqueue("provisioning.execute_run", 3)
+    assert sample("portal_job_queue_depth", queue="webhooks") == 2
+    assert sample("portal_job_queue_depth", queue="runs") == 1
+    runner.queue.clear()
+    assert sample("portal_job_queue_depth", queue="webhooks") == 0
+
+
+def test_the_measuring_job_records_each_queues_depth(app):
+    from portal.jobs.measure import measure_queues
+
+    runner = app.extensions["job_runner"]
+    runner.enqueue("webhooks.apply_meta", 1)
+    runner.enqueue("sync.quality")
+    with app.app_context():
+        depths = measure_queues()
+    assert depths == {"runs": 0, "sweeps": 0, "webhooks": 1, "sync": 1}
+    assert PERIODIC["jobs.measure_queues"] == "JOB_POLL_SECONDS"

@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, text
 
-from portal.notify import send_mail
+from portal.jobs.mail import send_mail
 from provisioning import accounts, health, mail
 from provisioning.audit import SYSTEM
 from provisioning.db import utcnow

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit, clients
+from ..backoff import exponential
 from ..channels import Channel
 from ..db import utcnow
 from ..errors import DomainError, ProviderError, Unreachable
@@ -182,7 +183,7 @@ def wait_until_running(ctx: StepContext) -> None:
                     apply_channel(ctx.session, client, item)
     pending = [r.dialog_channel_id for r in rows if r.status != RUNNING]
     if pending:
-        delay = min(dt.timedelta(minutes=2) * 2 ** min(ctx.step.attempts - 1, 12), MAX_WAIT)
+        delay = dt.timedelta(seconds=exponential(ctx.step.attempts, 120, MAX_WAIT.total_seconds()))
         raise Wait(f"Waiting for 360dialog to set up {', '.join(pending)}", utcnow() + delay)
 
 

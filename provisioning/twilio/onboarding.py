@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from .. import clients
 from ..audit import SYSTEM
+from ..backoff import exponential
 from ..db import utcnow
 from ..errors import DomainError, Rejected
 from ..partners import PartnerConfiguration, Provider
@@ -285,7 +286,7 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
             "twilio",
             f"The brand was not approved: {brand.provider_status_reason or 'no reason given'}",
         )
-    delay = min(dt.timedelta(minutes=5) * 2 ** min(ctx.step.attempts - 1, 10), MAX_WAIT)
+    delay = dt.timedelta(seconds=exponential(ctx.step.attempts, 300, MAX_WAIT.total_seconds()))
     raise Wait(f"Brand {brand.provider_status}: waiting for the carriers' review", utcnow() + delay)
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text
 
 from portal.jobs import JOBS
-from portal.notify import send_mail
+from portal.jobs.mail import send_mail
 from provisioning import mail
 from provisioning.db import utcnow
 from provisioning.mail import OutgoingMail

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.demo import META_APP
-from portal.sync_jobs import run_sync
+from portal.jobs.sync import run_sync
 from provisioning import runs
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel

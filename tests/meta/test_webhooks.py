@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.demo import META_APP, META_VERIFY_TOKEN
-from portal.sync_jobs import run_sync
+from portal.jobs.sync import run_sync
 from provisioning import runs
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
@@ -96,7 +96,7 @@ def test_a_banned_waba_marks_its_client_and_channels(app, sandbox, session, conn
 def test_an_older_delivery_arriving_late_changes_nothing(app, client, session, connected,
                                                           monkeypatch):  # fmt: skip
     # the events alone: no listing of the WABA afterwards
-    monkeypatch.setattr("portal.sync_jobs.refresh_wabas_named_in", lambda event: [])
+    monkeypatch.setattr("portal.jobs.sync.refresh_wabas_named_in", lambda event: [])
 
     def limit_event(limit: str, at: int) -> bytes:
         value = {"max_daily_conversations_per_business": limit, "max_phone_numbers_per_waba": 25}

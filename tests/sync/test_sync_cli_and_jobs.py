@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.jobs import enqueue
-from portal.sync_jobs import refresh_wabas_named_in
+from portal.jobs.sync import refresh_wabas_named_in
 from provisioning.channels import Channel
 from provisioning.events import WebhookEvent
 from provisioning.meta.models import MetaWhatsAppClient

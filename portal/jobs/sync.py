@@ -24,9 +24,10 @@ from provisioning.meta.sync import (
 )
 from provisioning.partners import Provider
 
-from .extensions import db
-from .jobs import enqueue, heartbeat_engine, job
-from .providers import provider_transport
+from ..extensions import db
+from ..providers import provider_transport
+from .provisioning import heartbeat_engine
+from .runner import enqueue
 
 
 def run_sync(
@@ -50,14 +51,12 @@ def run_sync(
         transport.close()
 
 
-@job("sync.quality", queue="sync", time_limit=3000)  # under the hourly interval
 def sync_quality(provider: str | None = None) -> list[int]:
     """Every provider's channels (or ``provider``'s); run again, it changes nothing."""
     providers = [Provider(provider)] if provider else None
     return [run.id for run in run_sync(providers)]
 
 
-@job("sync.meta_refreshes", queue="sweeps", retries=0, time_limit=60)  # the next tick
 def queue_meta_refreshes() -> int:
     """Hand out the WABAs Meta webhooks asked to list again, each at most once per
     ``META_REFRESH_SECONDS``: one ``sync.meta_wabas`` per company."""
@@ -68,7 +67,6 @@ def queue_meta_refreshes() -> int:
     return sum(len(ids) for ids in claimed.values())
 
 
-@job("sync.meta_wabas", queue="sync")
 def sync_meta_wabas(company_id: int, *client_ids: int) -> int:
     """One pass (one ``quality_sync_runs`` row) listing these clients' WABAs, one call per
     page of numbers each; then their asks are done."""

@@ -23,10 +23,9 @@ from flask import current_app
 from provisioning import health, mail
 from provisioning.db import utcnow
 
-from .extensions import db
-from .jobs import job
+from ..extensions import db
 
-log = logging.getLogger("portal.notify")
+log = logging.getLogger("portal.jobs.mail")
 
 
 class _DataAware:
@@ -65,7 +64,6 @@ def _connect(url: str) -> _SMTP | _SMTPS:
     return server
 
 
-@job("mail.send", queue="sweeps", time_limit=300.0)
 def send_mail() -> int:
     """Queue alert e-mails, then send pending messages; returns how many were sent."""
     config = current_app.config

@@ -1,7 +1,7 @@
 """Sign-in jobs: forgetting what is no longer needed.
 
 Password reset links and password change notices are e-mails like any other: they go
-out through the mail outbox and its job, ``mail.send`` (``portal/notify.py``).
+out through the mail outbox and its job, ``mail.send`` (``portal/jobs/mail.py``).
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from provisioning import login_throttle, password_resets, user_sessions
 from provisioning.db import utcnow
 
 from ..extensions import db
-from ..jobs import job
 
 
-@job("auth.purge", queue="sweeps", retries=0)
 def purge() -> dict[str, int]:
     """Delete forgotten throttle counters, long-gone sessions and dead reset links (the
     tables stay small however many e-mails and addresses are tried)."""

@@ -1,0 +1,39 @@
+"""Provisioning jobs: run one run, and resume the runs whose time has come."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import Engine
+
+from provisioning import runs
+
+from ..extensions import db
+from ..providers import provisioning_services
+from .runner import enqueue
+
+
+def heartbeat_engine() -> Engine | None:
+    """The engine a heartbeat renews a claim on (a connection of its own); None when the
+    session is bound to a single connection (the tests), which a second one cannot see."""
+    bind = db.session.get_bind()
+    return bind if isinstance(bind, Engine) else None
+
+
+def execute_run(run_id: int) -> runs.RunStatus:
+    """Run or resume one provisioning run (steps commit one by one, fenced by its lease)."""
+    return runs.execute(
+        db.session,
+        run_id,
+        db.session.commit,
+        provisioning_services(),
+        lease_seconds=current_app.config["RUN_LEASE_SECONDS"],
+        heartbeat=heartbeat_engine(),
+    )
+
+
+def resume_due_runs() -> int:
+    """Enqueue every unfinished run whose time has come (after a restart, or a wait)."""
+    ids = runs.due_runs(db.session)
+    for run_id in ids:
+        enqueue("provisioning.execute_run", run_id)
+    return len(ids)
