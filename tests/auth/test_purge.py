@@ -29,7 +29,7 @@ def test_old_counters_sessions_and_links_are_deleted_and_live_ones_kept(app, mak
     )
     session.commit()
 
-    with app.test_request_context():
+    with app.app_context():  # outside a request: queued at once
         enqueue("auth.purge")
     (counts,) = app.extensions["job_runner"].drain()
 
