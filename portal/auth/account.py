@@ -22,10 +22,8 @@ def _check_password(password: str) -> tuple[str, int] | None:
     try:
         authenticate(current_user.email, password)
     except accounts.LoginThrottled as exc:
-        db.session.rollback()
         return str(exc), 429
     except accounts.InvalidCredentials:
-        db.session.rollback()
         return "That is not your current password.", 400
     return None
 
@@ -49,7 +47,6 @@ def change_password():
     )
     session.clear()  # every session ended, this one too: carry on in a new one
     sign_in(user)
-    db.session.commit()
     enqueue("mail.send")  # the notice to the account's address
     flash("Your password is changed. Your other sessions are signed out.", "success")
     return redirect(url_for("account.sessions"))
@@ -73,7 +70,6 @@ def sessions():
             ended = user_sessions.end_some(
                 db.session, current_user.id, form.sessions.data or [], "ended by the user"
             )
-            db.session.commit()
             flash(f"{ended} session{'s' * (ended != 1)} signed out.", "success")
             return redirect(url_for("account.sessions"))
     elif form.is_submitted():

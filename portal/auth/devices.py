@@ -19,7 +19,10 @@ LIFETIME_SECONDS = 180 * 24 * 3600
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="login-device")
+    key = current_app.secret_key
+    if not key:
+        raise RuntimeError("device tokens are signed with SECRET_KEY, which is not set")
+    return URLSafeTimedSerializer(key, salt="login-device")
 
 
 def _account(email: str) -> str:

@@ -39,7 +39,6 @@ def forgot():
     try:
         login_throttle.reserve(db.session, login_throttle.reset_keys(request.remote_addr or "-"))
     except login_throttle.LoginThrottled as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         headers = {"Retry-After": str(exc.retry_after)}
         return render_template("auth/forgot_password.html", form=form), 429, headers
@@ -48,7 +47,6 @@ def forgot():
         form.email.data,
         link=lambda token: public_url("password_reset.open_link", token=token),
     )
-    db.session.commit()
     if queued is not None:
         enqueue("mail.send")
     flash(SENT, "info")
@@ -86,10 +84,8 @@ def choose():
             db.session, token, form.password.data, forgot_link=public_url("password_reset.forgot")
         )
     except InvalidResetLink as exc:  # spent by another tab a moment ago
-        db.session.rollback()
         session.pop(SESSION_KEY, None)
         return render_template("auth/reset_invalid.html", message=str(exc)), 404
-    db.session.commit()
     enqueue("mail.send")  # the notice to the account's address
     logout_user()
     session.clear()

@@ -33,17 +33,14 @@ def login():
     try:
         user = authenticate(form.email.data, form.password.data)
     except accounts.LoginThrottled as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         headers = {"Retry-After": str(exc.retry_after)}
         return render_template("auth/login.html", form=form), 429, headers
-    except accounts.InvalidCredentials as exc:
-        db.session.rollback()  # the attempt was counted (and committed) before the check
+    except accounts.InvalidCredentials as exc:  # the attempt is counted (checkpoint) all the same
         flash(str(exc), "error")
         return render_template("auth/login.html", form=form), 401
     session.clear()  # no session fixation: nothing from before sign-in carries over
     sign_in(user)
-    db.session.commit()
     response = redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
     remember_device(response, user.email)
     return response
@@ -54,7 +51,6 @@ def login():
 def logout():
     if current_user.is_authenticated:
         user_sessions.end(db.session, current_user.session_record, "signed out")
-        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -75,15 +71,12 @@ def accept_invitation(token: str):
         try:
             accounts.accept_invitation(db.session, token, form.password.data, forgot_link=forgot)
         except DomainError as exc:  # spent by another tab a moment ago
-            db.session.rollback()
             return render_template("invitations/invalid.html", message=str(exc)), 404
         if current_user.is_authenticated:  # someone else was signed in in this browser
             user_sessions.end(db.session, current_user.session_record, "signed out")
-        db.session.commit()
         logout_user()
         session.clear()
         sign_in(user)
-        db.session.commit()
         enqueue("mail.send")  # the notice, when the account had a password
         flash("Your password is set. Welcome!", "success")
         return redirect(url_for("auth.home"))

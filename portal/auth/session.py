@@ -18,6 +18,7 @@ from provisioning import accounts, user_sessions
 from provisioning.tenancy import User
 from provisioning.user_sessions import UserSession
 
+from ..boundary import checkpoint
 from ..extensions import db
 from .devices import device_for
 
@@ -49,7 +50,7 @@ def idle_timeout() -> dt.timedelta:
 
 
 def sign_in(user: User) -> None:
-    """Start a new server-side session for ``user`` (the caller commits).
+    """Start a new server-side session for ``user`` (committed with the request).
 
     The caller clears Flask's session first: nothing from before sign-in carries over.
     """
@@ -73,7 +74,7 @@ def authenticate(email: str, password: str) -> User:
             password,
             address=request.remote_addr or "-",
             device=device_for(email),
-            commit=db.session.commit,
+            commit=checkpoint,
         )
     except accounts.LoginThrottled:
         log.warning("sign-in throttled: %r from %s", email, request.remote_addr)
@@ -89,6 +90,6 @@ def load_user(token: str) -> SessionUser | None:
     record = user_sessions.resume(db.session, token, idle_timeout())
     if record is None:
         return None
-    if db.session.dirty:  # last seen moved on: keep it, whatever the view does next
-        db.session.commit()
+    if db.session.dirty:
+        checkpoint()  # last seen moved on: kept even when the view's answer rolls back
     return SessionUser(record.user, record, token)

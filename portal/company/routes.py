@@ -13,8 +13,10 @@ from provisioning.tenancy import Membership, Role, User, tenant_get, tenant_sele
 
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm, RoleForm
+from ..boundary import errors_go_to
 from ..extensions import db
 from ..flashes import flash_invitation_link
+from ..forms import form_errors
 from ..invitations.forms import InviteForm
 from ..jobs import enqueue
 from ..links import public_url
@@ -60,29 +62,22 @@ def team():
 
 
 @bp.route("/team/invite", methods=["POST"])
+@errors_go_to("company.team")
 @company_admin
 def team_invite():
     """Invite an address; the answer is the same whether it has an account or not."""
     form = InviteForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            flash("; ".join(errors), "error")
-        return redirect(team_url()), 303
+        raise DomainError(form_errors(form))
     mail_server = current_app.config.get("SMTP_URL")
     if not mail_server and current_app.config["PORTAL_ENV"] == "production":
-        flash("Invitations are sent by e-mail: the platform has no mail server (SMTP_URL).",
-              "error")  # fmt: skip
-        return redirect(team_url()), 303
-    try:
-        invitation, token = invitations.invite(
-            db.session, actor(), g.company, form.email.data, Role(form.role.data),
-            link=lambda token: public_url("invitations.accept", token=token),
-        )  # fmt: skip
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(team_url()), 303
-    db.session.commit()
+        raise DomainError(
+            "Invitations are sent by e-mail: the platform has no mail server (SMTP_URL)."
+        )
+    invitation, token = invitations.invite(
+        db.session, actor(), g.company, form.email.data, Role(form.role.data),
+        link=lambda token: public_url("invitations.accept", token=token),
+    )  # fmt: skip
     enqueue("mail.send")
     flash(f"Invitation sent to {invitation.email}. It stays pending until they accept it.",
           "success")  # fmt: skip
@@ -92,51 +87,39 @@ def team_invite():
 
 
 @bp.route("/team/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@errors_go_to("company.team")
 @company_admin
 def team_invitation_revoke(invitation_id: int):
     invitation = tenant_get(db.session, CompanyInvitation, g.company.id, invitation_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            invitations.revoke(db.session, actor(), invitation)
-        except DomainError as exc:
-            flash(str(exc), "error")
-            return redirect(team_url()), 303
-        db.session.commit()
+        invitations.revoke(db.session, actor(), invitation)
         flash(f"The invitation of {invitation.email} is revoked.", "success")
     return redirect(team_url())
 
 
 @bp.route("/team/<int:membership_id>/role", methods=["POST"])
+@errors_go_to("company.team")
 @company_admin
 def team_role(membership_id: int):
     membership = tenant_get(db.session, Membership, g.company.id, membership_id)
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose a valid role.", "error")
-        return redirect(team_url()), 303
-    try:
-        _guard_last_admin(membership, Role(form.role.data))
-    except DomainError as exc:
-        flash(str(exc), "error")
-        return redirect(team_url()), 303
-    accounts.set_membership(db.session, actor(), membership.user, g.company, Role(form.role.data))
-    db.session.commit()
-    flash(f"{membership.user.email} is now {Role(form.role.data).label}.", "success")
+        raise DomainError("Choose a valid role.")
+    role = Role(form.role.data)
+    _guard_last_admin(membership, role)
+    accounts.set_membership(db.session, actor(), membership.user, g.company, role)
+    flash(f"{membership.user.email} is now {role.label}.", "success")
     return redirect(team_url())
 
 
 @bp.route("/team/<int:membership_id>/deactivate", methods=["POST"])
+@errors_go_to("company.team")
 @company_admin
 def team_deactivate(membership_id: int):
     membership = tenant_get(db.session, Membership, g.company.id, membership_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            _guard_last_admin(membership, None)
-        except DomainError as exc:
-            flash(str(exc), "error")
-            return redirect(team_url()), 303
+        _guard_last_admin(membership, None)
         accounts.deactivate_membership(db.session, actor(), membership)
-        db.session.commit()
         flash(f"{membership.user.email} no longer has access.", "success")
     return redirect(team_url())
 

@@ -13,7 +13,6 @@ from flask_login import current_user
 
 from provisioning import invitations
 from provisioning.errors import DomainError
-from provisioning.tenancy import User
 
 from ..access import public
 from ..admin.forms import ConfirmForm
@@ -52,11 +51,9 @@ def _new_account(token: str, invitation: invitations.CompanyInvitation):
             invitations.accept_new_account(
                 db.session, token, form.name.data or "", form.password.data
             )
-        except DomainError as exc:
-            db.session.rollback()
+        except DomainError as exc:  # shown on the form, which keeps what was typed
             form.password.errors = [*form.password.errors, str(exc)]
         else:
-            db.session.commit()
             flash(f"Your account is ready and you joined {invitation.company.name}: sign in.",
                   "success")  # fmt: skip
             return redirect(url_for("auth.login"))
@@ -69,12 +66,7 @@ def _new_account(token: str, invitation: invitations.CompanyInvitation):
 def _confirm(token: str, invitation: invitations.CompanyInvitation):
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            invitations.accept(db.session, token, db.session.get(User, current_user.id))
-        except DomainError as exc:
-            db.session.rollback()
-            return render_template("invitations/invalid.html", message=str(exc)), 400
-        db.session.commit()
+        invitations.accept(db.session, token, current_user.user)
         flash(f"You joined {invitation.company.name} as {invitation.role.label}.", "success")
         return redirect(url_for("company.dashboard", company=invitation.company.slug))
     status = 400 if request.method == "POST" else 200

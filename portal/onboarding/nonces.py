@@ -16,22 +16,17 @@ from ..extensions import db
 
 now = utcnow  # the clock tests move
 
-__all__ = ["LaunchRefused", "burn", "issue", "launch_result", "spend"]
+__all__ = ["LaunchRefused", "issue", "launch_result", "spend"]
 
 
 def issue(company_id: int, provider: str) -> str:
-    """A fresh nonce for one launch (the caller commits)."""
+    """A fresh nonce for one launch (committed with the request)."""
     return launches.issue(db.session, company_id, provider, current_user.id, now())
 
 
 def spend(nonce: object, company_id: int, provider: str) -> None:
     """Spend the current user's launch in this transaction, or ``LaunchRefused``."""
     launches.spend(db.session, nonce, company_id, provider, current_user.id, now())
-
-
-def burn(nonce: str) -> None:
-    """After a refused completion: the launch is spent all the same (the caller commits)."""
-    launches.burn(db.session, nonce, now())
 
 
 def launch_result(body: object, company_id: int, provider: str) -> dict:

@@ -22,6 +22,7 @@ from provisioning.partners import Provider
 from provisioning.tenancy import Company, Role
 
 from ..access import actor, signed_in
+from ..boundary import checkpoint
 from ..extensions import db
 from ..jobs import enqueue
 from ..providers import required_configuration
@@ -53,7 +54,7 @@ def _complete_return() -> runs.ProvisioningRun:
     if launch is None or launch.user_id != current_user.id:
         raise DomainError(UNKNOWN)
     company = db.session.get(Company, launch.company_id)
-    if not _is_admin(company):
+    if company is None or not _is_admin(company):
         raise DomainError(UNKNOWN)
 
     def start(state_nonce: str) -> runs.ProvisioningRun:
@@ -64,15 +65,15 @@ def _complete_return() -> runs.ProvisioningRun:
         return run.context.get("client_id") == request.args.get("client")
 
     run, new = repeats.complete_once(
-        state, company.id, Provider.DIALOG360, start, is_same=same_return
+        state, company.id, Provider.DIALOG360, start, durable=checkpoint, is_same=same_return
     )
     if new:
         enqueue("provisioning.execute_run", run.id)
     return run
 
 
-def _is_admin(company: Company | None) -> bool:
-    if company is None or not company.is_active:
+def _is_admin(company: Company) -> bool:
+    if not company.is_active:
         return False
     return current_user.is_platform_admin or current_user.role_in(company.id) is Role.ADMIN
 

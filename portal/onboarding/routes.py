@@ -21,7 +21,6 @@ from provisioning.dialog360 import hub
 from provisioning.dialog360 import messaging as d360_messaging
 from provisioning.dialog360 import states as d360_states
 from provisioning.dialog360.models import Dialog360Channel
-from provisioning.errors import DomainError
 from provisioning.onboarding_events import record_embedded_signup
 from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun
@@ -29,6 +28,7 @@ from provisioning.tenancy import tenant_get, tenant_select
 
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
+from ..boundary import checkpoint, errors_go_to
 from ..extensions import db
 from ..jobs import enqueue
 from ..providers import partner_configuration, required_configuration, unavailable_message
@@ -54,9 +54,7 @@ def connect_meta():
 def launch_meta():
     """A fresh state nonce for one popup launch."""
     required_configuration(Provider.META)
-    state = nonces.issue(g.company.id, Provider.META)
-    db.session.commit()
-    return jsonify(state=state)
+    return jsonify(state=nonces.issue(g.company.id, Provider.META))
 
 
 @bp.route("/connect/meta/complete", methods=["POST"])
@@ -69,10 +67,7 @@ def complete_meta():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error="Send the signup result as JSON."), 400
-    try:
-        run = _start_meta_run(body)
-    except DomainError as exc:
-        return jsonify(error=str(exc)), 400
+    run = _start_meta_run(body)
     return jsonify(run_url=url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
 
 
@@ -92,7 +87,9 @@ def _start_meta_run(body: dict) -> ProvisioningRun:
             state_nonce=state_nonce,
         )
 
-    run, new = repeats.complete_once(body.get("state"), g.company.id, Provider.META, start)
+    run, new = repeats.complete_once(
+        body.get("state"), g.company.id, Provider.META, start, durable=checkpoint
+    )
     if new and not run.status.finished and run.status is not runs.RunStatus.FAILED:
         enqueue("provisioning.execute_run", run.id)
     return run
@@ -121,7 +118,6 @@ def launch_dialog360():
         email=current_user.email,
         name=current_user.name or g.company.name,
     )
-    db.session.commit()
     return jsonify(state=state, url=url)
 
 
@@ -133,16 +129,12 @@ def run_detail(run_id: int):
 
 
 @bp.route("/runs/<int:run_id>/retry", methods=["POST"])
+@errors_go_to("onboarding.run_detail")
 @company_admin
 def run_retry(run_id: int):
     run = tenant_get(db.session, ProvisioningRun, g.company.id, run_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            runs.retry(db.session, actor(), run)
-        except DomainError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))
-        db.session.commit()
+        runs.retry(db.session, actor(), run)
         enqueue("provisioning.execute_run", run.id)
         flash("Retrying from the failed step.", "info")
     return redirect(url_for("onboarding.run_detail", company=g.company.slug, run_id=run.id))

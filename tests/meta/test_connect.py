@@ -9,10 +9,13 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
+from portal.boundary import message_of, status_of
 from portal.demo import META_APP
 from portal.onboarding import nonces
 from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
+from provisioning.errors import DomainError, Unreachable
+from provisioning.launches import OnboardingLaunch
 from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
 from provisioning.tenancy import Role
@@ -117,6 +120,31 @@ def test_launch_nonces_are_kept_server_side_as_hashes(client, auth, sandbox, acm
     assert row.nonce_hash == digest(state) and row.spent_at is None
     cookie = client.get_cookie("portal_session", domain="portal.test").value
     assert state not in cookie  # nothing about the launch rides in the cookie
+
+
+@pytest.mark.parametrize(
+    "failure", [DomainError("The signup is incomplete."), Unreachable("meta", "no answer")]
+)
+def test_a_launch_stays_spent_whatever_its_completion_raises(
+    client, auth, sandbox, acme, session, monkeypatch, failure
+):
+    """A launch serves one completion: a refused or failed one spends it all the same."""
+    company, admin, _ = acme
+    auth.login(admin)
+    state, token = launch(client, company)
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr("portal.onboarding.routes.record_embedded_signup", fail)
+    refused = complete(client, company, token, state=state)
+    assert refused.status_code == status_of(failure)
+    assert refused.get_json() == {"error": message_of(failure)}
+    assert session.scalars(select(OnboardingLaunch)).one().spent_at is not None
+    assert session.scalars(select(ProvisioningRun)).all() == []
+    monkeypatch.undo()
+    again = complete(client, company, token, state=state)
+    assert again.status_code == 400 and "already used" in again.get_json()["error"]
 
 
 def test_an_old_session_cookie_cannot_replay_a_spent_nonce(client, auth, sandbox, acme, session):
