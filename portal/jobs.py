@@ -184,6 +184,29 @@ APPLIERS = {
 }
 
 
+PENDING_BATCHES = 10  # batches of 100 events per run; then the job goes on in another run
+
+
+@job("webhooks.apply_pending", queue="webhooks", retries=0, time_limit=60)
+def apply_pending_events() -> int:
+    """Apply the stored events no job has taken yet, oldest first: ingest wakes this job
+    (a wake-up, not a job per event), and it runs periodically in case a wake-up was
+    lost. Returns how many it applied."""
+    from provisioning.events import claim_pending
+
+    applied = 0
+    for _ in range(PENDING_BATCHES):
+        claimed = claim_pending(db.session)
+        db.session.commit()
+        for event_id, provider in claimed:
+            JOBS[APPLIERS[provider.value]](event_id)
+        applied += len(claimed)
+        if not claimed:
+            return applied
+    enqueue("webhooks.apply_pending")  # more are waiting: go on in a run of its own
+    return applied
+
+
 @job("webhooks.retry_failed", queue="sweeps", retries=0, time_limit=60)
 def retry_failed_events() -> int:
     """Queue stored events that are due: failed ones past their backoff, and ones whose
@@ -238,6 +261,7 @@ def apply_twilio_events(event_id: int) -> list[int]:
 PERIODIC: dict[str, str] = {
     "provisioning.resume_due_runs": "JOB_POLL_SECONDS",
     "webhooks.retry_failed": "JOB_POLL_SECONDS",
+    "webhooks.apply_pending": "JOB_POLL_SECONDS",
     "mail.send": "JOB_POLL_SECONDS",
     "auth.purge": "AUTH_PURGE_SECONDS",
     "sync.meta_refreshes": "JOB_POLL_SECONDS",

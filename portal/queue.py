@@ -60,12 +60,20 @@ class CeleryRunner:
         self._lock = threading.Lock()
         self._outbox: queue.Queue[tuple[str, tuple[Any, ...]]] | None = None
         self._pid: int | None = None
+        self._waiting: set[tuple[str, tuple[Any, ...]]] = set()  # handed over, not yet sent
 
     def enqueue(self, name: str, *args: Any) -> None:
-        """Hand the job to the publisher and return at once (the caller has committed)."""
+        """Hand the job to the publisher and return at once (the caller has committed).
+        The same job still waiting for the publisher is not handed over twice."""
+        outbox = self._publisher()
+        with self._lock:
+            if (name, args) in self._waiting:
+                return
+            self._waiting.add((name, args))
         try:
-            self._publisher().put_nowait((name, args))
+            outbox.put_nowait((name, args))
         except queue.Full:
+            self._waiting.discard((name, args))
             log.error(
                 "job %s%r not queued: %d jobs already wait for the broker; the sweeps "
                 "deliver it", name, args, OUTBOX_SIZE,
@@ -96,6 +104,7 @@ class CeleryRunner:
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked process: a thread of its own
                 self._outbox = queue.Queue(OUTBOX_SIZE)
+                self._waiting = set()
                 self._pid = os.getpid()
                 threading.Thread(
                     target=self._publish_forever, args=(self._outbox,),
@@ -107,6 +116,8 @@ class CeleryRunner:
     def _publish_forever(self, outbox: queue.Queue[tuple[str, tuple[Any, ...]]]) -> None:
         while True:
             name, args = outbox.get()
+            with self._lock:  # from now on, the same job handed over is sent again
+                self._waiting.discard((name, args))
             try:
                 self.publish(name, args)
             finally:

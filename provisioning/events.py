@@ -11,9 +11,25 @@ import datetime as dt
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    ForeignKey,
+    Index,
+    Insert,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -25,7 +41,14 @@ from .partners import Provider
 
 class WebhookEvent(Base):
     __tablename__ = "webhook_events"
-    __table_args__ = (UniqueConstraint("provider", "dedupe_key"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "dedupe_key"),
+        # the events not yet applied, in arrival order: what the apply job claims
+        Index(
+            "ix_webhook_events_pending", "id",
+            postgresql_where=text("processed_at IS NULL"), sqlite_where=text("processed_at IS NULL"),
+        ),  # fmt: skip
+    )
 
     id: Mapped[intpk]
     provider: Mapped[Provider] = mapped_column(enum_column(Provider))
@@ -46,10 +69,58 @@ class WebhookEvent(Base):
 
 # INSERT ... ON CONFLICT DO NOTHING RETURNING: a duplicate costs no extra round trip.
 INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+_COLUMNS = WebhookEvent.__table__.c
 
 
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A verified delivery, ready to store.
+
+    ``processed`` marks an event that needs no application (kept for later use);
+    ``company_id`` names the company whose endpoint received it.
+    """
+
+    provider: Provider
+    dedupe_key: str
+    event_type: str
+    body: bytes = field(repr=False)
+    processed: bool = False
+    company_id: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "provider": self.provider,
+            "dedupe_key": _storable(self.dedupe_key)[:128],
+            "event_type": _storable(self.event_type)[:80],
+            "payload": _storable(self.body.decode("utf-8", "replace")),
+            "received_at": now,
+            "attempts": 1 if self.processed else 0,
+            "processed_at": now if self.processed else None,
+            "company_id": self.company_id,
+        }
+
+
+def insert_event(
+    dialect: str, event: NewEvent, only_while: ColumnElement[bool] | None = None
+) -> Insert:
+    """One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of ``event``. With
+    ``only_while`` the row is inserted only while that condition holds, in the same
+    statement (``INSERT ... SELECT ... WHERE``): a secret's row still unchanged."""
+    insert = INSERTS[dialect](WebhookEvent)
+    values = event.values()
+    if only_while is None:
+        statement = insert.values(**values)
+    else:
+        row = select(*(literal(v, _COLUMNS[k].type) for k, v in values.items()))
+        statement = insert.from_select(list(values), row.where(only_while))
+    return statement.on_conflict_do_nothing(index_elements=["provider", "dedupe_key"]).returning(
+        WebhookEvent.id
+    )
 
 
 def store_event(
@@ -62,29 +133,31 @@ def store_event(
     processed: bool = False,
     company_id: int | None = None,
 ) -> int | None:
-    """Store a delivery in one statement: its id, or None when it was stored before.
+    """Store a delivery in one statement: its id, or None when it was stored before
+    (flushed with the caller's transaction)."""
+    event = NewEvent(provider, dedupe_key, event_type, body, processed, company_id)
+    return session.scalar(insert_event(session.get_bind().dialect.name, event))
 
-    ``processed`` stores an event that needs no application (kept for later use);
-    ``company_id`` names the company whose endpoint received it.
+
+def store_committed(session: Session, statement: Insert) -> int | None:
+    """Run an event's INSERT as the request's one commit; the returned id, or None.
+
+    On an engine (production) it runs on a pooled connection of its own, on PostgreSQL
+    in autocommit mode: the INSERT is its own transaction, one round trip, durable when
+    it returns. A session bound to one connection (the tests' savepoints) runs it in its
+    transaction and commits that.
     """
-    insert = INSERTS[session.get_bind().dialect.name]
-    now = utcnow()
-    statement = (
-        insert(WebhookEvent)
-        .values(
-            provider=provider,
-            dedupe_key=_storable(dedupe_key)[:128],
-            event_type=_storable(event_type)[:80],
-            payload=_storable(body.decode("utf-8", "replace")),
-            received_at=now,
-            attempts=1 if processed else 0,
-            processed_at=now if processed else None,
-            company_id=company_id,
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-        .returning(WebhookEvent.id)
-    )
-    return session.scalar(statement)
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        event_id = session.scalar(statement)
+        session.commit()
+        return event_id
+    with bind.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        event_id = connection.scalar(statement)
+        connection.commit()  # SQLite: ends the write BEGIN IMMEDIATE opened; PG: no-op
+    return event_id
 
 
 def _storable(text: str) -> str:
@@ -128,6 +201,33 @@ def due_retries(session: Session, limit: int = 100, stale_after: int = 60) -> li
             .limit(limit)
         )
     )
+
+
+def claim_pending(session: Session, limit: int = 100) -> list[tuple[int, Provider]]:
+    """Hand out up to ``limit`` stored events that no job has taken yet, oldest first:
+    (id, provider) of each. They are handed out for ``REDELIVER_AFTER`` seconds (the
+    sweep sends one again if it is still not applied then); a worker claiming at the same
+    time takes other ones (PostgreSQL: ``SKIP LOCKED``; SQLite writes one at a time)."""
+    untaken = (
+        WebhookEvent.processed_at.is_(None),
+        WebhookEvent.attempts == 0,
+        WebhookEvent.next_attempt_at.is_(None),
+    )
+    oldest = (
+        select(WebhookEvent.id)
+        .where(*untaken)
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(oldest.scalar_subquery()), *untaken)
+        .values(next_attempt_at=utcnow() + dt.timedelta(seconds=REDELIVER_AFTER))
+        .returning(WebhookEvent.id, WebhookEvent.provider)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((event_id, provider) for event_id, provider in claimed)
 
 
 def postpone(session: Session, ids: list[int], seconds: float = REDELIVER_AFTER) -> None:

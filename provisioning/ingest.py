@@ -1,0 +1,133 @@
+"""Webhook ingest: verify with a secret cached per process, store in one INSERT.
+
+A webhook's secret is read and decrypted once per process and kept with the version of
+the row it came from (:class:`Secret`). The event's INSERT stores it only while that row
+still has that version (one statement, ``INSERT ... SELECT ... WHERE EXISTS``), so a
+secret rotated by an admin takes effect at once: the INSERT stores nothing, the secret
+is read again and the delivery is checked again with the new one. A delivery that does
+not verify with the cached secret is checked again with a freshly read one (it may be
+signed with a secret rotated a moment ago). A cached hit costs no lookup and no decrypt:
+the signature check, then the INSERT, which is the request's one commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Text, exists, select, type_coerce
+from sqlalchemy.orm import Session
+
+from .events import NewEvent, insert_event, store_committed
+from .partners import Environment, PartnerConfiguration, Provider
+
+ATTEMPTS = 3  # a secret rotated this many times during one request: refused, sent again
+
+
+class Unverified(Exception):
+    """The delivery is not signed with the current secret: 403."""
+
+
+class Unconfigured(Unverified):
+    """There is no secret to verify it with (no configuration, unknown account)."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """Values read (and decrypted) from one row, equal to another read of the same row
+    at the same version; ``unchanged`` holds while the row still has that version."""
+
+    version: Hashable
+    values: Mapping[str, str] = field(compare=False, repr=False)
+    unchanged: ColumnElement[bool] = field(compare=False, repr=False)
+    company_id: int | None = field(default=None, compare=False)
+
+    def value(self, name: str) -> str:
+        return self.values.get(name) or ""
+
+
+Loader = Callable[[Session], Secret | None]
+
+
+class SecretCache:
+    """Secrets by name, kept for the life of the process and read again when a delivery
+    does not verify with one or its row changed. Only secrets that exist are kept."""
+
+    def __init__(self) -> None:
+        self._secrets: dict[Hashable, Secret] = {}
+
+    def get(self, session: Session, name: Hashable, load: Loader, fresh: bool = False):
+        if not fresh and (secret := self._secrets.get(name)) is not None:
+            return secret
+        secret = load(session)
+        if secret is None:
+            self._secrets.pop(name, None)
+        else:
+            self._secrets[name] = secret
+        return secret
+
+    def clear(self) -> None:
+        self._secrets.clear()
+
+
+SECRETS = SecretCache()
+
+
+def ingest_delivery(
+    session: Session,
+    name: Hashable,
+    load: Loader,
+    verify: Callable[[Secret], bool],
+    event: Callable[[Secret], NewEvent],
+    cache: SecretCache = SECRETS,
+) -> int | None:
+    """Verify a delivery with the secret ``name`` (read by ``load``) and store
+    ``event(secret)``: its id, or None when it was stored before. Raises
+    :class:`Unverified`; ``event`` may raise ``DomainError`` (a malformed body)."""
+    secret = cache.get(session, name, load)
+    if secret is None or not verify(secret):
+        secret = _verified(session, name, load, verify, cache)
+    dialect = session.get_bind().dialect.name
+    for _ in range(ATTEMPTS):
+        stored = store_committed(session, insert_event(dialect, event(secret), secret.unchanged))
+        if stored is not None:
+            return stored
+        current = cache.get(session, name, load, fresh=True)
+        if current == secret:
+            return None  # the row is as it was: the event was stored before
+        secret = _verified(session, name, load, verify, cache, current)
+    raise Unverified(f"{name!r} changed {ATTEMPTS} times while a delivery was stored")
+
+
+def _verified(session, name, load, verify, cache, secret: Secret | None = None) -> Secret:
+    secret = secret or cache.get(session, name, load, fresh=True)
+    if secret is None:
+        raise Unconfigured(f"there is no secret {name!r}")
+    if not verify(secret):
+        raise Unverified(f"the delivery is not signed with the current secret of {name!r}")
+    return secret
+
+
+def configuration_secret(provider: Provider, environment: Environment | str) -> Loader:
+    """Load the settings and secrets of ``provider``'s configuration in ``environment``
+    (active or deactivated: webhooks are still taken while it is deactivated)."""
+    table = PartnerConfiguration
+    sealed = type_coerce(table.secrets, Text)  # the ciphertext: a new nonce on every write
+
+    def load(session: Session) -> Secret | None:
+        row = session.execute(
+            select(
+                table.id, table.version, table.settings, table.secrets, sealed.label("sealed")
+            ).where(table.provider == provider, table.environment == environment)
+        ).one_or_none()
+        if row is None:
+            return None
+        # The version follows every update; the ciphertext also tells a row deleted and
+        # created again under the same id (SQLite may reuse it) from the one cached.
+        version = (row.id, row.version, row.sealed)
+        unchanged = exists().where(
+            table.id == row.id, table.version == row.version, sealed == row.sealed
+        )
+        return Secret(version, {**(row.settings or {}), **(row.secrets or {})}, unchanged)
+
+    return load
