@@ -97,7 +97,7 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
     config: dict[str, Any] = {
         "PORTAL_ENV": mode,
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {},  # no pre-ping per checkout: a lost connection fails once, then the pool renews
+        "SQLALCHEMY_ENGINE_OPTIONS": {},  # no pre-ping per checkout (a lost one fails once)
         "SECRET_KEY": env.get("SECRET_KEY"),
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
         "ENCRYPTION_KEYRING_FILE": env.get("ENCRYPTION_KEYRING_FILE"),

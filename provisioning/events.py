@@ -38,16 +38,15 @@ from . import audit
 from .db import Base, enum_column, intpk, utcnow
 from .partners import Provider
 
+PENDING = text("processed_at IS NULL")
+
 
 class WebhookEvent(Base):
     __tablename__ = "webhook_events"
     __table_args__ = (
         UniqueConstraint("provider", "dedupe_key"),
         # the events not yet applied, in arrival order: what the apply job claims
-        Index(
-            "ix_webhook_events_pending", "id",
-            postgresql_where=text("processed_at IS NULL"), sqlite_where=text("processed_at IS NULL"),
-        ),  # fmt: skip
+        Index("ix_webhook_events_pending", "id", postgresql_where=PENDING, sqlite_where=PENDING),
     )
 
     id: Mapped[intpk]
