@@ -10,7 +10,7 @@ Popups and full-page redirects to a provider are navigations, which CSP does not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -102,15 +102,19 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        config = current_app.config
         view = current_app.view_functions.get(request.endpoint or "")
-        kind = getattr(view, "connect_page", None)
-        headers = response.headers
-        headers["Content-Security-Policy"] = content_security_policy(config, kind)
-        headers["X-Frame-Options"] = "DENY"
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = CONNECT_REFERRER if kind else PAGE_REFERRER
-        if config["HSTS_SECONDS"]:
-            hsts = f"max-age={config['HSTS_SECONDS']}; includeSubDomains"
-            headers["Strict-Transport-Security"] = hsts
+        stamp(response.headers, current_app.config, getattr(view, "connect_page", None))
         return response
+
+
+def stamp(headers: MutableMapping[str, str], config: Mapping[str, Any], kind: str | None) -> None:
+    """Set the security headers of a response to a page of ``kind`` (``connect_page``'s
+    mark, or None) on ``headers``."""
+    headers["Content-Security-Policy"] = content_security_policy(config, kind)
+    headers["X-Frame-Options"] = "DENY"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = CONNECT_REFERRER if kind else PAGE_REFERRER
+    if config["HSTS_SECONDS"]:
+        headers["Strict-Transport-Security"] = (
+            f"max-age={config['HSTS_SECONDS']}; includeSubDomains"
+        )
