@@ -24,7 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
-    literal,
+    bindparam,
     or_,
     select,
     text,
@@ -104,22 +104,36 @@ class NewEvent:
         }
 
 
-def insert_event(
-    dialect: str, event: NewEvent, only_while: ColumnElement[bool] | None = None
-) -> Insert:
-    """One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of ``event``. With
-    ``only_while`` the row is inserted only while that condition holds, in the same
-    statement (``INSERT ... SELECT ... WHERE``): a secret's row still unchanged."""
-    insert = INSERTS[dialect](WebhookEvent)
-    values = event.values()
-    if only_while is None:
-        statement = insert.values(**values)
-    else:
-        row = select(*(literal(v, _COLUMNS[k].type) for k, v in values.items()))
-        statement = insert.from_select(list(values), row.where(only_while))
-    return statement.on_conflict_do_nothing(index_elements=["provider", "dedupe_key"]).returning(
-        WebhookEvent.id
-    )
+def insert_event(dialect: str, only_while: ColumnElement[bool] | None = None) -> Insert:
+    """The ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of an event, built once per
+    dialect and condition; its parameters are :func:`event_params`. With ``only_while``
+    (a condition with bound parameters of its own) the row is inserted only while the
+    condition holds, in the same statement (``INSERT ... SELECT ... WHERE``): a secret's
+    row still unchanged."""
+    key = (dialect, only_while)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        params = {name: bindparam(f"ev_{name}", type_=_COLUMNS[name].type) for name in _FIELDS}
+        insert = INSERTS[dialect](WebhookEvent.__table__)  # Core: the session runs it as is
+        if only_while is None:
+            insert = insert.values(params)
+        else:
+            insert = insert.from_select(list(params), select(*params.values()).where(only_while))
+        statement = _STATEMENTS[key] = insert.on_conflict_do_nothing(
+            index_elements=["provider", "dedupe_key"]
+        ).returning(_COLUMNS.id)
+    return statement
+
+
+def event_params(event: NewEvent) -> dict[str, Any]:
+    return {f"ev_{name}": value for name, value in event.values().items()}
+
+
+_FIELDS = (
+    "provider", "dedupe_key", "event_type", "payload", "received_at", "attempts",
+    "processed_at", "company_id",
+)  # fmt: skip
+_STATEMENTS: dict[tuple[str, Any], Insert] = {}
 
 
 def store_event(
@@ -135,10 +149,10 @@ def store_event(
     """Store a delivery in one statement: its id, or None when it was stored before
     (flushed with the caller's transaction)."""
     event = NewEvent(provider, dedupe_key, event_type, body, processed, company_id)
-    return session.scalar(insert_event(session.get_bind().dialect.name, event))
+    return session.scalar(insert_event(session.get_bind().dialect.name), event_params(event))
 
 
-def store_committed(session: Session, statement: Insert) -> int | None:
+def store_committed(session: Session, statement: Insert, params: dict[str, Any]) -> int | None:
     """Run an event's INSERT as the request's one commit; the returned id, or None.
 
     On an engine (production) it runs on a pooled connection of its own, on PostgreSQL
@@ -148,13 +162,13 @@ def store_committed(session: Session, statement: Insert) -> int | None:
     """
     bind = session.get_bind()
     if not isinstance(bind, Engine):
-        event_id = session.scalar(statement)
+        event_id = session.scalar(statement, params)
         session.commit()
         return event_id
     with bind.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execution_options(isolation_level="AUTOCOMMIT")
-        event_id = connection.scalar(statement)
+        event_id = connection.scalar(statement, params)
         connection.commit()  # SQLite: ends the write BEGIN IMMEDIATE opened; PG: no-op
     return event_id
 

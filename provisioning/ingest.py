@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, Text, exists, select, type_coerce
+from sqlalchemy import ColumnElement, Text, bindparam, exists, select, type_coerce
 from sqlalchemy.orm import Session
 
-from .events import NewEvent, insert_event, store_committed
+from .events import NewEvent, event_params, insert_event, store_committed
 from .partners import Environment, PartnerConfiguration, Provider
 
 ATTEMPTS = 3  # a secret rotated this many times during one request: refused, sent again
@@ -40,6 +41,7 @@ class Secret:
     version: Hashable
     values: Mapping[str, str] = field(compare=False, repr=False)
     unchanged: ColumnElement[bool] = field(compare=False, repr=False)
+    params: Mapping[str, Any] = field(compare=False, repr=False)  # ``unchanged``'s
     company_id: int | None = field(default=None, compare=False)
 
     def value(self, name: str) -> str:
@@ -89,7 +91,10 @@ def ingest_delivery(
         secret = _verified(session, name, load, verify, cache)
     dialect = session.get_bind().dialect.name
     for _ in range(ATTEMPTS):
-        stored = store_committed(session, insert_event(dialect, event(secret), secret.unchanged))
+        statement = insert_event(dialect, secret.unchanged)
+        stored = store_committed(
+            session, statement, {**event_params(event(secret)), **secret.params}
+        )
         if stored is not None:
             return stored
         current = cache.get(session, name, load, fresh=True)
@@ -108,26 +113,32 @@ def _verified(session, name, load, verify, cache, secret: Secret | None = None) 
     return secret
 
 
+_CONFIG = PartnerConfiguration
+_SEALED = type_coerce(_CONFIG.secrets, Text)  # the ciphertext: a new nonce on every write
+# The version follows every update; the ciphertext also tells a row deleted and created
+# again under the same id (SQLite may reuse it) from the one cached.
+CONFIGURATION_UNCHANGED = exists().where(
+    _CONFIG.id == bindparam("secret_id"),
+    _CONFIG.version == bindparam("secret_version"),
+    bindparam("secret_sealed") == _SEALED,
+)
+
+
 def configuration_secret(provider: Provider, environment: Environment | str) -> Loader:
     """Load the settings and secrets of ``provider``'s configuration in ``environment``
     (active or deactivated: webhooks are still taken while it is deactivated)."""
-    table = PartnerConfiguration
-    sealed = type_coerce(table.secrets, Text)  # the ciphertext: a new nonce on every write
 
     def load(session: Session) -> Secret | None:
         row = session.execute(
             select(
-                table.id, table.version, table.settings, table.secrets, sealed.label("sealed")
-            ).where(table.provider == provider, table.environment == environment)
-        ).one_or_none()
+                _CONFIG.id, _CONFIG.version, _CONFIG.settings, _CONFIG.secrets,
+                _SEALED.label("sealed"),
+            ).where(_CONFIG.provider == provider, _CONFIG.environment == environment)
+        ).one_or_none()  # fmt: skip
         if row is None:
             return None
-        # The version follows every update; the ciphertext also tells a row deleted and
-        # created again under the same id (SQLite may reuse it) from the one cached.
-        version = (row.id, row.version, row.sealed)
-        unchanged = exists().where(
-            table.id == row.id, table.version == row.version, sealed == row.sealed
-        )
-        return Secret(version, {**(row.settings or {}), **(row.secrets or {})}, unchanged)
+        params = {"secret_id": row.id, "secret_version": row.version, "secret_sealed": row.sealed}
+        values = {**(row.settings or {}), **(row.secrets or {})}
+        return Secret(tuple(params.values()), values, CONFIGURATION_UNCHANGED, params)
 
     return load

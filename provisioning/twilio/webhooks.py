@@ -16,7 +16,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import Text, exists, select, type_coerce
+from sqlalchemy import Text, bindparam, exists, select, type_coerce
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
@@ -121,10 +121,15 @@ def account_secret(account_sid: str, environment: Environment | str) -> Loader:
     return load
 
 
+_SEALED = type_coerce(TwilioSubaccount.auth_token, Text)
+# A subaccount's token is versioned by its ciphertext: any change of the token changes it.
+SUBACCOUNT_UNCHANGED = exists().where(
+    TwilioSubaccount.id == bindparam("secret_id"), bindparam("secret_sealed") == _SEALED
+)
+
+
 def _subaccount_secret(which: Any) -> Loader:
-    """A subaccount's auth token, versioned by its ciphertext (any change of the token
-    changes it)."""
-    sealed = type_coerce(TwilioSubaccount.auth_token, Text)
+    """The auth token of the subaccount ``which`` selects."""
 
     def load(session: Session) -> Secret | None:
         row = session.execute(
@@ -132,14 +137,14 @@ def _subaccount_secret(which: Any) -> Loader:
                 TwilioSubaccount.id,
                 TwilioSubaccount.company_id,
                 TwilioSubaccount.auth_token,
-                sealed.label("sealed"),
+                _SEALED.label("sealed"),
             ).where(which)
         ).first()
         if row is None or not row.auth_token:
             return None
-        unchanged = exists().where(TwilioSubaccount.id == row.id, sealed == row.sealed)
-        return Secret(("twilio_subaccounts", row.id, row.sealed),
-                      {"auth_token": row.auth_token}, unchanged, row.company_id)  # fmt: skip
+        params = {"secret_id": row.id, "secret_sealed": row.sealed}
+        return Secret(("twilio_subaccounts", row.id, row.sealed), {"auth_token": row.auth_token},
+                      SUBACCOUNT_UNCHANGED, params, row.company_id)  # fmt: skip
 
     return load
 
