@@ -352,6 +352,7 @@ def free_port() -> int:
 def start_gunicorn(spec: str, port: int, env: dict[str, str], workers: int, threads: int):
     command = [sys.executable, "-m", "gunicorn", spec, "--bind", f"{HOST}:{port}"]
     command += ["--workers", str(workers), "--threads", str(threads), "--log-level", "warning"]
+    command += ["--preload"]  # every worker ready when the first answers (the portal boots long)
     server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

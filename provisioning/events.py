@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    create_engine,
     or_,
     select,
     text,
@@ -104,13 +106,15 @@ class NewEvent:
         }
 
 
-def insert_event(dialect: str, only_while: ColumnElement[bool] | None = None) -> Insert:
-    """The ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of an event, built once per
-    dialect and condition; its parameters are :func:`event_params`. With ``only_while``
-    (a condition with bound parameters of its own) the row is inserted only while the
-    condition holds, in the same statement (``INSERT ... SELECT ... WHERE``): a secret's
-    row still unchanged."""
-    key = (dialect, only_while)
+def insert_event(
+    dialect: str, only_while: ColumnElement[bool] | None = None, returning: bool = True
+) -> Insert:
+    """The ``INSERT ... ON CONFLICT DO NOTHING [RETURNING id]`` of an event, built once
+    per dialect, condition and ``returning``; its parameters are :func:`event_params`.
+    With ``only_while`` (a condition with bound parameters of its own) the row is
+    inserted only while the condition holds, in the same statement (``INSERT ... SELECT
+    ... WHERE``): a secret's row still unchanged."""
+    key = (dialect, only_while, returning)
     statement = _STATEMENTS.get(key)
     if statement is None:
         params = {name: bindparam(f"ev_{name}", type_=_COLUMNS[name].type) for name in _FIELDS}
@@ -119,9 +123,12 @@ def insert_event(dialect: str, only_while: ColumnElement[bool] | None = None) ->
             insert = insert.values(params)
         else:
             insert = insert.from_select(list(params), select(*params.values()).where(only_while))
-        statement = _STATEMENTS[key] = insert.on_conflict_do_nothing(
-            index_elements=["provider", "dedupe_key"]
-        ).returning(_COLUMNS.id)
+        statement = insert.on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
+        if returning:
+            statement = statement.returning(_COLUMNS.id)
+        else:  # the row count tells whether a row was stored
+            statement = statement.execution_options(preserve_rowcount=True)
+        _STATEMENTS[key] = statement
     return statement
 
 
@@ -133,7 +140,7 @@ _FIELDS = (
     "provider", "dedupe_key", "event_type", "payload", "received_at", "attempts",
     "processed_at", "company_id",
 )  # fmt: skip
-_STATEMENTS: dict[tuple[str, Any], Insert] = {}
+_STATEMENTS: dict[tuple[str, Any, bool], Insert] = {}
 
 
 def store_event(
@@ -152,8 +159,9 @@ def store_event(
     return session.scalar(insert_event(session.get_bind().dialect.name), event_params(event))
 
 
-def store_committed(session: Session, statement: Insert, params: dict[str, Any]) -> int | None:
-    """Run an event's INSERT as the request's one commit; the returned id, or None.
+def store_committed(session: Session, statement: Insert, params: dict[str, Any]) -> bool:
+    """Run an event's INSERT (no RETURNING) as the request's one commit; whether it
+    stored a row (not: stored before, or its condition no longer held).
 
     On an engine (production) it runs on a pooled connection of its own, on PostgreSQL
     in autocommit mode: the INSERT is its own transaction, one round trip, durable when
@@ -162,15 +170,26 @@ def store_committed(session: Session, statement: Insert, params: dict[str, Any])
     """
     bind = session.get_bind()
     if not isinstance(bind, Engine):
-        event_id = session.scalar(statement, params)
+        stored = session.execute(statement, params).rowcount == 1  # type: ignore[attr-defined]
         session.commit()
-        return event_id
-    with bind.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-        event_id = connection.scalar(statement, params)
+        return stored
+    with _autocommit(bind).connect() as connection:
+        stored = connection.execute(statement, params).rowcount == 1
         connection.commit()  # SQLite: ends the write BEGIN IMMEDIATE opened; PG: no-op
-    return event_id
+    return stored
+
+
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: Engine) -> Engine:
+    """PostgreSQL: an engine of the same database whose connections stay in autocommit
+    mode (a pool of its own: nothing to switch on every checkout). SQLite: ``engine``."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    if (twin := _AUTOCOMMIT.get(engine)) is None:
+        twin = _AUTOCOMMIT[engine] = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    return twin
 
 
 def _storable(text: str) -> str:

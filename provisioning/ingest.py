@@ -82,24 +82,24 @@ def ingest_delivery(
     verify: Callable[[Secret], bool],
     event: Callable[[Secret], NewEvent],
     cache: SecretCache = SECRETS,
-) -> int | None:
+) -> bool:
     """Verify a delivery with the secret ``name`` (read by ``load``) and store
-    ``event(secret)``: its id, or None when it was stored before. Raises
+    ``event(secret)``: True, or False when it was stored before. Raises
     :class:`Unverified`; ``event`` may raise ``DomainError`` (a malformed body)."""
     secret = cache.get(session, name, load)
     if secret is None or not verify(secret):
         secret = _verified(session, name, load, verify, cache)
     dialect = session.get_bind().dialect.name
     for _ in range(ATTEMPTS):
-        statement = insert_event(dialect, secret.unchanged)
+        statement = insert_event(dialect, secret.unchanged, returning=False)
         stored = store_committed(
             session, statement, {**event_params(event(secret)), **secret.params}
         )
-        if stored is not None:
-            return stored
+        if stored:
+            return True
         current = cache.get(session, name, load, fresh=True)
         if current == secret:
-            return None  # the row is as it was: the event was stored before
+            return False  # the row is as it was: the event was stored before
         secret = _verified(session, name, load, verify, cache, current)
     raise Unverified(f"{name!r} changed {ATTEMPTS} times while a delivery was stored")
 

@@ -51,9 +51,9 @@ class Delivery:
         return next((v for k, v in parse_qsl(self.query) if k == name), "")
 
 
-def _wake(event_id: int | None) -> None:
+def _wake(stored: bool) -> None:
     """A new event waits: wake the apply job (runners coalesce the wake-ups)."""
-    if event_id is not None:
+    if stored:
         enqueue(APPLY_PENDING)
 
 
@@ -72,11 +72,11 @@ def meta_event(delivery: Delivery) -> Answer:
 def dialog360(delivery: Delivery, token: str | None = None) -> Answer:
     signature = delivery.header("x-360dialog-signature")
     try:
-        event_id = d360.ingest(db.session, _environment(), delivery.body, signature, token)
+        stored = d360.ingest(db.session, _environment(), delivery.body, signature, token)
     except Unconfigured:
         return 404, b"", "text/plain"
-    _wake(event_id)
-    return 200, _json(received=True, duplicate=event_id is None), "application/json"
+    _wake(stored)
+    return 200, _json(received=True, duplicate=not stored), "application/json"
 
 
 def twilio_callback(delivery: Delivery, kind: str) -> Answer:

@@ -70,11 +70,11 @@ def ingest(
     body: bytes,
     signature: str | None,
     token: str | None,
-) -> int | None:
+) -> bool:
     """Verify a partner event (signed with the webhook secret, else carrying the webhook
-    URL's unguessable token) and store it: its event id, or None when it was stored
-    before. Raises ``Unverified`` (``Unconfigured`` without a configuration) and
-    ``DomainError`` for a malformed body."""
+    URL's unguessable token) and store it: True, or False when it was stored before.
+    Raises ``Unverified`` (``Unconfigured`` without a configuration) and ``DomainError``
+    for a malformed body."""
 
     def verify(secret: Secret) -> bool:
         if key := secret.value("webhook_secret"):

@@ -77,9 +77,11 @@ def parse(body: bytes) -> tuple[str, str]:
     return body_digest(body), (fields[0] if fields else "")
 
 
-def ingest(session: Session, environment: Environment | str, body: bytes, signature: str | None):
-    """Verify a delivery with the app secret and store it: its event id, or None when it
-    was stored before. Raises ``Unverified`` (403) and ``DomainError`` (400)."""
+def ingest(
+    session: Session, environment: Environment | str, body: bytes, signature: str | None
+) -> bool:
+    """Verify a delivery with the app secret and store it: True, or False when it was
+    stored before. Raises ``Unverified`` (403) and ``DomainError`` (400)."""
     return ingest_delivery(
         session,
         (Provider.META, environment),

@@ -54,11 +54,11 @@ def ingest_callback(
     raw: bytes,
     form: dict[str, str] | None,
     signature: str | None,
-) -> int | None:
+) -> bool:
     """Verify a message or sender callback (``form``: its parameters; None: a JSON body,
     signed through the URL's ``bodySHA256``) with the token of the account in
-    ``AccountSid`` and store it, processed (there is no message store yet): its event
-    id, or None when it was stored before."""
+    ``AccountSid`` and store it, processed (there is no message store yet): True, or
+    False when it was stored before."""
     if form is None:
         try:
             payload = json.loads(raw)
@@ -82,10 +82,10 @@ def ingest_callback(
 
 def ingest_events(
     session: Session, token: str, url: str, raw: bytes, signature: str | None
-) -> int | None:
+) -> bool:
     """Verify an Event Streams delivery (the sink URL's ``token`` names the subaccount,
-    whose auth token signs it) and store it for that subaccount's company: its event id,
-    or None when it was stored before."""
+    whose auth token signs it) and store it for that subaccount's company: True, or
+    False when it was stored before."""
     hashed = events_token_hash(token)
 
     def event(secret: Secret) -> NewEvent:
