@@ -173,7 +173,7 @@ def store_committed(session: Session, statement: Insert, params: dict[str, Any])
         stored = session.execute(statement, params).rowcount == 1  # type: ignore[attr-defined]
         session.commit()
         return stored
-    with _autocommit(bind).connect() as connection:
+    with autocommit_engine(bind).connect() as connection:
         stored = connection.execute(statement, params).rowcount == 1
         connection.commit()  # SQLite: ends the write BEGIN IMMEDIATE opened; PG: no-op
     return stored
@@ -182,7 +182,7 @@ def store_committed(session: Session, statement: Insert, params: dict[str, Any])
 _AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
-def _autocommit(engine: Engine) -> Engine:
+def autocommit_engine(engine: Engine) -> Engine:
     """PostgreSQL: an engine of the same database whose connections stay in autocommit
     mode (a pool of its own: nothing to switch on every checkout). SQLite: ``engine``."""
     if engine.dialect.name != "postgresql":

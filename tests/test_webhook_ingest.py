@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, event, select
+from sqlalchemy import event, select
 
 from portal.demo import partner_values
 from portal.extensions import db
 from portal.queue import CeleryRunner
 from provisioning import partners
 from provisioning.audit import SYSTEM
-from provisioning.events import WebhookEvent
+from provisioning.events import WebhookEvent, autocommit_engine
 from provisioning.ingest import SECRETS
 from provisioning.outbound import OutboundPolicy
 from provisioning.partners import Environment, Provider
@@ -146,12 +146,15 @@ def test_a_cached_hit_sends_one_insert_and_no_configuration_query(live_app):
     def record(conn, cursor, statement, *args) -> None:
         statements.append(statement.split(None, 1)[0].upper())
 
-    event.listen(Engine, "before_cursor_execute", record)  # every engine (PostgreSQL: two)
+    engines = {db.engine, autocommit_engine(db.engine)}  # PostgreSQL: two
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         assert post(client, "live-secret") == 200
         assert post(client, "wrong-secret") == 403
     finally:
-        event.remove(Engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     # one INSERT for the stored delivery; the refused one reads the configuration again
     assert statements == ["INSERT", "SELECT"]
     assert db.session.scalar(select(db.func.count()).select_from(WebhookEvent)) == 2
