@@ -163,20 +163,64 @@ def store_committed(session: Session, statement: Insert, params: dict[str, Any])
     """Run an event's INSERT (no RETURNING) as the request's one commit; whether it
     stored a row (not: stored before, or its condition no longer held).
 
-    On an engine (production) it runs on a pooled connection of its own, on PostgreSQL
-    in autocommit mode: the INSERT is its own transaction, one round trip, durable when
-    it returns. A session bound to one connection (the tests' savepoints) runs it in its
-    transaction and commits that.
+    On an engine (production) it runs on a pooled driver connection of its own, compiled
+    once (:class:`DriverStatement`); on PostgreSQL in autocommit mode: the INSERT is its
+    own transaction, one round trip, durable when it returns. A session bound to one
+    connection (the tests' savepoints) runs it in its transaction and commits that.
     """
     bind = session.get_bind()
     if not isinstance(bind, Engine):
         stored = session.execute(statement, params).rowcount == 1  # type: ignore[attr-defined]
         session.commit()
         return stored
-    with autocommit_engine(bind).connect() as connection:
-        stored = connection.execute(statement, params).rowcount == 1
-        connection.commit()  # SQLite: ends the write BEGIN IMMEDIATE opened; PG: no-op
+    engine = autocommit_engine(bind)
+    driver = DriverStatement.of(engine.dialect, statement)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(driver.sql, driver.parameters(params))
+        stored = cursor.rowcount == 1
+        cursor.close()
+        connection.commit()  # autocommit (PostgreSQL) or no transaction open (SQLite): no-op
+    finally:
+        connection.close()
     return stored
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """A statement compiled once for a dialect: its SQL, parameter order (positional
+    drivers) and the bind processing of its typed parameters (enums, timestamps)."""
+
+    sql: str
+    positions: tuple[str, ...] | None
+    processors: dict[str, Any]
+
+    @classmethod
+    def of(cls, dialect: Any, statement: Insert) -> DriverStatement:
+        key = (dialect.name, statement)
+        if (driver := _DRIVER.get(key)) is None:
+            compiled = statement.compile(dialect=dialect)
+            processors = {
+                name: processor
+                for name, bind in compiled.binds.items()
+                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
+            }
+            positions = tuple(compiled.positiontup) if compiled.positiontup else None
+            driver = _DRIVER[key] = cls(compiled.string, positions, processors)
+        return driver
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        processed = {
+            name: processor(value) if (processor := self.processors.get(name)) else value
+            for name, value in values.items()
+        }
+        if self.positions is None:
+            return processed
+        return tuple(processed[name] for name in self.positions)
+
+
+_DRIVER: dict[tuple[str, Insert], DriverStatement] = {}
 
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
