@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 
 from portal.demo import partner_values
 from portal.extensions import db
+from portal.jobs import ManualRunner
 from portal.queue import CeleryRunner
 from provisioning import partners
 from provisioning.audit import SYSTEM
@@ -131,6 +132,7 @@ def live_app(scratch_app: Flask) -> Iterator[Flask]:
     from flask_migrate import upgrade
 
     upgrade()
+    scratch_app.extensions["job_runner"] = ManualRunner(scratch_app)  # nothing applied meanwhile
     SECRETS.clear()
     yield scratch_app
     SECRETS.clear()
