@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from sqlalchemy import event, insert  # noqa: E402
 
+from bench.fleet_seed import Fleet, record_fleet, seed_fleet  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.config import database_url  # noqa: E402
 from portal.demo import META_APP, partner_values  # noqa: E402
@@ -63,7 +64,6 @@ from provisioning.audit import SYSTEM  # noqa: E402
 from provisioning.crypto import Keyring  # noqa: E402
 from provisioning.partners import Environment, Provider  # noqa: E402
 from provisioning.sandbox import Sandbox  # noqa: E402
-from provisioning.sandbox.fleet import Fleet, record_fleet, seed_fleet  # noqa: E402
 from provisioning.sandbox.server import serve  # noqa: E402
 from provisioning.sync import SyncPolicy, sync_quality  # noqa: E402
 from provisioning.tenancy import Company  # noqa: E402

@@ -26,6 +26,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(portal_config.load(Path(app.instance_path), overrides))
     register_logging(app)
+    register_webhook_fast_lane(app)
+    register_observability(app)
     register_extensions(app)
     register_proxy_fix(app)
     register_security_headers(app)
@@ -39,14 +41,26 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def register_logging(app: Flask) -> None:
-    logging.basicConfig(
-        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from .observability import register_logging as register_structured_logging
+
+    register_structured_logging(app)  # JSON lines in production (docs/observability.md)
     # httpx logs full request URLs at INFO; ours are logged redacted by provisioning.http.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from .log_redaction import register as register_log_redaction
 
     register_log_redaction(app)  # request logs: webhook tokens in paths masked
+
+
+def register_webhook_fast_lane(app: Flask) -> None:
+    from .webhooks.ingest import install
+
+    install(app)  # inside the observability middleware: counted and given a request id
+
+
+def register_observability(app: Flask) -> None:
+    from .observability import register
+
+    register(app)  # request ids and metrics first: they see every request; GET /metrics
 
 
 def register_extensions(app: Flask) -> None:

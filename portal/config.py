@@ -58,6 +58,8 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 JOB_RUNNERS = ("inprocess", "celery", "manual")
+LOG_FORMATS = ("json", "console")
+MIN_METRICS_TOKEN = 24
 HSTS_DEFAULT = 2 * 365 * 86400  # two years, what hstspreload.org recommends
 
 
@@ -108,6 +110,10 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         "SANDBOX_URL": env.get("SANDBOX_URL", "http://127.0.0.1:5001"),
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # json (one object per line) | console (for people); docs/observability.md
+        "LOG_FORMAT": env.get("LOG_FORMAT") or ("json" if production else "console"),
+        # a scraper of GET /metrics sends it as a bearer token (docs/observability.md)
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "SESSION_COOKIE_NAME": "portal_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -157,6 +163,10 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
         raise ConfigError("JOB_POLL_SECONDS must be more than 0")
     if config["RUN_LEASE_SECONDS"] <= 0:
         raise ConfigError("RUN_LEASE_SECONDS must be more than 0")
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    if config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN:
+        raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters")
     if config["BROKER_TIMEOUT_SECONDS"] <= 0:
         raise ConfigError("BROKER_TIMEOUT_SECONDS must be more than 0")
     lifetime = config["PERMANENT_SESSION_LIFETIME"]

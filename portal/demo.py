@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import click
+import httpx
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
@@ -166,7 +167,8 @@ def run(host: str, port: int, sandbox_port: int) -> None:
     app.config.update(PUBLIC_BASE_URL=public_url, SANDBOX_URL=sandbox_url)
     upgrade()
     seed_database(sandbox_url, public_url)
-    sandbox = Sandbox(seed=2026, base_url=sandbox_url)
+    # the sandbox's webhooks reach the portal over the network, at PUBLIC_BASE_URL
+    sandbox = Sandbox(seed=2026, base_url=sandbox_url, outbound_transport=httpx.HTTPTransport())
     seed_sandbox(sandbox, public_url)
     speed_up_for_a_live_demo(sandbox)
     serve(sandbox, host, sandbox_port)

@@ -7,8 +7,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from provisioning.crypto import KeyringError
-from provisioning.errors import NotFound
-from provisioning.partners import ConfigurationUnavailable
 
 from .extensions import db
 
@@ -38,6 +36,9 @@ def refuse_oversized_bodies() -> None:
 
 
 def register(app: Flask) -> None:
+    from . import boundary
+
+    boundary.register(app)  # the transaction, and the answers to domain and provider errors
     app.before_request(refuse_oversized_bodies)
 
     @app.errorhandler(RequestEntityTooLarge)
@@ -51,17 +52,6 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return _render(400, "The form expired or was not sent from this site. Please try again.")
-
-    @app.errorhandler(NotFound)
-    def not_found(exc: NotFound):
-        return _render(404, MESSAGES[404])
-
-    @app.errorhandler(ConfigurationUnavailable)
-    def configuration_unavailable(exc: ConfigurationUnavailable):
-        db.session.rollback()
-        if request.is_json:  # the connect pages' scripts read the reason from JSON
-            return jsonify(error=str(exc)), 409
-        return _render(409, str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

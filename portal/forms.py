@@ -18,3 +18,8 @@ class Form(FlaskForm):
             if request and request.is_json and not hasattr(formdata, "getlist"):
                 return None
             return super().wrap_formdata(form, formdata)
+
+
+def form_errors(form: FlaskForm) -> str:
+    """Every message of an invalid form, on one line (for a flash after a redirect)."""
+    return "; ".join(str(e) for errors in form.errors.values() for e in errors)

@@ -29,16 +29,19 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from provisioning import job_failures, runs
 from provisioning.errors import Retryable
 
+from .boundary import after_commit
 from .extensions import db
+from .observability.logs import job_context
 
 log = logging.getLogger("portal.jobs")
 
@@ -280,10 +283,15 @@ def periodic_schedule(config: Mapping[str, Any]) -> dict[str, float]:
 
 
 def enqueue(name: str, *args: Any) -> None:
-    """Queue a job on the app's runner (after the caller's commit)."""
+    """Queue a job on the app's runner; in a request, once the request's transaction is
+    committed (the job reads what the request wrote)."""
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}")
-    current_app.extensions["job_runner"].enqueue(name, *args)
+    runner = current_app.extensions["job_runner"]
+    if has_request_context():
+        after_commit(partial(runner.enqueue, name, *args))
+    else:
+        runner.enqueue(name, *args)
 
 
 class RetryLater(Exception):
@@ -301,7 +309,7 @@ def run_attempt(app: Flask, name: str, args: tuple[Any, ...], attempt: int = 1) 
     failure is recorded in ``job_failures`` and re-raised.
     """
     spec = JOBS[name]
-    with app.app_context():
+    with app.app_context(), job_context(name, attempt):
         try:
             return spec(*args)
         except Exception as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import MutableMapping
 
 from flask import Flask
 
@@ -17,6 +18,8 @@ from provisioning.http import redact_url
 
 SECRET_PATH = re.compile(r"(/webhooks/(?:twilio/events|360dialog)/)[^\s/?#\"']+")
 REQUEST_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+# gunicorn access atoms that quote the request's URL: request line, path, query, referer
+URL_ATOMS = ("r", "U", "q", "f", "{referer}i")
 
 
 def redact_secrets(text: str) -> str:
@@ -25,9 +28,18 @@ def redact_secrets(text: str) -> str:
 
 
 class RedactSecrets(logging.Filter):
-    """Rewrites a record whose message carries a secret (its arguments merged in)."""
+    """Rewrites a record whose message carries a secret (its arguments merged in).
+
+    Named arguments (gunicorn's access log "atoms") are masked one by one and kept, so
+    that the structured log can still read them as fields.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, MutableMapping):
+            for key in URL_ATOMS:
+                value = record.args.get(key)
+                if isinstance(value, str):
+                    record.args[key] = redact_secrets(value)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a malformed record: leave it to the handler

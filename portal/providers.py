@@ -3,8 +3,9 @@ behind the app's outbound policy."""
 
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import abort, current_app, g
 
+from provisioning import clients
 from provisioning.outbound import GuardedTransport, OutboundPolicy
 from provisioning.partners import (
     PartnerConfiguration,
@@ -14,7 +15,12 @@ from provisioning.partners import (
     production_hosts,
     require_active,
 )
+from provisioning.twilio import numbers
+from provisioning.twilio.api import TwilioApi
+from provisioning.twilio.models import TwilioSubaccount
 
+from .access import actor
+from .boundary import checkpoint
 from .extensions import db
 
 
@@ -83,3 +89,19 @@ def provisioning_services() -> dict:
         "transport": provider_transport(),
         "public_base_url": current_app.config["PUBLIC_BASE_URL"],
     }
+
+
+def twilio_master(config: PartnerConfiguration) -> TwilioApi:
+    """The ISV master account of ``config``, through the app's transport."""
+    return clients.twilio_master(config, provider_transport())
+
+
+def company_twilio() -> tuple[TwilioSubaccount, TwilioApi]:
+    """The company's subaccount (created on first need, and on record before anything is
+    done in it) and its own API."""
+    config = required_configuration(Provider.TWILIO)
+    sub = numbers.ensure_subaccount(
+        db.session, actor(), g.company, config, provider_transport(), commit=checkpoint
+    )
+    checkpoint()
+    return sub, numbers.subaccount_client(sub, config, provider_transport())

@@ -4,7 +4,8 @@ The Content-Security-Policy allows scripts, styles, images and connections from 
 origin only; no page has an inline script, event handler or style attribute (data travels
 in ``data-`` attributes, scripts live in ``portal/static``). A view that opens a
 provider's popup is marked ``connect_page``; one that loads Meta's JavaScript SDK adds
-exactly the SDK's origins (the sandbox's, when companies onboard through the sandbox).
+the origin of the SDK the Meta partner configuration names (``sdk_url``), and what that
+SDK is known to load besides itself (:data:`SDK_LOADS`; nothing for any other host).
 Popups and full-page redirects to a provider are navigations, which CSP does not govern.
 """
 
@@ -15,6 +16,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+
+from provisioning.partners import Provider
+
+from .providers import partner_configuration
 
 F = TypeVar("F", bound=Callable[..., Any])
 Policy = Mapping[str, tuple[str, ...]]
@@ -35,8 +40,7 @@ BASE_POLICY: Policy = {
 # XHRs to www/web.facebook.com (login status, cross-domain messaging), app events to the
 # Graph API, and a <style> element it inserts (hence 'unsafe-inline' for styles, on these
 # pages only). Embedded Signup itself runs in a popup on the dialog origin.
-META_SDK: Policy = {
-    "script-src": ("https://connect.facebook.net",),
+META_SDK_LOADS: Policy = {
     "frame-src": (
         "https://www.facebook.com",
         "https://web.facebook.com",
@@ -65,10 +69,15 @@ def connect_page(*, meta_sdk: bool = False) -> Callable[[F], F]:
     return mark
 
 
-def sandbox_sdk_policy(sandbox_url: str) -> Policy:
-    """The sandbox's sdk.js stand-in loads itself and opens a popup, nothing more."""
-    parts = urlsplit(sandbox_url)
-    return {"script-src": (f"{parts.scheme}://{parts.netloc}",)}
+# SDK origin -> what the SDK served there loads besides itself
+SDK_LOADS: Mapping[str, Policy] = {"https://connect.facebook.net": META_SDK_LOADS}
+
+
+def sdk_policy(sdk_url: str) -> Policy:
+    """A page loading the script at ``sdk_url``: its origin, and what it loads in turn."""
+    parts = urlsplit(sdk_url)
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    return extend({"script-src": (origin,)}, SDK_LOADS.get(origin, {}))
 
 
 def extend(policy: Policy, extra: Policy) -> dict[str, tuple[str, ...]]:
@@ -87,30 +96,48 @@ def serialise(policy: Policy, report_uri: str | None = None) -> str:
     return "; ".join(parts)
 
 
-def content_security_policy(config: Mapping[str, Any], page: str | None = None) -> str:
-    """The policy of a kind of page: ``connect_page``'s mark, or None for any other."""
+def content_security_policy(
+    page: str | None = None, sdk_url: str | None = None, report_uri: str | None = None
+) -> str:
+    """The policy of a kind of page (``connect_page``'s mark, or None for any other);
+    a ``meta_sdk`` page loads the SDK at ``sdk_url`` (None: no SDK is configured)."""
     policy = BASE_POLICY
-    if page == "meta_sdk":
-        sandbox = config["PROVIDER_ENVIRONMENT"] == "sandbox"
-        policy = extend(policy, sandbox_sdk_policy(config["SANDBOX_URL"]) if sandbox else META_SDK)
-    return serialise(policy, config["CSP_REPORT_URI"])
+    if page == "meta_sdk" and sdk_url:
+        policy = extend(policy, sdk_policy(sdk_url))
+    return serialise(policy, report_uri)
+
+
+def meta_sdk_url() -> str | None:
+    """The SDK the active Meta partner configuration loads (None: Meta is not set up)."""
+    config = partner_configuration(Provider.META)
+    return config.value("sdk_url") if config is not None else None
 
 
 def register(app: Flask) -> None:
     """Stamp the headers on every response. The policy follows the configuration of the
-    moment (``demo run`` moves the sandbox after the app is built); building it is cheap."""
+    moment (an admin may point Meta's SDK elsewhere); building it is cheap."""
 
     @app.after_request
     def security_headers(response: Response) -> Response:
         view = current_app.view_functions.get(request.endpoint or "")
-        stamp(response.headers, current_app.config, getattr(view, "connect_page", None))
+        kind = getattr(view, "connect_page", None)
+        # only a page that rendered loads the SDK (an error page must not query on)
+        sdk_url = meta_sdk_url() if kind == "meta_sdk" and response.status_code < 400 else None
+        stamp(response.headers, current_app.config, kind, sdk_url)
         return response
 
 
-def stamp(headers: MutableMapping[str, str], config: Mapping[str, Any], kind: str | None) -> None:
+def stamp(
+    headers: MutableMapping[str, str],
+    config: Mapping[str, Any],
+    kind: str | None,
+    sdk_url: str | None = None,
+) -> None:
     """Set the security headers of a response to a page of ``kind`` (``connect_page``'s
-    mark, or None) on ``headers``."""
-    headers["Content-Security-Policy"] = content_security_policy(config, kind)
+    mark, or None; a ``meta_sdk`` page loads the SDK at ``sdk_url``) on ``headers``."""
+    headers["Content-Security-Policy"] = content_security_policy(
+        kind, sdk_url, config["CSP_REPORT_URI"]
+    )
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = CONNECT_REFERRER if kind else PAGE_REFERRER

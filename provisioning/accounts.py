@@ -149,11 +149,18 @@ def add_member(
     user = find_user(session, email)
     token = None
     if user is None:
-        user = create_user(session, actor, email, name=name)
-        session.flush()
-        token = invite(session, actor, user)
+        user, token = create_invited_user(session, actor, email, name=name)
     set_membership(session, actor, user, company, role)
     return user, token
+
+
+def create_invited_user(
+    session: Session, actor: Actor, email: str, *, name: str = "", platform_admin: bool = False
+) -> tuple[User, str]:
+    """A new user without a password and the one-time invitation token to set one."""
+    user = create_user(session, actor, email, name=name, platform_admin=platform_admin)
+    session.flush()
+    return user, invite(session, actor, user)
 
 
 def deactivate_membership(session: Session, actor: Actor, membership: Membership) -> None:

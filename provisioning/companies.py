@@ -40,15 +40,16 @@ def create_company(
 def update_company(
     session: Session, actor: audit.Actor, company: Company, name: str, slug: str, active: bool
 ) -> Company:
-    changed = []
-    name = _one_line_name(name)
-    if name and name != company.name:
-        company.name, changed = name, [*changed, "name"]
-    if slug.strip() and slugify(slug) != company.slug:
-        _ensure_free(session, slugify(slug), company.id)
-        company.slug, changed = slugify(slug), [*changed, "slug"]
-    if active != company.is_active:
-        company.is_active, changed = active, [*changed, "is_active"]
+    """Apply an edit, checked in full before anything changes: a refused edit leaves the
+    company as it was (the page showing the error still shows the stored company)."""
+    name = _one_line_name(name) or company.name
+    slug = slugify(slug) if slug.strip() else company.slug
+    if slug != company.slug:
+        _ensure_free(session, slug, company.id)
+    values = {"name": name, "slug": slug, "is_active": active}
+    changed = [key for key, value in values.items() if getattr(company, key) != value]
+    for key in changed:
+        setattr(company, key, values[key])
     audit.record(
         session, actor, "company.update", company, label=company.name, company_id=company.id,
         changed=changed,

@@ -43,6 +43,10 @@ class Retryable(ProviderError):
     """Timeouts, 5xx and throttling: safe to retry after a backoff when the call is."""
 
 
+class InProgress(Retryable):
+    """Another request is creating the same object right now: the answer comes soon."""
+
+
 class Unreachable(Retryable):
     """No answer: connection refused, DNS failure, timeout, or a dropped response."""
 

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import audit
+from . import audit, metrics
 from .db import Base, enum_column, intpk, utcnow
 from .partners import Provider
 
@@ -156,7 +156,10 @@ def store_event(
     """Store a delivery in one statement: its id, or None when it was stored before
     (flushed with the caller's transaction)."""
     event = NewEvent(provider, dedupe_key, event_type, body, processed, company_id)
-    return session.scalar(insert_event(session.get_bind().dialect.name), event_params(event))
+    statement = insert_event(session.get_bind().dialect.name)
+    event_id = session.scalar(statement, event_params(event))
+    metrics.webhook_stored(provider.value, event_id is not None)
+    return event_id
 
 
 def store_committed(session: Session, statement: Insert, params: dict[str, Any]) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from .errors import BlockedDestination, ProviderError, Retryable, Unreachable
+from .metrics import provider_call
 from .outbound import guarded
 
 log = logging.getLogger("provisioning.http")
@@ -112,7 +113,9 @@ class ProviderClient:
     def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         started = time.perf_counter()
         try:
-            response = self.http.request(method, path, **kwargs)
+            with provider_call(self.provider, method, self._endpoint_path(path)) as call:
+                response = self.http.request(method, path, **kwargs)
+                call.status = response.status_code
         except (BlockedDestination, Unreachable) as exc:  # from the guard: name the provider
             exc.provider = self.provider
             raise
@@ -131,6 +134,14 @@ class ProviderClient:
         if response.is_success:
             return response
         raise self.map_error(response)
+
+    def _endpoint_path(self, path: str) -> str:
+        """``path`` relative to the client's base URL (paging links are absolute), so that
+        a call is labelled the same whichever way it was made."""
+        if "://" not in path:
+            return path
+        url, base = httpx.URL(path), self.http.base_url.path.rstrip("/")
+        return url.path[len(base) :] if base and url.path.startswith(base + "/") else url.path
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, bindparam, exists, select, type_coerce
 from sqlalchemy.orm import Session
 
+from . import metrics
 from .events import NewEvent, event_params, insert_event, store_committed
 from .partners import Environment, PartnerConfiguration, Provider
 
@@ -92,13 +93,14 @@ def ingest_delivery(
     dialect = session.get_bind().dialect.name
     for _ in range(ATTEMPTS):
         statement = insert_event(dialect, secret.unchanged, returning=False)
-        stored = store_committed(
-            session, statement, {**event_params(event(secret)), **secret.params}
-        )
+        new = event(secret)
+        stored = store_committed(session, statement, {**event_params(new), **secret.params})
         if stored:
+            metrics.webhook_stored(new.provider.value, True)
             return True
         current = cache.get(session, name, load, fresh=True)
         if current == secret:
+            metrics.webhook_stored(new.provider.value, False)
             return False  # the row is as it was: the event was stored before
         secret = _verified(session, name, load, verify, cache, current)
     raise Unverified(f"{name!r} changed {ATTEMPTS} times while a delivery was stored")

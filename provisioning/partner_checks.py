@@ -7,11 +7,9 @@ import datetime as dt
 import httpx
 from sqlalchemy.orm import Session
 
-from . import audit
-from .dialog360.api import PartnerClient
+from . import audit, clients
 from .errors import AuthError, BlockedDestination, ProviderError, Unreachable
 from .http import redact_url
-from .meta.api import GraphClient
 from .partners import PartnerConfiguration, Provider, record_check
 
 
@@ -53,35 +51,20 @@ def check_configuration(
 
 
 def _check_meta(config: PartnerConfiguration, transport: httpx.BaseTransport | None) -> str:
-    with GraphClient(
-        config.value("graph_base_url"),
-        config.value("graph_api_version"),
-        transport=transport,
-        max_attempts=1,
-    ) as client:
+    with clients.meta_graph(config, transport, max_attempts=1) as client:
         app = client.check_app(config.value("app_id"), config.value("app_secret"))
     return f"app {app.get('name') or app.get('id')} answered"
 
 
 def _check_dialog360(config: PartnerConfiguration, transport: httpx.BaseTransport | None) -> str:
-    with PartnerClient(
-        config.value("api_base_url"),
-        config.value("partner_id"),
-        api_key=config.value("api_key") or None,
-        username=config.value("username") or None,
-        password=config.value("password") or None,
-        transport=transport,
-        max_attempts=1,
-    ) as client:
+    with clients.dialog360_partner(config, transport, max_attempts=1) as client:
         partner = client.get_partner()
     return f"partner {partner.get('name') or partner.get('id') or config.value('partner_id')}"
 
 
 def _check_twilio(config: PartnerConfiguration, transport: httpx.BaseTransport | None) -> str:
-    from .twilio.accounts import fetch_master_account
-
-    account = fetch_master_account(config, transport)
-    return f"account {account['friendly_name']} is {account['status']}"
+    account = clients.twilio_master(config, transport).fetch_account(config.value("account_sid"))
+    return f"account {account.friendly_name} is {account.status}"
 
 
 _CHECKS = {

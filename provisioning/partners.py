@@ -35,6 +35,11 @@ class Provider(enum.StrEnum):
     def label(self) -> str:
         return PROVIDERS[self].label
 
+    @property
+    def brand(self) -> str:
+        """The provider's own name: Meta, 360dialog, Twilio."""
+        return self.label.split(" (")[0]
+
 
 class Environment(enum.StrEnum):
     SANDBOX = "sandbox"

@@ -40,6 +40,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Engine, ForeignKey, Select, String, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
+from . import metrics
 from .db import Base, enum_column, intpk, utcnow
 from .errors import ProviderError, Retryable
 from .heartbeat import Heartbeat, on_own_connection
@@ -401,6 +402,7 @@ def sync_quality(
         run = SyncRun(provider=provider, company_id=company_id)
         if busy:
             run.status, run.finished_at = "skipped", utcnow()
+            metrics.sync_pass_finished(provider.value, "skipped", 0.0, seen=0, changed=0, calls=0)
         else:
             run.owner, run.heartbeat_at = new_owner(), utcnow()
             _LIVE_OWNERS.add(run.owner)
@@ -424,6 +426,7 @@ def sync_quality(
 
 
 def _run_pass(sync_pass: SyncPass, provider: Provider) -> None:
+    started = time.perf_counter()
     module = importlib.import_module(PASSES[provider])
     try:
         module.sync(sync_pass)
@@ -435,6 +438,15 @@ def _run_pass(sync_pass: SyncPass, provider: Provider) -> None:
         sync_pass.finish(fatal=True)
     else:
         sync_pass.finish()
+    run = sync_pass.run
+    metrics.sync_pass_finished(
+        provider.value,
+        run.status,
+        time.perf_counter() - started,
+        seen=run.seen,
+        changed=run.changed,
+        calls=run.calls,
+    )
 
 
 def summary(run: SyncRun) -> str:

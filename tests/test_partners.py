@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bench.fleet_seed import record_fleet, seed_fleet
 from portal.demo import META_APP
 from portal.extensions import db
 from provisioning import companies, partner_usage, partners, runs
@@ -20,7 +21,6 @@ from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partner_usage import referencing_columns, usage
 from provisioning.partners import ConfigurationInUse, Environment, PartnerConfiguration, Provider
 from provisioning.runs import ProvisioningRun
-from provisioning.sandbox.fleet import record_fleet, seed_fleet
 from provisioning.sync import SyncPolicy, sync_quality
 from provisioning.tenancy import Role
 from provisioning.twilio.models import TwilioSubaccount

@@ -48,6 +48,13 @@ def test_bad_parameters_are_a_clear_error(client, auth, make, sandbox):
     assert b"Parameters:" in response.data
     response = auth.post(
         "/admin/sandbox/action",
+        {"provider": "meta", "action": "set_quality", "params": "[1, 2]"},
+        form_page="/admin/sandbox/",
+    )
+    assert response.status_code == 303 and response.location == "/admin/sandbox/"
+    assert b"Parameters: give a JSON object" in client.get("/admin/sandbox/").data
+    response = auth.post(
+        "/admin/sandbox/action",
         {"provider": "meta", "action": "no_such_action", "params": "{}"},
         form_page="/admin/sandbox/",
         follow_redirects=True,

@@ -230,12 +230,37 @@ def test_the_real_meta_sdk_is_allowed_on_its_pages_only(
     assert directives(dashboard)["style-src"] == ["'self'"]
 
 
-def test_the_sandbox_sdk_origin_follows_the_configuration(app):
-    config = {"PROVIDER_ENVIRONMENT": "sandbox", "CSP_REPORT_URI": None}
-    for url in ("http://127.0.0.1:8001", "https://sandbox.example:9443/"):
-        policy = content_security_policy({**config, "SANDBOX_URL": url}, "meta_sdk")
-        assert f"script-src 'self' {url.rstrip('/')};" in policy
+def test_the_sdk_origin_is_the_configured_sdk_url_s_in_any_environment(
+    app, client, auth, make, session
+):
+    """The policy follows the Meta configuration's ``sdk_url``, not the provider
+    environment: a sandbox-environment configuration naming Meta's real SDK gets Meta's
+    origins."""
+    assert app.config["PROVIDER_ENVIRONMENT"] == "sandbox"
+    partners.create_configuration(
+        session, SYSTEM, Provider.META, Environment.SANDBOX, "",
+        {"app_id": "1234567", "app_secret": "s3cret-value", "config_id": "7654321",
+         "webhook_verify_token": "verify-token-value", "graph_api_version": "v25.0",
+         **{f.name: f.default for f in PROVIDERS[Provider.META].fields if f.kind == "url"
+            and f.default}},
+    )  # fmt: skip
+    company = make.company("Sandbox env, real SDK")
+    auth.login(make.user(company, Role.ADMIN))
+    page = client.get(f"/c/{company.slug}/connect/meta")
+    assert page.status_code == 200
+    assert_page_runs_under_its_policy(page)
+    assert directives(page)["script-src"] == ["'self'", "https://connect.facebook.net"]
+
+
+def test_any_other_sdk_host_gets_its_origin_and_nothing_else():
+    for url, origin_ in (
+        ("http://127.0.0.1:8001/meta/connect/en_US/sdk.js", "http://127.0.0.1:8001"),
+        ("https://SDK.example:9443/sdk.js", "https://sdk.example:9443"),
+    ):
+        policy = content_security_policy("meta_sdk", url)
+        assert f"script-src 'self' {origin_};" in policy
         assert "facebook" not in policy and "unsafe-inline" not in policy
+    assert content_security_policy("meta_sdk", None) == content_security_policy(None)
 
 
 def test_violations_are_reported_where_configured(client, app, monkeypatch):

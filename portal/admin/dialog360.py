@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import BooleanField
@@ -10,12 +10,13 @@ from wtforms.validators import DataRequired
 
 from provisioning.dialog360.models import Dialog360Channel
 from provisioning.dialog360.onboarding import regenerate_api_key
-from provisioning.errors import DomainError, ProviderError, Retryable
+from provisioning.errors import DomainError
 from provisioning.tenancy import Company
 
 from ..access import actor, platform_admin
+from ..boundary import checkpoint, errors_go_to
 from ..extensions import db
-from ..forms import Form
+from ..forms import Form, form_errors
 from ..providers import provider_transport
 
 bp = Blueprint("admin_dialog360", __name__, url_prefix="/admin/360dialog")
@@ -51,33 +52,14 @@ def channels():
 
 
 @bp.route("/channels/<int:channel_id>/regenerate-key", methods=["POST"])
+@errors_go_to("admin_dialog360.channels")
 @platform_admin
 def regenerate_key(channel_id: int):
-    row = db.session.get(Dialog360Channel, channel_id)
-    if row is None:
-        abort(404)
+    row = db.get_or_404(Dialog360Channel, channel_id)
     form = RegenerateKeyForm()
     if not form.validate_on_submit():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(url_for("admin_dialog360.channels")), 303
-    try:
-        regenerate_api_key(
-            db.session,
-            actor(),
-            row,
-            provider_transport(),
-            db.session.commit,
-        )
-    except Retryable as exc:
-        db.session.commit()
-        flash(f"360dialog asks to wait before a new key ({exc.message}). Try again shortly.",
-              "error")  # fmt: skip
-        return redirect(url_for("admin_dialog360.channels")), 303
-    except (DomainError, ProviderError) as exc:
-        db.session.commit()
-        flash(f"No new key: {exc}", "error")
-        return redirect(url_for("admin_dialog360.channels")), 303
-    db.session.commit()
+        raise DomainError(form_errors(form))
+    regenerate_api_key(db.session, actor(), row, provider_transport(), checkpoint)
     flash(f"New API key stored for {row.phone_number}; the previous key no longer works.",
           "success")  # fmt: skip
     return redirect(url_for("admin_dialog360.channels"))

@@ -56,7 +56,6 @@ def replay_event(event_id: int):
     event = db.get_or_404(WebhookEvent, event_id)
     if ConfirmForm().validate_on_submit():
         replay(db.session, actor(), event)
-        db.session.commit()
         enqueue(APPLIERS[event.provider.value], event.id)
         flash("The event is being applied again.", "success")
     return redirect(url_for("admin_events.detail", event_id=event.id))

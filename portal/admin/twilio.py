@@ -6,18 +6,18 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from wtforms import SelectField
 
-from provisioning.errors import DomainError, ProviderError
+from provisioning.errors import DomainError
 from provisioning.partners import Provider
 from provisioning.tenancy import Company
 from provisioning.twilio import numbers
-from provisioning.twilio.accounts import master_client
 from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
 
 from ..access import actor, platform_admin
 from ..admin.forms import ConfirmForm
+from ..boundary import checkpoint, errors_go_to
 from ..extensions import db
 from ..forms import Form
-from ..providers import admin_configuration, provider_transport
+from ..providers import admin_configuration, provider_transport, twilio_master
 from ..twilio.forms import TypedConfirmForm
 
 bp = Blueprint("admin_twilio", __name__, url_prefix="/admin/twilio")
@@ -58,6 +58,7 @@ def index():
 
 
 @bp.route("/subaccounts/<int:sub_id>/<any(active, suspended, closed):status>", methods=["POST"])
+@errors_go_to("admin_twilio.index")
 @platform_admin
 def subaccount_status(sub_id: int, status: str):
     sub = db.session.get(TwilioSubaccount, sub_id)
@@ -67,21 +68,15 @@ def subaccount_status(sub_id: int, status: str):
     if not form.validate_on_submit() or (
         status == "closed" and form.confirmation.data.strip() != CLOSE_WORD
     ):
-        flash(f"To close, type {CLOSE_WORD}: its numbers are released for good.", "error")
-        return redirect(url_for("admin_twilio.index")), 303
-    try:
-        master = master_client(admin_configuration(Provider.TWILIO), provider_transport())
-        numbers.set_subaccount_status(db.session, actor(), sub, master, status)
-    except (DomainError, ProviderError) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("admin_twilio.index")), 303
-    db.session.commit()
+        raise DomainError(f"To close, type {CLOSE_WORD}: its numbers are released for good.")
+    master = twilio_master(admin_configuration(Provider.TWILIO))
+    numbers.set_subaccount_status(db.session, actor(), sub, master, status)
     flash(f"{sub.friendly_name} is {status}.", "success")
     return redirect(url_for("admin_twilio.index"))
 
 
 @bp.route("/pool/<int:number_id>/reassign", methods=["POST"])
+@errors_go_to("admin_twilio.index")
 @platform_admin
 def reassign(number_id: int):
     row = db.session.get(SmsPhoneNumber, number_id)
@@ -90,21 +85,14 @@ def reassign(number_id: int):
     form = ReassignForm()
     form.company_id.choices = list(company_names().items())
     if not form.validate_on_submit():
-        flash("Choose a company.", "error")
-        return redirect(url_for("admin_twilio.index")), 303
+        raise DomainError("Choose a company.")
     config = admin_configuration(Provider.TWILIO)
-    try:
-        target = numbers.ensure_subaccount(
-            db.session, actor(), db.session.get(Company, form.company_id.data), config,
-            provider_transport(), commit=db.session.commit,
-        )  # fmt: skip
-        numbers.reassign_number(
-            db.session, actor(), row, target, master_client(config, provider_transport())
-        )
-    except (DomainError, ProviderError) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("admin_twilio.index")), 303
-    db.session.commit()
+    company = db.session.get(Company, form.company_id.data)
+    if company is None:
+        raise DomainError("Choose a company.")
+    target = numbers.ensure_subaccount(
+        db.session, actor(), company, config, provider_transport(), commit=checkpoint
+    )
+    numbers.reassign_number(db.session, actor(), row, target, twilio_master(config))
     flash(f"{row.phone_number} moved.", "success")
     return redirect(url_for("admin_twilio.index"))

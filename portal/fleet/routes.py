@@ -7,6 +7,8 @@ of another company is a 404.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from provisioning import fleet, health
@@ -14,6 +16,7 @@ from provisioning.channels import Channel
 from provisioning.db import utcnow
 from provisioning.meta.status import number_status
 from provisioning.partners import Provider
+from provisioning.sync import SyncRun
 from provisioning.tenancy import Company, tenant_get
 
 from ..access import company_member, platform_admin
@@ -56,7 +59,7 @@ def company_index():
 def admin_channel(channel_id: int):
     # Platform admins see every company's channels: no tenant scope to apply.
     channel = db.get_or_404(Channel, channel_id)
-    return _render_channel(channel, db.session.get(Company, channel.company_id))
+    return _render_channel(channel, db.session.get_one(Company, channel.company_id))
 
 
 @bp.route("/c/<company>/fleet/channels/<int:channel_id>")
@@ -65,18 +68,22 @@ def company_channel(channel_id: int):
     return _render_channel(tenant_get(db.session, Channel, g.company.id, channel_id), g.company)
 
 
-def _render_fleet(query: filters.FleetQuery, sync_runs):
+def _render_fleet(query: filters.FleetQuery, sync_runs: list[SyncRun] | None) -> str:
     page = fleet.channels_page(db.session, query.where, after=query.after, before=query.before)
+
+    def here(**values: Any) -> str:
+        """This page's URL (its company, if any) with the query arguments ``values``."""
+        return url_for(request.endpoint or "", **(request.view_args or {}), **values)
 
     def link(**changes: str | None) -> str:
         """This page's URL with the current filters and ``changes`` (None drops one)."""
-        return url_for(request.endpoint, **(request.view_args or {}), **query.link(**changes))
+        return here(**query.link(**changes))
 
     return render_template(
         "fleet/index.html",
         query=query,
         link=link,
-        base_url=url_for(request.endpoint, **(request.view_args or {})),
+        base_url=here(),
         counts=fleet.counts(db.session, query.where),
         page=page,
         sync_runs=sync_runs,
@@ -86,7 +93,7 @@ def _render_fleet(query: filters.FleetQuery, sync_runs):
     )
 
 
-def _render_channel(channel: Channel, company: Company):
+def _render_channel(channel: Channel, company: Company) -> str:
     rows = health.history(db.session, channel)
     steps = fleet.health_steps(rows, until=utcnow())
     label = channel.display_name or channel.phone_number

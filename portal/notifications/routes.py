@@ -44,7 +44,6 @@ def index():
 @signed_in
 def mark_all_read():
     count = health.mark_read(db.session, current_user.id)
-    db.session.commit()
     flash(f"{count} notification{'s' if count != 1 else ''} marked read.", "success")
     return redirect(url_for("notifications.index"), 303)
 
@@ -54,7 +53,6 @@ def mark_all_read():
 def mark_read(notification_id: int):
     notification = fleet.user_notification(db.session, current_user.id, notification_id)
     health.mark_read(db.session, current_user.id, [notification.id])
-    db.session.commit()
     before = _cursor(request.form.get("before", ""))
     return redirect(url_for("notifications.index", before=before), 303)
 

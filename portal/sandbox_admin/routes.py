@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Regexp, ValidationError
 
-from provisioning.errors import ProviderError
+from provisioning.errors import DomainError, ProviderError
 from provisioning.partners import Environment, Provider
-from provisioning.sandbox.control import SandboxControl
 
 from ..access import platform_admin
-from ..extensions import db
-from ..forms import Form
+from ..boundary import checkpoint, errors_go_to
+from ..forms import Form, form_errors
 from ..providers import partner_configuration, provider_transport
 from ..security_headers import connect_page
+from .control import SandboxControl
 
 bp = Blueprint("sandbox_admin", __name__, url_prefix="/admin/sandbox")
 
@@ -30,6 +33,16 @@ class ActionForm(Form):
         description="e.g. set_quality, ban_waba, set_running, approve_brand",
     )
     params = TextAreaField("Parameters (JSON object)", default="{}")
+    parameters: dict[str, Any]  # ``params`` parsed, once the form is valid
+
+    def validate_params(self, field: TextAreaField) -> None:
+        try:
+            parameters = json.loads(field.data or "{}")
+        except ValueError as exc:
+            raise ValidationError(f"Parameters: {exc}") from None
+        if not isinstance(parameters, dict):
+            raise ValidationError("Parameters: give a JSON object, such as {}.")
+        self.parameters = parameters
 
 
 class AdvanceForm(Form):
@@ -45,7 +58,7 @@ def control() -> SandboxControl:
         abort(404)
     # A control action may send webhooks back to this portal while we wait for it: hold no
     # database transaction meanwhile (SQLite locks the whole file).
-    db.session.commit()
+    checkpoint()
     return SandboxControl(
         current_app.config["SANDBOX_URL"], transport=provider_transport(), max_attempts=1
     )
@@ -73,39 +86,36 @@ def index():
     )
 
 
+@contextmanager
+def sandbox_refusals() -> Iterator[None]:
+    """The sandbox's refusal as a message for the page (it is not a provider people know)."""
+    try:
+        yield
+    except ProviderError as exc:
+        raise DomainError(f"The sandbox refused: {exc.message}") from exc
+
+
 @bp.route("/action", methods=["POST"])
+@errors_go_to("sandbox_admin.index")
 @platform_admin
 def action():
     form = ActionForm()
     if not form.validate_on_submit():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(url_for("sandbox_admin.index")), 303
-    try:
-        params = json.loads(form.params.data or "{}")
-        if not isinstance(params, dict):
-            raise ValueError("the parameters must be a JSON object")
-        result = control().action(form.provider.data, form.action.data, params)
-    except ValueError as exc:
-        flash(f"Parameters: {exc}", "error")
-        return redirect(url_for("sandbox_admin.index")), 303
-    except ProviderError as exc:
-        flash(f"The sandbox refused: {exc.message}", "error")
-        return redirect(url_for("sandbox_admin.index")), 303
+        raise DomainError(form_errors(form))
+    with sandbox_refusals():
+        result = control().action(form.provider.data, form.action.data, form.parameters)
     flash(f"{form.provider.data}.{form.action.data}: {json.dumps(result)[:600]}", "success")
     return redirect(url_for("sandbox_admin.index"))
 
 
 @bp.route("/advance", methods=["POST"])
+@errors_go_to("sandbox_admin.index")
 @platform_admin
 def advance():
     form = AdvanceForm()
     if not form.validate_on_submit():
-        flash("Give a number of seconds between 1 and 90 days.", "error")
-        return redirect(url_for("sandbox_admin.index")), 303
-    try:
+        raise DomainError("Give a number of seconds between 1 and 90 days.")
+    with sandbox_refusals():
         result = control().advance(float(form.seconds.data))
-    except ProviderError as exc:
-        flash(f"The sandbox refused: {exc.message}", "error")
-        return redirect(url_for("sandbox_admin.index")), 303
     flash(f"Sandbox clock is now {result['now']}.", "success")
     return redirect(url_for("sandbox_admin.index"))

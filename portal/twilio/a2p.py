@@ -17,13 +17,13 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from provisioning.errors import DomainError
 from provisioning.partners import Provider, ValidationFailed
 from provisioning.twilio import a2p
-from provisioning.twilio.a2p_models import BUSINESS_FIELDS, LONG_FIELDS, Tenant10DLCBrand
+from provisioning.twilio.models import BUSINESS_FIELDS, LONG_FIELDS, Tenant10DLCBrand
 
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
+from ..boundary import errors_go_to
 from ..extensions import db
 from ..forms import Form
 from ..jobs import enqueue
@@ -84,19 +84,13 @@ def index():
             abort(403)
         if form.validate_on_submit():
             try:
-                a2p.save_business_info(
-                    db.session,
-                    actor(),
-                    g.company,
-                    {n: form[n].data for n in BUSINESS_FIELDS},
-                )
-            except ValidationFailed as exc:
-                db.session.rollback()
+                values = {n: form[n].data for n in BUSINESS_FIELDS}
+                a2p.save_business_info(db.session, actor(), g.company, values)
+            except ValidationFailed as exc:  # shown next to each field
                 for name, message in exc.errors.items():
                     form[name].errors = [message]
                 status = 400
             else:
-                db.session.commit()
                 flash("Business profile saved.", "success")
                 return redirect(page_url())
         else:
@@ -117,19 +111,13 @@ def index():
 
 
 @bp.route("/submit", methods=["POST"])
+@errors_go_to("a2p.index")
 @company_admin
 def submit():
     if not ConfirmForm().validate_on_submit():
         return redirect(page_url())
-    try:
-        brand = a2p.submit_brand(
-            db.session, actor(), g.company, required_configuration(Provider.TWILIO)
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(page_url()), 303
-    db.session.commit()
+    config = required_configuration(Provider.TWILIO)
+    brand = a2p.submit_brand(db.session, actor(), g.company, config)
     enqueue("provisioning.execute_run", brand.run_id)
     flash("Submitted: Twilio and the carriers review the brand (usually days).", "success")
     return redirect(url_for("onboarding.run_detail", company=g.company.slug, run_id=brand.run_id))

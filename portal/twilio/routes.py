@@ -13,18 +13,23 @@ from flask import (
     url_for,
 )
 
-from provisioning.errors import AuthError, DomainError, ProviderError, Retryable
+from provisioning.errors import AuthError, DomainError, ProviderError
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
 from provisioning.twilio import numbers
-from provisioning.twilio.accounts import master_client
-from provisioning.twilio.claims import InProgress
 from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
+from ..boundary import checkpoint, errors_go_to, message_of, status_of
 from ..extensions import db
-from ..providers import installed_configuration, provider_transport, required_configuration
+from ..forms import form_errors
+from ..providers import (
+    company_twilio,
+    installed_configuration,
+    required_configuration,
+    twilio_master,
+)
 from .forms import BuyForm, SearchForm, WebhooksForm
 
 bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
@@ -34,26 +39,8 @@ CREDENTIALS_REFUSED = (
 )
 
 
-def company_client():
-    """The company's subaccount (created on first need) and an SDK client for it."""
-    config = required_configuration(Provider.TWILIO)
-    sub = numbers.ensure_subaccount(
-        db.session, actor(), g.company, config, provider_transport(), commit=db.session.commit
-    )
-    db.session.commit()
-    return sub, numbers.subaccount_client(sub, config, provider_transport())
-
-
 def numbers_url():
     return url_for("twilio.index", company=g.company.slug)
-
-
-def busy_message(exc: Retryable) -> str:
-    """What to tell a person when Twilio throttled, failed or did not answer, or another
-    request is creating the same object."""
-    if isinstance(exc, InProgress):
-        return exc.message
-    return f"Twilio did not complete the request ({exc.message}): try again in a moment."
 
 
 @bp.route("/")
@@ -73,7 +60,7 @@ def index():
         try:
             # The catalogue is the same for every account: search with the master account,
             # so that looking creates nothing.
-            client = master_client(required_configuration(Provider.TWILIO), provider_transport())
+            client = twilio_master(required_configuration(Provider.TWILIO))
             results = numbers.search_numbers(
                 client,
                 form.country.data,
@@ -84,12 +71,10 @@ def index():
                 mms=form.mms.data or None,
                 voice=form.voice.data or None,
             )
-        except Retryable as exc:
-            error, status = busy_message(exc), 429
         except AuthError:  # the platform's settings, not the person's search
             error, status = CREDENTIALS_REFUSED, 409
-        except (DomainError, ProviderError) as exc:
-            error, status = str(exc), 400
+        except (DomainError, ProviderError) as exc:  # shown next to the search form
+            error, status = message_of(exc), status_of(exc)
     return render_template(
         "twilio/numbers.html",
         rows=list(rows),
@@ -103,71 +88,43 @@ def index():
 
 
 @bp.route("/buy", methods=["POST"])
+@errors_go_to("twilio.index")
 @company_admin
 def buy():
     form = BuyForm()
     if not form.validate_on_submit():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(numbers_url()), 303
-    try:
-        sub, client = company_client()
-        row = numbers.buy_number(
-            db.session,
-            actor(),
-            g.company,
-            sub,
-            client,
-            form.phone_number.data,
-            db.session.commit,
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(numbers_url()), 303
-    except ProviderError as exc:
-        db.session.commit()  # keeps the failed attempt on record
-        message = busy_message(exc) if isinstance(exc, Retryable) else None
-        flash(message or f"Twilio refused the purchase: {exc}", "error")
-        return redirect(numbers_url()), 303
-    db.session.commit()
+        raise DomainError(form_errors(form))
+    sub, client = company_twilio()
+    row = numbers.buy_number(
+        db.session, actor(), g.company, sub, client, form.phone_number.data, checkpoint
+    )
     flash(f"{row.phone_number} is yours.", "success")
     return redirect(numbers_url())
 
 
 @bp.route("/<int:number_id>/webhooks", methods=["POST"])
+@errors_go_to("twilio.index")
 @company_admin
 def webhooks(number_id: int):
     row = tenant_get(db.session, SmsPhoneNumber, g.company.id, number_id)
     form = WebhooksForm()
     if not form.validate_on_submit():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(numbers_url()), 303
-    try:
-        _, client = company_client()
-        numbers.set_number_webhooks(
-            db.session, actor(), row, client, form.sms_url.data, form.status_callback.data
-        )
-    except (DomainError, ProviderError) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(numbers_url()), 303
-    db.session.commit()
+        raise DomainError(form_errors(form))
+    _, client = company_twilio()
+    numbers.set_number_webhooks(
+        db.session, actor(), row, client, form.sms_url.data, form.status_callback.data
+    )
     flash("Webhooks saved.", "success")
     return redirect(numbers_url())
 
 
 @bp.route("/<int:number_id>/release", methods=["POST"])
+@errors_go_to("twilio.index")
 @company_admin
 def release(number_id: int):
     row = tenant_get(db.session, SmsPhoneNumber, g.company.id, number_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            _, client = company_client()
-            numbers.release_number(db.session, actor(), row, client)
-        except (DomainError, ProviderError) as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(numbers_url()), 303
-        db.session.commit()
+        _, client = company_twilio()
+        numbers.release_number(db.session, actor(), row, client)
         flash(f"{row.phone_number} was released.", "success")
     return redirect(numbers_url())

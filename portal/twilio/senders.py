@@ -3,8 +3,6 @@ the sender in the company's subaccount, its verification code, and its status.""
 
 from __future__ import annotations
 
-import re
-
 from flask import (
     Blueprint,
     abort,
@@ -19,7 +17,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from provisioning.errors import DomainError, ProviderError, Retryable
+from provisioning.errors import DomainError
 from provisioning.partners import Provider
 from provisioning.tenancy import tenant_get
 from provisioning.twilio import senders
@@ -27,14 +25,13 @@ from provisioning.twilio.models import TwilioWhatsAppSender
 
 from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
+from ..boundary import checkpoint, errors_go_to
 from ..extensions import db
 from ..onboarding import nonces
-from ..providers import partner_configuration
+from ..providers import company_twilio, partner_configuration
 from ..security_headers import connect_page
-from .routes import busy_message, company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
-E164 = re.compile(r"^\+\d{6,15}$")
 
 
 def senders_url():
@@ -56,15 +53,7 @@ def index():
             .order_by(TwilioWhatsAppSender.sender_id)
         )
     )
-    moving = [r for r in rows if r.sender_sid and r.status in senders.TRANSITIONAL]
-    if moving:  # follow senders that are still changing (Twilio documents no callback)
-        try:
-            _, client = company_client()
-            for row in moving:
-                senders.refresh_sender(db.session, row, client)
-            db.session.commit()
-        except (DomainError, ProviderError):  # a deactivated configuration: shown as stored
-            db.session.rollback()
+    senders.follow_changing(db.session, rows, company_twilio)
     meta = partner_configuration(Provider.META)
     solution_id = meta.value("twilio_partner_solution_id") if meta else ""
     return render_template(
@@ -81,42 +70,29 @@ def index():
 @bp.route("/launch", methods=["POST"])
 @company_admin
 def launch():
-    state = nonces.issue(g.company.id, Provider.TWILIO)
-    db.session.commit()
-    return jsonify(state=state)
+    return jsonify(state=nonces.issue(g.company.id, Provider.TWILIO))
 
 
 @bp.route("/complete", methods=["POST"])
 @company_admin
 def complete():
-    """Meta's finish event carries the WABA shared with Twilio; create the sender with it."""
-    try:
-        body = nonces.launch_result(request.get_json(silent=True), g.company.id, Provider.TWILIO)
-    except nonces.LaunchRefused as exc:
-        return jsonify(error=str(exc)), 400
-    db.session.commit()  # the launch is spent, whatever follows
+    """Meta's finish event carries the WABA shared with Twilio; create the sender with it.
+    The launch is spent whatever follows; errors answer the page's script in JSON."""
+    body = nonces.launch_result(request.get_json(silent=True), g.company.id, Provider.TWILIO)
+    checkpoint()  # the launch stays spent even when the sender cannot be created
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
     if event.get("event") in ("CANCEL", "ERROR") or not event:
-        return jsonify(error="The signup did not finish: nothing was created."), 400
-    waba_id = str((event.get("data") or {}).get("waba_id") or "")
+        raise DomainError("The signup did not finish: nothing was created.")
     phone = str(body.get("sender-phone") or "").strip()
+    waba_id = str((event.get("data") or {}).get("waba_id") or "")
     name = str(body.get("sender-name") or "").strip()
-    if not E164.match(phone):
-        return jsonify(error="Give the number in E.164 form, like +14155550123."), 400
-    try:
-        sub, client = company_client()
-        senders.create_sender(
-            db.session, actor(), g.company, sub, client, phone_number=phone, waba_id=waba_id,
-            profile_name=name, callback_url=hook("messages"),
-            status_callback_url=hook("status"), commit=db.session.commit,
-        )  # fmt: skip
-    except Retryable as exc:  # a lost answer, a throttle, a 5xx: the claim ended, try again
-        db.session.commit()
-        return jsonify(error=busy_message(exc)), 429
-    except (DomainError, ProviderError) as exc:
-        db.session.commit()
-        return jsonify(error=str(exc.message if isinstance(exc, ProviderError) else exc)), 400
-    db.session.commit()
+    senders.check_sender(phone, waba_id, name)  # before a subaccount is made for it
+    sub, client = company_twilio()
+    senders.create_sender(
+        db.session, actor(), g.company, sub, client, phone_number=phone, waba_id=waba_id,
+        profile_name=name, callback_url=hook("messages"), status_callback_url=hook("status"),
+        commit=checkpoint,
+    )  # fmt: skip
     return jsonify(redirect=senders_url())
 
 
@@ -128,35 +104,25 @@ def _sender(sender_id: int) -> TwilioWhatsAppSender:
 
 
 @bp.route("/<int:sender_id>/verify", methods=["POST"])
+@errors_go_to("twilio_senders.index")
 @company_admin
 def verify(sender_id: int):
     row = _sender(sender_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            _, client = company_client()
-            senders.submit_verification_code(
-                db.session, actor(), row, client, request.form.get("code", "")
-            )
-        except (DomainError, ProviderError) as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(senders_url()), 303
-        db.session.commit()
+        _, client = company_twilio()
+        senders.submit_verification_code(
+            db.session, actor(), row, client, request.form.get("code", "")
+        )
         flash("Code sent to Meta; the sender is being verified.", "success")
     return redirect(senders_url())
 
 
 @bp.route("/<int:sender_id>/refresh", methods=["POST"])
+@errors_go_to("twilio_senders.index")
 @company_member
 def refresh(sender_id: int):
     row = _sender(sender_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            _, client = company_client()
-            senders.refresh_sender(db.session, row, client)
-        except ProviderError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(senders_url()), 303
-        db.session.commit()
+        _, client = company_twilio()
+        senders.refresh_sender(db.session, row, client)
     return redirect(senders_url())

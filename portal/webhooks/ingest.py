@@ -30,6 +30,7 @@ from provisioning.twilio import webhooks as twilio_webhooks
 from ..extensions import db
 from ..input_checks import JSON_NUL
 from ..jobs import enqueue
+from ..observability.requests import note_endpoint
 from ..security_headers import stamp
 
 APPLY_PENDING = "webhooks.apply_pending"
@@ -147,6 +148,7 @@ class FastLane:
             return self.wsgi_app(environ, start_response)
         endpoint, path_args = matched
         delivery = self._delivery(environ)
+        note_endpoint(f"webhooks.{endpoint}", path_args)  # request metrics, by endpoint
         if delivery is None:  # anything unusual: Flask checks and serves it
             return self.wsgi_app(environ, start_response)
         with self.app.app_context():

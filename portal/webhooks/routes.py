@@ -1,7 +1,8 @@
 """Provider webhooks: verify on the raw bytes, store with a dedupe key, answer at once.
 
-The ingest endpoints live in :mod:`portal.webhooks.ingest`, whose fast lane serves them
-in front of Flask; the views here answer the same for a request the lane hands on.
+The ingest endpoints live in :mod:`portal.webhooks.ingest`, whose fast lane (installed
+by ``create_app``) serves them in front of Flask; the views here answer the same for
+a request the lane hands on.
 Applying an event is a job, so a slow database or a bug in applying never makes the
 provider retry (or give up on) a delivery the platform already holds.
 """
@@ -22,7 +23,6 @@ from ..providers import installed_configuration
 from . import ingest
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-bp.record_once(lambda state: ingest.install(state.app))
 
 
 def _ingest(endpoint: str, **path_args: str | None) -> Response:

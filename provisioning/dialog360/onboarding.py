@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, clients
 from ..channels import Channel
 from ..db import utcnow
 from ..errors import DomainError, ProviderError, Unreachable
@@ -30,7 +30,7 @@ from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, Wait, register
 from ..tenancy import Company, tenant_select
 from ..tokens import new_token
 from . import messaging as messaging_webhook
-from .api import MessagingClient, PartnerClient
+from .api import PartnerClient
 from .models import Dialog360Channel, Dialog360Client
 
 RUNNING = "running"
@@ -49,14 +49,7 @@ def _config(ctx: StepContext) -> PartnerConfiguration:
 
 
 def partner_client(config: PartnerConfiguration, transport: Any = None) -> PartnerClient:
-    return PartnerClient(
-        config.value("api_base_url"),
-        config.value("partner_id"),
-        api_key=config.value("api_key") or None,
-        username=config.value("username") or None,
-        password=config.value("password") or None,
-        transport=transport,
-    )
+    return clients.dialog360_partner(config, transport)
 
 
 def _client_row(ctx: StepContext) -> Dialog360Client:
@@ -265,7 +258,7 @@ def point_webhook(
     if row.webhook_url == url and row.webhook_token_digest:
         return False
     token, digest = new_token()
-    with MessagingClient(config.value("waba_base_url"), row.api_key, transport=transport) as api:
+    with clients.dialog360_messaging(config, row.api_key, transport) as api:
         api.set_webhook(url, headers=messaging_webhook.headers(token))
     row.webhook_url, row.webhook_token_digest = url, digest
     return True
@@ -305,8 +298,8 @@ def store_channels(ctx: StepContext) -> None:
     for row in _channel_rows(ctx):
         if row.revoked_at is not None or not row.api_key:
             continue
-        with MessagingClient(
-            config.value("waba_base_url"), row.api_key, transport=ctx.services.get("transport")
+        with clients.dialog360_messaging(
+            config, row.api_key, ctx.services.get("transport")
         ) as messaging:
             row.health = messaging.health_status().get("health_status") or {}
         publish_channel(ctx.session, row)
@@ -399,6 +392,8 @@ def regenerate_api_key(
                 session, actor, "dialog360_channel.api_key_lost", row,
                 label=row.phone_number, key_ids=made,
             )  # fmt: skip
+            if commit is not None:
+                commit()  # the dead key stays dropped although the person is told "no"
             raise DomainError(
                 "360dialog made a new key but its answer was lost, and a key is shown only "
                 "once: the previous key no longer works. Ask for a new key again."

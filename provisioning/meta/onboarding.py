@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, clients
 from ..channels import Channel, mark_needing_reauthorization
 from ..db import utcnow
 from ..errors import AuthError, DomainError, ProviderError, Rejected
@@ -90,12 +90,7 @@ def graph(ctx: StepContext) -> tuple[GraphClient, PartnerConfiguration]:
     config = ctx.session.get(PartnerConfiguration, ctx.run.partner_configuration_id)
     if config is None:
         raise DomainError("The Meta partner configuration of this run was deleted.")
-    client = GraphClient(
-        config.value("graph_base_url"),
-        config.value("graph_api_version"),
-        transport=ctx.services.get("transport"),
-    )
-    return client, config
+    return clients.meta_graph(config, ctx.services.get("transport")), config
 
 
 def token_of(ctx: StepContext) -> str:

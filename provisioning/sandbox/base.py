@@ -11,6 +11,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 if TYPE_CHECKING:
+    from .clock import SimClock
     from .core import Sandbox
 
 
@@ -77,7 +78,7 @@ class Simulator:
 
     # -- helpers for subclasses --------------------------------------------------------
     @property
-    def clock(self):
+    def clock(self) -> SimClock:
         return self.sandbox.clock
 
     def base_url(self, host_alias: str) -> str:

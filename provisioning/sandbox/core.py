@@ -28,7 +28,7 @@ import random
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from werkzeug.exceptions import HTTPException
@@ -39,6 +39,11 @@ from .clock import SimClock
 from .faults import FaultPlan
 from .locking import SandboxLock
 from .outbound import Outbound
+
+if TYPE_CHECKING:
+    from .dialog360 import Dialog360Simulator
+    from .meta import MetaSimulator
+    from .twilio import TwilioSimulator
 
 IN_PROCESS_BASE_URL = "http://sandbox.test"
 
@@ -67,7 +72,11 @@ class IdFactory:
 
 
 class Sandbox:
-    """Stateful simulators of Meta Graph, 360dialog and Twilio, with faults and a clock."""
+    """Stateful simulators of Meta Graph, 360dialog and Twilio, with faults and a clock.
+
+    ``outbound_transport`` carries the webhooks the simulators send (see
+    :mod:`.outbound`); without one they are recorded and fail, never sent.
+    """
 
     def __init__(
         self,
@@ -91,6 +100,11 @@ class Sandbox:
         for factory in _simulator_factories():
             simulator = factory(self)
             self.simulators[simulator.name] = simulator
+
+    if TYPE_CHECKING:  # found by __getattr__ at run time
+        meta: MetaSimulator
+        dialog360: Dialog360Simulator
+        twilio: TwilioSimulator
 
     def __getattr__(self, name: str) -> Simulator:
         # sandbox.meta, sandbox.dialog360, sandbox.twilio

@@ -11,6 +11,7 @@ Kinds:
 
 from __future__ import annotations
 
+import builtins
 import random
 import re
 import threading
@@ -66,9 +67,9 @@ class FaultPlan:
         with self._lock:
             return list(self._faults)
 
-    def pick(self, provider: str, method: str, path: str) -> list[Fault]:
+    def pick(self, provider: str, method: str, path: str) -> builtins.list[Fault]:
         """The faults that fire for this request: any latency first, then at most one other."""
-        fired: list[Fault] = []
+        fired: builtins.list[Fault] = []  # builtins: ``list`` is the method above
         with self._lock:
             for fault in self._faults:
                 if not fault.matches(provider, method, path):

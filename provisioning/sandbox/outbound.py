@@ -1,7 +1,13 @@
-"""Webhooks the sandbox sends to the platform, recorded and retried like the providers do."""
+"""Webhooks the sandbox sends to the platform, recorded and retried like the providers do.
+
+Nothing leaves the sandbox unless whoever builds it says where to: tests give an
+``httpx.WSGITransport`` around the portal app (or a mock), the demo gives the network.
+Without a transport every delivery fails as unreachable (:class:`Unconnected`).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +34,43 @@ class Delivery:
         return self.status is not None and 200 <= self.status < 300
 
 
+class Unconnected(httpx.BaseTransport):
+    """The transport of a sandbox built without one: no request is sent anywhere."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(
+            f"the sandbox has no outbound transport: {request.method} {request.url} not sent",
+            request=request,
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is a loopback address or ``localhost`` (judged without DNS)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackTransport(httpx.HTTPTransport):
+    """The network, to loopback addresses only: a test's or a benchmark's own servers."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not is_loopback(request.url.host):
+            raise httpx.ConnectError(
+                f"{request.url.host} is not a loopback address: not sent", request=request
+            )
+        return super().handle_request(request)
+
+
 class Outbound:
     """Sends requests from the sandbox to the platform (webhooks, verification GETs).
 
-    In tests ``transport`` is an ``httpx.WSGITransport`` around the portal app; in the
-    demo it is the network. Every delivery is kept so tests can assert on it, and
-    failed ones are sent again by :meth:`retry_failed` (called on each clock tick).
+    ``transport`` says where they go (see the module's docstring); without one nothing
+    is sent. Every delivery is kept so tests can assert on it, and failed ones are sent
+    again by :meth:`retry_failed` (called on each clock tick).
     """
 
     def __init__(
@@ -42,7 +79,7 @@ class Outbound:
         sandbox_lock: SandboxLock | None = None,
         timeout: float = 10.0,
     ):
-        self.client = httpx.Client(transport=transport, timeout=timeout)
+        self.client = httpx.Client(transport=transport or Unconnected(), timeout=timeout)
         self.sandbox_lock = sandbox_lock or SandboxLock()
         self.deliveries: list[Delivery] = []
         self.max_attempts = 5

@@ -2,7 +2,7 @@
 
 Validation follows the fact sheet's §4 limits (campaign description 40-4096, message
 flow 40-2048, samples 20-1024, use-case codes). Submitting snapshots the profile into a
-new brand row and starts the ISV registration run (:mod:`.a2p_flow`).
+new brand row and starts the ISV registration run (:mod:`.onboarding`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from ..errors import DomainError
 from ..partners import PartnerConfiguration, ValidationFailed
 from ..tenancy import Company
 from . import claims
-from .a2p_flow import A2P_REGISTRATION
-from .a2p_models import BUSINESS_FIELDS, Tenant10DLCBrand, TenantBusinessInfo
+from .models import BUSINESS_FIELDS, Tenant10DLCBrand, TenantBusinessInfo
+from .onboarding import A2P_REGISTRATION
 
 BUSINESS_TYPES = (
     "Sole Proprietorship", "Partnership", "Limited Liability Corporation", "Co-operative",

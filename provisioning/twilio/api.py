@@ -1,4 +1,10 @@
-"""Twilio calls through the SDK: the one place their failures become typed errors.
+"""Twilio's REST API as the platform uses it: the one module that calls the Twilio SDK.
+
+:class:`TwilioApi` names every operation the platform performs with one account's
+credentials (the ISV master account, or a company's subaccount); the rest of the package
+calls those, never the SDK. Underneath, the official SDK runs on an httpx transport
+(:class:`HttpxHttpClient`), guarded like every provider call and retargetable to the
+sandbox by base URL.
 
 Every SDK call runs through :func:`call`. The SDK fails in three ways, all mapped here:
 
@@ -16,17 +22,35 @@ Every SDK call runs through :func:`call`. The SDK fails in three ways, all mappe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http import HttpClient
+from twilio.http.request import Request as TwilioRequest
+from twilio.http.response import Response
+from twilio.rest import Client
+from twilio.rest.messaging.v2.channels_sender import ChannelsSenderList
 
-from ..errors import AuthError, ProviderError, Rejected, Retryable, Unreachable
+from ..errors import (
+    AuthError,
+    BlockedDestination,
+    ProviderError,
+    Rejected,
+    Retryable,
+    Unreachable,
+)
+from ..http import DEFAULT_TIMEOUT, redact_url
+from ..metrics import provider_call
+from ..outbound import guarded
 
+T = TypeVar("T")
 AUTH_CODES = frozenset({20003, 20005, 20008})
 THROTTLED = 20429
-T = TypeVar("T")
 
 
 def call(function: Callable[[], T]) -> T:
@@ -95,3 +119,395 @@ def _seconds(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+# -- the SDK on httpx ---------------------------------------------------------------
+
+log = logging.getLogger("provisioning.twilio.api")
+
+# SDK domain attribute -> host alias under the sandbox (see provisioning.sandbox.core)
+DOMAINS = ("api", "messaging", "trusthub", "events")
+JSON_TYPES = ("application/json", "application/scim+json")
+
+
+class HttpxHttpClient(HttpClient):
+    """A ``twilio.http.HttpClient`` on one long-lived ``httpx.Client``.
+
+    Logs method, redacted URL (no query values that carry secrets, never credentials)
+    and status only; bodies and headers are never logged. The transport is guarded
+    (:mod:`provisioning.outbound`): the SDK reaches only the hosts the policy allows.
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        logger: logging.Logger = log,
+    ) -> None:
+        seconds = timeout.read if isinstance(timeout, httpx.Timeout) else timeout
+        super().__init__(logger, is_async=False, timeout=seconds)
+        self._client = httpx.Client(transport=guarded(transport), timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        headers = dict(headers or {})
+        kwargs: dict[str, object] = {}
+        if headers.get("Content-Type") in JSON_TYPES:
+            # Senders v2 and other JSON APIs: the SDK hands over a dict for the body.
+            kwargs["json"] = data
+        elif data:
+            kwargs["data"] = data
+        if timeout is not None:
+            if timeout <= 0:
+                raise ValueError(timeout)
+            kwargs["timeout"] = timeout
+        self._test_only_last_request = TwilioRequest(
+            method=method.upper(), url=uri, params=params, headers=headers
+        )
+        try:
+            with provider_call("twilio", method, uri) as timing:
+                response = self._client.request(
+                    method.upper(),
+                    uri,
+                    params=params,  # type: ignore[arg-type]
+                    headers=headers,
+                    auth=auth,
+                    follow_redirects=allow_redirects,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+                timing.status = response.status_code
+        except (BlockedDestination, Unreachable) as exc:  # from the guard
+            exc.provider = "twilio"
+            raise
+        self.logger.info(
+            "twilio %s %s -> %s",
+            method.upper(),
+            redact_url(response.request.url),
+            response.status_code,
+        )
+        self._test_only_last_response = Response(
+            response.status_code, response.text, response.headers
+        )
+        return self._test_only_last_response
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def make_client(
+    username: str,
+    password: str,
+    *,
+    account_sid: str | None = None,
+    base_url: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+) -> Client:
+    """A ``twilio.rest.Client`` using httpx; ``base_url`` retargets api, messaging,
+    trusthub and events to ``{base_url}/{alias}`` (e.g. the sandbox)."""
+    client = Client(
+        username,
+        password,
+        account_sid=account_sid,
+        http_client=HttpxHttpClient(transport=transport, timeout=timeout),
+    )
+    if base_url:
+        root = base_url.rstrip("/")
+        client.edge = None
+        client.region = None
+        for alias in DOMAINS:
+            getattr(client, alias).base_url = f"{root}/{alias}"
+    return client
+
+
+# -- the operations ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Creation:
+    """A create with side effects, and the lookup of what it made (by a name it gave), for
+    :func:`create_or_find` and for resuming after a lost answer."""
+
+    create: Callable[[], Any]
+    find: Callable[[], Any]
+
+    def looked_up(self) -> Any:
+        """What an earlier attempt made, or None."""
+        return call(self.find)
+
+    def run(self) -> Any:
+        """Create; after no answer or a 5xx, what the create may have made."""
+        return create_or_find(self.create, self.find)
+
+
+def _named(items: Any, name: str, **match: Any) -> Any:
+    """The first of ``items`` with ``friendly_name`` and the ``match`` attributes."""
+    return next(
+        (
+            item
+            for item in items
+            if item.friendly_name == name
+            and all(getattr(item, key) == value for key, value in match.items())
+        ),
+        None,
+    )
+
+
+class TwilioApi:
+    """What the platform does in one Twilio account (the ISV master or a subaccount)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @property
+    def account_sid(self) -> str:
+        return str(self.client.account_sid)
+
+    # accounts: the master's view of its subaccounts
+
+    def fetch_account(self, sid: str) -> Any:
+        return call(self.client.api.v2010.accounts(sid).fetch)
+
+    def find_subaccount(self, friendly_name: str) -> Any:
+        """The open subaccount named ``friendly_name`` (None when there is none)."""
+        accounts = self.client.api.v2010.accounts
+        found = call(lambda: accounts.list(friendly_name=friendly_name, limit=5))
+        return next((a for a in found if a.status != "closed"), None)
+
+    def create_subaccount(self, friendly_name: str) -> Any:
+        """A new subaccount; after a lost answer, the one the create made."""
+        accounts = self.client.api.v2010.accounts
+        return create_or_find(
+            lambda: accounts.create(friendly_name=friendly_name),
+            lambda: self.find_subaccount(friendly_name),
+        )
+
+    def set_account_status(self, sid: str, status: str) -> None:
+        call(lambda: self.client.api.v2010.accounts(sid).update(status=status))
+
+    def move_number(self, from_account: str, number_sid: str, to_account: str) -> None:
+        """Transfer a number between subaccounts (the parent's credentials)."""
+        number = self.client.api.v2010.accounts(from_account).incoming_phone_numbers(number_sid)
+        call(lambda: number.update(account_sid=to_account))
+
+    # phone numbers
+
+    def available_numbers(self, country: str, number_type: str, **filters: Any) -> list[Any]:
+        catalogue = self.client.api.v2010.account.available_phone_numbers(country.upper())
+        listing = getattr(catalogue, number_type)
+        return call(lambda: listing.list(**filters))
+
+    def owned_number(self, phone_number: str) -> Any:
+        """The account's number ``phone_number`` (None when it does not own it)."""
+        incoming = self.client.api.v2010.account.incoming_phone_numbers
+        numbers = call(lambda: incoming.list(phone_number=phone_number))
+        return next((n for n in numbers if n.phone_number == phone_number), None)
+
+    def buy_number(self, phone_number: str, **options: Any) -> Any:
+        """Buy (paid); after a lost answer or a 5xx, the number if the purchase went through."""
+        incoming = self.client.api.v2010.account.incoming_phone_numbers
+        values = {"phone_number": phone_number, **{k: v for k, v in options.items() if v}}
+        return create_or_find(
+            lambda: incoming.create(**values), lambda: self.owned_number(phone_number)
+        )
+
+    def release_number(self, number_sid: str) -> None:
+        """Release for good; a number already gone is released."""
+        number = self.client.api.v2010.account.incoming_phone_numbers(number_sid)
+        try:
+            call(number.delete)
+        except ProviderError as exc:
+            if exc.http_status != 404:
+                raise
+
+    def update_number(self, number_sid: str, **values: Any) -> Any:
+        number = self.client.api.v2010.account.incoming_phone_numbers(number_sid)
+        return call(lambda: number.update(**values))
+
+    # WhatsApp senders
+
+    def whatsapp_senders(self) -> list[Any]:
+        senders = self.client.messaging.v2.channels_senders
+        return call(lambda: senders.list(channel="whatsapp"))
+
+    def find_sender(self, sender_id: str) -> Any:
+        return next((s for s in self.whatsapp_senders() if s.sender_id == sender_id), None)
+
+    def create_sender(self, sender_id: str, body: dict[str, Any]) -> Any:
+        """A new sender; after a lost answer, the one the create made."""
+        request = ChannelsSenderList.MessagingV2ChannelsSenderRequestsCreate(
+            {"sender_id": sender_id, **body}
+        )
+        senders = self.client.messaging.v2.channels_senders
+        return create_or_find(lambda: senders.create(request), lambda: self.find_sender(sender_id))
+
+    def update_sender(self, sender_sid: str, body: dict[str, Any]) -> Any:
+        request = ChannelsSenderList.MessagingV2ChannelsSenderRequestsUpdate(body)
+        return call(lambda: self.client.messaging.v2.channels_senders(sender_sid).update(request))
+
+    def fetch_sender(self, sender_sid: str) -> Any:
+        return call(self.client.messaging.v2.channels_senders(sender_sid).fetch)
+
+    def whatsapp_sender_pages(
+        self, page_size: int, before_call: Callable[[], None]
+    ) -> Iterator[list[Any]]:
+        """The senders, a page at a time; ``before_call`` runs before each request."""
+        senders = self.client.messaging.v2.channels_senders
+        before_call()
+        page = call(partial(senders.page, channel="whatsapp", page_size=page_size))
+        while True:
+            yield list(page)
+            if not page.next_page_url:
+                return
+            before_call()
+            page = call(page.next_page)
+
+    # TrustHub: customer profiles and trust products ("bundles"), their items
+
+    def approved_customer_profiles(self) -> list[Any]:
+        profiles = self.client.trusthub.v1.customer_profiles
+        return call(lambda: profiles.list(status="twilio-approved"))
+
+    def bundle(self, kind: str, name: str, email: str, policy_sid: str) -> Creation:
+        """A customer profile (``customer_profiles``) or trust product (``trust_products``)."""
+        bundles = getattr(self.client.trusthub.v1, kind)
+        return Creation(
+            lambda: bundles.create(friendly_name=name, email=email, policy_sid=policy_sid),
+            lambda: _named(bundles.list(friendly_name=name, policy_sid=policy_sid), name),
+        )
+
+    def trusthub_item(
+        self, kind: str, name: str, type_: str, attributes: dict[str, Any]
+    ) -> Creation:
+        """An end user (``end_users``) or supporting document (``supporting_documents``);
+        their lists take no filter, so they are matched by name and type."""
+        items = getattr(self.client.trusthub.v1, kind)
+        return Creation(
+            lambda: items.create(friendly_name=name, type=type_, attributes=attributes),
+            lambda: _named(items.list(), name, type=type_),
+        )
+
+    def address(self, name: str, **fields: Any) -> Creation:
+        addresses = self.client.api.v2010.account.addresses
+        return Creation(
+            lambda: addresses.create(friendly_name=name, **fields),
+            lambda: _named(addresses.list(friendly_name=name), name),
+        )
+
+    def _assignments(self, kind: str, bundle_sid: str) -> Any:
+        bundle = getattr(self.client.trusthub.v1, kind)(bundle_sid)
+        return getattr(bundle, f"{kind}_entity_assignments")
+
+    def assigned(self, kind: str, bundle_sid: str) -> set[str]:
+        """The object sids attached to a bundle."""
+        return {a.object_sid for a in call(self._assignments(kind, bundle_sid).list)}
+
+    def assignment(self, kind: str, bundle_sid: str, object_sid: str) -> Creation:
+        assignments = self._assignments(kind, bundle_sid)
+        return Creation(
+            lambda: assignments.create(object_sid=object_sid),
+            lambda: next((a for a in assignments.list() if a.object_sid == object_sid), None),
+        )
+
+    def bundle_status(self, kind: str, bundle_sid: str) -> str:
+        return call(getattr(self.client.trusthub.v1, kind)(bundle_sid).fetch).status
+
+    def evaluate_bundle(self, kind: str, bundle_sid: str, policy_sid: str) -> Any:
+        bundle = getattr(self.client.trusthub.v1, kind)(bundle_sid)
+        evaluations = getattr(bundle, f"{kind}_evaluations")
+        return call(lambda: evaluations.create(policy_sid=policy_sid))
+
+    def submit_bundle(self, kind: str, bundle_sid: str) -> None:
+        bundle = getattr(self.client.trusthub.v1, kind)(bundle_sid)
+        call(lambda: bundle.update(status="pending-review"))
+
+    # Event Streams
+
+    def event_sink(self, description: str, destination: str) -> Creation:
+        sinks = self.client.events.v1.sinks
+
+        def ours(sink: Any) -> bool:
+            config = sink.sink_configuration or {}
+            return sink.description == description and config.get("destination") == destination
+
+        configuration = {"destination": destination, "method": "POST", "batch_events": False}
+        return Creation(
+            lambda: sinks.create(
+                description=description, sink_type="webhook", sink_configuration=configuration
+            ),
+            lambda: next((s for s in sinks.list() if ours(s)), None),
+        )
+
+    def event_subscription(self, description: str, sink_sid: str, types: list[str]) -> Creation:
+        subscriptions = self.client.events.v1.subscriptions
+        return Creation(
+            lambda: subscriptions.create(
+                description=description, sink_sid=sink_sid, types=[{"type": t} for t in types]
+            ),
+            lambda: next(
+                (s for s in subscriptions.list(sink_sid=sink_sid) if s.description == description),
+                None,
+            ),
+        )
+
+    # A2P 10DLC: brands, Messaging Services, campaigns
+
+    def brand_registration(self, customer_profile_sid: str, **values: Any) -> Creation:
+        """The brand (billable), found after a lost answer by its customer profile."""
+        registrations = self.client.messaging.v1.brand_registrations
+        return Creation(
+            lambda: registrations.create(
+                customer_profile_bundle_sid=customer_profile_sid, **values
+            ),
+            lambda: next(
+                (
+                    b
+                    for b in registrations.list()
+                    if b.customer_profile_bundle_sid == customer_profile_sid
+                ),
+                None,
+            ),
+        )
+
+    def fetch_brand(self, brand_sid: str) -> Any:
+        return call(self.client.messaging.v1.brand_registrations(brand_sid).fetch)
+
+    def messaging_service(self, name: str, usecase: str) -> Creation:
+        services = self.client.messaging.v1.services
+        return Creation(
+            lambda: services.create(friendly_name=name, usecase=usecase),
+            lambda: _named(services.list(), name),
+        )
+
+    def campaign(self, service_sid: str, **values: Any) -> Creation:
+        """The campaign of a Messaging Service of its own (its one campaign is ours)."""
+        campaigns = self.client.messaging.v1.services(service_sid).us_app_to_person
+        return Creation(
+            lambda: campaigns.create(**values), lambda: next(iter(campaigns.list()), None)
+        )
+
+
+def connect(
+    username: str,
+    password: str,
+    *,
+    account_sid: str | None = None,
+    base_url: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> TwilioApi:
+    """The API of one account (``base_url`` retargets it, e.g. to the sandbox)."""
+    return TwilioApi(
+        make_client(
+            username, password, account_sid=account_sid, base_url=base_url, transport=transport
+        )
+    )

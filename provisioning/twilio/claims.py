@@ -15,12 +15,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..errors import Retryable
+from ..errors import InProgress
 
 # Longer than the calls a claim covers (a lookup and a create, each bounded by timeouts).
 CLAIM_SECONDS = 120
@@ -49,7 +49,7 @@ def take(session: Session, row: Any, values: dict[str, Any], *free: ColumnElemen
     """Claim ``row`` with one compare-and-set: write ``values`` where every ``free``
     condition holds. False when another request holds the claim; the row is re-read."""
     model = type(row)
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(model)
         .where(model.id == row.id, *free)
         .values(**values)
@@ -57,10 +57,6 @@ def take(session: Session, row: Any, values: dict[str, Any], *free: ColumnElemen
     )
     session.refresh(row)
     return result.rowcount == 1
-
-
-class InProgress(Retryable):
-    """Another request holds the claim: the object is being created right now."""
 
 
 def busy(what: str) -> InProgress:

@@ -13,18 +13,15 @@ from typing import Any
 import httpx
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from twilio.rest import Client
 
-from .. import audit
+from .. import audit, clients
 from ..db import utcnow
 from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration
 from ..tenancy import Company
 from . import claims
-from .accounts import master_client
-from .api import call, create_or_find
+from .api import TwilioApi
 from .models import SmsPhoneNumber, TwilioSubaccount
-from .sdk import make_client
 
 NUMBER_TYPES = ("local", "toll_free", "mobile")
 E164 = "+"
@@ -63,12 +60,9 @@ def ensure_subaccount(
             raise DomainError("The company's Twilio subaccount is closed.")
         return row
     commit()  # the claim is on record before Twilio is called
-    master, name = master_client(config, transport), row.friendly_name
+    master, name = clients.twilio_master(config, transport), row.friendly_name
     try:  # one made earlier (a lost answer, or the console) is adopted
-        account = _named_account(master, name) or create_or_find(
-            lambda: master.api.v2010.accounts.create(friendly_name=name),
-            lambda: _named_account(master, name),
-        )
+        account = master.find_subaccount(name) or master.create_subaccount(name)
     except ProviderError:
         row.status = "failed"  # the claim ends; the next attempt looks the subaccount up first
         commit()
@@ -103,25 +97,17 @@ def _claim_subaccount(
     raise claims.busy("Creating the company's Twilio subaccount")
 
 
-def _named_account(master: Client, name: str) -> Any:
-    found = call(lambda: master.api.v2010.accounts.list(friendly_name=name, limit=5))
-    return next((a for a in found if a.status != "closed"), None)
-
-
 def subaccount_client(
     sub: TwilioSubaccount, config: PartnerConfiguration, transport: httpx.BaseTransport | None
-) -> Client:
+) -> TwilioApi:
     """The subaccount's own credentials: product APIs refuse the parent's (fact sheet §1)."""
-    return make_client(
-        sub.account_sid,
-        sub.auth_token,
-        base_url=config.value("api_base_url") or None,
-        transport=transport,
-    )
+    if not sub.account_sid or not sub.auth_token:
+        raise DomainError("The company's Twilio subaccount is still being created.")
+    return clients.twilio_subaccount(config, sub.account_sid, sub.auth_token, transport)
 
 
 def search_numbers(
-    client: Client,
+    client: TwilioApi,
     country: str,
     number_type: str = "local",
     *,
@@ -134,9 +120,6 @@ def search_numbers(
 ) -> list[dict[str, Any]]:
     if number_type not in NUMBER_TYPES:
         raise DomainError(f"Choose a number type among {', '.join(NUMBER_TYPES)}.")
-    listing = getattr(
-        client.api.v2010.account.available_phone_numbers(country.upper()), number_type
-    )
     options = {
         "area_code": area_code or None,
         "contains": contains or None,
@@ -145,7 +128,8 @@ def search_numbers(
         "voice_enabled": voice,
         "limit": limit,
     }
-    found = call(lambda: listing.list(**{k: v for k, v in options.items() if v is not None}))
+    filters = {k: v for k, v in options.items() if v is not None}
+    found = client.available_numbers(country, number_type, **filters)
     return [
         {
             "phone_number": n.phone_number,
@@ -157,12 +141,6 @@ def search_numbers(
         }
         for n in found
     ]
-
-
-def _owned(client: Client, phone_number: str) -> Any:
-    incoming = client.api.v2010.account.incoming_phone_numbers
-    numbers = call(lambda: incoming.list(phone_number=phone_number))
-    return next((n for n in numbers if n.phone_number == phone_number), None)
 
 
 def _activate(row: SmsPhoneNumber, number: Any, company_id: int, account_sid: str) -> None:
@@ -184,7 +162,7 @@ def buy_number(
     actor: audit.Actor,
     company: Company,
     sub: TwilioSubaccount,
-    client: Client,
+    client: TwilioApi,
     phone_number: str,
     commit: Callable[[], None],
     *,
@@ -200,19 +178,19 @@ def buy_number(
     phone_number = phone_number.strip()
     if not phone_number.startswith(E164) or not phone_number[1:].isdigit():
         raise DomainError("Give the number in E.164 form, like +14155550123.")
+    account_sid = sub.account_sid
+    if not account_sid:
+        raise DomainError("The company's Twilio subaccount is still being created.")
     row, tried = _claim_number(session, company, sub, phone_number)
     if row.status == "active":
         return row
     commit()  # the intent is on record before the paid call
-    options = {"phone_number": phone_number, "sms_url": sms_url, "status_callback": status_callback}
-    incoming = client.api.v2010.account.incoming_phone_numbers
     try:
         # A failed or lost earlier attempt may have bought it: look before buying.
-        number = _owned(client, phone_number) if tried else None
+        number = client.owned_number(phone_number) if tried else None
         action = "number.reconcile" if number is not None else "number.purchase"
-        number = number or create_or_find(
-            lambda: incoming.create(**{k: v for k, v in options.items() if v}),
-            lambda: _owned(client, phone_number),
+        number = number or client.buy_number(
+            phone_number, sms_url=sms_url, status_callback=status_callback
         )
     except ProviderError as exc:
         row.status, row.failure_reason = "failed", str(exc)[:500]
@@ -220,7 +198,7 @@ def buy_number(
                      company_id=company.id, code=exc.code)  # fmt: skip
         commit()
         raise
-    _activate(row, number, company.id, sub.account_sid)
+    _activate(row, number, company.id, account_sid)
     audit.record(session, actor, action, row, label=phone_number, company_id=company.id)
     return row
 
@@ -259,18 +237,12 @@ def _claim_number(
 
 
 def release_number(
-    session: Session, actor: audit.Actor, row: SmsPhoneNumber, client: Client
+    session: Session, actor: audit.Actor, row: SmsPhoneNumber, client: TwilioApi
 ) -> None:
     """Release for good (Twilio cannot undo it); an already released number is fine."""
     if row.status != "active" or not row.provider_phone_id:
         raise DomainError("Only an active number can be released.")
-    try:
-        call(
-            lambda: client.api.v2010.account.incoming_phone_numbers(row.provider_phone_id).delete()
-        )
-    except ProviderError as exc:
-        if exc.http_status != 404:
-            raise
+    client.release_number(row.provider_phone_id)
     row.status = "retired"
     audit.record(session, actor, "number.release", row, label=row.phone_number,
                  company_id=row.company_id)  # fmt: skip
@@ -280,14 +252,14 @@ def set_number_webhooks(
     session: Session,
     actor: audit.Actor,
     row: SmsPhoneNumber,
-    client: Client,
+    client: TwilioApi,
     sms_url: str | None,
     status_callback: str | None,
 ) -> None:
-    number = call(
-        lambda: client.api.v2010.account.incoming_phone_numbers(row.provider_phone_id).update(
-            sms_url=sms_url or "", status_callback=status_callback or ""
-        )
+    if not row.provider_phone_id:
+        raise DomainError("Only an active number has webhooks.")
+    number = client.update_number(
+        row.provider_phone_id, sms_url=sms_url or "", status_callback=status_callback or ""
     )
     row.sms_url, row.status_callback = number.sms_url or None, number.status_callback or None
     audit.record(session, actor, "number.webhooks", row, label=row.phone_number,
@@ -299,20 +271,16 @@ def reassign_number(
     actor: audit.Actor,
     row: SmsPhoneNumber,
     target: TwilioSubaccount,
-    master: Client,
+    master: TwilioApi,
 ) -> None:
     """Move a number to another company's subaccount (parent credentials, fact sheet §2)."""
     if row.status != "active" or not row.provider_phone_id or not row.account_sid:
         raise DomainError("Only an active number can be moved.")
     if target.account_sid == row.account_sid:
         return
-    call(
-        lambda: (
-            master.api.v2010.accounts(row.account_sid)
-            .incoming_phone_numbers(row.provider_phone_id)
-            .update(account_sid=target.account_sid)
-        )
-    )
+    if not target.account_sid:
+        raise DomainError("The company's Twilio subaccount is still being created.")
+    master.move_number(row.account_sid, row.provider_phone_id, target.account_sid)
     previous = row.company_id
     row.account_sid, row.company_id, row.allocated_at = (
         target.account_sid,
@@ -327,7 +295,7 @@ def set_subaccount_status(
     session: Session,
     actor: audit.Actor,
     sub: TwilioSubaccount,
-    master: Client,
+    master: TwilioApi,
     status: str,
 ) -> None:
     """Suspend, reactivate or close; closing releases every number (Twilio does it)."""
@@ -337,7 +305,7 @@ def set_subaccount_status(
         raise DomainError("A closed subaccount cannot change any more.")
     if not sub.account_sid:
         raise DomainError("This subaccount is still being created at Twilio.")
-    call(lambda: master.api.v2010.accounts(sub.account_sid).update(status=status))
+    master.set_account_status(sub.account_sid, status)
     sub.status = status
     if status == "closed":
         sub.closed_at = utcnow()

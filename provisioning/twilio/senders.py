@@ -7,12 +7,11 @@ credentials, relays the verification code, and follows the status.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from twilio.rest import Client
-from twilio.rest.messaging.v2.channels_sender import ChannelsSenderList
 
 from .. import audit
 from ..db import utcnow
@@ -22,7 +21,7 @@ from ..partners import Provider
 from ..tenancy import Company
 from ..text import has_control_characters
 from . import claims
-from .api import call, create_or_find
+from .api import TwilioApi
 from .models import TwilioSubaccount, TwilioWhatsAppSender
 
 EXPLANATIONS = {
@@ -82,15 +81,20 @@ def offline_reason_text(reason: dict[str, Any]) -> str:
     return f"{code}: {text}" if code else str(text)
 
 
-def _find_remote(client: Client, sender_id: str) -> Any:
-    senders = call(lambda: client.messaging.v2.channels_senders.list(channel="whatsapp"))
-    return next((s for s in senders if s.sender_id == sender_id), None)
-
-
 def sender_row(session: Session, sender_id: str) -> TwilioWhatsAppSender | None:
     return session.scalars(
         select(TwilioWhatsAppSender).where(TwilioWhatsAppSender.sender_id == sender_id)
     ).one_or_none()
+
+
+def check_sender(phone_number: str, waba_id: str, profile_name: str) -> None:
+    """Refuse a sender's details Twilio would refuse, before anything is created for it."""
+    if not phone_number.startswith("+") or not phone_number[1:].isdigit():
+        raise DomainError("Give the number in E.164 form, like +14155550123.")
+    if not profile_name.strip() or not waba_id:
+        raise DomainError("A sender needs a display name and the WhatsApp Business Account.")
+    if has_control_characters(profile_name):
+        raise DomainError("The display name must be one line, without control characters.")
 
 
 def create_sender(
@@ -98,7 +102,7 @@ def create_sender(
     actor: audit.Actor,
     company: Company,
     sub: TwilioSubaccount,
-    client: Client,
+    client: TwilioApi,
     *,
     phone_number: str,
     waba_id: str,
@@ -112,31 +116,20 @@ def create_sender(
     The row is committed (claimed) before the call: a second request meanwhile is told to
     try again in a moment, and a later attempt lists the senders before creating.
     """
-    if not phone_number.startswith("+") or not phone_number[1:].isdigit():
-        raise DomainError("Give the number in E.164 form, like +14155550123.")
-    if not profile_name.strip() or not waba_id:
-        raise DomainError("A sender needs a display name and the WhatsApp Business Account.")
-    if has_control_characters(profile_name):
-        raise DomainError("The display name must be one line, without control characters.")
+    check_sender(phone_number, waba_id, profile_name)
     sender_id = f"whatsapp:{phone_number}"
     row, tried = _claim_sender(session, company, sub, sender_id, waba_id, profile_name.strip())
     if row.sender_sid:
         return row
     commit()  # on record before the call: a lost answer is looked up, not repeated
-    body = ChannelsSenderList.MessagingV2ChannelsSenderRequestsCreate(
-        {
-            "sender_id": sender_id,
-            "configuration": {"waba_id": waba_id, "verification_method": "sms"},
-            "profile": {"name": row.profile_name},
-            "webhook": {"callback_url": callback_url, "status_callback_url": status_callback_url},
-        }
-    )
-    senders = client.messaging.v2.channels_senders
+    body = {
+        "configuration": {"waba_id": waba_id, "verification_method": "sms"},
+        "profile": {"name": row.profile_name},
+        "webhook": {"callback_url": callback_url, "status_callback_url": status_callback_url},
+    }
     try:
-        remote = _find_remote(client, sender_id) if tried else None
-        remote = remote or create_or_find(
-            lambda: senders.create(body), lambda: _find_remote(client, sender_id)
-        )
+        remote = client.find_sender(sender_id) if tried else None
+        remote = remote or client.create_sender(sender_id, body)
     except ProviderError as exc:
         row.last_error = str(explain(exc))[:500]  # also ends the claim
         commit()
@@ -183,16 +176,13 @@ def _claim_sender(
 
 
 def submit_verification_code(
-    session: Session, actor: audit.Actor, row: TwilioWhatsAppSender, client: Client, code: str
+    session: Session, actor: audit.Actor, row: TwilioWhatsAppSender, client: TwilioApi, code: str
 ) -> TwilioWhatsAppSender:
     code = code.strip()
     if not (code.isdigit() and 4 <= len(code) <= 10):
         raise DomainError("The verification code is the digits Meta sent to the number.")
-    body = ChannelsSenderList.MessagingV2ChannelsSenderRequestsUpdate(
-        {"configuration": {"verification_code": code}}
-    )
     try:
-        remote = call(lambda: client.messaging.v2.channels_senders(row.sender_sid).update(body))
+        remote = client.update_sender(sid_of(row), {"configuration": {"verification_code": code}})
     except ProviderError as exc:
         raise explain(exc) from exc
     audit.record(session, actor, "twilio_sender.verify", row, label=row.sender_id,
@@ -200,9 +190,32 @@ def submit_verification_code(
     return _apply(session, row, remote)
 
 
-def refresh_sender(session: Session, row: TwilioWhatsAppSender, client: Client) -> None:
-    remote = call(lambda: client.messaging.v2.channels_senders(row.sender_sid).fetch())
-    _apply(session, row, remote)
+def follow_changing(
+    session: Session, rows: list[TwilioWhatsAppSender], api: Callable[[], Any]
+) -> None:
+    """Refresh the senders whose status is still changing (Twilio documents no callback
+    for it). ``api`` gives the subaccount and its API; when Twilio cannot be asked now (a
+    paused configuration, an error), the senders stay as stored."""
+    moving = [r for r in rows if r.sender_sid and r.status in TRANSITIONAL]
+    if not moving:
+        return
+    try:
+        _, client = api()
+        for row in moving:
+            refresh_sender(session, row, client)
+    except (DomainError, ProviderError):
+        return
+
+
+def sid_of(row: TwilioWhatsAppSender) -> str:
+    """The sender's SID at Twilio; a sender still being created has none yet."""
+    if not row.sender_sid:
+        raise DomainError(f"The sender {row.sender_id} is still being created at Twilio.")
+    return row.sender_sid
+
+
+def refresh_sender(session: Session, row: TwilioWhatsAppSender, client: TwilioApi) -> None:
+    _apply(session, row, client.fetch_sender(sid_of(row)))
 
 
 def _apply(session: Session, row: TwilioWhatsAppSender, remote: Any) -> TwilioWhatsAppSender:
@@ -234,7 +247,7 @@ def publish_sender(session: Session, row: TwilioWhatsAppSender, source: str = "o
         session,
         row.company_id,
         Provider.TWILIO,
-        row.sender_sid,
+        sid_of(row),
         source=source,
         explain=[offline_reason_text(r) for r in reasons if isinstance(r, dict)],
         phone_number=row.sender_id.removeprefix("whatsapp:"),

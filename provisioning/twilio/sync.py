@@ -23,9 +23,8 @@ from ..channels import mark_needing_reauthorization
 from ..errors import AuthError
 from ..outbound import guarded
 from ..sync import Outcome, SyncPass, batches, copy_changes, fetch_concurrently
-from .api import call
+from .api import connect
 from .models import TwilioSubaccount, TwilioWhatsAppSender
-from .sdk import make_client
 from .senders import publish_sender, sender_values
 
 
@@ -89,21 +88,14 @@ def list_senders(sync_pass: SyncPass, transport: httpx.BaseTransport, sub: Subac
 
     The client is not closed: closing it would close the shared transport.
     """
-    client = make_client(
-        sub.account_sid, sub.auth_token, base_url=sub.base_url, transport=transport
-    )
-    senders = client.messaging.v2.channels_senders
-    found: list[Any] = []
-    sync_pass.pacer.before_call()
-    sync_pass.count_call()
-    page = call(partial(senders.page, channel="whatsapp", page_size=sync_pass.policy.page_size))
-    while True:
-        found.extend(page)
-        if not page.next_page_url:
-            return found
+    api = connect(sub.account_sid, sub.auth_token, base_url=sub.base_url, transport=transport)
+
+    def before_call() -> None:
         sync_pass.pacer.before_call()
         sync_pass.count_call()
-        page = call(page.next_page)
+
+    pages = api.whatsapp_sender_pages(sync_pass.policy.page_size, before_call)
+    return [sender for page in pages for sender in page]
 
 
 def apply(sync_pass: SyncPass, batch: list[Outcome[Subaccount]]) -> None:

@@ -26,9 +26,8 @@ from ..events import NewEvent, WebhookEvent, body_digest
 from ..ingest import Loader, Secret, configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
 from ..runs import ProvisioningRun, RunStatus
-from .a2p_flow import A2P_REGISTRATION, apply_brand_status
-from .a2p_models import Tenant10DLCBrand
-from .models import TwilioSubaccount, events_token_hash
+from .models import Tenant10DLCBrand, TwilioSubaccount, events_token_hash
+from .onboarding import A2P_REGISTRATION, apply_brand_status
 
 BRAND_EVENT = "com.twilio.messaging.compliance.brand-registration."
 CAMPAIGN_EVENT = "com.twilio.messaging.compliance.campaign-registration."

@@ -162,18 +162,27 @@ def test_a_replayed_status_event_changes_nothing(app, client, auth, sandbox, acm
     assert (channel.status, channel.quality_rating, channel.updated_at) == before
 
 
+@pytest.fixture
+def running(app, client, auth, sandbox, acme, session, make):
+    """A channel the company connected, and then a platform admin signed in."""
+
+    def connect(number: str) -> Dialog360Channel:
+        company, admin = acme
+        auth.login(admin)
+        client.get(go_through_hub(sandbox, launch(client, company), [number]))
+        settle(app, sandbox, session, session.scalars(select(ProvisioningRun)).one())
+        auth.logout()
+        auth.login(make.admin())
+        return session.scalars(select(Dialog360Channel)).one()
+
+    return connect
+
+
 def test_admins_see_channels_and_regenerate_a_key_with_confirmation(
-    app, client, auth, sandbox, acme, session, make
+    client, auth, sandbox, session, running
 ):
-    company, admin = acme
-    auth.login(admin)
-    client.get(go_through_hub(sandbox, launch(client, company), ["+4915100000106"]))
-    run = session.scalars(select(ProvisioningRun)).one()
-    settle(app, sandbox, session, run)
-    row = session.scalars(select(Dialog360Channel)).one()
+    row = running("+4915100000106")
     old_key = row.api_key
-    auth.logout()
-    auth.login(make.admin())
     page = client.get("/admin/360dialog/").get_data(as_text=True)
     assert "+4915100000106" in page and old_key not in page
     url = f"/admin/360dialog/channels/{row.id}/regenerate-key"
@@ -189,6 +198,37 @@ def test_admins_see_channels_and_regenerate_a_key_with_confirmation(
         health = "/dialog360/waba/health_status"
         assert http.get(health, headers={"D360-API-KEY": old_key}).status_code == 401
         assert http.get(health, headers={"D360-API-KEY": row.api_key}).status_code == 200
+
+
+def test_a_new_key_whose_answer_is_lost_is_dropped_and_the_admin_told(
+    client, auth, sandbox, session, running
+):
+    row = running("+4915100000108")
+    old_key = row.api_key
+    sandbox.advance(60)
+    sandbox.faults.add("drop", provider="dialog360", method="POST", path="api_keys$", times=1)
+    url = f"/admin/360dialog/channels/{row.id}/regenerate-key"
+    response = auth.post(url, {"understood": "y"}, form_page="/admin/360dialog/")
+    assert response.status_code == 303 and response.location == "/admin/360dialog/"
+    assert "answer was lost" in client.get("/admin/360dialog/").get_data(as_text=True)
+    session.refresh(row)
+    assert row.api_key is None and row.api_key_id is None  # the revoked key no longer passes
+    with httpx.Client(transport=sandbox.transport(), base_url=sandbox.base_url) as http:
+        health = "/dialog360/waba/health_status"
+        assert http.get(health, headers={"D360-API-KEY": old_key}).status_code == 401
+
+
+def test_a_new_key_asked_too_soon_keeps_the_key_and_the_request_on_record(
+    client, auth, sandbox, session, running
+):
+    row = running("+4915100000109")  # its first key was made just now
+    old_key, asked_before = row.api_key, row.api_key_requested_at
+    url = f"/admin/360dialog/channels/{row.id}/regenerate-key"
+    response = auth.post(url, {"understood": "y"}, form_page="/admin/360dialog/",
+                         follow_redirects=True)  # fmt: skip
+    assert "try again in a moment" in response.get_data(as_text=True)
+    session.refresh(row)
+    assert row.api_key == old_key and row.api_key_requested_at > asked_before
 
 
 def test_without_a_secret_the_webhook_url_needs_its_unguessable_token(client, sandbox, session):

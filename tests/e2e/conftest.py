@@ -16,6 +16,7 @@ from portal.extensions import db
 from portal.sandbox_seed import seed_sandbox, speed_up_for_a_live_demo
 from provisioning.crypto import Keyring
 from provisioning.sandbox import Sandbox
+from provisioning.sandbox.outbound import LoopbackTransport
 from provisioning.sandbox.server import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -58,7 +59,7 @@ def live_demo(scratch_database_url: str, tmp_path: Path) -> Iterator[dict[str, s
     with app.app_context():
         upgrade()
         demo.seed_database(sandbox_url, portal_url)
-    sandbox = Sandbox(seed=11, base_url=sandbox_url)
+    sandbox = Sandbox(seed=11, base_url=sandbox_url, outbound_transport=LoopbackTransport())
     seed_sandbox(sandbox, portal_url)
     speed_up_for_a_live_demo(sandbox)
     sandbox_server = serve(sandbox, "127.0.0.1", sandbox_port)

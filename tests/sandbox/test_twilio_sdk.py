@@ -8,7 +8,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.messaging.v2.channels_sender import ChannelsSenderList as Senders
 
-from provisioning.twilio.sdk import HttpxHttpClient, make_client
+from provisioning.twilio.api import HttpxHttpClient, make_client
 
 SECONDARY_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
 A2P_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"
@@ -107,7 +107,7 @@ def test_bad_credentials_are_20003(sandbox, master, client_for):
 
 def test_http_client_logs_no_credentials(customer, caplog):
     sub, client = customer
-    with caplog.at_level(logging.INFO, logger="provisioning.twilio.sdk"):
+    with caplog.at_level(logging.INFO, logger="provisioning.twilio.api"):
         client.api.v2010.accounts(sub.sid).fetch()
     text = caplog.text
     assert "GET" in text and "200" in text

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import event
 
+from bench.fleet_seed import Fleet, record_fleet, seed_fleet
 from portal.demo import META_APP
 from portal.extensions import db
 from provisioning.partners import Provider
 from provisioning.sandbox import Sandbox
-from provisioning.sandbox.fleet import Fleet, record_fleet, seed_fleet
 from provisioning.sync import SyncPolicy, sync_quality
 from provisioning.tenancy import Company
 

@@ -18,7 +18,7 @@ from provisioning.sandbox import Sandbox, SimClock
 from provisioning.tenancy import Company
 from provisioning.twilio import a2p
 from provisioning.twilio.a2p import save_business_info, submit_brand, validate
-from provisioning.twilio.a2p_models import Tenant10DLCBrand
+from provisioning.twilio.models import Tenant10DLCBrand
 
 PROFILE = {
     "legal_business_name": "Acme Dental LLC",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from provisioning.partners import Provider
 from provisioning.runs import RunStatus
 from provisioning.tenancy import Role
-from provisioning.twilio.a2p_models import Tenant10DLCBrand, TenantBusinessInfo
+from provisioning.twilio.models import Tenant10DLCBrand, TenantBusinessInfo
 from tests.twilio.test_a2p import PROFILE
 
 

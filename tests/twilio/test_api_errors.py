@@ -12,15 +12,15 @@ from sqlalchemy import select
 
 from provisioning import runs
 from provisioning.audit import SYSTEM
+from provisioning.clients import twilio_master
 from provisioning.errors import AuthError, Rejected, Retryable, Unreachable
 from provisioning.partners import Provider
 from provisioning.runs import RunStatus, StepStatus
 from provisioning.tenancy import Role
 from provisioning.twilio.a2p import save_business_info, submit_brand
-from provisioning.twilio.accounts import master_client
+from provisioning.twilio.api import connect
 from provisioning.twilio.models import TwilioSubaccount
 from provisioning.twilio.numbers import search_numbers
-from provisioning.twilio.sdk import make_client
 from tests.twilio.test_a2p import PROFILE
 
 SEARCH = r"/AvailablePhoneNumbers/US/Local\.json$"
@@ -36,7 +36,7 @@ def sandbox(connected_sandbox):
 
 @pytest.fixture
 def master(sandbox):
-    return master_client(sandbox.config, sandbox.transport())
+    return twilio_master(sandbox.config, sandbox.transport())
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_refusals_and_bad_credentials_keep_their_kind(sandbox, master):
     with pytest.raises(Rejected) as refused:
         search_numbers(master, "ZZ")
     assert refused.value.http_status == 404
-    wrong = make_client(
+    wrong = connect(
         sandbox.config.value("account_sid"), "wrong-token",
         base_url=sandbox.config.value("api_base_url"), transport=sandbox.transport(),
     )  # fmt: skip

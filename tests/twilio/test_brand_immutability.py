@@ -8,7 +8,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError
 
 from provisioning.db import utcnow
-from provisioning.twilio.a2p_models import SNAPSHOT_COLUMNS, Tenant10DLCBrand
+from provisioning.twilio.models import SNAPSHOT_COLUMNS, Tenant10DLCBrand
 
 
 @pytest.fixture

@@ -17,8 +17,12 @@ from provisioning.crypto import active_keyring
 from provisioning.events import WebhookEvent
 from provisioning.partners import Provider
 from provisioning.tenancy import Company
-from provisioning.twilio.a2p_models import Tenant10DLCBrand
-from provisioning.twilio.models import TwilioSubaccount, events_token_hash, events_token_of
+from provisioning.twilio.models import (
+    Tenant10DLCBrand,
+    TwilioSubaccount,
+    events_token_hash,
+    events_token_of,
+)
 from provisioning.twilio.numbers import ensure_subaccount
 
 PUBLIC = "http://portal.test"

@@ -9,10 +9,10 @@ from portal.demo import partner_values
 from portal.sandbox_seed import seed_sandbox
 from provisioning import partners
 from provisioning.audit import SYSTEM
+from provisioning.clients import twilio_master
 from provisioning.errors import DomainError, ProviderError
 from provisioning.partners import Environment, Provider
 from provisioning.sandbox import Sandbox, SimClock
-from provisioning.twilio.accounts import master_client
 from provisioning.twilio.models import SmsPhoneNumber, TwilioSubaccount
 from provisioning.twilio.numbers import (
     buy_number,
@@ -76,8 +76,8 @@ def test_one_subaccount_per_company_created_on_first_need(session, sandbox, conf
 def test_a_lost_subaccount_answer_is_adopted_not_duplicated(session, sandbox, config, make):
     sandbox.faults.add("drop", provider="twilio", method="POST", path=ACCOUNTS, times=1)
     sub = ensure(session, make.company("Lost Answer"), config, sandbox.transport())
-    master = master_client(config, sandbox.transport())
-    named = master.api.v2010.accounts.list(friendly_name=sub.friendly_name)
+    master = twilio_master(config, sandbox.transport())
+    named = master.client.api.v2010.accounts.list(friendly_name=sub.friendly_name)
     assert [a.sid for a in named] == [sub.account_sid]  # found by its name at once
 
 
@@ -95,8 +95,8 @@ def test_a_lost_answer_whose_lookup_fails_too_is_found_next_time(session, sandbo
     assert claim.status == "failed" and claim.account_sid is None  # committed, not lost
     sandbox.faults.clear()
     sub = ensure(session, company, config, sandbox.transport())
-    master = master_client(config, sandbox.transport())
-    named = master.api.v2010.accounts.list(friendly_name=sub.friendly_name)
+    master = twilio_master(config, sandbox.transport())
+    named = master.client.api.v2010.accounts.list(friendly_name=sub.friendly_name)
     assert [a.sid for a in named] == [sub.account_sid] and sub.status == "active"
 
 
@@ -119,7 +119,7 @@ def test_a_dropped_purchase_answer_never_buys_twice(session, sandbox, world):
     assert len(purchases(sandbox)) == 0  # the one purchase's answer was dropped, not recorded
     again = buy_number(session, SYSTEM, company, sub, client, GOOD, session.commit)
     assert again is row
-    owned = client.api.v2010.account.incoming_phone_numbers.list(phone_number=GOOD)
+    owned = [client.owned_number(GOOD)]
     assert len(owned) == 1
 
 
@@ -132,7 +132,7 @@ def test_a_timeout_then_retry_buys_once(session, sandbox, world):
     assert row.status == "failed" and row.purchase_requested_at is not None
     row = buy_number(session, SYSTEM, company, sub, client, GOOD, session.commit)
     assert row.status == "active"
-    assert len(client.api.v2010.account.incoming_phone_numbers.list(phone_number=GOOD)) == 1
+    assert client.owned_number(GOOD) is not None
 
 
 def test_a_refused_purchase_is_recorded_as_failed(session, world):
@@ -149,10 +149,10 @@ def test_release_and_move_between_companies(session, sandbox, config, world, mak
     row = buy_number(session, SYSTEM, company, sub, client, GOOD, session.commit)
     other = make.company("Globex")
     target = ensure(session, other, config, sandbox.transport())
-    reassign_number(session, SYSTEM, row, target, master_client(config, sandbox.transport()))
+    reassign_number(session, SYSTEM, row, target, twilio_master(config, sandbox.transport()))
     assert row.company_id == other.id and row.account_sid == target.account_sid
     target_client = subaccount_client(target, config, sandbox.transport())
-    assert target_client.api.v2010.account.incoming_phone_numbers.list(phone_number=GOOD)
+    assert target_client.owned_number(GOOD)
     release_number(session, SYSTEM, row, target_client)
     assert row.status == "retired"
     with pytest.raises(DomainError):
@@ -162,7 +162,7 @@ def test_release_and_move_between_companies(session, sandbox, config, world, mak
 def test_closing_a_subaccount_retires_its_numbers(session, sandbox, config, world):
     company, sub, client = world
     row = buy_number(session, SYSTEM, company, sub, client, GOOD, session.commit)
-    master = master_client(config, sandbox.transport())
+    master = twilio_master(config, sandbox.transport())
     set_subaccount_status(session, SYSTEM, sub, master, "suspended")
     set_subaccount_status(session, SYSTEM, sub, master, "active")
     set_subaccount_status(session, SYSTEM, sub, master, "closed")

@@ -56,7 +56,7 @@ def test_a_refused_purchase_is_shown_in_plain_words(client, auth, sandbox, acme,
     url = f"/c/{company.slug}/numbers/"
     response = auth.post(f"{url}buy", {"phone_number": "+15005550001"}, form_page=url,
                          follow_redirects=True)  # fmt: skip
-    assert b"Twilio refused the purchase" in response.data and b"21421" in response.data
+    assert b"Twilio refused the request" in response.data and b"21421" in response.data
     assert session.scalars(select(SmsPhoneNumber)).one().status == "failed"
 
 

@@ -16,9 +16,9 @@ from provisioning.health import Alert, Notification
 from provisioning.partners import Environment, Provider
 from provisioning.sandbox import Sandbox, SimClock
 from provisioning.tenancy import Company, Role
+from provisioning.twilio.api import connect
 from provisioning.twilio.models import TwilioSubaccount, TwilioWhatsAppSender
 from provisioning.twilio.numbers import buy_number, ensure_subaccount, subaccount_client
-from provisioning.twilio.sdk import make_client
 from provisioning.twilio.senders import (
     create_sender,
     explain,
@@ -169,7 +169,7 @@ def test_a_lost_create_answer_is_found_not_repeated(session, sandbox, world):
     assert row.sender_sid and row.status == "CREATING"
     assert len(session.scalars(select(TwilioWhatsAppSender)).all()) == 1
     _, _, client = world
-    senders = client.messaging.v2.channels_senders.list(channel="whatsapp")
+    senders = client.whatsapp_senders()
     assert [s.sender_id for s in senders] == ["whatsapp:+14155550105"]
 
 
@@ -185,7 +185,7 @@ def test_a_second_creation_while_the_first_is_in_flight_is_told_to_wait(session,
             told.append(waiting.value)
 
     transport = Interleave(sandbox.transport(), "POST", "Channels/Senders$", second_click)
-    client = make_client(sub.account_sid, sub.auth_token, transport=transport,
+    client = connect(sub.account_sid, sub.auth_token, transport=transport,
                          base_url=f"{sandbox.base_url}/twilio")  # fmt: skip
     row = create(session, (company, sub, client), "+14155550106")
     assert row.sender_sid and "try again in a moment" in told[0].message

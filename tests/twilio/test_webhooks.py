@@ -15,7 +15,7 @@ from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
 from provisioning.tenancy import Company
 from provisioning.twilio.a2p import save_business_info, submit_brand
-from provisioning.twilio.a2p_models import Tenant10DLCBrand
+from provisioning.twilio.models import Tenant10DLCBrand
 from provisioning.twilio.numbers import ensure_subaccount
 from provisioning.twilio.webhooks import apply_event
 from tests.twilio.test_a2p import PROFILE

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import lifecycle, onboarding
+from .base import Dialog360Base
 from .onboarding import Grant
 from .state import LIFECYCLE, Channel, Client, Partner, SentMessage
 
 
-class Controls:
+class Controls(Dialog360Base):
     """``control_*`` methods; mixed into :class:`Dialog360Simulator`."""
 
     def _get_channel(self, channel_id: str) -> Channel:

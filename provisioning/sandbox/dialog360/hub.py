@@ -22,6 +22,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from . import onboarding
+from .base import Dialog360Base
 from .onboarding import Grant, OnboardingError
 from .wire import RawRedirect
 
@@ -66,7 +67,7 @@ def error_page(message: str, status: int = 400) -> Response:
     return html("error.html", status, message=message)
 
 
-class HubPages:
+class HubPages(Dialog360Base):
     """The permissions flow; mixed into :class:`Dialog360Simulator`."""
 
     def hub_permissions(self, request: Request, pid: str) -> Response:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .state import DEFAULT_TIMELINE, LIFECYCLE, Channel
 
 if TYPE_CHECKING:
-    from .simulator import Dialog360Simulator
+    from .base import Dialog360Base
 
 
 def next_status(status: str) -> str | None:
@@ -20,7 +20,7 @@ def next_status(status: str) -> str | None:
     return None
 
 
-def schedule(sim: Dialog360Simulator, channel: Channel, since: float | None = None) -> None:
+def schedule(sim: Dialog360Base, channel: Channel, since: float | None = None) -> None:
     """Plan the channel's next transition from ``since`` (default: now)."""
     following = next_status(channel.status)
     delay = None
@@ -35,7 +35,7 @@ def schedule(sim: Dialog360Simulator, channel: Channel, since: float | None = No
     sim.store.pending.add(channel.id)
 
 
-def move(sim: Dialog360Simulator, channel: Channel, status: str, *, emit: bool = True) -> None:
+def move(sim: Dialog360Base, channel: Channel, status: str, *, emit: bool = True) -> None:
     """Set the status now and send its webhook (``channel_<status>``) when it has one."""
     channel.status = status
     channel.modified_at = sim.clock.time()
@@ -47,7 +47,7 @@ def move(sim: Dialog360Simulator, channel: Channel, status: str, *, emit: bool =
         sim.partner_webhooks.channel_event(channel, f"channel_{status}")
 
 
-def advance_to(sim: Dialog360Simulator, channel: Channel, status: str) -> None:
+def advance_to(sim: Dialog360Base, channel: Channel, status: str) -> None:
     """Walk the lifecycle up to ``status`` now, sending every skipped step's webhook in order;
     other statuses (open set) are set directly."""
     if status in LIFECYCLE and channel.status in LIFECYCLE:
@@ -61,7 +61,7 @@ def advance_to(sim: Dialog360Simulator, channel: Channel, status: str) -> None:
     schedule(sim, channel)
 
 
-def tick(sim: Dialog360Simulator) -> None:
+def tick(sim: Dialog360Base) -> None:
     """Fire every transition that is due, oldest first, catching up over long jumps."""
     now = sim.clock.time()
     while True:

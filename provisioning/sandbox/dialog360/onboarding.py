@@ -11,7 +11,7 @@ from . import lifecycle
 from .state import Channel, Client, Partner, Waba
 
 if TYPE_CHECKING:
-    from .simulator import Dialog360Simulator
+    from .base import Dialog360Base
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{6,20}$")
 
@@ -62,7 +62,7 @@ def redirect_target(partner: Partner, redirect_url: str | None) -> str:
     return target
 
 
-def complete(sim: Dialog360Simulator, grant: Grant) -> Outcome:
+def complete(sim: Dialog360Base, grant: Grant) -> Outcome:
     """Create or reuse the client, create channels (status ``created``), revoke un-granted
     ones, send the webhooks and build the redirect."""
     store, partner = sim.store, grant.partner
@@ -144,7 +144,7 @@ def build_redirect(
     return f"{target}{separator}{query}"
 
 
-def waba_for(sim: Dialog360Simulator, client: Client) -> Waba:
+def waba_for(sim: Dialog360Base, client: Client) -> Waba:
     """The client's WABA (one per client in the sandbox), created on first use."""
     for waba in sim.store.wabas.values():
         if waba.client_id == client.id:

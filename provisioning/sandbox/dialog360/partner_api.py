@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..base import json_response
 from . import templates
+from .base import Dialog360Base
 from .state import ApiKey, Channel, Client, Partner, Token, Waba
 from .wire import abort_with, fail, json_body, page
 
@@ -79,7 +80,7 @@ def _client_search(item: dict[str, Any]) -> str:
     return f"{item['id']} {item.get('name') or ''} {contact.get('email') or ''}"
 
 
-class PartnerApi:
+class PartnerApi(Dialog360Base):
     """Endpoints of the Partner API; mixed into :class:`Dialog360Simulator`."""
 
     # -- auth ----------------------------------------------------------------------------

@@ -10,13 +10,13 @@ from .state import Template, Waba
 from .wire import fail
 
 if TYPE_CHECKING:
-    from .simulator import Dialog360Simulator
+    from .base import Dialog360Base
 
 CATEGORIES = ("AUTHENTICATION", "MARKETING", "UTILITY")
 NAME_RE = re.compile(r"^[a-z0-9_]+$")
 
 
-def create(sim: Dialog360Simulator, waba: Waba, body: dict[str, Any]) -> Template:
+def create(sim: Dialog360Base, waba: Waba, body: dict[str, Any]) -> Template:
     """Validate and store a template in status ``submitted``; 400 in the meta envelope."""
     name, language = body.get("name"), body.get("language")
     category, components = body.get("category"), body.get("components")
@@ -31,6 +31,7 @@ def create(sim: Dialog360Simulator, waba: Waba, body: dict[str, Any]) -> Templat
         details.append(f"category: one of {', '.join(CATEGORIES)}")
     if not isinstance(components, list) or not components:
         details.append("components: a non-empty list")
+        components = []
     else:
         for component in components:
             text = component.get("text") if isinstance(component, dict) else None
@@ -44,9 +45,9 @@ def create(sim: Dialog360Simulator, waba: Waba, body: dict[str, Any]) -> Templat
     template = Template(
         id=sim.sandbox.ids.alnum(8) + "TP",
         waba_id=waba.id,
-        name=name,
-        language=language,
-        category=category,
+        name=str(name),  # validated above
+        language=str(language),  # validated above
+        category=str(category),  # validated above
         components=components,
         namespace=waba.namespace,
         created_at=sim.clock.time(),
@@ -57,7 +58,7 @@ def create(sim: Dialog360Simulator, waba: Waba, body: dict[str, Any]) -> Templat
     return template
 
 
-def of_waba(sim: Dialog360Simulator, waba: Waba) -> list[dict[str, Any]]:
+def of_waba(sim: Dialog360Base, waba: Waba) -> list[dict[str, Any]]:
     return [
         t.to_json(waba.external_id, waba.partner_id)
         for t in sim.store.templates.values()

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..base import json_response
 from . import templates
+from .base import Dialog360Base
 from .state import Channel, SentMessage
 from .wire import fail, fail_plain, json_body, page
 
@@ -73,7 +74,7 @@ def _graph_error(message: str, code: int = 100, status: int = 400) -> Response:
     )
 
 
-class MessagingApi:
+class MessagingApi(Dialog360Base):
     """Endpoints of waba-v2; mixed into :class:`Dialog360Simulator`."""
 
     def _keyed_channel(self, request: Request) -> Channel:
@@ -238,7 +239,7 @@ class MessagingApi:
             waba.status, "BLOCKED" if waba.status in ("account_banned", "bsp_removed") else ""
         )
         number_state = "LIMITED" if channel.current_quality_rating == "RED" else "AVAILABLE"
-        entities = [
+        entities: list[dict[str, Any]] = [
             {
                 "entity_type": "PHONE_NUMBER",
                 "id": channel.phone_number_id,

@@ -10,7 +10,7 @@ from ..core import dumps
 
 if TYPE_CHECKING:
     from ..outbound import Delivery
-    from .simulator import Dialog360Simulator
+    from .base import Dialog360Base
     from .state import Channel
 
 
@@ -23,7 +23,7 @@ def sign(secret: str, body: bytes) -> str:
 class PartnerWebhooks:
     """Sends ``{"id", "event", "data"}`` to the partner's ``webhook_url`` (fact sheet §4)."""
 
-    def __init__(self, sim: Dialog360Simulator) -> None:
+    def __init__(self, sim: Dialog360Base) -> None:
         self.sim = sim
         self.log: list[dict[str, Any]] = []  # every event, sent or not (no URL set)
 
@@ -85,7 +85,7 @@ def meta_envelope(
     }
 
 
-def deliver_messaging(sim: Dialog360Simulator, channel: Channel, payload: dict[str, Any]) -> list:
+def deliver_messaging(sim: Dialog360Base, channel: Channel, payload: dict[str, Any]) -> list:
     """Send a messaging webhook to the number's webhook (or the WABA's), then copies to the
     multi-webhook destinations only if the main one answered 200 (fact sheet §4)."""
     waba = sim.store.wabas[channel.waba_id]

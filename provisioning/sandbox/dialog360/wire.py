@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, NoReturn
 
 from werkzeug.exceptions import HTTPException
@@ -180,7 +181,7 @@ def page(
         name = field_name.lstrip("-+")
         present = [i for i in selected if lookup(i, name) is not None]
         missing = [i for i in selected if lookup(i, name) is None]
-        present.sort(key=lambda i, n=name: _sort_key(lookup(i, n)), reverse=descending)
+        present.sort(key=partial(_field_sort_key, name), reverse=descending)
         selected = present + missing
     window = selected[offset : offset + limit]
     return json_response(
@@ -194,6 +195,10 @@ def page(
             key: window,
         }
     )
+
+
+def _field_sort_key(name: str, item: dict[str, Any]) -> tuple[int, Any]:
+    return _sort_key(lookup(item, name))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

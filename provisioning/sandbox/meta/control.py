@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import MetaBase
 from .state import (
     PORTFOLIO_TIERS,
     QUALITY_RATINGS,
@@ -17,7 +18,7 @@ PARTNER_EVENTS = ("PARTNER_ADDED", "PARTNER_REMOVED", "PARTNER_APP_INSTALLED",
                   "PARTNER_APP_UNINSTALLED")  # fmt: skip
 
 
-class ControlMixin:
+class ControlMixin(MetaBase):
     """Seeding, state changes that emit webhooks, and delivery/fault knobs."""
 
     def control_seed_app(

@@ -9,7 +9,7 @@ from .state import TIER_LIMITS, App, Business, PhoneNumber, Waba, format_display
 from .versions import DEFAULT_VERSION, has_field
 
 if TYPE_CHECKING:
-    from . import MetaSimulator
+    from .base import MetaBase
 
 # What Graph returns when no ``fields`` is given (fact sheet §1.7; the spec's "required
 # status" on the phone_numbers edge is not what Graph sends by default).
@@ -81,7 +81,7 @@ def select(
     return out
 
 
-def phone_node(sim: MetaSimulator, phone: PhoneNumber, app_id: str | None) -> dict[str, Any]:
+def phone_node(sim: MetaBase, phone: PhoneNumber, app_id: str | None) -> dict[str, Any]:
     """Every field of a WhatsAppBusinessPhoneNumber node (fact sheet §1.7)."""
     registered = phone.registered or phone.is_on_biz_app
     waba = sim.wabas[phone.waba_id]
@@ -111,12 +111,12 @@ def phone_node(sim: MetaSimulator, phone: PhoneNumber, app_id: str | None) -> di
     }
 
 
-def _name_pending(sim: MetaSimulator, phone: PhoneNumber) -> bool:
+def _name_pending(sim: MetaBase, phone: PhoneNumber) -> bool:
     return phone.name_ready_at is not None and sim.clock.time() < phone.name_ready_at
 
 
 def webhook_configuration(
-    sim: MetaSimulator, waba: Waba, phone: PhoneNumber | None, app_id: str | None
+    sim: MetaBase, waba: Waba, phone: PhoneNumber | None, app_id: str | None
 ) -> dict[str, str]:
     """The callback URLs in precedence order phone -> WABA -> app (fact sheet §1.6)."""
     config: dict[str, str] = {}
@@ -131,7 +131,7 @@ def webhook_configuration(
     return config
 
 
-def health_status(sim: MetaSimulator, waba: Waba, phone: PhoneNumber | None) -> dict[str, Any]:
+def health_status(sim: MetaBase, waba: Waba, phone: PhoneNumber | None) -> dict[str, Any]:
     """``health_status`` (M-health): overall can_send_message plus one entry per entity."""
     entities = []
     if phone is not None:
@@ -180,7 +180,7 @@ def _health_error(code: int, description: str, solution: str) -> dict[str, Any]:
     return {"error_code": code, "error_description": description, "possible_solution": solution}
 
 
-def waba_node(sim: MetaSimulator, waba: Waba, app_id: str | None) -> dict[str, Any]:
+def waba_node(sim: MetaBase, waba: Waba, app_id: str | None) -> dict[str, Any]:
     business = sim.businesses[waba.business_id]
     return {
         "id": waba.id,

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 from werkzeug.wrappers import Request, Response
 
 from ..base import json_response
+from .base import MetaBase
 from .errors import GraphError, invalid_parameter, invalid_token, missing_token, revoked_token
 from .state import Token
 from .versions import DEFAULT_VERSION, effective
@@ -60,7 +61,7 @@ def split_version(path: str) -> tuple[str | None, list[str]]:
     return None, segments
 
 
-class GraphMixin:
+class GraphMixin(MetaBase):
     """The HTTP entry point and the shared machinery of the Graph handlers."""
 
     def graph(self, request: Request, rest: str = "") -> Response:
@@ -111,11 +112,12 @@ class GraphMixin:
                 raise invalid_token(message="Invalid OAuth access token signature.")
             token = Token(call.token, app_id, "APP", app_id, 0.0)
         else:
-            token = self.tokens.get(call.token)
-            if token is None:
+            found = self.tokens.get(call.token)
+            if found is None:
                 raise invalid_token()
-            if token.revoked:
+            if found.revoked:
                 raise revoked_token()
+            token = found
         self._count_app_call(token.app_id, call)
         return token
 
@@ -192,6 +194,9 @@ class GraphMixin:
         return answers
 
     def _batch_item(self, item: Any, parent: Call, include_headers: bool) -> dict[str, Any]:
+        status: int
+        body: Any
+        headers: dict[str, str]
         if not isinstance(item, dict) or "relative_url" not in item:
             status, body, headers = (
                 400,

@@ -8,6 +8,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
+from .base import MetaBase
 from .errors import (
     GraphError,
     invalid_parameter,
@@ -36,7 +37,7 @@ REGISTER_WINDOW = 72 * 3600.0
 CODE_TTL = 30.0  # ES codes live 30 s (fact sheet §1.2)
 
 
-class HandlersMixin:
+class HandlersMixin(MetaBase):
     """Graph operations on the simulator's state; every handler returns a JSON-able body."""
 
     def route_graph(self, call: Call) -> Any:

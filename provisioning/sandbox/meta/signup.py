@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from .base import MetaBase
 from .versions import DEFAULT_VERSION
 
 PAGES = Path(__file__).parent / "pages"
@@ -48,7 +49,7 @@ _env = Environment(
 )
 
 
-class SignupMixin:
+class SignupMixin(MetaBase):
     """The browser side of Embedded Signup, and ``finish_signup`` shared with the control."""
 
     # -- pages --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import hmac
 from typing import Any
 
 from ..core import dumps
+from .base import MetaBase
 from .state import App, Waba
 
 # Fact sheet §1.6 (M-override): overrides apply only to message-type fields; template and
@@ -24,7 +25,7 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class WebhooksMixin:
+class WebhooksMixin(MetaBase):
     """Builds, routes, signs and sends webhooks; can duplicate or reorder deliveries."""
 
     def envelope(self, entry_id: str, field_name: str, value: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..base import json_response
+from .base import TwilioBase
 from .errors import TwilioError, invalid, not_found, unauthorized
 from .paging import page_2010
 from .wire import form, public, required, rfc2822
@@ -74,7 +75,7 @@ class Principal:
         return self.account["owner_account_sid"] == self.account["sid"]
 
 
-class AccountsMixin:
+class AccountsMixin(TwilioBase):
     """Accounts, Keys, Addresses and the authentication every route goes through."""
 
     accounts: dict[str, dict[str, Any]]

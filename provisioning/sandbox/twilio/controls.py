@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .base import TwilioBase
 from .messaging import CAMPAIGN_SID
 from .webhooks import signed_form, signed_json
 from .wire import iso, public
 
 
-class ControlsMixin:
+class ControlsMixin(TwilioBase):
     """Seeding, review decisions, sender state, callbacks and knobs."""
 
     # -- seeding --------------------------------------------------------------------------------

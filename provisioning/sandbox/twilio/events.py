@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 from ..base import json_response
 from ..core import dumps
 from .accounts import Principal
+from .base import TwilioBase
 from .errors import invalid, not_found
 from .paging import page_v1
 from .webhooks import signed_json
@@ -46,12 +47,8 @@ SCHEMAS = {
 }
 
 
-class EventsMixin:
+class EventsMixin(TwilioBase):
     """Event Streams sinks/subscriptions and the delivery of A2P status events."""
-
-    def init_events(self) -> None:
-        self.sinks: dict[str, dict[str, Any]] = {}
-        self.subscriptions_store: dict[str, dict[str, Any]] = {}
 
     def eurl(self, path: str) -> str:
         return f"{self.base_url('events')}/v1{path}"

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..base import json_response
 from .accounts import Principal
+from .base import TwilioBase
 from .errors import TwilioError, invalid, not_found, too_many_requests
 from .paging import page_v1
 from .wire import boolean, form, iso, public, required
@@ -102,17 +103,8 @@ SERVICE_FLAGS = {
 }
 
 
-class MessagingMixin:
+class MessagingMixin(TwilioBase):
     """Messaging Services, service numbers, Brand registrations and US A2P campaigns."""
-
-    def init_messaging(self) -> None:
-        self.services: dict[str, dict[str, Any]] = {}
-        self.service_numbers: dict[tuple[str, str], dict[str, Any]] = {}
-        self.brands: dict[str, dict[str, Any]] = {}
-        self.campaigns: dict[str, dict[str, Any]] = {}  # by messaging service sid
-        self.a2p_interval = 1.0
-        self.a2p_last: dict[tuple[str, str], float] = {}
-        self.timeline: dict[str, float | None] = {"brand": None, "campaign": None, "profile": None}
 
     def murl(self, path: str) -> str:
         return f"{self.base_url('messaging')}/v1{path}"
@@ -279,7 +271,7 @@ class MessagingMixin:
         now = iso(self.clock.time())
         sid = self.sandbox.ids.sid("BN")
         url = self.murl(f"/a2p/BrandRegistrations/{sid}")
-        brand = {
+        brand: dict[str, Any] = {
             "sid": sid,
             "account_sid": principal.sid,
             "customer_profile_bundle_sid": profile_sid,

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Request, Response
 from ..base import json_response
 from . import catalog
 from .accounts import V2010, Principal
+from .base import TwilioBase
 from .errors import TwilioError, invalid, not_found
 from .paging import page_2010
 from .wire import E164, boolean, form, rfc2822
@@ -90,7 +91,7 @@ def _flag(request: Request, name: str) -> bool | None:
     return boolean(request.args, name)
 
 
-class NumbersMixin:
+class NumbersMixin(TwilioBase):
     """Number search, purchase, update (incl. moving accounts) and release."""
 
     numbers: dict[str, dict[str, Any]]
@@ -129,7 +130,7 @@ class NumbersMixin:
             for req in reqs
         }
         exact = {
-            field: args.get(param)
+            field: value
             for param, field in (
                 ("InRegion", "region"),
                 ("InPostalCode", "postal_code"),
@@ -137,7 +138,7 @@ class NumbersMixin:
                 ("InRateCenter", "rate_center"),
                 ("InLata", "lata"),
             )
-            if args.get(param)
+            if (value := args.get(param))
         }
         # NearNumber / NearLatLong / Distance are accepted and not applied (no geo model).
         found = [

@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..base import json_response
 from .accounts import Principal
+from .base import TwilioBase
 from .errors import TwilioError, not_found
 from .paging import page_v1
 from .wire import E164, json_body, public
@@ -51,15 +52,8 @@ def _profile(raw: dict[str, Any] | None, into: dict[str, Any] | None = None) -> 
     return profile
 
 
-class SendersMixin:
+class SendersMixin(TwilioBase):
     """WhatsApp senders: create/fetch/update/list/delete, OTP and status transitions."""
-
-    def init_senders(self) -> None:
-        self.senders: dict[str, dict[str, Any]] = {}
-        self.sender_delay = 1.0
-        self.shared_wabas: set[str] = set()
-        self.unshared_wabas: set[str] = set()
-        self.require_shared_waba = False
 
     def sender_url(self, sid: str) -> str:
         return f"{self.base_url('messaging')}/v2/Channels/Senders/{sid}"

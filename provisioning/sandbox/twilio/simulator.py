@@ -9,7 +9,6 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from ..base import Simulator
 from . import accounts, events, messaging, numbers, senders, trusthub
 from .accounts import AccountsMixin
 from .controls import ControlsMixin
@@ -34,14 +33,12 @@ class TwilioSimulator(
     SendersMixin,
     EventsMixin,
     ControlsMixin,
-    Simulator,
 ):
     """Stateful Twilio: subaccounts, numbers, senders, A2P 10DLC, TrustHub, Event Streams.
 
     Starts empty: seed the main (ISV) account with ``control_seed_master``.
     """
 
-    name = "twilio"
     # Kept off ``rules``: a werkzeug Rule binds to one Map only, and every Sandbox builds
     # its own Map, so each instance gets fresh copies (``Rule.empty()``).
     all_rules = (
@@ -58,16 +55,6 @@ class TwilioSimulator(
         self.url_map = Map(
             [rule.empty() for rule in self.all_rules], strict_slashes=False, merge_slashes=False
         )
-        self.accounts: dict[str, dict[str, Any]] = {}
-        self.keys_store: dict[str, dict[str, Any]] = {}
-        self.addresses_store: dict[str, dict[str, Any]] = {}
-        self.numbers: dict[str, dict[str, Any]] = {}
-        self.owned: dict[str, str] = {}  # E.164 -> PN sid
-        self.subaccount_limit = 1000
-        self.init_messaging()
-        self.init_trusthub()
-        self.init_senders()
-        self.init_events()
 
     # -- dispatch --------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Any:

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..base import json_response
 from .accounts import Principal
+from .base import TwilioBase
 from .errors import TwilioError, invalid, not_found
 from .paging import page_v1
 from .wire import form, iso, json_param, public, required
@@ -56,16 +57,8 @@ NAMES = {
 }
 
 
-class TrustHubMixin:
+class TrustHubMixin(TwilioBase):
     """Bundles (customer profiles, trust products), end users, documents, evaluations."""
-
-    def init_trusthub(self) -> None:
-        self.profiles: dict[str, dict[str, Any]] = {}
-        self.trust_products: dict[str, dict[str, Any]] = {}
-        self.end_users: dict[str, dict[str, Any]] = {}
-        self.documents_store: dict[str, dict[str, Any]] = {}
-        self.assignments_store: dict[str, dict[str, Any]] = {}  # BV sid -> record
-        self.evaluations_store: dict[str, dict[str, Any]] = {}  # EL sid -> record
 
     def turl(self, path: str) -> str:
         return f"{self.base_url('trusthub')}/v1{path}"

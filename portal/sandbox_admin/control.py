@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ProviderError
-from ..http import ProviderClient
+from provisioning.errors import ProviderError
+from provisioning.http import ProviderClient
 
 
 class SandboxControl(ProviderClient):

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from ..channels import Channel
-from ..dialog360.models import Dialog360Channel, Dialog360Client
-from ..meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
-from ..partners import Provider
-from ..twilio.models import TwilioSubaccount, TwilioWhatsAppSender
+from provisioning.channels import Channel
+from provisioning.db import Base
+from provisioning.dialog360.models import Dialog360Channel, Dialog360Client
+from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+from provisioning.partners import Provider
+from provisioning.twilio.models import TwilioSubaccount, TwilioWhatsAppSender
 
 if TYPE_CHECKING:
-    from .core import Sandbox
+    from provisioning.sandbox import Sandbox
 
 
 @dataclass
@@ -77,18 +78,10 @@ def seed_fleet(
     """Create the fleet in the sandbox: registered numbers, running channels, online
     senders (the partner app, partner hub and master account must be seeded first)."""
     fleet = Fleet()
-    for _ in range(wabas):
-        seeded = sandbox.meta.control_seed_waba(
-            app_id=meta_app_id, numbers=numbers_per_waba, status="CONNECTED", subscribe=True
-        )
-        fleet.meta.append(
-            FleetWaba(
-                seeded["waba_id"],
-                seeded["phone_number_ids"],
-                seeded["display_phone_numbers"],
-                seeded["access_token"],
-            )
-        )
+    if wabas:
+        if meta_app_id is None:
+            raise ValueError("WABAs are shared with the partner app: give meta_app_id")
+        fleet.meta = [_seed_waba(sandbox, meta_app_id, numbers_per_waba) for _ in range(wabas)]
     for _ in range(dialog360_clients):
         seeded = sandbox.dialog360.control_seed_channels(count=channels_per_client)
         fleet.dialog360.append(
@@ -104,6 +97,18 @@ def seed_fleet(
                 FleetSubaccount(sub["account_sid"], sub["senders"], sender_ids, sub["auth_token"])
             )
     return fleet
+
+
+def _seed_waba(sandbox: Sandbox, app_id: str, numbers: int) -> FleetWaba:
+    seeded = sandbox.meta.control_seed_waba(
+        app_id=app_id, numbers=numbers, status="CONNECTED", subscribe=True
+    )
+    return FleetWaba(
+        seeded["waba_id"],
+        seeded["phone_number_ids"],
+        seeded["display_phone_numbers"],
+        seeded["access_token"],
+    )
 
 
 def record_fleet(
@@ -130,11 +135,11 @@ def record_fleet(
     session.flush()
 
 
-def _insert(session: Session, model: type, rows: list[dict[str, Any]]) -> list[int]:
+def _insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
     """Bulk insert; the new ids in the order of ``rows``."""
     if not rows:
         return []
-    stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
+    stmt = insert(model).returning(model.__table__.c.id, sort_by_parameter_order=True)
     return list(session.scalars(stmt, rows))
 
 

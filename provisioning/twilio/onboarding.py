@@ -13,40 +13,37 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
-from twilio.rest import Client
 
+from .. import clients
 from ..audit import SYSTEM
 from ..db import utcnow
 from ..errors import DomainError, Rejected
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, StepContext, Wait, register_flow
 from ..tenancy import Company
-from .a2p_models import Tenant10DLCBrand
-from .accounts import master_client
-from .api import call, create_or_find
-from .models import TwilioSubaccount
+from .api import Creation, TwilioApi
+from .models import Tenant10DLCBrand, TwilioSubaccount
 from .numbers import ensure_subaccount, subaccount_client
 
+PROFILES, PRODUCTS = "customer_profiles", "trust_products"  # TrustHub's two bundle kinds
 SECONDARY_PROFILE_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
 A2P_TRUST_PRODUCT_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"
 USECASE_TO_SERVICE = {"MARKETING": "marketing", "2FA": "verification", "POLLING_VOTING": "poll"}
 MAX_WAIT = dt.timedelta(hours=6)
 INTENDED = "intended"  # provider_config_json: the keys whose create was sent
 NAME_LENGTH = 64  # Twilio's limit for friendly names
-Creator = Callable[[], Any]  # an SDK create call, handed to api.create_or_find
-Finder = Callable[[], Any]  # the lookup of what that create made (None: nothing)
 
 
 class MinInterval:
     """At most one call per ``seconds`` per key (Twilio: 1 request/s for brands, campaigns)."""
 
     def __init__(self, seconds: float = 1.0) -> None:
-        self.seconds, self._last, self._lock = seconds, {}, threading.Lock()
+        self.seconds, self._lock = seconds, threading.Lock()
+        self._last: dict[str, float] = {}
 
     def wait(self, key: str) -> None:
         with self._lock:
@@ -66,11 +63,13 @@ def _brand(ctx: StepContext) -> Tenant10DLCBrand:
     return brand
 
 
-def _clients(ctx: StepContext) -> tuple[PartnerConfiguration, TwilioSubaccount, Client]:
+def _clients(ctx: StepContext) -> tuple[PartnerConfiguration, TwilioSubaccount, TwilioApi]:
     config = ctx.session.get(PartnerConfiguration, ctx.run.partner_configuration_id)
     if config is None:
         raise DomainError("The Twilio partner configuration of this run was deleted.")
     company = ctx.session.get(Company, ctx.run.company_id)
+    if company is None:
+        raise DomainError("The company of this run was deleted.")
     transport = ctx.services.get("transport")
     sub = ensure_subaccount(ctx.session, SYSTEM, company, config, transport, commit=ctx.durable)
     return config, sub, subaccount_client(sub, config, transport)
@@ -80,19 +79,6 @@ def _name(brand: Tenant10DLCBrand, what: str) -> str:
     """The friendly name of one of the brand's objects: unique to this submission."""
     suffix = f" {what} #{brand.id}"
     return brand.legal_business_name[: NAME_LENGTH - len(suffix)] + suffix
-
-
-def _named(items: list[Any], name: str, **attributes: Any) -> Any:
-    """The listed object with that friendly name (and attributes), if any."""
-    return next(
-        (
-            item
-            for item in items
-            if item.friendly_name == name
-            and all(getattr(item, k) == v for k, v in attributes.items())
-        ),
-        None,
-    )
 
 
 def _remember(ctx: StepContext, brand: Tenant10DLCBrand, **sids: Any) -> None:
@@ -111,19 +97,18 @@ def _intended(ctx: StepContext, brand: Tenant10DLCBrand, key: str) -> bool:
     return False
 
 
-def _once(
-    ctx: StepContext, brand: Tenant10DLCBrand, key: str, create: Creator, find: Finder
-) -> str:
+def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, creation: Creation) -> str:
     """The sid under ``key``: known, found after an earlier attempt, or created once.
 
-    ``find`` looks the object up by what ``create`` gave it (a deterministic name): it
-    runs when an earlier attempt sent the create, and when this one gets no answer.
+    The creation's lookup finds the object by what its create gave it (a deterministic
+    name): it runs when an earlier attempt sent the create, and when this one gets no
+    answer.
     """
     known = (brand.provider_config_json or {}).get(key)
     if known:
         return known
-    found = call(find) if _intended(ctx, brand, key) else None
-    sid = (found or create_or_find(create, find)).sid
+    found = creation.looked_up() if _intended(ctx, brand, key) else None
+    sid = (found or creation.run()).sid
     _remember(ctx, brand, **{key: sid})
     return sid
 
@@ -132,13 +117,12 @@ def customer_profile(ctx: StepContext) -> None:
     """Step 1: the secondary customer profile with its business, person and address."""
     brand = _brand(ctx)
     config, _, client = _clients(ctx)
-    th = client.trusthub.v1
-    profile = _once(ctx, brand, "customer_profile_sid", *_bundle(
-        th.customer_profiles, _name(brand, "secondary profile"), brand.owner_email,
+    profile = _once(ctx, brand, "customer_profile_sid", client.bundle(
+        PROFILES, _name(brand, "secondary profile"), brand.owner_email,
         SECONDARY_PROFILE_POLICY,
     ))  # fmt: skip
-    business = _once(ctx, brand, "business_info_sid", *_trusthub_item(
-        th.end_users, _name(brand, "business information"),
+    business = _once(ctx, brand, "business_info_sid", client.trusthub_item(
+        "end_users", _name(brand, "business information"),
         "customer_profile_business_information", {
             "business_name": brand.legal_business_name,
             "business_identity": "direct_customer",
@@ -151,60 +135,31 @@ def customer_profile(ctx: StepContext) -> None:
         },
     ))  # fmt: skip
     first, _, last = brand.owner_name.partition(" ")
-    representative = _once(ctx, brand, "representative_sid", *_trusthub_item(
-        th.end_users, _name(brand, "authorized representative"), "authorized_representative_1", {
+    representative = _once(ctx, brand, "representative_sid", client.trusthub_item(
+        "end_users", _name(brand, "authorized representative"), "authorized_representative_1", {
             "first_name": first, "last_name": last or first, "email": brand.owner_email,
             "phone_number": brand.owner_phone, "business_title": brand.owner_title,
             "job_position": "Director",
         },
     ))  # fmt: skip
-    address = _once(ctx, brand, "address_sid", *_address(client.api.v2010.account.addresses, brand))
-    document = _once(ctx, brand, "address_document_sid", *_trusthub_item(
-        th.supporting_documents, _name(brand, "address document"), "customer_profile_address",
+    address = _once(ctx, brand, "address_sid", client.address(
+        _name(brand, "address"), customer_name=brand.legal_business_name,
+        street=brand.business_address, city=brand.business_city, region=brand.business_state,
+        postal_code=brand.business_zip, iso_country=brand.country,
+    ))  # fmt: skip
+    document = _once(ctx, brand, "address_document_sid", client.trusthub_item(
+        "supporting_documents", _name(brand, "address document"), "customer_profile_address",
         {"address_sids": address},
     ))  # fmt: skip
     primary = config.value("primary_customer_profile_sid") or _primary_profile(ctx, config)
-    assignments = th.customer_profiles(profile).customer_profiles_entity_assignments
-    _assign(ctx, brand, "profile_assigned", assignments,
+    _assign(ctx, brand, "profile_assigned", client, PROFILES, profile,
             [business, representative, document, primary])  # fmt: skip
-    _evaluate_and_submit(th.customer_profiles(profile), "customer_profiles_evaluations",
-                         SECONDARY_PROFILE_POLICY)  # fmt: skip
-
-
-def _bundle(bundles: Any, name: str, email: str, policy: str) -> tuple[Creator, Finder]:
-    """Creating, and finding by its name, a TrustHub bundle (profile or trust product)."""
-    return (
-        lambda: bundles.create(friendly_name=name, email=email, policy_sid=policy),
-        lambda: _named(bundles.list(friendly_name=name, policy_sid=policy), name),
-    )
-
-
-def _trusthub_item(
-    items: Any, name: str, type_: str, attributes: dict[str, Any]
-) -> tuple[Creator, Finder]:
-    """Creating, and finding, an end user or a supporting document (their lists take no
-    filter: the subaccount's are read and matched by name and type)."""
-    return (
-        lambda: items.create(friendly_name=name, type=type_, attributes=attributes),
-        lambda: _named(items.list(), name, type=type_),
-    )
-
-
-def _address(addresses: Any, brand: Tenant10DLCBrand) -> tuple[Creator, Finder]:
-    name = _name(brand, "address")
-    return (
-        lambda: addresses.create(
-            customer_name=brand.legal_business_name, street=brand.business_address,
-            city=brand.business_city, region=brand.business_state,
-            postal_code=brand.business_zip, iso_country=brand.country, friendly_name=name,
-        ),
-        lambda: _named(addresses.list(friendly_name=name), name),
-    )  # fmt: skip
+    _evaluate_and_submit(client, PROFILES, profile, SECONDARY_PROFILE_POLICY)
 
 
 def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:
-    master = master_client(config, ctx.services.get("transport"))
-    profiles = call(lambda: master.trusthub.v1.customer_profiles.list(status="twilio-approved"))
+    master = clients.twilio_master(config, ctx.services.get("transport"))
+    profiles = master.approved_customer_profiles()
     if not profiles:
         raise Rejected(
             "twilio",
@@ -214,29 +169,33 @@ def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:
     return profiles[0].sid
 
 
-def _assign(ctx, brand, key: str, assignments, object_sids: list[str]) -> None:
+def _assign(
+    ctx: StepContext,
+    brand: Tenant10DLCBrand,
+    key: str,
+    client: TwilioApi,
+    kind: str,
+    bundle_sid: str,
+    object_sids: list[str],
+) -> None:
     """Attach each object to the bundle once; after a lost answer, the bundle's
     assignments are read before attaching again."""
     done = set((brand.provider_config_json or {}).get(key) or [])
     if not set(object_sids) - done:
         return
     if _intended(ctx, brand, key):
-        done |= {a.object_sid for a in call(assignments.list)}
+        done |= client.assigned(kind, bundle_sid)
         _remember(ctx, brand, **{key: sorted(done)})
     for sid in [s for s in object_sids if s not in done]:
-        create_or_find(
-            lambda sid=sid: assignments.create(object_sid=sid),
-            lambda sid=sid: next((a for a in assignments.list() if a.object_sid == sid), None),
-        )
+        client.assignment(kind, bundle_sid, sid).run()
         done.add(sid)
         _remember(ctx, brand, **{key: sorted(done)})
 
 
-def _evaluate_and_submit(bundle, evaluations: str, policy: str) -> None:
-    current = call(bundle.fetch)
-    if current.status != "draft":
+def _evaluate_and_submit(client: TwilioApi, kind: str, bundle_sid: str, policy: str) -> None:
+    if client.bundle_status(kind, bundle_sid) != "draft":
         return  # submitted already
-    evaluation = call(lambda: getattr(bundle, evaluations).create(policy_sid=policy))
+    evaluation = client.evaluate_bundle(kind, bundle_sid, policy)
     if evaluation.status != "compliant":
         problems = "; ".join(
             f"{r.get('friendly_name') or r.get('object_type')}: {r.get('failure_reason', '')}"
@@ -246,27 +205,24 @@ def _evaluate_and_submit(bundle, evaluations: str, policy: str) -> None:
         raise Rejected(
             "twilio", f"Twilio found the registration incomplete: {problems or 'noncompliant'}"
         )
-    call(lambda: bundle.update(status="pending-review"))
+    client.submit_bundle(kind, bundle_sid)
 
 
 def trust_product(ctx: StepContext) -> None:
     """Step 2: the A2P trust product holding the messaging profile and the customer profile."""
     brand = _brand(ctx)
     _, _, client = _clients(ctx)
-    th = client.trusthub.v1
-    product = _once(ctx, brand, "trust_product_sid", *_bundle(
-        th.trust_products, _name(brand, "A2P trust product"), brand.owner_email,
+    product = _once(ctx, brand, "trust_product_sid", client.bundle(
+        PRODUCTS, _name(brand, "A2P trust product"), brand.owner_email,
         A2P_TRUST_PRODUCT_POLICY,
     ))  # fmt: skip
-    info = _once(ctx, brand, "messaging_profile_sid", *_trusthub_item(
-        th.end_users, _name(brand, "messaging profile"), "us_a2p_messaging_profile_information",
+    info = _once(ctx, brand, "messaging_profile_sid", client.trusthub_item(
+        "end_users", _name(brand, "messaging profile"), "us_a2p_messaging_profile_information",
         {"company_type": brand.company_type},
     ))  # fmt: skip
-    assignments = th.trust_products(product).trust_products_entity_assignments
     profile = brand.provider_config_json["customer_profile_sid"]
-    _assign(ctx, brand, "product_assigned", assignments, [info, profile])
-    _evaluate_and_submit(th.trust_products(product), "trust_products_evaluations",
-                         A2P_TRUST_PRODUCT_POLICY)  # fmt: skip
+    _assign(ctx, brand, "product_assigned", client, PRODUCTS, product, [info, profile])
+    _evaluate_and_submit(client, PRODUCTS, product, A2P_TRUST_PRODUCT_POLICY)
 
 
 A2P_EVENT_TYPES = [
@@ -284,23 +240,12 @@ def event_subscription(ctx: StepContext) -> None:
     """Statuses come as events: a sink and a subscription in the subaccount (§4)."""
     brand = _brand(ctx)
     _, sub, client = _clients(ctx)
-    events = client.events.v1
     base = (ctx.services.get("public_base_url") or "").rstrip("/")
     destination = f"{base}/webhooks/twilio/events/{sub.events_token()}"
     description = f"A2P 10DLC status #{brand.id}"  # no PII in a sink's description
-
-    def ours(sink: Any) -> bool:
-        config = sink.sink_configuration or {}
-        return sink.description == description and config.get("destination") == destination
-
-    sink = _once(ctx, brand, "event_sink_sid", lambda: events.sinks.create(
-        description=description, sink_type="webhook",
-        sink_configuration={"destination": destination, "method": "POST", "batch_events": False},
-    ), lambda: next((s for s in events.sinks.list() if ours(s)), None))  # fmt: skip
-    _once(ctx, brand, "event_subscription_sid", lambda: events.subscriptions.create(
-        description=description, sink_sid=sink, types=[{"type": t} for t in A2P_EVENT_TYPES],
-    ), lambda: next((s for s in events.subscriptions.list(sink_sid=sink)
-                     if s.description == description), None))  # fmt: skip
+    sink = _once(ctx, brand, "event_sink_sid", client.event_sink(description, destination))
+    _once(ctx, brand, "event_subscription_sid",
+          client.event_subscription(description, sink, A2P_EVENT_TYPES))  # fmt: skip
 
 
 def brand_registration(ctx: StepContext) -> None:
@@ -309,24 +254,18 @@ def brand_registration(ctx: StepContext) -> None:
     if brand.provider_brand_id:
         return
     _, _, client = _clients(ctx)
-    registrations = client.messaging.v1.brand_registrations
-    profile = brand.provider_config_json["customer_profile_sid"]
-
-    def find() -> Any:
-        return next((b for b in registrations.list() if b.customer_profile_bundle_sid == profile),
-                    None)  # fmt: skip
-
+    registration = client.brand_registration(
+        brand.provider_config_json["customer_profile_sid"],
+        a2p_profile_bundle_sid=brand.provider_config_json["trust_product_sid"],
+        brand_type="STANDARD",
+    )
     if not ctx.intend():
-        found = call(find)
+        found = registration.looked_up()
         if found is not None:
             brand.provider_brand_id, brand.provider_status = found.sid, found.status
             return
     BRAND_AND_CAMPAIGN_CALLS.wait(f"brand:{client.account_sid}")
-    created = create_or_find(lambda: registrations.create(
-        customer_profile_bundle_sid=profile,
-        a2p_profile_bundle_sid=brand.provider_config_json["trust_product_sid"],
-        brand_type="STANDARD",
-    ), find)  # fmt: skip
+    created = registration.run()
     brand.provider_brand_id, brand.provider_status = created.sid, created.status
     ctx.done_effect()
 
@@ -335,7 +274,9 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
     """Step 3b: brands take days; events or polling move the run on."""
     brand = _brand(ctx)
     _, _, client = _clients(ctx)
-    remote = call(client.messaging.v1.brand_registrations(brand.provider_brand_id).fetch)
+    if not brand.provider_brand_id:
+        raise DomainError("The brand of this run was never registered.")
+    remote = client.fetch_brand(brand.provider_brand_id)
     apply_brand_status(ctx.session, brand, remote.status, remote.failure_reason)
     if brand.provider_status == "APPROVED":
         return
@@ -382,12 +323,9 @@ def messaging_service(ctx: StepContext) -> None:
     """Step 4: a fresh Messaging Service for the campaign."""
     brand = _brand(ctx)
     _, _, client = _clients(ctx)
-    services = client.messaging.v1.services
     usecase = USECASE_TO_SERVICE.get(brand.use_case, "notifications")
-    name = _name(brand, "A2P")
-    _once(ctx, brand, "messaging_service_sid", lambda: services.create(
-        friendly_name=name, usecase=usecase,
-    ), lambda: _named(services.list(), name))  # fmt: skip
+    service = client.messaging_service(_name(brand, "A2P"), usecase)
+    _once(ctx, brand, "messaging_service_sid", service)
 
 
 def campaign(ctx: StepContext) -> None:
@@ -397,19 +335,8 @@ def campaign(ctx: StepContext) -> None:
     if config_json.get("campaign_sid"):
         return
     _, _, client = _clients(ctx)
-    campaigns = client.messaging.v1.services(config_json["messaging_service_sid"]).us_app_to_person
-
-    def find() -> Any:  # the service is the brand's own: its one campaign is ours
-        return next(iter(campaigns.list()), None)
-
-    if not ctx.intend():
-        found = call(find)
-        if found is not None:
-            brand.campaign_status = found.campaign_status
-            _remember(ctx, brand, campaign_sid=found.sid)
-            return
-    BRAND_AND_CAMPAIGN_CALLS.wait(f"campaign:{client.account_sid}")
-    created = create_or_find(lambda: campaigns.create(
+    campaign = client.campaign(
+        config_json["messaging_service_sid"],
         brand_registration_sid=brand.provider_brand_id,
         description=brand.campaign_description,
         message_flow=brand.message_flow,
@@ -421,7 +348,15 @@ def campaign(ctx: StepContext) -> None:
         opt_out_keywords=_keywords(brand.opt_out_keywords),
         privacy_policy_url=brand.privacy_policy_url,
         terms_and_conditions_url=brand.terms_url,
-    ), find)  # fmt: skip
+    )
+    if not ctx.intend():
+        found = campaign.looked_up()
+        if found is not None:
+            brand.campaign_status = found.campaign_status
+            _remember(ctx, brand, campaign_sid=found.sid)
+            return
+    BRAND_AND_CAMPAIGN_CALLS.wait(f"campaign:{client.account_sid}")
+    created = campaign.run()
     brand.campaign_status = created.campaign_status
     _remember(ctx, brand, campaign_sid=created.sid)
     ctx.done_effect()

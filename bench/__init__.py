@@ -1,0 +1,1 @@
+"""Benchmarks, and the fleet seeding the sync tests share with them."""
