@@ -470,13 +470,12 @@ def baseline_ddl(session) -> list[str]:
 
 # Where a portal request spends its time: (label, file suffix, function) of the profile.
 BREAKDOWN = (
-    ("whole request (Flask wsgi_app)", "flask/app.py", "wsgi_app"),
-    ("  the view, meta_event", "portal/webhooks/routes.py", "meta_event"),
+    ("whole request (the fast lane)", "portal/webhooks/ingest.py", "__call__"),
+    ("  the endpoint, meta_event", "portal/webhooks/ingest.py", "meta_event"),
     ("    secret from the cache (or loaded)", "provisioning/ingest.py", "get"),
     ("    signature check", "provisioning/meta/webhooks.py", "signature_valid"),
     ("    parse (JSON, digest)", "provisioning/meta/webhooks.py", "parse"),
     ("    the INSERT, its own commit", "provisioning/events.py", "store_committed"),
-    ("  before/after request hooks", "flask/app.py", "preprocess_request"),
 )
 
 
