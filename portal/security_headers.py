@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+from werkzeug.datastructures import Headers
 
 from provisioning.partners import Provider
 
@@ -128,7 +129,7 @@ def register(app: Flask) -> None:
 
 
 def stamp(
-    headers: MutableMapping[str, str],
+    headers: MutableMapping[str, str] | Headers,
     config: Mapping[str, Any],
     kind: str | None,
     sdk_url: str | None = None,

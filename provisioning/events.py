@@ -69,7 +69,7 @@ class WebhookEvent(Base):
 
 
 # INSERT ... ON CONFLICT DO NOTHING RETURNING: a duplicate costs no extra round trip.
-INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+INSERTS: dict[str, Any] = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 _COLUMNS = WebhookEvent.__table__.c
 
 
@@ -118,7 +118,7 @@ def insert_event(
     statement = _STATEMENTS.get(key)
     if statement is None:
         params = {name: bindparam(f"ev_{name}", type_=_COLUMNS[name].type) for name in _FIELDS}
-        insert = INSERTS[dialect](WebhookEvent.__table__)  # Core: the session runs it as is
+        insert = INSERTS[dialect](_COLUMNS[0].table)  # Core: the session runs it as is
         if only_while is None:
             insert = insert.values(params)
         else:
