@@ -185,7 +185,7 @@ def run(args, database_url: str, redis_url: str, app_secret: str, keys: str, wor
         **os.environ,
         "DATABASE_URL": database_url,
         "PORTAL_ENV": "production",
-        "PROVIDER_ENVIRONMENT": "sandbox",
+        "PROVIDER_ENVIRONMENT": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ENCRYPTION_KEYS": keys,
         "CELERY_BROKER_URL": redis_url,

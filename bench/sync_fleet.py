@@ -69,7 +69,6 @@ from provisioning.sync import SyncPolicy, sync_quality  # noqa: E402
 from provisioning.tenancy import Company  # noqa: E402
 
 HOST = "127.0.0.1"
-DATABASE = "bench_sync_fleet"
 NOWHERE = "http://127.0.0.1:9"  # the sandbox's webhooks are refused at once: not measured
 
 
@@ -153,14 +152,14 @@ def change_some(sandbox: Sandbox, fleet: Fleet, share: float) -> int:
 # -- the platform's database --------------------------------------------------------------
 def scratch_database(server_url: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    return f"{server_url.rstrip('/')}/{DATABASE}"
+        conn.execute(f'DROP DATABASE IF EXISTS "{ARGS.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{ARGS.database}"')
+    return f"{server_url.rstrip('/')}/{ARGS.database}"
 
 
 def drop_database(server_url: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f'DROP DATABASE IF EXISTS "{ARGS.database}" WITH (FORCE)')
 
 
 def record_platform_side(fleet: Fleet, sandbox_url: str) -> None:
@@ -318,6 +317,7 @@ def main() -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", default="bench_sync_fleet", help="scratch database")
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 10,000 channels")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per provider call")
     parser.add_argument("--workers", type=int, default=SyncPolicy.workers)

@@ -1,21 +1,29 @@
-"""Webhook ingest: ``POST /webhooks/meta`` under gunicorn on PostgreSQL, next to a bare baseline.
+"""Webhook ingest: Meta, 360dialog and Twilio webhooks under gunicorn, next to a bare baseline.
 
 Run by hand from the repository root (bench/README.md)::
 
-    .venv/bin/python bench/webhook_ingest.py --rounds 5 --duration 20 --profile 500
+    .venv/bin/python bench/webhook_ingest.py --rounds 3 --duration 10 --profile 500
+    .venv/bin/python bench/webhook_ingest.py --sqlite --rounds 3 --duration 10
 
-It creates a scratch database, migrates it, stores a Meta partner configuration with a
-random app secret and a baseline table ``LIKE webhook_events``. Per round it serves each
-target alone with gunicorn, warms it up, loads it for a fixed time with unique signed
-bodies (so dedupe never hides a request) and checks every 2xx answer stored one row.
+It creates a scratch database (PostgreSQL, or a SQLite file with ``--sqlite``), migrates
+it, stores the Meta, 360dialog and Twilio partner configurations with random secrets, a
+Twilio subaccount with its own auth token, and a baseline table of the same shape as
+``webhook_events``. Per round and provider it serves each target alone with gunicorn,
+warms it up, loads it for a fixed time with unique signed bodies (so dedupe never hides
+a request) and checks every 2xx answer stored one row.
 
-- ``baseline``: :func:`baseline_app`, a bare WSGI callable: the same HMAC check
-  (``hmac.compare_digest``), the same row, one psycopg commit per request.
-- ``portal``: ``wsgi:app`` with ``JOB_RUNNER=manual``: the apply job is queued and never
-  runs, so this measures ingest alone (verify, store, commit, answer).
+- ``baseline``: :func:`baseline_app`, a bare WSGI callable: the provider's signature
+  check, the same row, one commit per request (psycopg, or sqlite3 with the portal's
+  pragmas: WAL, ``synchronous=NORMAL``, ``BEGIN IMMEDIATE``).
+- ``portal``: ``wsgi:app`` with ``JOB_RUNNER=manual``: the apply job's wake-up is
+  recorded and never runs, so this measures ingest alone (verify, store, answer).
 
-``--profile N`` then sends N requests through the portal in process under cProfile and
-counts its database round trips per request.
+Providers: ``meta`` (``POST /webhooks/meta``, ``X-Hub-Signature-256``), ``dialog360``
+(``POST /webhooks/360dialog``, ``x-360dialog-signature``), ``twilio`` (``POST
+/webhooks/twilio/status``, a form signed by the subaccount's auth token).
+
+``--profile N`` then sends N Meta requests through the portal in process under cProfile
+and counts its database round trips per request.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import pstats
 import secrets
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -44,17 +53,31 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import psycopg
+from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-SIGNATURE = "X-Hub-Signature-256"
+PUBLIC_BASE_URL = "https://portal.bench"  # the URL Twilio signs (the portal rebuilds it)
+SUBACCOUNT_SID = "AC" + "5" * 32
+PROVIDERS = ("meta", "dialog360", "twilio")
+PATHS = {
+    "meta": "/webhooks/meta",
+    "dialog360": "/webhooks/360dialog",
+    "twilio": "/webhooks/twilio/status",
+}
 IDLE = psycopg.pq.TransactionStatus.IDLE
 BASELINE_TABLE = "bench_webhook_events"
 INSERT_EVENT = (
     f"INSERT INTO {BASELINE_TABLE} (provider, dedupe_key, event_type, payload, received_at,"
-    " attempts) VALUES ('meta', %s, %s, %s, now(), 0) ON CONFLICT DO NOTHING"
+    " attempts, processed_at) VALUES (%s, %s, %s, %s, now(), %s, CASE WHEN %s THEN now() END)"
+    " ON CONFLICT DO NOTHING"
+)
+INSERT_EVENT_SQLITE = (
+    f"INSERT INTO {BASELINE_TABLE} (provider, dedupe_key, event_type, payload, received_at,"
+    " attempts, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 # Same columns, defaults, indexes and unique constraint; its own id sequence.
@@ -69,12 +92,37 @@ BASELINE_DDL = (
 _local = threading.local()
 
 
-def _connection() -> psycopg.Connection:
+def _connection():
     """One connection per worker thread, opened on first use (sync workers: one each)."""
     conn = getattr(_local, "conn", None)
-    if conn is None or conn.closed:
-        conn = _local.conn = psycopg.connect(os.environ["BENCH_DATABASE_URL"])
+    if conn is None:
+        url = os.environ["BENCH_DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=15000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        else:
+            conn = psycopg.connect(url)
+        _local.conn = conn
     return conn
+
+
+def _store(row: tuple) -> None:
+    """Insert one event row and commit (sqlite3: BEGIN IMMEDIATE, as the portal does)."""
+    conn = _connection()
+    if isinstance(conn, sqlite3.Connection):
+        now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+        provider, key, kind, payload, attempts, processed = row
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            INSERT_EVENT_SQLITE,
+            (provider, key, kind, payload, now, attempts, now if processed else None),
+        )
+        conn.execute("COMMIT")
+    else:
+        conn.execute(INSERT_EVENT, row)
+        conn.commit()
 
 
 def _respond(start_response: Callable, status: str) -> list[bytes]:
@@ -82,34 +130,83 @@ def _respond(start_response: Callable, status: str) -> list[bytes]:
     return [b""]
 
 
+def _hex_hmac(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _meta_row(environ: dict, body: bytes) -> tuple | int:
+    expected = "sha256=" + _hex_hmac(os.environ["BENCH_META_SECRET"], body)
+    if not hmac.compare_digest(expected, environ.get("HTTP_X_HUB_SIGNATURE_256", "")):
+        return 403
+    try:
+        event_type = json.loads(body)["entry"][0]["changes"][0]["field"]
+    except (ValueError, LookupError, TypeError):
+        return 400
+    text = body.decode("utf-8", "replace")
+    return ("meta", hashlib.sha256(body).hexdigest(), str(event_type)[:80], text, 0, False)
+
+
+def _dialog360_row(environ: dict, body: bytes) -> tuple | int:
+    expected = _hex_hmac(os.environ["BENCH_D360_SECRET"], body)
+    if not hmac.compare_digest(expected, environ.get("HTTP_X_360DIALOG_SIGNATURE", "")):
+        return 403
+    try:
+        payload = json.loads(body)
+        name, key = str(payload["event"]), str(payload["id"])
+    except (ValueError, LookupError, TypeError):
+        return 400
+    return ("dialog360", f"{name}:{key}", name[:80], body.decode("utf-8", "replace"), 0, False)
+
+
+def _twilio_row(environ: dict, body: bytes) -> tuple | int:
+    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    url = PUBLIC_BASE_URL + environ["PATH_INFO"]
+    validator = RequestValidator(os.environ["BENCH_TWILIO_TOKEN"])
+    if params.get("AccountSid") != SUBACCOUNT_SID or not validator.validate(
+        url, params, environ.get("HTTP_X_TWILIO_SIGNATURE", "")
+    ):
+        return 403
+    key = ":".join(params.get(k, "") for k in ("MessageSid", "MessageStatus", "SmsStatus"))
+    return ("twilio", f"status:{key}", "status", body.decode("utf-8", "replace"), 1, True)
+
+
+ROWS = {
+    PATHS["meta"]: _meta_row,
+    PATHS["dialog360"]: _dialog360_row,
+    PATHS["twilio"]: _twilio_row,
+}
+
+
 def baseline_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
-    """Check ``X-Hub-Signature-256`` on the raw body, insert the event, commit, answer 200."""
+    """Check the provider's signature on the raw body, insert the event, commit, answer."""
     if environ["REQUEST_METHOD"] != "POST":
         return _respond(start_response, "405 Method Not Allowed")
+    row_of = ROWS.get(environ.get("PATH_INFO", ""))
+    if row_of is None:
+        return _respond(start_response, "404 Not Found")
     try:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     except ValueError:
         return _respond(start_response, "400 Bad Request")
-    secret = os.environ["BENCH_APP_SECRET"].encode()
-    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, environ.get("HTTP_X_HUB_SIGNATURE_256", "")):
-        return _respond(start_response, "403 Forbidden")
-    try:
-        event_type = json.loads(body)["entry"][0]["changes"][0]["field"]
-    except (ValueError, LookupError, TypeError):
-        return _respond(start_response, "400 Bad Request")
-    conn = _connection()
-    digest = hashlib.sha256(body).hexdigest()
-    conn.execute(INSERT_EVENT, (digest, str(event_type)[:80], body.decode("utf-8", "replace")))
-    conn.commit()
+    row = row_of(environ, body)
+    if isinstance(row, int):
+        return _respond(start_response, f"{row} Refused")
+    _store(row)
     return _respond(start_response, "200 OK")
 
 
 # --- the load generator -------------------------------------------------------------------
 
 
-def signed_delivery(secret: bytes, seq: int) -> tuple[bytes, str]:
-    """A unique Meta quality update and its ``X-Hub-Signature-256`` header value."""
+@dataclass(frozen=True)
+class Secrets:
+    meta: str
+    dialog360: str
+    twilio: str  # the subaccount's auth token
+
+
+def signed_meta(secrets_: Secrets, seq: int) -> tuple[bytes, dict[str, str]]:
+    """A unique Meta quality update and its ``X-Hub-Signature-256`` header."""
     change = {
         "field": "phone_number_quality_update",
         "value": {
@@ -122,17 +219,44 @@ def signed_delivery(secret: bytes, seq: int) -> tuple[bytes, str]:
     body = json.dumps(
         {"object": "whatsapp_business_account", "entry": [{**entry, "changes": [change]}]}
     ).encode()
-    return body, "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return body, {"X-Hub-Signature-256": "sha256=" + _hex_hmac(secrets_.meta, body)}
 
 
-def signed_request(port: int, secret: bytes, seq: int) -> bytes:
+def signed_dialog360(secrets_: Secrets, seq: int) -> tuple[bytes, dict[str, str]]:
+    """A unique 360dialog partner event (a channel update) and its signature header."""
+    body = json.dumps(
+        {"id": f"evt-{seq}", "event": "channel_running",
+         "data": {"id": f"ch-{seq % 3000}", "status": "running"}}
+    ).encode()  # fmt: skip
+    return body, {"x-360dialog-signature": _hex_hmac(secrets_.dialog360, body)}
+
+
+def signed_twilio(secrets_: Secrets, seq: int) -> tuple[bytes, dict[str, str]]:
+    """A unique message status callback of the subaccount, form-encoded and signed."""
+    params = {
+        "AccountSid": SUBACCOUNT_SID,
+        "MessageSid": f"SM{seq:032x}",
+        "MessageStatus": "delivered",
+        "SmsStatus": "delivered",
+        "To": "whatsapp:+15550001111",
+    }
+    url = PUBLIC_BASE_URL + PATHS["twilio"]
+    signature = RequestValidator(secrets_.twilio).compute_signature(url, params)
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature": signature}  # fmt: skip
+    return urlencode(params).encode(), headers
+
+
+SIGNED = {"meta": signed_meta, "dialog360": signed_dialog360, "twilio": signed_twilio}
+
+
+def provider_request(port: int, provider: str, secrets_: Secrets, seq: int) -> bytes:
     """The raw HTTP request of one delivery (the connection closes after the answer)."""
-    body, signature = signed_delivery(secret, seq)
-    head = (
-        f"POST /webhooks/meta HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        f"X-Hub-Signature-256: {signature}\r\nConnection: close\r\n\r\n"
-    )
+    body, headers = SIGNED[provider](secrets_, seq)
+    headers = {"Content-Type": "application/json", **headers}
+    head = f"POST {PATHS[provider]} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     return head.encode() + body
 
 
@@ -168,13 +292,14 @@ async def _send(port: int, request: bytes) -> int:
     return int(answer[9:12]) if answer.startswith(b"HTTP/1.") else 0
 
 
-async def _load(port: int, secret: bytes, seqs: Iterator[int], seconds: float, clients: int):
+async def _load(target: tuple[int, str], secrets_: Secrets, seqs, seconds: float, clients: int):
     phase = Phase()
+    port, provider = target
     deadline = time.perf_counter() + seconds
 
     async def client() -> None:
         while time.perf_counter() < deadline:
-            request = signed_request(port, secret, next(seqs))
+            request = provider_request(port, provider, secrets_, next(seqs))
             started = time.perf_counter()
             try:
                 status = await _send(port, request)
@@ -210,9 +335,9 @@ def busy_share(seconds: float) -> float:
     return _busy_since(ticks)
 
 
-def load(port: int, secret: bytes, seqs: Iterator[int], seconds: float, clients: int) -> Phase:
+def load(target: tuple[int, str], secrets_: Secrets, seqs, seconds: float, clients: int) -> Phase:
     """Keep ``clients`` requests in flight for ``seconds``; wait for the last answers."""
-    return asyncio.run(_load(port, secret, seqs, seconds, clients))
+    return asyncio.run(_load(target, secrets_, seqs, seconds, clients))
 
 
 # --- servers and the database -------------------------------------------------------------
@@ -227,6 +352,7 @@ def free_port() -> int:
 def start_gunicorn(spec: str, port: int, env: dict[str, str], workers: int, threads: int):
     command = [sys.executable, "-m", "gunicorn", spec, "--bind", f"{HOST}:{port}"]
     command += ["--workers", str(workers), "--threads", str(threads), "--log-level", "warning"]
+    command += ["--preload"]  # every worker ready when the first answers (the portal boots long)
     server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -259,9 +385,13 @@ def admin_execute(server_url: str, statement: str) -> None:
         conn.execute(statement)
 
 
-def count_rows(database_url: str, table: str) -> int:
+def count_rows(database_url: str, table: str, provider: str | None = None) -> int:
+    where = f" WHERE provider = '{provider}'" if provider else ""
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0]
     with psycopg.connect(database_url) as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0]
 
 
 def portal_app(database_url: str, keys: str, instance_path: str):
@@ -277,52 +407,80 @@ def portal_app(database_url: str, keys: str, instance_path: str):
             "LOG_LEVEL": "WARNING",
             "SECRET_KEY": "bench",
             "KEYRING": Keyring.from_env_value(keys),
-            "PROVIDER_ENVIRONMENT": "sandbox",
+            "PROVIDER_ENVIRONMENT": "production",
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
             "INSTANCE_PATH": instance_path,  # nothing is written there: key and keyring given
         }
     )
 
 
-def prepare_database(app, app_secret: str, baseline: bool = True) -> None:
-    """Migrate, store the Meta configuration, create the baseline's table of the same shape
-    (PostgreSQL only; ``baseline=False`` leaves it out)."""
+def prepare_database(
+    app, app_secret: str, baseline: bool = True, secrets_: Secrets | None = None
+) -> None:
+    """Migrate, store the partner configurations (production environment; the Meta app
+    secret is ``app_secret``) and a Twilio subaccount, and create the baseline's table of
+    the same shape (``baseline=False`` leaves it out)."""
     from flask_migrate import upgrade
     from sqlalchemy import text
 
     from portal.demo import partner_values
     from portal.extensions import db
     from portal.providers import outbound_policy
-    from provisioning import partners
+    from provisioning import companies, partners
     from provisioning.audit import SYSTEM
     from provisioning.partners import Environment, Provider
+    from provisioning.twilio.models import TwilioSubaccount
 
+    secrets_ = secrets_ or Secrets(app_secret, secrets.token_hex(16), secrets.token_hex(16))
     with app.app_context():
         upgrade()
-        values = partner_values("http://127.0.0.1:5001", "http://127.0.0.1:5000")[Provider.META]
-        values["app_secret"] = app_secret
-        partners.create_configuration(
-            db.session, SYSTEM, Provider.META, Environment.SANDBOX, "Bench", values,
-            outbound=outbound_policy("http://127.0.0.1:5001"),
+        values = partner_values("http://127.0.0.1:5001", "http://127.0.0.1:5000")
+        values[Provider.META]["app_secret"] = secrets_.meta
+        values[Provider.DIALOG360]["webhook_secret"] = secrets_.dialog360
+        values[Provider.TWILIO]["auth_token"] = secrets.token_hex(16)
+        for provider, provider_values in values.items():
+            partners.create_configuration(
+                db.session, SYSTEM, provider, Environment.PRODUCTION, "Bench", provider_values,
+                outbound=outbound_policy("http://127.0.0.1:5001"),
+            )  # fmt: skip
+        company = companies.create_company(db.session, SYSTEM, "Bench")
+        subaccount = TwilioSubaccount(
+            company_id=company.id, account_sid=SUBACCOUNT_SID, auth_token=secrets_.twilio,
+            friendly_name="Bench",
         )  # fmt: skip
-        for statement in BASELINE_DDL if baseline else ():
-            db.session.execute(text(statement))
+        db.session.add(subaccount)
+        if baseline:
+            for statement in baseline_ddl(db.session):
+                db.session.execute(text(statement))
         db.session.commit()
+
+
+def baseline_ddl(session) -> list[str]:
+    """The baseline table, ``webhook_events``'s twin: PostgreSQL's ``LIKE ... INCLUDING
+    ALL``, SQLite's own statements for the table and its indexes, renamed."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "postgresql":
+        return list(BASELINE_DDL)
+    found = session.execute(
+        text("SELECT sql FROM sqlite_master WHERE tbl_name = 'webhook_events' AND sql IS NOT NULL")
+    ).scalars()
+    return [statement.replace("webhook_events", BASELINE_TABLE) for statement in found]
 
 
 # Where a portal request spends its time: (label, file suffix, function) of the profile.
 BREAKDOWN = (
-    ("whole request (Flask wsgi_app)", "flask/app.py", "wsgi_app"),
-    ("  the view, meta_event", "portal/webhooks/routes.py", "meta_event"),
-    ("    configuration lookup + decrypt", "provisioning/partners.py", "active_configuration"),
+    ("whole request (the fast lane)", "portal/webhooks/ingest.py", "__call__"),
+    ("  the endpoint, meta_event", "portal/webhooks/ingest.py", "meta_event"),
+    ("    secret from the cache (or loaded)", "provisioning/ingest.py", "get"),
     ("    signature check", "provisioning/meta/webhooks.py", "signature_valid"),
     ("    parse (JSON, digest)", "provisioning/meta/webhooks.py", "parse"),
-    ("    store_event (one INSERT ... ON CONFLICT)", "provisioning/events.py", "store_event"),
-    ("    commit", "sqlalchemy/orm/scoping.py", "commit"),
+    ("    the INSERT, its own commit", "provisioning/events.py", "store_committed"),
 )
 
 
 def _database_trips(engine) -> Counter:
-    """Count what goes to PostgreSQL per request, as SQLAlchemy sees it."""
+    """Count what goes to the database per request, as SQLAlchemy sees it."""
     from sqlalchemy import event
 
     trips: Counter = Counter()
@@ -330,49 +488,61 @@ def _database_trips(engine) -> Counter:
     def on_statement(conn, cursor, statement, *args) -> None:
         trips[" ".join(statement.split()[:2]) + " ..."] += 1
 
+    def autocommit(conn) -> bool:
+        return conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+    def on_begin(conn) -> None:
+        if not autocommit(conn):
+            trips["BEGIN"] += 1
+
+    def on_commit(conn) -> None:
+        if not autocommit(conn):
+            trips["COMMIT"] += 1
+
     def on_rollback(conn) -> None:
-        if conn.connection.dbapi_connection.info.transaction_status != IDLE:
+        dbapi = conn.connection.dbapi_connection
+        if getattr(getattr(dbapi, "info", None), "transaction_status", IDLE) != IDLE:
             trips["ROLLBACK"] += 1
 
-    def on_reset(dbapi_connection, record, state) -> None:
-        if dbapi_connection.info.transaction_status != IDLE:
-            trips["ROLLBACK (connection returned to the pool)"] += 1
-
     event.listen(engine, "before_cursor_execute", on_statement)
-    event.listen(engine, "begin", lambda conn: trips.update(["BEGIN"]))
-    event.listen(engine, "commit", lambda conn: trips.update(["COMMIT"]))
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine, "commit", on_commit)
     event.listen(engine, "rollback", on_rollback)
-    event.listen(engine.pool, "checkout", lambda *a: trips.update(["SELECT 1 (pool pre-ping)"]))
-    event.listen(engine.pool, "reset", on_reset)
+    if engine.pool._pre_ping:
+        event.listen(engine.pool, "checkout", lambda *a: trips.update(["SELECT 1 (pre-ping)"]))
     return trips
 
 
-def profile_portal(app, secret: bytes, seqs: Iterator[int], requests: int) -> None:
-    """Send ``requests`` signed deliveries through the portal in process, under cProfile."""
+def profile_portal(app, secrets_: Secrets, seqs: Iterator[int], requests: int) -> None:
+    """Send ``requests`` signed Meta deliveries through the portal in process, under
+    cProfile."""
     from portal.extensions import db
 
     with app.app_context():
         trips = _database_trips(db.engine)
     client = app.test_client()
-    deliveries = [signed_delivery(secret, next(seqs)) for _ in range(requests)]
+    deliveries = [signed_meta(secrets_, next(seqs)) for _ in range(requests)]
+    client.post(PATHS["meta"], data=deliveries[0][0], headers=deliveries[0][1])  # the cache
+    trips.clear()
     profiler = cProfile.Profile()
     profiler.enable()
-    for body, signature in deliveries:
-        answer = client.post("/webhooks/meta", data=body, headers={SIGNATURE: signature})
+    for body, headers in deliveries[1:]:
+        answer = client.post(PATHS["meta"], data=body, headers=headers)
         if answer.status_code != 200:
             raise SystemExit(f"profile: the portal answered {answer.status_code}")
     profiler.disable()
-    print(f"\nPortal, in process, {requests} requests under cProfile (ms per request):")
+    count = requests - 1
+    print(f"\nPortal, in process, {count} Meta requests under cProfile (ms per request):")
     stats = pstats.Stats(profiler).stats  # (file, line, function) -> (cc, nc, tt, cumulative, _)
     for label, suffix, function in BREAKDOWN:
         cumulative = sum(
             row[3] for (path, _, name), row in stats.items()
             if name == function and path.endswith(suffix)
         )  # fmt: skip
-        print(f"  {label:<48} {cumulative / requests * 1000:6.2f}")
-    print("Database round trips per request:")
+        print(f"  {label:<48} {cumulative / count * 1000:6.2f}")
+    print("Database round trips per request (statements, and BEGIN/COMMIT outside autocommit):")
     for trip, n in sorted(trips.items(), key=lambda item: -item[1]):
-        print(f"  {n / requests:5.2f}  {trip}")
+        print(f"  {n / count:5.2f}  {trip}")
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -380,23 +550,25 @@ def profile_portal(app, secret: bytes, seqs: Iterator[int], requests: int) -> No
 
 def machine(database_url: str) -> str:
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    import gunicorn
+
+    common = (
+        f"{os.cpu_count()} CPUs, {mem_kb / 1024**2:.0f} GiB RAM,"
+        f" Python {platform.python_version()}, gunicorn {gunicorn.__version__},"
+    )
+    if database_url.startswith("sqlite:///"):
+        return f"{common} SQLite {sqlite3.sqlite_version} (WAL, synchronous=NORMAL)"
     with psycopg.connect(database_url) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
         sync = conn.execute("SHOW synchronous_commit").fetchone()[0]
         fsync = conn.execute("SHOW fsync").fetchone()[0]
-    import gunicorn
-
-    return (
-        f"{os.cpu_count()} CPUs, {mem_kb / 1024**2:.0f} GiB RAM,"
-        f" Python {platform.python_version()}, gunicorn {gunicorn.__version__},"
-        f" PostgreSQL {pg} (fsync={fsync}, synchronous_commit={sync})"
-    )
+    return f"{common} PostgreSQL {pg} (fsync={fsync}, synchronous_commit={sync})"
 
 
 TABLE_HEAD = (
-    "| round | target | requests | 2xx | other | errors | rows stored | req/s | p50 ms | p99 ms"
-    " | load gen CPU | CPUs busy | busy before |\n"
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| round | provider | target | requests | 2xx | other | errors | rows stored | req/s"
+    " | p50 ms | p99 ms | load gen CPU | CPUs busy | busy before |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -409,48 +581,53 @@ class Measurement:
     warmup_ok: int
     background: float
 
-    def row(self, round_no: int, name: str) -> str:
+    def row(self, round_no: int, provider: str, name: str) -> str:
         p = self.phase
         return (
-            f"| {round_no} | {name} | {p.requests} | {p.ok} | {p.requests - p.ok - p.errors} |"
-            f" {p.errors} | {self.stored} | {p.ok / p.seconds:.0f} |"
-            f" {p.percentile(0.50) * 1000:.1f} | {p.percentile(0.99) * 1000:.1f} |"
-            f" {p.client_cpu:.0%} | {p.machine_busy:.0%} | {self.background:.0%} |"
+            f"| {round_no} | {provider} | {name} | {p.requests} | {p.ok} |"
+            f" {p.requests - p.ok - p.errors} | {p.errors} | {self.stored} |"
+            f" {p.ok / p.seconds:.0f} | {p.percentile(0.50) * 1000:.1f} |"
+            f" {p.percentile(0.99) * 1000:.1f} | {p.client_cpu:.0%} | {p.machine_busy:.0%} |"
+            f" {self.background:.0%} |"
         )
 
 
-def measure(args, spec: str, table: str, env: dict, secret: bytes, seqs, database_url: str):
+def measure(args, spec: str, table: str, provider: str, env: dict, secrets_: Secrets, seqs):
     """Serve ``spec`` with gunicorn, warm it up, load it, count the rows it stored."""
+    url = env["BENCH_DATABASE_URL"]
     background = busy_share(1.0)
     port = free_port()
     server = start_gunicorn(spec, port, env, args.workers, args.threads)
     try:
-        warm = load(port, secret, seqs, args.warmup, args.concurrency)
-        before = count_rows(database_url, table)
-        phase = load(port, secret, seqs, args.duration, args.concurrency)
-        stored = count_rows(database_url, table) - before
+        warm = load((port, provider), secrets_, seqs, args.warmup, args.concurrency)
+        before = count_rows(url, table, provider)
+        phase = load((port, provider), secrets_, seqs, args.duration, args.concurrency)
+        stored = count_rows(url, table, provider) - before
     finally:
         stop(server)
     return Measurement(phase, stored, warm.ok, background)
 
 
-def run(args, app, database_url: str, app_secret: str, keys: str) -> None:
-    secret = app_secret.encode()
+def run(args, app, database_url: str, secrets_: Secrets, keys: str) -> None:
     targets = {
         "baseline": ("bench.webhook_ingest:baseline_app", BASELINE_TABLE),
         "portal": ("wsgi:app", "webhook_events"),
     }
     env = {
         "BENCH_DATABASE_URL": database_url,
-        "BENCH_APP_SECRET": app_secret,
+        "BENCH_META_SECRET": secrets_.meta,
+        "BENCH_D360_SECRET": secrets_.dialog360,
+        "BENCH_TWILIO_TOKEN": secrets_.twilio,
         "DATABASE_URL": database_url,
         "PORTAL_ENV": "production",
-        "PROVIDER_ENVIRONMENT": "sandbox",
+        "PROVIDER_ENVIRONMENT": "production",
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ENCRYPTION_KEYS": keys,
         "JOB_RUNNER": "manual",
         "LOG_LEVEL": "WARNING",
     }
+    providers = args.providers.split(",")
     seqs = itertools.count(1)
     print(f"Machine: {machine(database_url)}")
     print(
@@ -459,27 +636,35 @@ def run(args, app, database_url: str, app_secret: str, keys: str) -> None:
         f" {args.warmup:g} s warm-up, {args.duration:g} s measured\n"
     )
     print(TABLE_HEAD)
-    results: dict[str, list[Measurement]] = {name: [] for name in targets}
+    results = {(p, name): [] for p in providers for name in targets}
     for round_no in range(1, args.rounds + 1):
-        for name, (spec, table) in targets.items():
-            done = measure(args, spec, table, env, secret, seqs, database_url)
-            results[name].append(done)
-            print(done.row(round_no, name), flush=True)
+        for provider in providers:
+            for name, (spec, table) in targets.items():
+                done = measure(args, spec, table, provider, env, secrets_, seqs)
+                results[provider, name].append(done)
+                print(done.row(round_no, provider, name), flush=True)
     print()
     lost = False
-    for name, (_, table) in targets.items():
-        answered = sum(m.phase.ok + m.warmup_ok for m in results[name])
-        rows = count_rows(database_url, table)
+    for (provider, name), measured in results.items():
+        table = targets[name][1]
+        answered = sum(m.phase.ok + m.warmup_ok for m in measured)
+        rows = count_rows(database_url, table, provider)
         lost |= rows != answered
-        rates = [m.phase.ok / m.phase.seconds for m in results[name]]
-        p99s = [m.phase.percentile(0.99) * 1000 for m in results[name]]
+        rates = [m.phase.ok / m.phase.seconds for m in measured]
+        p99s = [m.phase.percentile(0.99) * 1000 for m in measured]
         print(
-            f"{name}: median {statistics.median(rates):.0f} req/s, median p99"
+            f"{provider} {name}: median {statistics.median(rates):.0f} req/s, median p99"
             f" {statistics.median(p99s):.1f} ms; {answered} 2xx answers (warm-up included),"
             f" {rows} rows in {table}: {'OK' if rows == answered else 'MISMATCH'}"
         )
+    for provider in providers:
+        portal, baseline = (
+            statistics.median(m.phase.ok / m.phase.seconds for m in results[provider, name])
+            for name in ("portal", "baseline")
+        )
+        print(f"{provider}: portal / baseline = {portal / baseline:.2f}")
     if args.profile:
-        profile_portal(app, secret, seqs, args.profile)
+        profile_portal(app, secrets_, seqs, args.profile)
     if lost:
         raise SystemExit("rows stored differ from 2xx answers")
 
@@ -487,7 +672,9 @@ def run(args, app, database_url: str, app_secret: str, keys: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file, not PostgreSQL")
     parser.add_argument("--database", default="bench_ingest", help="scratch database (recreated)")
+    parser.add_argument("--providers", default=",".join(PROVIDERS), help="comma-separated")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured per target")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of warm-up per target")
     parser.add_argument("--concurrency", type=int, default=8, help="requests kept in flight")
@@ -498,21 +685,31 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true", help="leave the scratch database")
     args = parser.parse_args()
 
-    database_url = f"{args.postgres}/{args.database}"
-    app_secret = secrets.token_hex(16)
+    secrets_ = Secrets(secrets.token_hex(16), secrets.token_hex(16), secrets.token_hex(16))
     keys = "bench:" + secrets.token_urlsafe(32)
-    admin_execute(args.postgres, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-    admin_execute(args.postgres, f'CREATE DATABASE "{args.database}"')
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as instance_path:
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as instance_path:
+        if args.sqlite:
+            database_url = f"sqlite:///{instance_path}/{args.database}.db"
+        else:
+            database_url = f"{args.postgres}/{args.database}"
+            admin_execute(args.postgres, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+            admin_execute(args.postgres, f'CREATE DATABASE "{args.database}"')
+        try:
             app = portal_app(database_url, keys, instance_path)
-            prepare_database(app, app_secret)
-            run(args, app, database_url, app_secret, keys)
+            prepare_database(app, secrets_.meta, secrets_=secrets_)
+            run(args, app, database_url, secrets_, keys)
             with app.app_context():
                 app.extensions["sqlalchemy"].engine.dispose()
-    finally:
-        if not args.keep_db:
-            admin_execute(args.postgres, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+        finally:
+            if not args.sqlite and not args.keep_db:
+                admin_execute(
+                    args.postgres, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'
+                )
+
+
+def signed_request(port: int, secret: bytes, seq: int) -> bytes:
+    """A signed Meta delivery for ``secret`` (what the other benchmarks send)."""
+    return provider_request(port, "meta", Secrets(secret.decode(), "", ""), seq)
 
 
 if __name__ == "__main__":

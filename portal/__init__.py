@@ -26,6 +26,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(portal_config.load(Path(app.instance_path), overrides))
     register_logging(app)
+    register_webhook_fast_lane(app)
     register_observability(app)
     register_extensions(app)
     register_proxy_fix(app)
@@ -48,6 +49,12 @@ def register_logging(app: Flask) -> None:
     from .log_redaction import register as register_log_redaction
 
     register_log_redaction(app)  # request logs: webhook tokens in paths masked
+
+
+def register_webhook_fast_lane(app: Flask) -> None:
+    from .webhooks.ingest import install
+
+    install(app)  # inside the observability middleware: counted and given a request id
 
 
 def register_observability(app: Flask) -> None:

@@ -11,11 +11,12 @@ Popups and full-page redirects to a provider are navigations, which CSP does not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+from werkzeug.datastructures import Headers
 
 from provisioning.partners import Provider
 
@@ -119,19 +120,29 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        config = current_app.config
         view = current_app.view_functions.get(request.endpoint or "")
         kind = getattr(view, "connect_page", None)
         # only a page that rendered loads the SDK (an error page must not query on)
         sdk_url = meta_sdk_url() if kind == "meta_sdk" and response.status_code < 400 else None
-        headers = response.headers
-        headers["Content-Security-Policy"] = content_security_policy(
-            kind, sdk_url, config["CSP_REPORT_URI"]
-        )
-        headers["X-Frame-Options"] = "DENY"
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = CONNECT_REFERRER if kind else PAGE_REFERRER
-        if config["HSTS_SECONDS"]:
-            hsts = f"max-age={config['HSTS_SECONDS']}; includeSubDomains"
-            headers["Strict-Transport-Security"] = hsts
+        stamp(response.headers, current_app.config, kind, sdk_url)
         return response
+
+
+def stamp(
+    headers: MutableMapping[str, str] | Headers,
+    config: Mapping[str, Any],
+    kind: str | None,
+    sdk_url: str | None = None,
+) -> None:
+    """Set the security headers of a response to a page of ``kind`` (``connect_page``'s
+    mark, or None; a ``meta_sdk`` page loads the SDK at ``sdk_url``) on ``headers``."""
+    headers["Content-Security-Policy"] = content_security_policy(
+        kind, sdk_url, config["CSP_REPORT_URI"]
+    )
+    headers["X-Frame-Options"] = "DENY"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = CONNECT_REFERRER if kind else PAGE_REFERRER
+    if config["HSTS_SECONDS"]:
+        headers["Strict-Transport-Security"] = (
+            f"max-age={config['HSTS_SECONDS']}; includeSubDomains"
+        )

@@ -11,9 +11,27 @@ import datetime as dt
 import hashlib
 import json
 import re
+import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    ForeignKey,
+    Index,
+    Insert,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    create_engine,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -23,10 +41,16 @@ from .backoff import exponential
 from .db import Base, enum_column, intpk, utcnow
 from .partners import Provider
 
+PENDING = text("processed_at IS NULL")
+
 
 class WebhookEvent(Base):
     __tablename__ = "webhook_events"
-    __table_args__ = (UniqueConstraint("provider", "dedupe_key"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "dedupe_key"),
+        # the events not yet applied, in arrival order: what the apply job claims
+        Index("ix_webhook_events_pending", "id", postgresql_where=PENDING, sqlite_where=PENDING),
+    )
 
     id: Mapped[intpk]
     provider: Mapped[Provider] = mapped_column(enum_column(Provider))
@@ -46,11 +70,78 @@ class WebhookEvent(Base):
 
 
 # INSERT ... ON CONFLICT DO NOTHING RETURNING: a duplicate costs no extra round trip.
-INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+INSERTS: dict[str, Any] = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+_COLUMNS = WebhookEvent.__table__.c
 
 
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A verified delivery, ready to store.
+
+    ``processed`` marks an event that needs no application (kept for later use);
+    ``company_id`` names the company whose endpoint received it.
+    """
+
+    provider: Provider
+    dedupe_key: str
+    event_type: str
+    body: bytes = field(repr=False)
+    processed: bool = False
+    company_id: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "provider": self.provider,
+            "dedupe_key": _storable(self.dedupe_key)[:128],
+            "event_type": _storable(self.event_type)[:80],
+            "payload": _storable(self.body.decode("utf-8", "replace")),
+            "received_at": now,
+            "attempts": 1 if self.processed else 0,
+            "processed_at": now if self.processed else None,
+            "company_id": self.company_id,
+        }
+
+
+def insert_event(
+    dialect: str, only_while: ColumnElement[bool] | None = None, returning: bool = True
+) -> Insert:
+    """The ``INSERT ... ON CONFLICT DO NOTHING [RETURNING id]`` of an event, built once
+    per dialect, condition and ``returning``; its parameters are :func:`event_params`.
+    With ``only_while`` (a condition with bound parameters of its own) the row is
+    inserted only while the condition holds, in the same statement (``INSERT ... SELECT
+    ... WHERE``): a secret's row still unchanged."""
+    key = (dialect, only_while, returning)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        params = {name: bindparam(f"ev_{name}", type_=_COLUMNS[name].type) for name in _FIELDS}
+        insert = INSERTS[dialect](_COLUMNS[0].table)  # Core: the session runs it as is
+        if only_while is None:
+            insert = insert.values(params)
+        else:
+            insert = insert.from_select(list(params), select(*params.values()).where(only_while))
+        statement = insert.on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
+        if returning:
+            statement = statement.returning(_COLUMNS.id)
+        else:  # the row count tells whether a row was stored
+            statement = statement.execution_options(preserve_rowcount=True)
+        _STATEMENTS[key] = statement
+    return statement
+
+
+def event_params(event: NewEvent) -> dict[str, Any]:
+    return {f"ev_{name}": value for name, value in event.values().items()}
+
+
+_FIELDS = (
+    "provider", "dedupe_key", "event_type", "payload", "received_at", "attempts",
+    "processed_at", "company_id",
+)  # fmt: skip
+_STATEMENTS: dict[tuple[str, Any, bool], Insert] = {}
 
 
 def store_event(
@@ -63,31 +154,90 @@ def store_event(
     processed: bool = False,
     company_id: int | None = None,
 ) -> int | None:
-    """Store a delivery in one statement: its id, or None when it was stored before.
-
-    ``processed`` stores an event that needs no application (kept for later use);
-    ``company_id`` names the company whose endpoint received it.
-    """
-    insert = INSERTS[session.get_bind().dialect.name]
-    now = utcnow()
-    statement = (
-        insert(WebhookEvent)
-        .values(
-            provider=provider,
-            dedupe_key=_storable(dedupe_key)[:128],
-            event_type=_storable(event_type)[:80],
-            payload=_storable(body.decode("utf-8", "replace")),
-            received_at=now,
-            attempts=1 if processed else 0,
-            processed_at=now if processed else None,
-            company_id=company_id,
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-        .returning(WebhookEvent.id)
-    )
-    event_id = session.scalar(statement)
+    """Store a delivery in one statement: its id, or None when it was stored before
+    (flushed with the caller's transaction)."""
+    event = NewEvent(provider, dedupe_key, event_type, body, processed, company_id)
+    statement = insert_event(session.get_bind().dialect.name)
+    event_id = session.scalar(statement, event_params(event))
     metrics.webhook_stored(provider.value, event_id is not None)
     return event_id
+
+
+def store_committed(session: Session, statement: Insert, params: dict[str, Any]) -> bool:
+    """Run an event's INSERT (no RETURNING) as the request's one commit; whether it
+    stored a row (not: stored before, or its condition no longer held).
+
+    On an engine (production) it runs on a pooled driver connection of its own, compiled
+    once (:class:`DriverStatement`); on PostgreSQL in autocommit mode: the INSERT is its
+    own transaction, one round trip, durable when it returns. A session bound to one
+    connection (the tests' savepoints) runs it in its transaction and commits that.
+    """
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        stored = session.execute(statement, params).rowcount == 1  # type: ignore[attr-defined]
+        session.commit()
+        return stored
+    engine = autocommit_engine(bind)
+    driver = DriverStatement.of(engine.dialect, statement)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(driver.sql, driver.parameters(params))
+        stored = cursor.rowcount == 1
+        cursor.close()
+        connection.commit()  # autocommit (PostgreSQL) or no transaction open (SQLite): no-op
+    finally:
+        connection.close()
+    return stored
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """A statement compiled once for a dialect: its SQL, parameter order (positional
+    drivers) and the bind processing of its typed parameters (enums, timestamps)."""
+
+    sql: str
+    positions: tuple[str, ...] | None
+    processors: dict[str, Any]
+
+    @classmethod
+    def of(cls, dialect: Any, statement: Insert) -> DriverStatement:
+        key = (dialect.name, statement)
+        if (driver := _DRIVER.get(key)) is None:
+            compiled = statement.compile(dialect=dialect)
+            processors = {
+                name: processor
+                for name, bind in compiled.binds.items()
+                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
+            }
+            positions = tuple(compiled.positiontup) if compiled.positiontup else None
+            driver = _DRIVER[key] = cls(compiled.string, positions, processors)
+        return driver
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        processed = {
+            name: processor(value) if (processor := self.processors.get(name)) else value
+            for name, value in values.items()
+        }
+        if self.positions is None:
+            return processed
+        return tuple(processed[name] for name in self.positions)
+
+
+_DRIVER: dict[tuple[str, Insert], DriverStatement] = {}
+
+
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def autocommit_engine(engine: Engine) -> Engine:
+    """PostgreSQL: an engine of the same database whose connections stay in autocommit
+    mode (a pool of its own: nothing to switch on every checkout). SQLite: ``engine``."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    if (twin := _AUTOCOMMIT.get(engine)) is None:
+        twin = _AUTOCOMMIT[engine] = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    return twin
 
 
 def _storable(text: str) -> str:
@@ -131,6 +281,33 @@ def due_retries(session: Session, limit: int = 100, stale_after: int = 60) -> li
             .limit(limit)
         )
     )
+
+
+def claim_pending(session: Session, limit: int = 100) -> list[tuple[int, Provider]]:
+    """Hand out up to ``limit`` stored events that no job has taken yet, oldest first:
+    (id, provider) of each. They are handed out for ``REDELIVER_AFTER`` seconds (the
+    sweep sends one again if it is still not applied then); a worker claiming at the same
+    time takes other ones (PostgreSQL: ``SKIP LOCKED``; SQLite writes one at a time)."""
+    untaken = (
+        WebhookEvent.processed_at.is_(None),
+        WebhookEvent.attempts == 0,
+        WebhookEvent.next_attempt_at.is_(None),
+    )
+    oldest = (
+        select(WebhookEvent.id)
+        .where(*untaken)
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(oldest.scalar_subquery()), *untaken)
+        .values(next_attempt_at=utcnow() + dt.timedelta(seconds=REDELIVER_AFTER))
+        .returning(WebhookEvent.id, WebhookEvent.provider)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((event_id, provider) for event_id, provider in claimed)
 
 
 def postpone(session: Session, ids: list[int], seconds: float = REDELIVER_AFTER) -> None:

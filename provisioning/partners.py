@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Boolean, String, UniqueConstraint, select
+from sqlalchemy import Boolean, String, UniqueConstraint, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -211,6 +211,11 @@ class PartnerConfiguration(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     secrets: Mapped[dict[str, str]] = mapped_column(
         EncryptedJSON("partner_configurations.secrets"), default=dict
+    )
+    # Bumped by every UPDATE of the row: webhooks keep its secrets per process and store
+    # an event only while the row still has the version they verified with.
+    version: Mapped[int] = mapped_column(
+        default=1, server_default=text("1"), onupdate=text("version + 1")
     )
     last_checked_at: Mapped[dt.datetime | None]
     last_check_ok: Mapped[bool | None]

@@ -87,7 +87,7 @@ class SyncPolicy:
     """How hard a pass may push a provider. The defaults suit production; tests shorten
     the waits."""
 
-    workers: int = 8  # concurrent fetches per provider
+    workers: int = 16  # concurrent fetches per provider (at most twice as many in flight)
     chunk_size: int = 500  # our rows per keyset query; channels applied per commit
     page_size: int = 100  # items asked for per provider page
     max_attempts: int = 4  # per WABA, subaccount or page (throttles and transient errors)

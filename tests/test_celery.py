@@ -98,7 +98,11 @@ def test_each_kind_of_work_has_its_own_queue(celery_app, app, monkeypatch):
         return celery.amqp.router.route({}, name)["queue"].name
 
     assert queue_of("provisioning.execute_run") == "staging.runs"
-    assert {queue_of(name) for name in PERIODIC if name != "sync.quality"} == {"staging.sweeps"}
+    periodic_sweeps = {
+        name for name in PERIODIC if name not in ("sync.quality", "webhooks.apply_pending")
+    }
+    assert {queue_of(name) for name in periodic_sweeps} == {"staging.sweeps"}
+    assert queue_of("webhooks.apply_pending") == "staging.webhooks"  # its safety net: bursts
     appliers = {queue_of(name) for name in JOBS if name.startswith("webhooks.apply_")}
     assert appliers == {"staging.webhooks"}
     assert queue_of("sync.quality") == queue_of("sync.meta_wabas") == "staging.sync"

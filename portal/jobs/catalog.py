@@ -25,6 +25,8 @@ JOBS: dict[str, Job] = index(
         Job("auth.purge", auth.purge, "sweeps", retries=0),
         Job("jobs.measure_queues", measure.measure_queues, "sweeps", retries=0, time_limit=60),
         # webhooks: bursts; the event pipeline retries a failed event with backoff
+        Job("webhooks.apply_pending", webhooks.apply_pending_events, "webhooks", retries=0,
+            time_limit=60),
         Job("webhooks.apply_meta", webhooks.apply_meta_event, "webhooks", retries=0),
         Job("webhooks.apply_dialog360", webhooks.apply_dialog360_event, "webhooks", retries=0),
         Job("webhooks.apply_twilio_events", webhooks.apply_twilio_events, "webhooks", retries=0),

@@ -62,17 +62,25 @@ class CeleryRunner:
         self._outbox: Outbox | None = None
         self._pid: int | None = None
         self._unsent = 0
+        self._waiting: set[tuple[str, tuple[Any, ...]]] = set()  # handed over, not yet sent
         self._redis: redis.Redis | None = None
         metrics.report_depth(self.depth)
 
     def enqueue(self, name: str, *args: Any) -> None:
-        """Hand the job to the publisher and return at once (the caller has committed)."""
+        """Hand the job to the publisher and return at once (the caller has committed).
+        The same job still waiting for the publisher is not handed over twice (a burst of
+        wake-ups is one job)."""
         outbox = self._publisher()
         with self._lock:
+            if (name, args) in self._waiting:
+                return
+            self._waiting.add((name, args))
             self._unsent += 1
         try:
             outbox.put_nowait((name, args, time.time()))
         except queue.Full:
+            with self._lock:
+                self._waiting.discard((name, args))
             self._sent()
             log.error(
                 "job %s%r not queued: %d jobs already wait for the broker; the sweeps "
@@ -124,7 +132,7 @@ class CeleryRunner:
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked process: a thread of its own
                 self._outbox = queue.Queue(OUTBOX_SIZE)
-                self._pid, self._unsent = os.getpid(), 0
+                self._pid, self._unsent, self._waiting = os.getpid(), 0, set()
                 threading.Thread(
                     target=self._publish_forever, args=(self._outbox,),
                     name="job-publisher", daemon=True,
@@ -135,6 +143,8 @@ class CeleryRunner:
     def _publish_forever(self, outbox: Outbox) -> None:
         while True:
             name, args, enqueued_at = outbox.get()
+            with self._lock:  # from now on, the same job handed over is sent again
+                self._waiting.discard((name, args))
             try:
                 self.publish(name, args, enqueued_at)
             finally:

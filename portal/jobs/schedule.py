@@ -10,6 +10,7 @@ from typing import Any
 PERIODIC: dict[str, str] = {
     "provisioning.resume_due_runs": "JOB_POLL_SECONDS",
     "webhooks.retry_failed": "JOB_POLL_SECONDS",
+    "webhooks.apply_pending": "JOB_POLL_SECONDS",
     "mail.send": "JOB_POLL_SECONDS",
     "auth.purge": "AUTH_PURGE_SECONDS",
     "sync.meta_refreshes": "JOB_POLL_SECONDS",

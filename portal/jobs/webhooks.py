@@ -88,6 +88,33 @@ def apply_twilio_events(event_id: int) -> list[int]:
     return apply_stored_event(event_id, twilio_webhooks.apply_event)
 
 
+PENDING_BATCHES = 10  # batches of 100 events per run; then the job goes on in another run
+
+
+def apply_pending_events() -> int:
+    """Apply the stored events no job has taken yet, oldest first: ingest wakes this job
+    (a wake-up, not a job per event), and it runs periodically in case a wake-up was
+    lost. Returns how many it applied."""
+    from provisioning.events import claim_pending
+
+    appliers = {
+        "meta": apply_meta_event,
+        "dialog360": apply_dialog360_event,
+        "twilio": apply_twilio_events,
+    }
+    applied = 0
+    for _ in range(PENDING_BATCHES):
+        claimed = claim_pending(db.session)
+        db.session.commit()
+        for event_id, provider in claimed:
+            appliers[provider.value](event_id)
+        applied += len(claimed)
+        if not claimed:
+            return applied
+    enqueue("webhooks.apply_pending")  # more are waiting: go on in a run of its own
+    return applied
+
+
 def retry_failed_events() -> int:
     """Queue stored events that are due: failed ones past their backoff, and ones whose
     job was never published or was lost. Each goes again only after ``REDELIVER_AFTER``

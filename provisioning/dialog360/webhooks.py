@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from ..channels import Channel
 from ..errors import DomainError
-from ..events import WebhookEvent, body_digest
+from ..events import NewEvent, WebhookEvent, body_digest
 from ..health import observe
+from ..ingest import Secret, configuration_secret, ingest_delivery
+from ..partners import Environment, Provider
 from .models import Dialog360Channel
 from .onboarding import apply_channel, publish_channel, resume_runs_for_client, revoke_channel
 
@@ -40,6 +42,9 @@ TEMPLATE_MESSAGING_EVENTS = {
 }
 
 
+MIN_TOKEN_LENGTH = 24  # a webhook URL token shorter than this is not accepted
+
+
 def signature_valid(secret: str, body: bytes, signature: str | None) -> bool:
     if not signature:
         return False
@@ -57,6 +62,37 @@ def parse(body: bytes) -> tuple[str, str]:
         raise DomainError("The body is not a 360dialog partner event.")
     key = str(payload.get("id") or "") or body_digest(body)
     return f"{payload['event']}:{key}", payload["event"]
+
+
+def ingest(
+    session: Session,
+    environment: Environment | str,
+    body: bytes,
+    signature: str | None,
+    token: str | None,
+) -> bool:
+    """Verify a partner event (signed with the webhook secret, else carrying the webhook
+    URL's unguessable token) and store it: True, or False when it was stored before.
+    Raises ``Unverified`` (``Unconfigured`` without a configuration) and ``DomainError``
+    for a malformed body."""
+
+    def verify(secret: Secret) -> bool:
+        if key := secret.value("webhook_secret"):
+            return signature_valid(key, body, signature)
+        expected = secret.value("webhook_url").rstrip("/").rpartition("/")[2]
+        return (
+            bool(token)
+            and len(expected) >= MIN_TOKEN_LENGTH
+            and hmac.compare_digest(str(token).encode(), expected.encode())
+        )
+
+    return ingest_delivery(
+        session,
+        (Provider.DIALOG360, environment),
+        configuration_secret(Provider.DIALOG360, environment),
+        verify,
+        lambda secret: NewEvent(Provider.DIALOG360, *parse(body), body),
+    )
 
 
 def apply(session: Session, event: WebhookEvent) -> list[int]:

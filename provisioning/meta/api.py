@@ -7,6 +7,7 @@ with backoff; everything else is rejected with Meta's message, code and trace id
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -31,6 +32,13 @@ def classify_error(status: int, error: dict[str, Any]) -> type[ProviderError]:
     if code in THROTTLE_CODES or error.get("is_transient") or status >= 500:
         return Retryable
     return Rejected
+
+
+def next_cursor(page: dict[str, Any]) -> str | None:
+    """The ``after`` cursor of the next page, or None on the last one."""
+    paging = page.get("paging") or {}
+    after = (paging.get("cursors") or {}).get("after")
+    return after if after and paging.get("next") else None
 
 
 class GraphClient(ProviderClient):
@@ -79,16 +87,25 @@ class GraphClient(ProviderClient):
     def debug_token(self, token: str, app_id: str, app_secret: str) -> dict[str, Any]:
         return self.get("/debug_token", f"{app_id}|{app_secret}", input_token=token).get("data", {})
 
+    def pages(
+        self, path: str, token: str, **params: Any
+    ) -> Iterator[tuple[dict[str, Any], httpx.Response]]:
+        """Each page of a cursor-paged edge (its parsed body and its response, whose
+        headers carry Graph's usage), following ``paging.cursors.after`` while
+        ``paging.next`` says there is more. The caller may stop between pages."""
+        while True:
+            response = self.request("GET", path, params=params, headers=bearer(token))
+            page = response.json()
+            yield page, response
+            after = next_cursor(page)
+            if after is None:
+                return
+            params = {**params, "after": after}
+
     def phone_numbers(self, waba_id: str, token: str, limit: int = 100):
         """Every phone number of the WABA, following the cursor pages."""
-        params: dict[str, Any] = {"limit": limit}
-        while True:
-            page = self.get(f"/{waba_id}/phone_numbers", token, **params)
+        for page, _ in self.pages(f"/{waba_id}/phone_numbers", token, limit=limit):
             yield from page.get("data", [])
-            after = (page.get("paging") or {}).get("cursors", {}).get("after")
-            if not after or not (page.get("paging") or {}).get("next"):
-                return
-            params["after"] = after
 
     def subscribe_app(
         self,

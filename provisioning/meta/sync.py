@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -31,7 +31,7 @@ from ..errors import AuthError, ProviderError, Retryable
 from ..events import INSERTS, WebhookEvent
 from ..sync import Outcome, Pacer, SyncPass, batches, copy_changes, fetch_concurrently
 from ..tenancy import CompanyOwned
-from .api import GraphClient, bearer
+from .api import GraphClient, next_cursor
 from .models import NOT_SYNCED, MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .onboarding import (
     observe_portfolio_limit,
@@ -92,9 +92,23 @@ def _percent(metrics: Any) -> float:
 class PacedGraphClient(GraphClient):
     """The Graph client with every answer's usage headers fed to the pass's pacer."""
 
-    def __init__(self, base_url: str, version: str, pacer: Pacer, **options: Any) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        version: str,
+        pacer: Pacer,
+        count_call: Callable[[], None],
+        **options: Any,
+    ) -> None:
         super().__init__(base_url, version, max_attempts=1, **options)  # the pass retries
         self.pacer = pacer
+        self.count_call = count_call
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Wait for the pacer, count the call, send it (once: the pass retries)."""
+        self.pacer.before_call()
+        self.count_call()
+        return super().request(method, path, **kwargs)
 
     def read_usage(self, response: httpx.Response) -> Usage:
         usage = Usage.from_headers(response.headers)
@@ -182,6 +196,7 @@ def _graph(
             config.value("graph_base_url"),
             config.value("graph_api_version"),
             sync_pass.pacer,
+            sync_pass.count_call,
             transport=sync_pass.transport,
         )
     return graphs[config.id]
@@ -193,28 +208,23 @@ def list_numbers(sync_pass: SyncPass, waba: Waba) -> list[dict[str, Any]]:
     A WABA whose own budget is spent is held back (raised as retryable) rather than sent a
     call that Meta would refuse.
     """
-    params: dict[str, Any] = {"fields": waba.fields, "limit": sync_pass.policy.page_size}
     numbers: list[dict[str, Any]] = []
-    while True:
-        sync_pass.pacer.before_call()
-        sync_pass.count_call()
-        response = waba.graph.request(
-            "GET", f"/{waba.waba_id}/phone_numbers", params=params, headers=bearer(waba.token)
-        )
+    pages = waba.graph.pages(
+        f"/{waba.waba_id}/phone_numbers", waba.token,
+        fields=waba.fields, limit=sync_pass.policy.page_size,
+    )  # fmt: skip
+    for page, response in pages:
         usage = waba.graph.read_usage(response)
-        page = response.json()
         numbers += page.get("data") or []
-        paging = page.get("paging") or {}
-        after = (paging.get("cursors") or {}).get("after")
-        if not after or not paging.get("next"):
-            return numbers
-        params["after"] = after
+        if next_cursor(page) is None:
+            break
         if usage.waba >= 100:
             raise Retryable(
                 "meta", "the WABA's call budget is spent", 429, code="80007",
                 retry_after=usage.regain_seconds or None,
             )  # fmt: skip
         sync_pass.pacer.sleep(sync_pass.pacer.spacing(usage.waba))
+    return numbers
 
 
 def apply(sync_pass: SyncPass, batch: list[Outcome[Waba]]) -> None:

@@ -31,8 +31,10 @@ from sqlalchemy.orm import Session
 
 from ..channels import Channel, mark_needing_reauthorization
 from ..errors import DomainError
-from ..events import WebhookEvent, body_digest
+from ..events import NewEvent, WebhookEvent, body_digest
 from ..health import observe, observe_group
+from ..ingest import configuration_secret, ingest_delivery
+from ..partners import Environment, Provider
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .portfolios import apply_limit, client_portfolio
 
@@ -73,6 +75,20 @@ def parse(body: bytes) -> tuple[str, str]:
         )
     fields = [change.get("field", "") for listed in changes for change in listed]
     return body_digest(body), (fields[0] if fields else "")
+
+
+def ingest(
+    session: Session, environment: Environment | str, body: bytes, signature: str | None
+) -> bool:
+    """Verify a delivery with the app secret and store it: True, or False when it was
+    stored before. Raises ``Unverified`` (403) and ``DomainError`` (400)."""
+    return ingest_delivery(
+        session,
+        (Provider.META, environment),
+        configuration_secret(Provider.META, environment),
+        lambda secret: signature_valid(secret.value("app_secret"), body, signature),
+        lambda secret: NewEvent(Provider.META, *parse(body), body),
+    )
 
 
 def _is_change(change: Any) -> bool:

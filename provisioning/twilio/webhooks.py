@@ -16,32 +16,21 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Text, bindparam, exists, select, type_coerce
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from ..db import utcnow
 from ..errors import DomainError
-from ..events import WebhookEvent
-from ..partners import PartnerConfiguration
+from ..events import NewEvent, WebhookEvent, body_digest
+from ..ingest import Loader, Secret, configuration_secret, ingest_delivery
+from ..partners import Environment, Provider
 from ..runs import ProvisioningRun, RunStatus
 from .models import Tenant10DLCBrand, TwilioSubaccount, events_token_hash
 from .onboarding import A2P_REGISTRATION, apply_brand_status
 
 BRAND_EVENT = "com.twilio.messaging.compliance.brand-registration."
 CAMPAIGN_EVENT = "com.twilio.messaging.compliance.campaign-registration."
-
-
-def auth_token_for(
-    session: Session, account_sid: str, master: PartnerConfiguration | None
-) -> str | None:
-    """The token that signs ``account_sid``'s webhooks: its own, or the master's."""
-    if master is not None and account_sid == master.value("account_sid"):
-        return master.value("auth_token") or None
-    sub = session.scalars(
-        select(TwilioSubaccount).where(TwilioSubaccount.account_sid == account_sid)
-    ).one_or_none()
-    return sub.auth_token if sub is not None else None
 
 
 def signature_valid(auth_token: str, url: str, body: Any, signature: str | None) -> bool:
@@ -56,13 +45,107 @@ def signature_valid(auth_token: str, url: str, body: Any, signature: str | None)
     return bool(RequestValidator(auth_token).validate(url, body, signature))
 
 
-def subaccount_for_events_token(session: Session, token: str) -> TwilioSubaccount | None:
-    """The subaccount whose sink URL carries ``token``: one indexed lookup by its hash."""
-    return session.scalars(
-        select(TwilioSubaccount).where(
-            TwilioSubaccount.events_token_hash == events_token_hash(token)
-        )
-    ).one_or_none()
+def ingest_callback(
+    session: Session,
+    environment: Environment | str,
+    kind: str,
+    url: str,
+    raw: bytes,
+    form: dict[str, str] | None,
+    signature: str | None,
+) -> bool:
+    """Verify a message or sender callback (``form``: its parameters; None: a JSON body,
+    signed through the URL's ``bodySHA256``) with the token of the account in
+    ``AccountSid`` and store it, processed (there is no message store yet): True, or
+    False when it was stored before."""
+    if form is None:
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise DomainError("The body is not JSON.") from exc
+        body: Any = raw.decode()
+    else:
+        payload = body = form
+    fields = payload if isinstance(payload, dict) else {}
+    account_sid = str(fields.get("AccountSid") or "")
+    key = ":".join(str(fields.get(k, "")) for k in ("MessageSid", "MessageStatus", "SmsStatus"))
+    event = NewEvent(Provider.TWILIO, f"{kind}:{key or body_digest(raw)}", kind, raw, True)
+    return ingest_delivery(
+        session,
+        ("account", environment, account_sid),
+        account_secret(account_sid, environment),
+        lambda secret: signature_valid(secret.value("auth_token"), url, body, signature),
+        lambda secret: event,
+    )
+
+
+def ingest_events(
+    session: Session, token: str, url: str, raw: bytes, signature: str | None
+) -> bool:
+    """Verify an Event Streams delivery (the sink URL's ``token`` names the subaccount,
+    whose auth token signs it) and store it for that subaccount's company: True, or
+    False when it was stored before."""
+    hashed = events_token_hash(token)
+
+    def event(secret: Secret) -> NewEvent:
+        events = parse_events(raw)
+        key = ",".join(sorted(str(e.get("id") or "") for e in events)) or body_digest(raw)
+        name = str(events[0].get("type") or "event") if events else "event"
+        return NewEvent(Provider.TWILIO, f"events:{key}", name[-80:], raw,
+                        company_id=secret.company_id)  # fmt: skip
+
+    return ingest_delivery(
+        session,
+        ("events", hashed),
+        _subaccount_secret(TwilioSubaccount.events_token_hash == hashed),
+        lambda secret: signature_valid(
+            secret.value("auth_token"), url, raw.decode("utf-8", "replace"), signature
+        ),
+        event,
+    )
+
+
+def account_secret(account_sid: str, environment: Environment | str) -> Loader:
+    """The auth token of ``account_sid``: the master's (from the configuration) or a
+    subaccount's own."""
+    master = configuration_secret(Provider.TWILIO, environment)
+    subaccount = _subaccount_secret(TwilioSubaccount.account_sid == account_sid)
+
+    def load(session: Session) -> Secret | None:
+        config = master(session)
+        if config is not None and account_sid == config.value("account_sid"):
+            return config if config.value("auth_token") else None
+        return subaccount(session)
+
+    return load
+
+
+_SEALED = type_coerce(TwilioSubaccount.auth_token, Text)
+# A subaccount's token is versioned by its ciphertext: any change of the token changes it.
+SUBACCOUNT_UNCHANGED = exists().where(
+    TwilioSubaccount.id == bindparam("secret_id"), bindparam("secret_sealed") == _SEALED
+)
+
+
+def _subaccount_secret(which: Any) -> Loader:
+    """The auth token of the subaccount ``which`` selects."""
+
+    def load(session: Session) -> Secret | None:
+        row = session.execute(
+            select(
+                TwilioSubaccount.id,
+                TwilioSubaccount.company_id,
+                TwilioSubaccount.auth_token,
+                _SEALED.label("sealed"),
+            ).where(which)
+        ).first()
+        if row is None or not row.auth_token:
+            return None
+        params = {"secret_id": row.id, "secret_sealed": row.sealed}
+        return Secret(("twilio_subaccounts", row.id, row.sealed), {"auth_token": row.auth_token},
+                      SUBACCOUNT_UNCHANGED, params, row.company_id)  # fmt: skip
+
+    return load
 
 
 def parse_events(body: bytes) -> list[dict[str, Any]]:
