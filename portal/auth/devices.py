@@ -19,6 +19,8 @@ LIFETIME_SECONDS = 180 * 24 * 3600
 
 
 def _serializer() -> URLSafeTimedSerializer:
+    if not current_app.secret_key:
+        raise RuntimeError("device tokens need the application's SECRET_KEY")
     return URLSafeTimedSerializer(current_app.secret_key, salt="login-device")
 
 
