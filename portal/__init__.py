@@ -14,15 +14,22 @@ from provisioning.db import configure_sqlite
 from . import config as portal_config
 from .extensions import csrf, db, login_manager, migrate
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# An installed wheel carries templates/ and migrations/ inside the package (setup.py);
+# a source tree (and an editable install of it) keeps them at its top.
+INSTALLED = (PACKAGE / "templates").is_dir()
+ROOT = PACKAGE if INSTALLED else PACKAGE.parent
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the portal. ``overrides`` win over the environment (tests use them)."""
+    # The instance folder: ``instance/`` in a source tree; Flask's default for an
+    # installed package (``<prefix>/var/portal-instance``), never inside site-packages.
+    instance = (overrides or {}).get("INSTANCE_PATH") or (None if INSTALLED else ROOT / "instance")
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
-        instance_path=str((overrides or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+        instance_path=str(instance) if instance else None,
     )
     app.config.update(portal_config.load(Path(app.instance_path), overrides))
     register_logging(app)

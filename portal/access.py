@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from flask import abort, g, request
 from flask_login import current_user
@@ -26,22 +26,24 @@ from provisioning.tenancy import Company, Role
 
 from .extensions import db, login_manager
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+V = TypeVar("V", bound=Callable[..., Any])
 LEVELS = ("public", "signed_in", "platform_admin", "company_member", "company_admin")
 
 
-def _mark(view: F, level: str) -> F:
-    view.access = level  # type: ignore[attr-defined]
+def _mark(view: V, level: str) -> V:
+    view.access = level  # type: ignore[attr-defined]  # a function attribute
     return view
 
 
-def public(view: F) -> F:
+def public(view: V) -> V:
     return _mark(view, "public")
 
 
-def signed_in(view: F) -> F:
+def signed_in(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         return view(*args, **kwargs)
@@ -49,9 +51,9 @@ def signed_in(view: F) -> F:
     return _mark(wrapper, "signed_in")
 
 
-def platform_admin(view: F) -> F:
+def platform_admin(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if not current_user.is_platform_admin:
@@ -61,9 +63,11 @@ def platform_admin(view: F) -> F:
     return _mark(wrapper, "platform_admin")
 
 
-def _company_view(view: F, required: Role | None, level: str) -> F:
+def _company_view(view: Callable[..., R], required: Role | None, level: str) -> Callable[..., R]:
+    """The view, called without the URL's ``company`` (it finds the company in ``g``)."""
+
     @wraps(view)
-    def wrapper(*args: Any, company: str, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, company: str, **kwargs: Any) -> R:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         row = db.session.scalars(
@@ -82,11 +86,11 @@ def _company_view(view: F, required: Role | None, level: str) -> F:
     return _mark(wrapper, level)
 
 
-def company_member(view: F) -> F:
+def company_member(view: Callable[..., R]) -> Callable[..., R]:
     return _company_view(view, None, "company_member")
 
 
-def company_admin(view: F) -> F:
+def company_admin(view: Callable[..., R]) -> Callable[..., R]:
     return _company_view(view, Role.ADMIN, "company_admin")
 
 

@@ -8,6 +8,7 @@ import click
 import httpx
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from flask.globals import app_ctx
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
@@ -163,7 +164,7 @@ def run(host: str, port: int, sandbox_port: int) -> None:
     from .sandbox_seed import seed_sandbox, speed_up_for_a_live_demo
 
     public_url, sandbox_url = demo_urls(host, port, sandbox_port)
-    app = current_app._get_current_object()
+    app = app_ctx.app  # the application itself: werkzeug serves it from other threads
     app.config.update(PUBLIC_BASE_URL=public_url, SANDBOX_URL=sandbox_url)
     upgrade()
     seed_database(sandbox_url, public_url)

@@ -13,11 +13,19 @@ from provisioning.db import Base
 MAX_PAGE = 10**9  # no listing has that many pages; a larger number would overflow OFFSET
 
 
+if TYPE_CHECKING:
+
+    class ScopedSession(Session):
+        """What the scoped session proxies (a ``Session``), plus its own ``remove()``."""
+
+        def remove(self) -> None: ...
+
+
 class Database(SQLAlchemy):
     if TYPE_CHECKING:
         # The scoped session is a proxy of the request's ``Session``: typed as one, it can
         # be handed to the domain services, which take a plain ``Session``.
-        session: Session  # type: ignore[assignment]
+        session: ScopedSession  # type: ignore[assignment]
 
     def paginate(self, select: Any, *, page: int | None = None, **kwargs: Any) -> Any:
         """Flask-SQLAlchemy's, with the page number bounded: a page far past the last is

@@ -48,7 +48,7 @@ class Channel(CompanyOwned, Base):
         return QUALITY_LABELS.get(self.quality_rating, "Unknown")
 
 
-def mark_needing_reauthorization(session: Session, channel_ids: Select[tuple[int | None]]) -> None:
+def mark_needing_reauthorization(session: Session, channel_ids: Select[int | None]) -> None:
     """Flag the channels ``channel_ids`` selects: the provider refused our credentials."""
     session.execute(
         update(Channel)

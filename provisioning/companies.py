@@ -12,7 +12,7 @@ from .tenancy import Company, slugify, unique_slug
 from .text import has_control_characters
 
 
-def search_companies(query: str = "") -> Select[tuple[Company]]:
+def search_companies(query: str = "") -> Select[Company]:
     stmt = select(Company).order_by(Company.name, Company.id)
     if query := query.strip():
         pattern = f"%{query.lower()}%"

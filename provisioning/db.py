@@ -7,7 +7,9 @@ import enum
 from typing import Annotated, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, String, func
-from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, registry
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints make migrations reproducible on every backend (SQLite batch mode
@@ -143,3 +145,11 @@ def configure_sqlite(engine: Any) -> None:
         begun = cursor.connection.in_transaction
         if conn.in_transaction() and not begun and _writes(statement, context):
             cursor.execute("BEGIN IMMEDIATE")
+
+
+def affected_rows(session: Session, statement: Executable) -> int:
+    """Run an ``UPDATE`` or ``DELETE`` and return how many rows it matched."""
+    result = session.execute(statement)
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(statement).__name__} returned rows, not a row count")
+    return result.rowcount

@@ -46,7 +46,7 @@ class FleetFilter:
         """The same filter, confined to one company."""
         return dataclasses.replace(self, company_id=company_id)
 
-    def channels(self) -> Select[tuple[Channel]]:
+    def channels(self) -> Select[Channel]:
         """``SELECT channels`` with every filter applied."""
         stmt = (
             select(Channel) if self.company_id is None else tenant_select(Channel, self.company_id)
@@ -88,7 +88,10 @@ def counts(session: Session, where: FleetFilter) -> FleetCounts:
         Channel.needs_reauthorization,
     )
     stmt = where.channels().with_only_columns(*columns, func.count()).group_by(*columns)
-    provider, status, quality, limit = Counter(), Counter(), Counter(), Counter()
+    provider: Counter[Provider] = Counter()
+    status: Counter[str] = Counter()
+    quality: Counter[str] = Counter()
+    limit: Counter[str] = Counter()
     total = reauthorization = 0
     for prov, stat, qual, lim, reauth, n in session.execute(stmt):
         provider[prov] += n
@@ -164,7 +167,7 @@ def channels_page(
         if after is not None:
             stmt = stmt.where(Channel.id > after)
         stmt = stmt.order_by(Channel.id)
-    found = session.execute(stmt.limit(size + 1)).all()
+    found = list(session.execute(stmt.limit(size + 1)))
     more = len(found) > size
     found = found[:size]
     if before is not None:

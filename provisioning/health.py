@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
 from . import mail
 from .channels import Channel
-from .db import Base, intpk, utcnow
+from .db import Base, affected_rows, intpk, utcnow
 from .errors import DomainError
 from .partners import Provider
 from .tenancy import Company, CompanyOwned, Membership, Role, User
@@ -157,6 +157,19 @@ def observe(
     number cannot send, 360dialog stopped template messaging): they record a history row
     and alert even when nothing else changed. ``explain`` adds the provider's own words to
     an alert the observation raises."""
+    return _observe(session, channel, values, source, at, alerts, reasons, explain)
+
+
+def _observe(
+    session: Session,
+    channel: Channel,
+    values: Mapping[str, str | None],
+    source: str,
+    at: dt.datetime | None = None,
+    alerts: bool = True,
+    reasons: Sequence[str] = (),
+    explain: Sequence[str] = (),
+) -> ChannelHistory | None:
     unknown = set(values) - set(HEALTH_FIELDS)
     if unknown:
         raise TypeError(f"not health fields: {', '.join(sorted(unknown))}")
@@ -203,7 +216,7 @@ def observe_group(
     alert for all of them, on the first channel that changed."""
     first: tuple[Channel, ChannelHistory] | None = None
     for channel in channels:
-        history = observe(session, channel, source=source, at=at, alerts=False, **values)
+        history = _observe(session, channel, values, source, at, alerts=False)
         if history is not None and first is None:
             first = (channel, history)
     if reason is None or first is None:
@@ -220,6 +233,9 @@ def upsert_channel(
     source: str = "onboarding",
     reasons: Sequence[str] = (),
     explain: Sequence[str] = (),
+    status: str | None = None,
+    quality_rating: str | None = None,
+    messaging_limit: str | None = None,
     **fields: object,
 ) -> Channel:
     """The company's channel for this provider number, created or updated in place.
@@ -234,11 +250,15 @@ def upsert_channel(
         session.add(channel)
     elif channel.company_id != company_id:
         raise DomainError("This number is connected to another company.")
-    health = {name: fields.pop(name) for name in HEALTH_FIELDS if name in fields}
     for name, value in fields.items():
         if value is not None and getattr(channel, name) != value:
             setattr(channel, name, value)
-    observe(session, channel, source=source, reasons=reasons, explain=explain, **health)  # type: ignore[arg-type]
+    health = {
+        "status": status,
+        "quality_rating": quality_rating,
+        "messaging_limit": messaging_limit,
+    }
+    _observe(session, channel, health, source, reasons=reasons, explain=explain)
     return channel
 
 
@@ -294,7 +314,7 @@ def history(session: Session, channel: Channel, limit: int = 500) -> list[Channe
 
 
 def unread_count(session: Session, user_id: int) -> int:
-    return session.scalar(
+    return session.scalars(
         select(func.count(Notification.id))
         .join(Alert, Alert.id == Notification.alert_id)
         .where(
@@ -302,7 +322,7 @@ def unread_count(session: Session, user_id: int) -> int:
             Notification.read_at.is_(None),
             visible_to(user_id),
         )
-    )
+    ).one()
 
 
 def mark_read(session: Session, user_id: int, notification_ids: list[int] | None = None) -> int:
@@ -315,7 +335,7 @@ def mark_read(session: Session, user_id: int, notification_ids: list[int] | None
     )
     if notification_ids is not None:
         stmt = stmt.where(Notification.id.in_(notification_ids))
-    return session.execute(stmt.values(read_at=utcnow())).rowcount
+    return affected_rows(session, stmt.values(read_at=utcnow()))
 
 
 def visible_to(user_id: int) -> ColumnElement[bool]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from . import accounts, audit, mail
-from .db import Base, enum_column, intpk, utcnow
+from .db import Base, affected_rows, enum_column, intpk, utcnow
 from .errors import DomainError
 from .tenancy import Company, CompanyOwned, Membership, Role, User, tenant_select
 from .text import one_line
@@ -175,13 +175,14 @@ def account_of(session: Session, invitation: CompanyInvitation) -> User | None:
 def _spend(session: Session, token: str, now: dt.datetime) -> CompanyInvitation:
     """Mark the invitation accepted, once: of two acceptances at once, the second waits
     for the first's row lock and then matches nothing (``InvitationInvalid``)."""
-    accepted = session.execute(
+    accepted = affected_rows(
+        session,
         update(CompanyInvitation)
         .where(CompanyInvitation.token_hash == digest(token), *_open(now))
         .values(accepted_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if accepted.rowcount != 1:
+    if accepted != 1:
         raise InvitationInvalid()
     invitation = session.scalars(
         select(CompanyInvitation).where(CompanyInvitation.token_hash == digest(token))

@@ -15,7 +15,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .db import Base, intpk, utcnow
+from .db import Base, affected_rows, intpk, utcnow
 from .errors import DomainError
 from .tenancy import CompanyOwned
 from .tokens import digest, new_token
@@ -100,7 +100,8 @@ def spend(
     then matches nothing."""
     if not isinstance(nonce, str) or not nonce:
         raise LaunchRefused("The request carries no state: start the connection again.")
-    spent = session.execute(
+    spent = affected_rows(
+        session,
         update(OnboardingLaunch)
         .where(
             OnboardingLaunch.nonce_hash == digest(nonce),
@@ -111,9 +112,9 @@ def spend(
             OnboardingLaunch.expires_at > now,
         )
         .values(spent_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if spent.rowcount != 1:
+    if spent != 1:
         raise LaunchRefused(_why_refused(find(session, nonce), company_id, provider, user_id, now))
 
 

@@ -21,12 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import String, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .backoff import exponential
-from .db import Base, utcnow
+from .db import Base, affected_rows, utcnow
 from .errors import DomainError
-from .events import INSERTS
 
 # a counter left alone this long starts again from zero
 FORGET_AFTER = dt.timedelta(hours=1)
@@ -111,7 +112,8 @@ def _locked_rows(
     session: Session, keys: Sequence[Key], now: dt.datetime
 ) -> dict[str, LoginThrottle]:
     names = sorted({name for name, _ in keys})  # one lock order: no deadlock between attempts
-    insert = INSERTS[session.get_bind().dialect.name]
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql_insert if postgresql else sqlite_insert
     session.execute(
         insert(LoginThrottle)
         .values([{"key": n, "last_attempt_at": now, "next_attempt_at": now} for n in names])
@@ -156,10 +158,10 @@ def succeeded(session: Session, keys: Sequence[Key]) -> None:
 
 def forget_stale(session: Session, now: dt.datetime) -> int:
     """Delete the counters that would start from zero anyway; returns how many."""
-    result = session.execute(
+    return affected_rows(
+        session,
         delete(LoginThrottle).where(
             LoginThrottle.last_attempt_at < now - FORGET_AFTER,
             LoginThrottle.next_attempt_at <= now,
-        )
+        ),
     )
-    return result.rowcount  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ from sqlalchemy import Index, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .crypto import EncryptedText
-from .db import Base, intpk, utcnow
+from .db import Base, affected_rows, intpk, utcnow
 from .errors import DomainError
 from .text import has_control_characters, one_line
 
@@ -100,12 +100,13 @@ def build(mail: OutgoingMail, sender: str) -> EmailMessage:
 
 def expire(session: Session, now: dt.datetime) -> int:
     """Pending messages past their ``send_before``: ``expired``, their bodies dropped."""
-    return session.execute(
+    return affected_rows(
+        session,
         update(OutgoingMail)
         .where(OutgoingMail.status == "pending", OutgoingMail.send_before <= now)
         .values(status="expired", finished_at=now, body=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
 
 
 def claim(session: Session, now: dt.datetime, limit: int = BATCH) -> list[OutgoingMail]:
@@ -142,13 +143,15 @@ def recover(session: Session, now: dt.datetime) -> tuple[int, int]:
     """Claims older than ``CLAIM_TIMEOUT``: unattempted messages back to ``pending``,
     attempted ones ``uncertain``. Returns (released, uncertain)."""
     stale = (OutgoingMail.status == "sending", OutgoingMail.claimed_at < now - CLAIM_TIMEOUT)
-    released = session.execute(
+    released = affected_rows(
+        session,
         update(OutgoingMail)
         .where(*stale, OutgoingMail.attempted_at.is_(None))
         .values(status="pending", claimed_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    uncertain = session.execute(
+        .execution_options(synchronize_session=False),
+    )
+    uncertain = affected_rows(
+        session,
         update(OutgoingMail)
         .where(*stale, OutgoingMail.attempted_at.is_not(None))
         .values(
@@ -157,16 +160,17 @@ def recover(session: Session, now: dt.datetime) -> tuple[int, int]:
             body=None,
             error="The sender stopped during the attempt: it may have been delivered.",
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     return released, uncertain
 
 
 def skip_pending(session: Session, now: dt.datetime) -> int:
     """No mail server: pending messages will never be sent."""
-    return session.execute(
+    return affected_rows(
+        session,
         update(OutgoingMail)
         .where(OutgoingMail.status == "pending")
         .values(status="skipped", finished_at=now, body=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )

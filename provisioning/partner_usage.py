@@ -64,7 +64,7 @@ def plural(count: int, singular: str, many: str | None = None) -> str:
 
 def referencing_columns() -> list[Column]:
     """Every column, in every table, that is a foreign key to a partner configuration."""
-    target = PartnerConfiguration.__table__
+    target = Base.metadata.tables[PartnerConfiguration.__tablename__]
     return [
         fk.parent
         for table in Base.metadata.sorted_tables

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from . import accounts, mail, user_sessions
 from .audit import Actor, record
-from .db import Base, intpk, utcnow
+from .db import Base, affected_rows, intpk, utcnow
 from .errors import DomainError
 from .tenancy import User
 from .tokens import SingleUseLink, new_token
@@ -56,12 +56,12 @@ def request_link(
     if user is None or not user.is_active:
         return None
     now = utcnow()
-    recent = session.scalar(
+    recent = session.scalars(
         select(func.count()).where(
             PasswordReset.user_id == user.id,
             PasswordReset.requested_at > now - dt.timedelta(hours=1),
         )
-    )
+    ).one()
     if recent >= MAX_LINKS_PER_HOUR:
         return None
     token, token_hash = new_token()
@@ -121,7 +121,6 @@ def reset_password(session: Session, token: str, password: str, *, forgot_link: 
 
 def purge(session: Session, now: dt.datetime) -> int:
     """Delete the links that expired more than :data:`KEEP_DEAD` ago."""
-    result = session.execute(
-        delete(PasswordReset).where(PasswordReset.expires_at < now - KEEP_DEAD)
+    return affected_rows(
+        session, delete(PasswordReset).where(PasswordReset.expires_at < now - KEEP_DEAD)
     )
-    return result.rowcount  # type: ignore[attr-defined]

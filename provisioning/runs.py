@@ -58,7 +58,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from . import audit
 from .backoff import exponential
 from .crypto import EncryptedJSON
-from .db import Base, created_at, enum_column, intpk, updated_at, utcnow
+from .db import Base, affected_rows, created_at, enum_column, intpk, updated_at, utcnow
 from .errors import AuthError, DomainError, ProviderError, Retryable
 from .heartbeat import Heartbeat, on_own_connection
 from .partners import Provider
@@ -304,25 +304,32 @@ def claim_lease(
     """Take the run for ``seconds`` unless another executor holds a live lease or the run
     is not runnable (failed, finished): one atomic statement."""
     now = now or utcnow()
-    result = session.execute(
-        _lease_update(run_id)
-        .where(
-            ProvisioningRun.status.in_(RUNNABLE),
-            ProvisioningRun.lease_expires_at.is_(None) | (ProvisioningRun.lease_expires_at < now),
+    return (
+        affected_rows(
+            session,
+            _lease_update(run_id)
+            .where(
+                ProvisioningRun.status.in_(RUNNABLE),
+                ProvisioningRun.lease_expires_at.is_(None)
+                | (ProvisioningRun.lease_expires_at < now),
+            )
+            .values(lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=seconds)),
         )
-        .values(lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=seconds))
+        == 1
     )
-    return result.rowcount == 1
 
 
 def renew_lease(session: Session, run_id: int, owner: str, seconds: float) -> bool:
     """Extend our lease; False when it lapsed and another executor took the run."""
-    result = session.execute(
-        _lease_update(run_id)
-        .where(ProvisioningRun.lease_owner == owner)
-        .values(lease_expires_at=utcnow() + dt.timedelta(seconds=seconds))
+    return (
+        affected_rows(
+            session,
+            _lease_update(run_id)
+            .where(ProvisioningRun.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + dt.timedelta(seconds=seconds)),
+        )
+        == 1
     )
-    return result.rowcount == 1
 
 
 def release_lease(session: Session, run_id: int, owner: str) -> None:
@@ -396,7 +403,7 @@ def execute(
     except LeaseLost:
         log.warning("provisioning run %d: the lease was lost; this executor stops", run_id)
         session.rollback()
-        return session.get(ProvisioningRun, run_id).status
+        return session.get_one(ProvisioningRun, run_id).status
     except Exception:
         session.rollback()
         with suppress(SQLAlchemyError):  # if the database is gone, the lease lapses instead

@@ -100,19 +100,19 @@ class CompanyOwned:
         return mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
 
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Base)
 
 
-def tenant_select(model: type[T], company_id: int | None) -> Select[tuple[T]]:
+def tenant_select(model: type[T], company_id: int | None) -> Select[T]:
     """``SELECT model WHERE company_id = :company_id``; refuses to run without a company."""
     if company_id is None:
         raise ValueError(f"a query of {model.__name__} needs the company")
-    return select(model).where(model.company_id == company_id)  # type: ignore[attr-defined]
+    return select(model).where(model.__table__.c.company_id == company_id)
 
 
 def tenant_get(session: Session, model: type[T], company_id: int | None, ident: Any) -> T:
     """The row of ``model`` with id ``ident`` in the company, or :class:`NotFound`."""
-    stmt = tenant_select(model, company_id).where(model.id == ident)  # type: ignore[attr-defined]
+    stmt = tenant_select(model, company_id).where(model.__table__.c.id == ident)
     row = session.scalars(stmt).one_or_none()
     if row is None:
         raise NotFound(f"{model.__name__} {ident} not found")

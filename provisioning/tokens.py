@@ -18,6 +18,8 @@ from typing import Self
 from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .db import affected_rows
+
 
 def digest(token: str) -> str:
     """The hex SHA-256 of ``token``: what the database stores and is searched by."""
@@ -52,13 +54,14 @@ class SingleUseLink:
 
         One conditional ``UPDATE``: of two submissions at once, the second waits for the
         first's row lock and then matches nothing, whatever either of them read before."""
-        spent = session.execute(
+        spent = affected_rows(
+            session,
             update(cls)
             .where(cls.token_hash == digest(token), cls.used_at.is_(None), cls.expires_at > now)
             .values(used_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if spent.rowcount != 1:
+        if spent != 1:
             return None
         return session.scalars(
             select(cls)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import ForeignKey, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
-from .db import Base, intpk, utcnow
+from .db import Base, affected_rows, intpk, utcnow
 from .tenancy import User
 from .tokens import digest, new_token
 
@@ -101,19 +101,20 @@ def end_all(session: Session, user_id: int, reason: str, *, keep: UserSession | 
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep.id)
-    result = session.execute(
+    return affected_rows(
+        session,
         stmt.values(ended_at=utcnow(), end_reason=reason).execution_options(
             synchronize_session="fetch"
-        )
+        ),
     )
-    return result.rowcount  # type: ignore[attr-defined]
 
 
 def end_some(session: Session, user_id: int, ids: Sequence[int], reason: str) -> int:
     """End the user's open sessions among ``ids`` (another user's ids are ignored)."""
     if not ids:
         return 0
-    result = session.execute(
+    return affected_rows(
+        session,
         update(UserSession)
         .where(
             UserSession.user_id == user_id,
@@ -121,9 +122,8 @@ def end_some(session: Session, user_id: int, ids: Sequence[int], reason: str) ->
             UserSession.ended_at.is_(None),
         )
         .values(ended_at=utcnow(), end_reason=reason)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session="fetch"),
     )
-    return result.rowcount  # type: ignore[attr-defined]
 
 
 def live_sessions(session: Session, user_id: int, idle_timeout: dt.timedelta) -> list[UserSession]:
@@ -144,5 +144,6 @@ def live_sessions(session: Session, user_id: int, idle_timeout: dt.timedelta) ->
 
 def purge(session: Session, now: dt.datetime) -> int:
     """Delete the sessions that expired more than :data:`KEEP_EXPIRED` ago."""
-    result = session.execute(delete(UserSession).where(UserSession.expires_at < now - KEEP_EXPIRED))
-    return result.rowcount  # type: ignore[attr-defined]
+    return affected_rows(
+        session, delete(UserSession).where(UserSession.expires_at < now - KEEP_EXPIRED)
+    )

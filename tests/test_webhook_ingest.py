@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 from portal.demo import partner_values
 from portal.extensions import db
 from portal.jobs import ManualRunner
-from portal.queue import CeleryRunner
+from portal.jobs.celery_runner import CeleryRunner
 from provisioning import partners
 from provisioning.audit import SYSTEM
 from provisioning.events import WebhookEvent, autocommit_engine

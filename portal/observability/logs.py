@@ -120,7 +120,7 @@ def formatter(fmt: str) -> structlog.stdlib.ProcessorFormatter:
     )
 
 
-class PortalHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class PortalHandler(logging.StreamHandler):
     """The root handler this module installs (replaced, never duplicated, on a new app)."""
 
 

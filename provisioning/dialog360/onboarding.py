@@ -78,7 +78,7 @@ def read_client(ctx: StepContext) -> None:
     """The hub's client must carry this company's opaque id as its partner payload, before
     anything about it is stored."""
     client_id = ctx.run.context["client_id"]
-    company = ctx.session.get(Company, ctx.run.company_id)
+    company = ctx.session.get_one(Company, ctx.run.company_id)
     taken = ctx.session.scalars(
         select(Dialog360Client.company_id).where(Dialog360Client.client_id == client_id)
     ).first()
@@ -258,6 +258,8 @@ def point_webhook(
     old secret valid. Returns whether a call was made."""
     if row.webhook_url == url and row.webhook_token_digest:
         return False
+    if not row.api_key:
+        raise DomainError(f"360dialog channel {row.dialog_channel_id} has no API key yet.")
     token, digest = new_token()
     with clients.dialog360_messaging(config, row.api_key, transport) as api:
         api.set_webhook(url, headers=messaging_webhook.headers(token))

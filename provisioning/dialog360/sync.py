@@ -82,6 +82,7 @@ def listings(sync_pass: SyncPass) -> Iterator[Listing]:
             .where(Dialog360Client.partner_configuration_id.is_not(None))
             .distinct()
         )
+        wanted: list[tuple[int | None, dict[str, str] | None]]
         wanted = [(config_id, None) for config_id in config_ids]
     else:
         clients = session.execute(

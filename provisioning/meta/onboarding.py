@@ -273,7 +273,7 @@ def subscribe_webhooks(ctx: StepContext) -> None:
     override with a GET to the callback, which ``/webhooks/meta`` answers. Repeating
     either call is harmless."""
     client, config = graph(ctx)
-    override = config.value("webhook_callback_url") or None
+    override = config.value("webhook_callback_url")
     numbers = (ctx.run.context.get("phone_number_ids") or []) if override else []
     token = token_of(ctx)
     try:

@@ -200,7 +200,7 @@ def _account(session, client: MetaWhatsAppClient, value: dict[str, Any], at) -> 
         _disconnect(session, client, DISCONNECTING[kind], at)
         return
     if kind == "DISABLED_UPDATE":
-        state = (value.get("ban_info") or {}).get("waba_ban_state")
+        state = str((value.get("ban_info") or {}).get("waba_ban_state") or "")
         client.status = BAN_STATES.get(state, "active" if state == "REINSTATE" else client.status)
         client.restriction = {"ban_info": value.get("ban_info")}
     elif kind == "ACCOUNT_RESTRICTION":
