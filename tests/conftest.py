@@ -30,12 +30,20 @@ from provisioning.crypto import Keyring
 from provisioning.tenancy import Company, Role, User
 from tests.smtp_inbox import Inbox, running_inbox
 
+pytest_plugins = ["tests.hermetic"]
+
 PASSWORD = "correct-horse-battery"
 PUBLIC = "http://portal.test"
 
 
 def _blocked_network(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError(f"network disabled in tests: {request.url.host}", request=request)
+
+
+def offline() -> httpx.MockTransport:
+    """A transport that fails every request as an unreachable host does, without DNS: for
+    a sandbox whose webhooks no test receives."""
+    return httpx.MockTransport(_blocked_network)
 
 
 def reset_database(url: str) -> None:
@@ -122,7 +130,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "SECRET_KEY": "test-secret-key",
             "KEYRING": Keyring.generate(),
             "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
-            "PROVIDER_TRANSPORT": httpx.MockTransport(_blocked_network),
+            "PROVIDER_TRANSPORT": offline(),
             "SERVER_NAME": "portal.test",
             "PUBLIC_BASE_URL": PUBLIC,  # the links in e-mails
             "JOB_RUNNER": "manual",
@@ -279,7 +287,7 @@ def connected_sandbox(app, monkeypatch, session):
     from provisioning.sandbox import Sandbox, SimClock
 
     def build(seed: int, *providers: Provider, webhooks_to_app: bool = False) -> Sandbox:
-        outbound = httpx.WSGITransport(app=app) if webhooks_to_app else None
+        outbound = httpx.WSGITransport(app=app) if webhooks_to_app else offline()
         sandbox = Sandbox(seed=seed, clock=SimClock(start=FROZEN_AT), outbound_transport=outbound)
         seed_sandbox(sandbox, PUBLIC)
         for key, value in (
