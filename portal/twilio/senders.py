@@ -3,8 +3,6 @@ the sender in the company's subaccount, its verification code, and its status.""
 
 from __future__ import annotations
 
-import re
-
 from flask import (
     Blueprint,
     abort,
@@ -19,6 +17,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from provisioning import phones
 from provisioning.errors import DomainError, ProviderError, Retryable
 from provisioning.partners import Provider
 from provisioning.tenancy import tenant_get
@@ -34,7 +33,6 @@ from ..security_headers import connect_page
 from .routes import busy_message, company_client
 
 bp = Blueprint("twilio_senders", __name__, url_prefix="/c/<company>/whatsapp-senders")
-E164 = re.compile(r"^\+\d{6,15}$")
 
 
 def senders_url():
@@ -101,8 +99,10 @@ def complete():
     waba_id = str((event.get("data") or {}).get("waba_id") or "")
     phone = str(body.get("sender-phone") or "").strip()
     name = str(body.get("sender-name") or "").strip()
-    if not E164.match(phone):
-        return jsonify(error="Give the number in E.164 form, like +14155550123."), 400
+    try:
+        phone = phones.e164(phone)
+    except phones.InvalidPhoneNumber as exc:
+        return jsonify(error=str(exc)), 400
     try:
         sub, client = company_client()
         senders.create_sender(

@@ -33,6 +33,7 @@ from ..channels import Channel, mark_needing_reauthorization
 from ..errors import DomainError
 from ..events import WebhookEvent, body_digest
 from ..health import observe, observe_group
+from ..phones import digits_of
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .portfolios import apply_limit, client_portfolio
 
@@ -130,9 +131,9 @@ def _time(value: Any) -> dt.datetime | None:
 
 
 def _number(session: Session, client: MetaWhatsAppClient, display: Any):
-    digits = "".join(c for c in str(display or "") if c.isdigit())
+    digits = digits_of(str(display or ""))
     for number in client.phone_numbers:
-        if "".join(c for c in number.display_phone_number if c.isdigit()) == digits:
+        if digits_of(number.display_phone_number) == digits:
             return number
     return None
 

@@ -23,6 +23,7 @@ import httpx
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
 from ..errors import AuthError, ProviderError, Rejected, Retryable, Unreachable
+from ..text import ascii_digits
 
 AUTH_CODES = frozenset({20003, 20005, 20008})
 THROTTLED = 20429
@@ -70,7 +71,7 @@ def map_twilio_error(exc: Exception) -> ProviderError:
 
 def _typed(status: Any, code: Any, message: str, retry_after: float | None = None) -> ProviderError:
     status = int(status or 0)
-    number = int(code) if str(code or "").isdigit() else None
+    number = int(code) if ascii_digits(str(code or ""), 1, 10) else None
     cls: type[ProviderError]
     if status in (401, 403) or number in AUTH_CODES:
         cls = AuthError

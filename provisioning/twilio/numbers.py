@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from twilio.rest import Client
 
-from .. import audit
+from .. import audit, phones
 from ..db import utcnow
 from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration
@@ -27,7 +27,6 @@ from .models import SmsPhoneNumber, TwilioSubaccount
 from .sdk import make_client
 
 NUMBER_TYPES = ("local", "toll_free", "mobile")
-E164 = "+"
 
 
 def friendly_name(company: Company) -> str:
@@ -197,9 +196,10 @@ def buy_number(
     second request meanwhile is told to try again in a moment, and after an error or a
     lost answer the next attempt reads the subaccount's numbers before buying.
     """
-    phone_number = phone_number.strip()
-    if not phone_number.startswith(E164) or not phone_number[1:].isdigit():
-        raise DomainError("Give the number in E.164 form, like +14155550123.")
+    try:
+        phone_number = phones.e164(phone_number)
+    except phones.InvalidPhoneNumber as exc:
+        raise DomainError(str(exc)) from exc
     row, tried = _claim_number(session, company, sub, phone_number)
     if row.status == "active":
         return row

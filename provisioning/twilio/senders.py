@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from twilio.rest import Client
 from twilio.rest.messaging.v2.channels_sender import ChannelsSenderList
 
-from .. import audit
+from .. import audit, phones
 from ..db import utcnow
 from ..errors import DomainError, ProviderError, Rejected
 from ..health import upsert_channel
 from ..partners import Provider
 from ..tenancy import Company
-from ..text import has_control_characters
+from ..text import ascii_digits, has_control_characters
 from . import claims
 from .api import call, create_or_find
 from .models import TwilioSubaccount, TwilioWhatsAppSender
@@ -112,8 +112,10 @@ def create_sender(
     The row is committed (claimed) before the call: a second request meanwhile is told to
     try again in a moment, and a later attempt lists the senders before creating.
     """
-    if not phone_number.startswith("+") or not phone_number[1:].isdigit():
-        raise DomainError("Give the number in E.164 form, like +14155550123.")
+    try:
+        phone_number = phones.e164(phone_number)
+    except phones.InvalidPhoneNumber as exc:
+        raise DomainError(str(exc)) from exc
     if not profile_name.strip() or not waba_id:
         raise DomainError("A sender needs a display name and the WhatsApp Business Account.")
     if has_control_characters(profile_name):
@@ -186,7 +188,7 @@ def submit_verification_code(
     session: Session, actor: audit.Actor, row: TwilioWhatsAppSender, client: Client, code: str
 ) -> TwilioWhatsAppSender:
     code = code.strip()
-    if not (code.isdigit() and 4 <= len(code) <= 10):
+    if not ascii_digits(code, 4, 10):
         raise DomainError("The verification code is the digits Meta sent to the number.")
     body = ChannelsSenderList.MessagingV2ChannelsSenderRequestsUpdate(
         {"configuration": {"verification_code": code}}
