@@ -46,6 +46,17 @@ def offline() -> httpx.MockTransport:
     return httpx.MockTransport(_blocked_network)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, tests that share one fixed resource run on one worker: the
+    Celery tests (one Redis database) and the browser tests (chromium, several servers)."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.get_closest_marker("celery") or item.path.name == "test_celery.py":
+            item.add_marker(pytest.mark.xdist_group("redis"))
+
+
 def reset_database(url: str) -> None:
     """Drop everything in the test database (PostgreSQL is reused between runs)."""
     from sqlalchemy import create_engine
@@ -62,16 +73,48 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
+@contextmanager
+def _created_database(database_url: str, name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database ``name`` on the server of ``database_url`` (any
+    leftover of that name is dropped first); dropped again afterwards."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The suite's database: a SQLite file in the (per-worker) temporary directory, or
+    ``TEST_DATABASE_URL``; under pytest-xdist each worker gets its own PostgreSQL database,
+    named after that one and the worker, created here and dropped at the end."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    from sqlalchemy.engine import make_url
+
     from portal.config import database_url as normalise
 
     url = normalise(url, Path("."))
-    reset_database(url)
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        reset_database(url)
+        yield url
+        return
+    with _created_database(url, f"{make_url(url).database}_{worker}") as worker_url:
+        yield worker_url
 
 
 @contextmanager
@@ -81,18 +124,8 @@ def scratch_database(database_url: str, directory: Path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{directory / 'scratch.db'}"
         return
-    from sqlalchemy import create_engine
-
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{database_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with _created_database(database_url, f"scratch_{uuid.uuid4().hex[:10]}") as url:
+        yield url
 
 
 @pytest.fixture
