@@ -46,17 +46,6 @@ def offline() -> httpx.MockTransport:
     return httpx.MockTransport(_blocked_network)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, tests that share one fixed resource run on one worker: the
-    Celery tests (one Redis database) and the browser tests (chromium, several servers)."""
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        elif item.get_closest_marker("celery") or item.path.name == "test_celery.py":
-            item.add_marker(pytest.mark.xdist_group("redis"))
-
-
 def reset_database(url: str) -> None:
     """Drop everything in the test database (PostgreSQL is reused between runs)."""
     from sqlalchemy import create_engine
