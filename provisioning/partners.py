@@ -74,7 +74,7 @@ class Field:
             parts = urlsplit(value)
             if parts.scheme not in {"http", "https"} or not parts.netloc:
                 return "Enter a full http(s) URL."
-        if self.pattern and not re.fullmatch(self.pattern, value):
+        if self.pattern and not re.fullmatch(self.pattern, value, re.ASCII):  # \d: 0-9 only
             return self.pattern_hint or "This value has the wrong format."
         return None
 
@@ -105,7 +105,7 @@ def _one_of(*groups: tuple[str, ...], message: str) -> Callable[[dict[str, str]]
 
 def _meta_version(values: dict[str, str]) -> dict[str, str]:
     """Graph v24.0 is the first with the portfolio's messaging limit field (M-limits)."""
-    match = re.fullmatch(r"v(\d{2})\.(\d)", values.get("graph_api_version") or "")
+    match = re.fullmatch(r"v([0-9]{2})\.([0-9])", values.get("graph_api_version") or "")
     if match and (int(match[1]), int(match[2])) < (24, 0):
         return {"graph_api_version": "Use v24.0 or later (v25.0 is the default)."}
     return {}

@@ -1,4 +1,10 @@
-"""Plain text that ends up in one-line places (mail headers, names): no control characters."""
+"""Plain text people type: one-line values (mail headers, names) without control characters,
+and identifiers made of ASCII digits.
+
+``\\d`` and ``str.isdigit`` also accept Arabic-Indic, fullwidth or superscript digits, which
+no provider or registry takes (and ``int`` refuses some of): digit checks use
+:func:`ascii_digits`, ``[0-9]`` or ``re.ASCII``.
+"""
 
 from __future__ import annotations
 
@@ -18,3 +24,8 @@ def one_line(value: str, limit: int | None = None) -> str:
     )
     text = " ".join(text.split())
     return text[:limit] if limit is not None else text
+
+
+def ascii_digits(value: str, low: int, high: int | None = None) -> bool:
+    """``value`` is ``low`` to ``high`` (default: exactly ``low``) ASCII digits."""
+    return value.isascii() and value.isdigit() and low <= len(value) <= (high or low)

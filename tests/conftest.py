@@ -30,12 +30,20 @@ from provisioning.crypto import Keyring
 from provisioning.tenancy import Company, Role, User
 from tests.smtp_inbox import Inbox, running_inbox
 
+pytest_plugins = ["tests.hermetic"]
+
 PASSWORD = "correct-horse-battery"
 PUBLIC = "http://portal.test"
 
 
 def _blocked_network(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError(f"network disabled in tests: {request.url.host}", request=request)
+
+
+def offline() -> httpx.MockTransport:
+    """A transport that fails every request as an unreachable host does, without DNS: for
+    a sandbox whose webhooks no test receives."""
+    return httpx.MockTransport(_blocked_network)
 
 
 def reset_database(url: str) -> None:
@@ -54,16 +62,48 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
+@contextmanager
+def _created_database(database_url: str, name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database ``name`` on the server of ``database_url`` (any
+    leftover of that name is dropped first); dropped again afterwards."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The suite's database: a SQLite file in the (per-worker) temporary directory, or
+    ``TEST_DATABASE_URL``; under pytest-xdist each worker gets its own PostgreSQL database,
+    named after that one and the worker, created here and dropped at the end."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    from sqlalchemy.engine import make_url
+
     from portal.config import database_url as normalise
 
     url = normalise(url, Path("."))
-    reset_database(url)
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        reset_database(url)
+        yield url
+        return
+    with _created_database(url, f"{make_url(url).database}_{worker}") as worker_url:
+        yield worker_url
 
 
 @contextmanager
@@ -73,18 +113,8 @@ def scratch_database(database_url: str, directory: Path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{directory / 'scratch.db'}"
         return
-    from sqlalchemy import create_engine
-
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{database_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with _created_database(database_url, f"scratch_{uuid.uuid4().hex[:10]}") as url:
+        yield url
 
 
 @pytest.fixture
@@ -122,7 +152,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "SECRET_KEY": "test-secret-key",
             "KEYRING": Keyring.generate(),
             "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
-            "PROVIDER_TRANSPORT": httpx.MockTransport(_blocked_network),
+            "PROVIDER_TRANSPORT": offline(),
             "SERVER_NAME": "portal.test",
             "PUBLIC_BASE_URL": PUBLIC,  # the links in e-mails
             "JOB_RUNNER": "manual",
@@ -279,7 +309,7 @@ def connected_sandbox(app, monkeypatch, session):
     from provisioning.sandbox import Sandbox, SimClock
 
     def build(seed: int, *providers: Provider, webhooks_to_app: bool = False) -> Sandbox:
-        outbound = httpx.WSGITransport(app=app) if webhooks_to_app else None
+        outbound = httpx.WSGITransport(app=app) if webhooks_to_app else offline()
         sandbox = Sandbox(seed=seed, clock=SimClock(start=FROZEN_AT), outbound_transport=outbound)
         seed_sandbox(sandbox, PUBLIC)
         for key, value in (

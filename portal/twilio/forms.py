@@ -1,6 +1,9 @@
 from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields import Field
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
+from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
+
+from provisioning import phones
 
 from ..forms import Form
 
@@ -18,7 +21,7 @@ class SearchForm(Form):
     )  # fmt: skip
     number_type = SelectField("Type", choices=TYPES, default="local")
     area_code = StringField(
-        "Area code", validators=[Optional(), Regexp(r"^\d{3}$", message="Three digits.")]
+        "Area code", validators=[Optional(), Regexp(r"^[0-9]{3}$", message="Three digits.")]
     )
     contains = StringField(
         "Contains",
@@ -29,10 +32,18 @@ class SearchForm(Form):
     voice = BooleanField("Voice")
 
 
+def e164_number(form: Form, field: Field) -> None:
+    """The number read by :mod:`provisioning.phones`, and kept in E.164."""
+    try:
+        field.data = phones.e164(field.data or "")
+    except phones.InvalidPhoneNumber as exc:
+        raise ValidationError(str(exc)) from exc
+
+
 class BuyForm(Form):
     phone_number = StringField(
         "Number",
-        validators=[DataRequired(), Regexp(r"^\+\d{6,15}$", message="E.164, like +14155550123.")],
+        validators=[DataRequired(), e164_number],
     )
 
 

@@ -86,7 +86,7 @@ def complete():
     phone = str(body.get("sender-phone") or "").strip()
     waba_id = str((event.get("data") or {}).get("waba_id") or "")
     name = str(body.get("sender-name") or "").strip()
-    senders.check_sender(phone, waba_id, name)  # before a subaccount is made for it
+    phone = senders.check_sender(phone, waba_id, name)  # before a subaccount is made for it
     sub, client = company_twilio()
     senders.create_sender(
         db.session, actor(), g.company, sub, client, phone_number=phone, waba_id=waba_id,

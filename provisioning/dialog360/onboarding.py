@@ -27,6 +27,7 @@ from ..db import utcnow
 from ..errors import DomainError, ProviderError, Unreachable
 from ..health import observe, upsert_channel
 from ..partners import PartnerConfiguration, Provider
+from ..phones import digits_of
 from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, Wait, register_flow
 from ..tenancy import Company, tenant_select
 from ..tokens import new_token
@@ -313,7 +314,7 @@ def store_channels(ctx: StepContext) -> None:
 
 
 def publish_channel(session: Session, row: Dialog360Channel, source: str = "onboarding") -> None:
-    digits = "".join(c for c in row.phone_number if c.isdigit())
+    digits = digits_of(row.phone_number)
     channel = upsert_channel(
         session,
         row.company_id,

@@ -23,6 +23,7 @@ from ..errors import AuthError, DomainError, ProviderError, Rejected
 from ..events import WebhookEvent
 from ..health import upsert_channel
 from ..partners import PartnerConfiguration, Provider
+from ..phones import digits_of
 from ..runs import Flow, ProvisioningRun, StepContext, Wait, register_flow
 from ..tenancy import tenant_select
 from .api import GraphClient
@@ -70,7 +71,7 @@ def phone_fields(version: str) -> str:
     """The number fields to read, as the configured Graph version names them:
     ``whatsapp_business_manager_messaging_limit`` from v24.0, the deprecated
     ``messaging_limit_tier`` before (M-limits; issue 13 item 1)."""
-    match = re.fullmatch(r"v(\d+)\.(\d+)", version or "")
+    match = re.fullmatch(r"v([0-9]+)\.([0-9]+)", version or "")
     modern = match is None or (int(match[1]), int(match[2])) >= PORTFOLIO_LIMIT_SINCE
     limit = "whatsapp_business_manager_messaging_limit" if modern else "messaging_limit_tier"
     return f"{BASE_PHONE_FIELDS},{limit}"
@@ -477,7 +478,7 @@ def publish_number(
         Provider.META,
         row.phone_number_id,
         source=source,
-        phone_number="+" + "".join(c for c in row.display_phone_number if c.isdigit()),
+        phone_number="+" + digits_of(row.display_phone_number),
         display_name=row.verified_name,
         status=status or row.status or "UNKNOWN",
         quality_rating=row.quality_rating or "UNKNOWN",

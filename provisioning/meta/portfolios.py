@@ -13,6 +13,7 @@ Throughput (``phone_number_quality_update``) is the number's own and never passe
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -44,7 +45,7 @@ def tier(value: Any) -> str | None:
     if isinstance(value, int):
         return LIMIT_NUMBERS.get(value, str(value))
     text = str(value).strip()
-    if text.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]+", text):
         return LIMIT_NUMBERS.get(int(text), text)
     return text
 

@@ -35,6 +35,7 @@ from ..events import NewEvent, WebhookEvent, body_digest
 from ..health import observe, observe_group
 from ..ingest import configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
+from ..phones import digits_of
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .portfolios import apply_limit, client_portfolio
 
@@ -146,9 +147,9 @@ def _time(value: Any) -> dt.datetime | None:
 
 
 def _number(session: Session, client: MetaWhatsAppClient, display: Any):
-    digits = "".join(c for c in str(display or "") if c.isdigit())
+    digits = digits_of(str(display or ""))
     for number in client.phone_numbers:
-        if "".join(c for c in number.display_phone_number if c.isdigit()) == digits:
+        if digits_of(number.display_phone_number) == digits:
             return number
     return None
 

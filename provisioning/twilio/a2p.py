@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit, runs
+from .. import audit, phones, runs
 from ..db import utcnow
 from ..errors import DomainError
 from ..partners import PartnerConfiguration, ValidationFailed
@@ -41,11 +41,10 @@ USE_CASES = (
     "HIGHER_EDUCATION", "LOW_VOLUME", "MARKETING", "MIXED", "POLLING_VOTING",
     "PUBLIC_SERVICE_ANNOUNCEMENT", "SECURITY_ALERT",
 )  # fmt: skip
-EIN = re.compile(r"^\d{2}-?\d{7}$")
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-URL = re.compile(r"^https?://[^\s/$.?#][^\s]*\.[^\s]{2,}$", re.IGNORECASE)
-STATE = re.compile(r"^[A-Z]{2}$")
-ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+EIN = re.compile(r"[0-9]{2}-?[0-9]{7}")  # ASCII digits: \d would take any script's
+URL = re.compile(r"https?://[^\s/$.?#][^\s]*\.[^\s]{2,}", re.IGNORECASE)
+STATE = re.compile(r"[A-Z]{2}")
+ZIP = re.compile(r"[0-9]{5}(?:-[0-9]{4})?")
 LENGTHS = {
     "campaign_description": (40, 4096),
     "message_flow": (40, 2048),
@@ -53,11 +52,11 @@ LENGTHS = {
     "sample_message_2": (20, 1024),
 }
 OPTIONAL = {"dba_name"}
+PHONES = {"owner_phone"}  # stored in E.164 (provisioning.phones)
 
 
 PATTERNS = {
     "business_registration_number": (EIN, "An EIN has 9 digits, like 12-3456789."),
-    "owner_phone": (E164, "Give the phone in E.164 form, like +14155550123."),
     "business_website": (URL, "Enter a full http(s) URL."),
     "privacy_policy_url": (URL, "Enter a full http(s) URL."),
     "terms_url": (URL, "Enter a full http(s) URL."),
@@ -82,8 +81,10 @@ def validate(values: dict[str, str]) -> dict[str, str]:
             if name not in OPTIONAL:
                 errors[name] = "This field is required."
             continue
-        if name in PATTERNS and not PATTERNS[name][0].match(value):
+        if name in PATTERNS and not PATTERNS[name][0].fullmatch(value):
             errors[name] = PATTERNS[name][1]
+        elif name in PHONES and not phones.is_phone_number(value):
+            errors[name] = "Give the phone in E.164 form, like +14155550123."
         elif name in CHOICES and value not in CHOICES[name][0]:
             errors[name] = CHOICES[name][1]
         elif name in LENGTHS and not LENGTHS[name][0] <= len(value) <= LENGTHS[name][1]:
@@ -112,6 +113,8 @@ def save_business_info(
     errors = validate(clean)
     if errors:
         raise ValidationFailed(errors)
+    for name in PHONES:
+        clean[name] = phones.e164(clean[name])
     info = business_info(session, company.id)
     changed = sorted(k for k, v in clean.items() if getattr(info, k) != v)
     for name, value in clean.items():

@@ -47,6 +47,7 @@ from ..errors import (
 from ..http import DEFAULT_TIMEOUT, redact_url
 from ..metrics import provider_call
 from ..outbound import guarded
+from ..text import ascii_digits
 
 T = TypeVar("T")
 AUTH_CODES = frozenset({20003, 20005, 20008})
@@ -94,7 +95,7 @@ def map_twilio_error(exc: Exception) -> ProviderError:
 
 def _typed(status: Any, code: Any, message: str, retry_after: float | None = None) -> ProviderError:
     status = int(status or 0)
-    number = int(code) if str(code or "").isdigit() else None
+    number = int(code) if ascii_digits(str(code or ""), 1, 10) else None
     cls: type[ProviderError]
     if status in (401, 403) or number in AUTH_CODES:
         cls = AuthError

@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import audit, clients
+from .. import audit, clients, phones
 from ..db import utcnow
 from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration
@@ -24,7 +24,6 @@ from .api import TwilioApi
 from .models import SmsPhoneNumber, TwilioSubaccount
 
 NUMBER_TYPES = ("local", "toll_free", "mobile")
-E164 = "+"
 
 
 def friendly_name(company: Company) -> str:
@@ -175,9 +174,10 @@ def buy_number(
     second request meanwhile is told to try again in a moment, and after an error or a
     lost answer the next attempt reads the subaccount's numbers before buying.
     """
-    phone_number = phone_number.strip()
-    if not phone_number.startswith(E164) or not phone_number[1:].isdigit():
-        raise DomainError("Give the number in E.164 form, like +14155550123.")
+    try:
+        phone_number = phones.e164(phone_number)
+    except phones.InvalidPhoneNumber as exc:
+        raise DomainError(str(exc)) from exc
     account_sid = sub.account_sid
     if not account_sid:
         raise DomainError("The company's Twilio subaccount is still being created.")

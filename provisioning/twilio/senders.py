@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, phones
 from ..db import utcnow
 from ..errors import DomainError, ProviderError, Rejected
 from ..health import upsert_channel
 from ..partners import Provider
 from ..tenancy import Company
-from ..text import has_control_characters
+from ..text import ascii_digits, has_control_characters
 from . import claims
 from .api import TwilioApi
 from .models import TwilioSubaccount, TwilioWhatsAppSender
@@ -87,14 +87,18 @@ def sender_row(session: Session, sender_id: str) -> TwilioWhatsAppSender | None:
     ).one_or_none()
 
 
-def check_sender(phone_number: str, waba_id: str, profile_name: str) -> None:
-    """Refuse a sender's details Twilio would refuse, before anything is created for it."""
-    if not phone_number.startswith("+") or not phone_number[1:].isdigit():
-        raise DomainError("Give the number in E.164 form, like +14155550123.")
+def check_sender(phone_number: str, waba_id: str, profile_name: str) -> str:
+    """Refuse a sender's details Twilio would refuse, before anything is created for it;
+    the number in E.164."""
+    try:
+        phone_number = phones.e164(phone_number)
+    except phones.InvalidPhoneNumber as exc:
+        raise DomainError(str(exc)) from exc
     if not profile_name.strip() or not waba_id:
         raise DomainError("A sender needs a display name and the WhatsApp Business Account.")
     if has_control_characters(profile_name):
         raise DomainError("The display name must be one line, without control characters.")
+    return phone_number
 
 
 def create_sender(
@@ -116,7 +120,7 @@ def create_sender(
     The row is committed (claimed) before the call: a second request meanwhile is told to
     try again in a moment, and a later attempt lists the senders before creating.
     """
-    check_sender(phone_number, waba_id, profile_name)
+    phone_number = check_sender(phone_number, waba_id, profile_name)
     sender_id = f"whatsapp:{phone_number}"
     row, tried = _claim_sender(session, company, sub, sender_id, waba_id, profile_name.strip())
     if row.sender_sid:
@@ -179,7 +183,7 @@ def submit_verification_code(
     session: Session, actor: audit.Actor, row: TwilioWhatsAppSender, client: TwilioApi, code: str
 ) -> TwilioWhatsAppSender:
     code = code.strip()
-    if not (code.isdigit() and 4 <= len(code) <= 10):
+    if not ascii_digits(code, 4, 10):
         raise DomainError("The verification code is the digits Meta sent to the number.")
     try:
         remote = client.update_sender(sid_of(row), {"configuration": {"verification_code": code}})

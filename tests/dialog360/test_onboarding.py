@@ -19,13 +19,16 @@ from provisioning.dialog360.onboarding import INTEGRATED_ONBOARDING, resume_runs
 from provisioning.partners import Environment, Provider
 from provisioning.runs import RunStatus
 from provisioning.sandbox import Sandbox, SimClock
+from tests.conftest import offline
 
 PUBLIC = "http://portal.test"
 
 
 @pytest.fixture
 def sandbox():
-    sandbox = Sandbox(seed=9, clock=SimClock(start=1_767_225_600), record=True)
+    sandbox = Sandbox(
+        seed=9, clock=SimClock(start=1_767_225_600), record=True, outbound_transport=offline()
+    )
     seed_sandbox(sandbox, PUBLIC)
     return sandbox
 

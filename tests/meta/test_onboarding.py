@@ -20,13 +20,16 @@ from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Environment, Provider
 from provisioning.runs import RunStatus
 from provisioning.sandbox import Sandbox, SimClock
+from tests.conftest import offline
 
 APP_ID = META_APP["app_id"]
 
 
 @pytest.fixture
 def sandbox():
-    sandbox = Sandbox(seed=5, clock=SimClock(start=1_767_225_600), record=True)
+    sandbox = Sandbox(
+        seed=5, clock=SimClock(start=1_767_225_600), record=True, outbound_transport=offline()
+    )
     seed_sandbox(sandbox, "http://portal.test")
     return sandbox
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 
@@ -15,22 +14,30 @@ POLICY = SyncPolicy(workers=3, max_attempts=3, backoff=0.001, max_pause=1.0)
 
 
 class FlakyProvider:
-    """Fails each target a given number of times with a given error, then answers."""
+    """Fails each target a given number of times with a given error, then answers.
 
-    def __init__(self, failures: dict[str, int], error=None) -> None:
+    With ``meet=n`` the first ``n`` calls wait for one another (a barrier, not a sleep), so
+    the test knows that many ran at the same time.
+    """
+
+    def __init__(self, failures: dict[str, int], error=None, meet: int = 0) -> None:
         self.failures = dict(failures)
         self.error = error or (lambda: Retryable("test", "slow down", 429))
         self.calls: list[str] = []
         self.lock = threading.Lock()
         self.running = self.peak = 0
+        self.meet = meet
+        self.barrier = threading.Barrier(meet) if meet else None
 
     def fetch(self, target: str) -> str:
         with self.lock:
             self.calls.append(target)
             self.running += 1
             self.peak = max(self.peak, self.running)
+            waits = len(self.calls) <= self.meet
         try:
-            time.sleep(0.002)
+            if waits and self.barrier is not None:
+                self.barrier.wait(timeout=30)  # broken (an error) if they never overlap
             with self.lock:
                 left = self.failures.get(target, 0)
                 self.failures[target] = left - 1
@@ -43,11 +50,11 @@ class FlakyProvider:
 
 
 def test_every_target_is_fetched_once_when_all_goes_well_with_bounded_concurrency():
-    provider = FlakyProvider({})
+    provider = FlakyProvider({}, meet=POLICY.workers)
     targets = [f"t{i}" for i in range(20)]
     outcomes = list(fetch_concurrently(targets, provider.fetch, POLICY))
     assert sorted(o.result for o in outcomes) == sorted(t.upper() for t in targets)
-    assert sorted(provider.calls) == sorted(targets) and provider.peak <= POLICY.workers
+    assert sorted(provider.calls) == sorted(targets) and provider.peak == POLICY.workers
 
 
 def test_targets_are_pulled_lazily():
