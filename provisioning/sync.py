@@ -42,7 +42,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from . import metrics
 from .backoff import exponential
-from .db import Base, enum_column, intpk, utcnow
+from .db import Base, affected_rows, enum_column, intpk, utcnow
 from .errors import ProviderError, Retryable
 from .heartbeat import Heartbeat, on_own_connection
 from .http import redact_url
@@ -276,7 +276,9 @@ class SyncPass:
             self.skipped[reason] += 1
         return None if reason else config
 
-    def keyset(self, stmt: Select[Any], key: InstrumentedAttribute[int]) -> Iterator[Any]:
+    def keyset(
+        self, stmt: Select[*tuple[Any, ...]], key: InstrumentedAttribute[int]
+    ) -> Iterator[Any]:
         """The rows of ``stmt`` in ``key`` order, ``chunk_size`` per query (never all)."""
         last = None
         while True:
@@ -365,13 +367,14 @@ TAKEN_OVER = "the pass stopped without finishing (its worker died or lost the da
 
 def _heartbeat(engine: Engine, run_id: int, owner: str, policy: SyncPolicy) -> Heartbeat:
     def renew(session: Session) -> bool:
-        result = session.execute(
+        renewed = affected_rows(
+            session,
             update(SyncRun)
             .where(SyncRun.id == run_id, SyncRun.owner == owner, SyncRun.status == "running")
             .values(heartbeat_at=utcnow())
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return result.rowcount == 1
+        return renewed == 1
 
     return Heartbeat(on_own_connection(engine, renew), policy.heartbeat, f"sync run {run_id}")
 
@@ -407,7 +410,7 @@ def sync_quality(
         else:
             run.owner, run.heartbeat_at = new_owner(), utcnow()
             _LIVE_OWNERS.add(run.owner)
-        owner = run.owner
+        owner = run.owner or ""
         try:
             session.add(run)
             commit()

@@ -187,8 +187,11 @@ def apply_event(session: Session, event: WebhookEvent) -> list[int]:
                 "campaignregistrationstatus"
             )
         run = session.get(ProvisioningRun, brand.run_id) if brand.run_id else None
-        waiting = run is not None and run.status is RunStatus.WAITING
-        if waiting and run.flow == A2P_REGISTRATION.name:
+        if (
+            run is not None
+            and run.status is RunStatus.WAITING
+            and run.flow == A2P_REGISTRATION.name
+        ):
             run.resume_at = utcnow()
             due.append(run.id)
     return due
