@@ -110,7 +110,7 @@ def test_the_celery_runner_sends_a_waiting_wake_up_once(app, monkeypatch):
     sent: list[tuple] = []
     entered, release = threading.Event(), threading.Event()
 
-    def publish(name, args):
+    def publish(name, args, enqueued_at=None):
         entered.set()
         release.wait(10)
         sent.append((name, args))
