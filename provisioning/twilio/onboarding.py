@@ -249,6 +249,19 @@ def event_subscription(ctx: StepContext) -> None:
           client.event_subscription(description, sink, A2P_EVENT_TYPES))  # fmt: skip
 
 
+def _billable_once(ctx: StepContext, creation: Creation, pace: str) -> Any:
+    """What a billable create made: looked up when an earlier attempt sent it, else
+    created once (paced per account) and confirmed as the step's effect."""
+    if not ctx.intend():
+        found = creation.looked_up()
+        if found is not None:
+            return found
+    BRAND_AND_CAMPAIGN_CALLS.wait(pace)
+    created = creation.run()
+    ctx.done_effect()
+    return created
+
+
 def brand_registration(ctx: StepContext) -> None:
     """Step 3: the brand (billable): requested once; a lost answer is looked up."""
     brand = _brand(ctx)
@@ -260,15 +273,8 @@ def brand_registration(ctx: StepContext) -> None:
         a2p_profile_bundle_sid=brand.provider_config_json["trust_product_sid"],
         brand_type="STANDARD",
     )
-    if not ctx.intend():
-        found = registration.looked_up()
-        if found is not None:
-            brand.provider_brand_id, brand.provider_status = found.sid, found.status
-            return
-    BRAND_AND_CAMPAIGN_CALLS.wait(f"brand:{client.account_sid}")
-    created = registration.run()
+    created = _billable_once(ctx, registration, f"brand:{client.account_sid}")
     brand.provider_brand_id, brand.provider_status = created.sid, created.status
-    ctx.done_effect()
 
 
 def wait_for_brand_approval(ctx: StepContext) -> None:
@@ -350,17 +356,9 @@ def campaign(ctx: StepContext) -> None:
         privacy_policy_url=brand.privacy_policy_url,
         terms_and_conditions_url=brand.terms_url,
     )
-    if not ctx.intend():
-        found = campaign.looked_up()
-        if found is not None:
-            brand.campaign_status = found.campaign_status
-            _remember(ctx, brand, campaign_sid=found.sid)
-            return
-    BRAND_AND_CAMPAIGN_CALLS.wait(f"campaign:{client.account_sid}")
-    created = campaign.run()
+    created = _billable_once(ctx, campaign, f"campaign:{client.account_sid}")
     brand.campaign_status = created.campaign_status
     _remember(ctx, brand, campaign_sid=created.sid)
-    ctx.done_effect()
 
 
 def _keywords(value: str) -> list[str]:
