@@ -122,7 +122,7 @@ def test_the_celery_runner_sends_a_waiting_wake_up_once(app, monkeypatch):
     for _ in range(50):  # a burst while it is being sent: one more wake-up waits
         runner.enqueue("webhooks.apply_pending")
     release.set()
-    runner._outbox.join()
+    assert runner.wait_sent(10)
     assert sent == [("webhooks.apply_pending", ())] * 2
 
 
