@@ -475,7 +475,7 @@ BREAKDOWN = (
     ("    secret from the cache (or loaded)", "provisioning/ingest.py", "get"),
     ("    signature check", "provisioning/meta/webhooks.py", "signature_valid"),
     ("    parse (JSON, digest)", "provisioning/meta/webhooks.py", "parse"),
-    ("    the INSERT, its own commit", "provisioning/events.py", "store_committed"),
+    ("    the INSERT, its own commit", "provisioning/event_store.py", "insert"),
 )
 
 

@@ -163,34 +163,6 @@ def store_event(
     return event_id
 
 
-def store_committed(session: Session, statement: Insert, params: dict[str, Any]) -> bool:
-    """Run an event's INSERT (no RETURNING) as the request's one commit; whether it
-    stored a row (not: stored before, or its condition no longer held).
-
-    On an engine (production) it runs on a pooled driver connection of its own, compiled
-    once (:class:`DriverStatement`); on PostgreSQL in autocommit mode: the INSERT is its
-    own transaction, one round trip, durable when it returns. A session bound to one
-    connection (the tests' savepoints) runs it in its transaction and commits that.
-    """
-    bind = session.get_bind()
-    if not isinstance(bind, Engine):
-        stored = session.execute(statement, params).rowcount == 1  # type: ignore[attr-defined]
-        session.commit()
-        return stored
-    engine = autocommit_engine(bind)
-    driver = DriverStatement.of(engine.dialect, statement)
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(driver.sql, driver.parameters(params))
-        stored = cursor.rowcount == 1
-        cursor.close()
-        connection.commit()  # autocommit (PostgreSQL) or no transaction open (SQLite): no-op
-    finally:
-        connection.close()
-    return stored
-
-
 @dataclass(frozen=True)
 class DriverStatement:
     """A statement compiled once for a dialect: its SQL, parameter order (positional

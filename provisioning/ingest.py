@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, Text, bindparam, exists, select, type_coer
 from sqlalchemy.orm import Session
 
 from . import metrics
-from .events import NewEvent, event_params, insert_event, store_committed
+from .event_store import EventStore
+from .events import NewEvent, event_params, insert_event
 from .partners import Environment, PartnerConfiguration, Provider
 
 ATTEMPTS = 3  # a secret rotated this many times during one request: refused, sent again
@@ -59,10 +60,10 @@ class SecretCache:
     def __init__(self) -> None:
         self._secrets: dict[Hashable, Secret] = {}
 
-    def get(self, session: Session, name: Hashable, load: Loader, fresh: bool = False):
+    def get(self, store: EventStore, name: Hashable, load: Loader, fresh: bool = False):
         if not fresh and (secret := self._secrets.get(name)) is not None:
             return secret
-        secret = load(session)
+        secret = store.read(load)
         if secret is None:
             self._secrets.pop(name, None)
         else:
@@ -77,7 +78,7 @@ SECRETS = SecretCache()
 
 
 def ingest_delivery(
-    session: Session,
+    store: EventStore,
     name: Hashable,
     load: Loader,
     verify: Callable[[Secret], bool],
@@ -87,27 +88,26 @@ def ingest_delivery(
     """Verify a delivery with the secret ``name`` (read by ``load``) and store
     ``event(secret)``: True, or False when it was stored before. Raises
     :class:`Unverified`; ``event`` may raise ``DomainError`` (a malformed body)."""
-    secret = cache.get(session, name, load)
+    secret = cache.get(store, name, load)
     if secret is None or not verify(secret):
-        secret = _verified(session, name, load, verify, cache)
-    dialect = session.get_bind().dialect.name
+        secret = _verified(store, name, load, verify, cache)
     for _ in range(ATTEMPTS):
-        statement = insert_event(dialect, secret.unchanged, returning=False)
+        statement = insert_event(store.dialect, secret.unchanged, returning=False)
         new = event(secret)
-        stored = store_committed(session, statement, {**event_params(new), **secret.params})
+        stored = store.insert(statement, {**event_params(new), **secret.params})
         if stored:
             metrics.webhook_stored(new.provider.value, True)
             return True
-        current = cache.get(session, name, load, fresh=True)
+        current = cache.get(store, name, load, fresh=True)
         if current == secret:
             metrics.webhook_stored(new.provider.value, False)
             return False  # the row is as it was: the event was stored before
-        secret = _verified(session, name, load, verify, cache, current)
+        secret = _verified(store, name, load, verify, cache, current)
     raise Unverified(f"{name!r} changed {ATTEMPTS} times while a delivery was stored")
 
 
-def _verified(session, name, load, verify, cache, secret: Secret | None = None) -> Secret:
-    secret = secret or cache.get(session, name, load, fresh=True)
+def _verified(store, name, load, verify, cache, secret: Secret | None = None) -> Secret:
+    secret = secret or cache.get(store, name, load, fresh=True)
     if secret is None:
         raise Unconfigured(f"there is no secret {name!r}")
     if not verify(secret):

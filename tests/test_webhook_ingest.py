@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select, text
 
 from portal.demo import partner_values
 from portal.extensions import db
@@ -20,7 +20,14 @@ from portal.jobs import ManualRunner
 from portal.jobs.celery_runner import CeleryRunner
 from provisioning import partners
 from provisioning.audit import SYSTEM
-from provisioning.events import WebhookEvent, autocommit_engine
+from provisioning.event_store import EngineStore
+from provisioning.events import (
+    NewEvent,
+    WebhookEvent,
+    autocommit_engine,
+    event_params,
+    insert_event,
+)
 from provisioning.ingest import SECRETS
 from provisioning.outbound import OutboundPolicy
 from provisioning.partners import Environment, Provider
@@ -139,12 +146,15 @@ def live_app(scratch_app: Flask) -> Iterator[Flask]:
 
 
 def test_a_cached_hit_sends_one_insert_and_no_configuration_query(live_app):
-    """The INSERT goes to the driver connection compiled once, so SQLAlchemy's statement
-    events see only the refused delivery's lookup; SQLite's trace sees the INSERT."""
+    """The INSERT goes to the thread's held driver connection, compiled once, so
+    SQLAlchemy's statement events see only the refused delivery's lookup; the driver's
+    own trace (SQLite) sees the INSERT."""
     configure_meta(db.session, "live-secret")
     db.session.remove()
     client = live_app.test_client()
     assert post(client, "live-secret") == 200  # loads and caches the secret
+    store = EngineStore.of(db.engine)
+    store.close()  # the next delivery takes a new connection: the trace goes on it
     statements: list[str] = []
     sent: list[str] = []
 
@@ -162,16 +172,57 @@ def test_a_cached_hit_sends_one_insert_and_no_configuration_query(live_app):
     try:
         assert post(client, "live-secret") == 200
         assert post(client, "wrong-secret") == 403
+        assert post(client, "live-secret") == 200
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
             event.remove(engine.pool, "checkout", trace)
     assert statements == ["SELECT"]  # the refused one reads the configuration again
     if db.engine.dialect.name == "sqlite":
-        assert [s.split(None, 1)[0] for s in sent if not s.startswith("PRAGMA")][:1] == ["INSERT"]
+        inserts = [s.split(None, 1)[0] for s in sent if not s.startswith(("PRAGMA", "SELECT"))]
+        assert inserts == ["INSERT", "INSERT"]  # one statement each, nothing around it
     stored = db.session.scalars(select(WebhookEvent)).all()
-    assert len(stored) == 2 and all(e.received_at.tzinfo is not None for e in stored)
+    assert len(stored) == 3 and all(e.received_at.tzinfo is not None for e in stored)
     assert {e.provider for e in stored} == {Provider.META}
+
+
+def test_a_held_connection_the_server_dropped_is_replaced_and_the_delivery_stored(live_app):
+    configure_meta(db.session, "live-secret")
+    db.session.remove()
+    client = live_app.test_client()
+    assert post(client, "live-secret") == 200
+    store = EngineStore.of(db.engine)
+    store._connection().close()  # as if the server went away between two deliveries
+    assert post(client, "live-secret") == 200
+    assert post(client, "live-secret") == 200
+    assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 3
+
+
+def test_a_failing_insert_is_not_sent_twice_and_its_connection_is_replaced(live_app, monkeypatch):
+    """Only a lost connection is worth a second try; any other error surfaces at once."""
+    configure_meta(db.session, "live-secret")
+    db.session.remove()
+    client = live_app.test_client()
+    assert post(client, "live-secret") == 200
+    store = EngineStore.of(db.engine)
+    held = store._connection()
+    taken: list[object] = []
+    with db.engine.connect() as connection:  # a table the INSERT cannot write to
+        connection.execute(text("ALTER TABLE webhook_events RENAME TO webhook_events_away"))
+        connection.commit()
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "_connection", lambda: taken.append(held) or held)
+            with pytest.raises(store.engine.dialect.loaded_dbapi.Error, match="webhook_events"):
+                store.insert(insert_event(store.dialect, returning=False), event_params(
+                    NewEvent(Provider.META, "k", "t", b"{}")
+                ))  # fmt: skip
+        assert len(taken) == 1  # sent once
+        assert store._connection() is not held  # and the connection not kept
+    finally:
+        with db.engine.connect() as connection:
+            connection.execute(text("ALTER TABLE webhook_events_away RENAME TO webhook_events"))
+            connection.commit()
 
 
 def test_on_an_engine_a_rotation_takes_effect_at_once_too(live_app):

@@ -2,11 +2,11 @@
 
 Each endpoint verifies a delivery with a secret kept per process, stores it with one
 INSERT that is the request's one commit (``provisioning.ingest``) and wakes the apply
-job. :class:`FastLane` serves these POSTs straight from WSGI: an app context for the
-database session and the job runner, and nothing of the page machinery (no session
-cookie, sign-in, CSRF or templates). Anything out of the ordinary (no declared length, a
-body over the limit, a NUL) goes on to Flask, whose views answer the same through
-:func:`answer` and whose checks refuse the rest as they do for every route.
+job. :class:`FastLane` serves these POSTs straight from WSGI, with nothing of the page
+machinery (no app context, session cookie, sign-in, CSRF or templates): what a bare
+WSGI app does. Anything out of the ordinary (no declared length, a body over the limit,
+a NUL) goes on to Flask, whose views answer the same through :func:`answer` and whose
+checks refuse the rest as they do for every route.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,13 +24,14 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from provisioning.dialog360 import webhooks as d360
 from provisioning.errors import DomainError
+from provisioning.event_store import EngineStore, EventStore, SessionStore
 from provisioning.ingest import Unconfigured, Unverified
 from provisioning.meta import webhooks as meta_webhooks
 from provisioning.twilio import webhooks as twilio_webhooks
 
 from ..extensions import db
 from ..input_checks import JSON_NUL
-from ..jobs import enqueue
+from ..jobs import enqueue, runner_of
 from ..observability.requests import note_endpoint
 from ..security_headers import stamp
 
@@ -52,48 +54,69 @@ class Delivery:
         return next((v for k, v in parse_qsl(self.query) if k == name), "")
 
 
-def _wake(stored: bool) -> None:
-    """A new event waits: wake the apply job (runners coalesce the wake-ups)."""
-    if stored:
-        enqueue(APPLY_PENDING)
+@dataclass(frozen=True)
+class Lane:
+    """What an endpoint takes from the app: where events go, two settings, the wake-up
+    of the apply job (runners coalesce wake-ups)."""
+
+    store: EventStore
+    environment: str
+    public_base_url: str
+    wake: Callable[[], None]
+
+    def woken(self, stored: bool) -> bool:
+        if stored:
+            self.wake()
+        return stored
 
 
-def _public_url(delivery: Delivery) -> str:
+def request_lane() -> Lane:
+    """The lane of the app in context, storing through ``db.session``."""
+    config = current_app.config
+    return Lane(
+        SessionStore(db.session),
+        config["PROVIDER_ENVIRONMENT"],
+        config["PUBLIC_BASE_URL"],
+        partial(enqueue, APPLY_PENDING),
+    )
+
+
+def _public_url(lane: Lane, delivery: Delivery) -> str:
     """The URL Twilio called, rebuilt from the configured public base (proxies rewrite it)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = lane.public_base_url.rstrip("/")
     return f"{base}{delivery.path}" + (f"?{delivery.query}" if delivery.query else "")
 
 
-def meta_event(delivery: Delivery) -> Answer:
+def meta_event(lane: Lane, delivery: Delivery) -> Answer:
     signature = delivery.header("X-Hub-Signature-256")
-    _wake(meta_webhooks.ingest(db.session, _environment(), delivery.body, signature))
+    lane.woken(meta_webhooks.ingest(lane.store, lane.environment, delivery.body, signature))
     return 200, b"", "text/plain"
 
 
-def dialog360(delivery: Delivery, token: str | None = None) -> Answer:
+def dialog360(lane: Lane, delivery: Delivery, token: str | None = None) -> Answer:
     signature = delivery.header("x-360dialog-signature")
     try:
-        stored = d360.ingest(db.session, _environment(), delivery.body, signature, token)
+        stored = d360.ingest(lane.store, lane.environment, delivery.body, signature, token)
     except Unconfigured:
         return 404, b"", "text/plain"
-    _wake(stored)
+    lane.woken(stored)
     return 200, _json(received=True, duplicate=not stored), "application/json"
 
 
-def twilio_callback(delivery: Delivery, kind: str) -> Answer:
+def twilio_callback(lane: Lane, delivery: Delivery, kind: str) -> Answer:
     # A JSON body is signed through a non-empty bodySHA256 (as Twilio's validator reads it)
     form = None if delivery.arg("bodySHA256") else delivery.form()
     twilio_webhooks.ingest_callback(
-        db.session, _environment(), kind, _public_url(delivery), delivery.body, form,
+        lane.store, lane.environment, kind, _public_url(lane, delivery), delivery.body, form,
         delivery.header("X-Twilio-Signature"),
     )  # fmt: skip
     return NO_CONTENT
 
 
-def twilio_events(delivery: Delivery, token: str) -> Answer:
+def twilio_events(lane: Lane, delivery: Delivery, token: str) -> Answer:
     signature = delivery.header("X-Twilio-Signature")
-    url = _public_url(delivery)
-    _wake(twilio_webhooks.ingest_events(db.session, token, url, delivery.body, signature))
+    url = _public_url(lane, delivery)
+    lane.woken(twilio_webhooks.ingest_events(lane.store, token, url, delivery.body, signature))
     return 200, b"", "text/plain"
 
 
@@ -105,19 +128,15 @@ ENDPOINTS: dict[str, Callable[..., Answer]] = {
 }
 
 
-def answer(endpoint: str, delivery: Delivery, **path_args: Any) -> Answer:
+def answer(endpoint: str, lane: Lane, delivery: Delivery, **path_args: Any) -> Answer:
     """Serve ``endpoint``: refused (403) unless signed with the current secret, 400 for a
     malformed body."""
     try:
-        return ENDPOINTS[endpoint](delivery, **path_args)
+        return ENDPOINTS[endpoint](lane, delivery, **path_args)
     except Unverified:
         return 403, b"", "text/plain"
     except DomainError as exc:
         return 400, _json(error=str(exc)), "application/json"
-
-
-def _environment() -> str:
-    return current_app.config["PROVIDER_ENVIRONMENT"]
 
 
 def _json(**values: Any) -> bytes:
@@ -136,11 +155,19 @@ FORM = "application/x-www-form-urlencoded"
 
 class FastLane:
     """WSGI middleware: serves the ingest POSTs without Flask's request machinery and
-    hands every other request to ``wsgi_app``."""
+    hands every other request to ``wsgi_app``.
+
+    With the app's own session it needs no app context: events go through the engine's
+    :class:`EngineStore` (a connection held per thread), the answer's headers are built
+    once per status and type. A session swapped in for ``db.session`` (the tests bind one
+    connection) is honoured: those requests store through it, in an app context."""
 
     def __init__(self, app: Flask, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        self._app_session = db.session
+        self._store: EngineStore | None = None
+        self._heads: dict[tuple[int, str], tuple[str, list[tuple[str, str]]]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         matched = self._route(environ)
@@ -151,12 +178,35 @@ class FastLane:
         note_endpoint(f"webhooks.{endpoint}", path_args)  # request metrics, by endpoint
         if delivery is None:  # anything unusual: Flask checks and serves it
             return self.wsgi_app(environ, start_response)
-        with self.app.app_context():
-            status, body, content_type = answer(endpoint, delivery, **path_args)
-        headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
-        stamp(headers, self.app.config, None)
-        start_response(f"{status} {HTTP_STATUS_CODES[status]}", list(headers.items()))
+        if db.session is self._app_session:
+            status, body, content_type = answer(endpoint, self._lane(), delivery, **path_args)
+        else:
+            with self.app.app_context():
+                status, body, content_type = answer(endpoint, request_lane(), delivery, **path_args)
+        status_line, headers = self._head(status, content_type)
+        start_response(status_line, [*headers, ("Content-Length", str(len(body)))])
         return [body]
+
+    def _lane(self) -> Lane:
+        if self._store is None:
+            with self.app.app_context():
+                self._store = EngineStore.of(db.engine)
+        config = self.app.config
+        return Lane(
+            self._store,
+            config["PROVIDER_ENVIRONMENT"],
+            config["PUBLIC_BASE_URL"],
+            partial(runner_of(self.app).enqueue, APPLY_PENDING),  # committed already
+        )
+
+    def _head(self, status: int, content_type: str) -> tuple[str, list[tuple[str, str]]]:
+        """The status line and headers (security headers included) of an answer."""
+        if (head := self._heads.get((status, content_type))) is None:
+            headers = {"Content-Type": content_type}
+            stamp(headers, self.app.config, None)
+            head = f"{status} {HTTP_STATUS_CODES[status]}", list(headers.items())
+            self._heads[status, content_type] = head
+        return head
 
     def _route(self, environ: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
         path = environ.get("PATH_INFO", "")
@@ -181,7 +231,9 @@ class FastLane:
             return None
         body = environ["wsgi.input"].read(length)
         content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        if b"\x00" in body or (content_type.endswith("json") and JSON_NUL.search(body)):
+        if b"\x00" in body or (
+            content_type.endswith("json") and b"\\u0000" in body and JSON_NUL.search(body)
+        ):
             return self._replay(environ, body)
         form: dict[str, str] = {}
         if content_type == FORM:

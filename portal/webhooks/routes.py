@@ -33,7 +33,9 @@ def _ingest(endpoint: str, **path_args: str | None) -> Response:
         request.query_string.decode(),
         request.form.to_dict,
     )
-    status, body, content_type = ingest.answer(endpoint, delivery, **path_args)
+    status, body, content_type = ingest.answer(
+        endpoint, ingest.request_lane(), delivery, **path_args
+    )
     return Response(body, status, content_type=content_type)
 
 
@@ -61,7 +63,6 @@ def dialog360_messaging():
     except DomainError as exc:
         return jsonify(error=str(exc)), 400
     stored = d360_messaging.store(db.session, channel, body, delivery)
-    db.session.commit()
     return jsonify(received=True, duplicate=not stored)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..channels import Channel
 from ..errors import DomainError
+from ..event_store import EventStore
 from ..events import NewEvent, WebhookEvent, body_digest
 from ..health import observe
 from ..ingest import Secret, configuration_secret, ingest_delivery
@@ -65,7 +66,7 @@ def parse(body: bytes) -> tuple[str, str]:
 
 
 def ingest(
-    session: Session,
+    store: EventStore,
     environment: Environment | str,
     body: bytes,
     signature: str | None,
@@ -87,7 +88,7 @@ def ingest(
         )
 
     return ingest_delivery(
-        session,
+        store,
         (Provider.DIALOG360, environment),
         configuration_secret(Provider.DIALOG360, environment),
         verify,

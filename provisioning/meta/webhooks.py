@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from ..channels import Channel, mark_needing_reauthorization
 from ..errors import DomainError
+from ..event_store import EventStore
 from ..events import NewEvent, WebhookEvent, body_digest
 from ..health import observe, observe_group
 from ..ingest import configuration_secret, ingest_delivery
@@ -79,12 +80,12 @@ def parse(body: bytes) -> tuple[str, str]:
 
 
 def ingest(
-    session: Session, environment: Environment | str, body: bytes, signature: str | None
+    store: EventStore, environment: Environment | str, body: bytes, signature: str | None
 ) -> bool:
     """Verify a delivery with the app secret and store it: True, or False when it was
     stored before. Raises ``Unverified`` (403) and ``DomainError`` (400)."""
     return ingest_delivery(
-        session,
+        store,
         (Provider.META, environment),
         configuration_secret(Provider.META, environment),
         lambda secret: signature_valid(secret.value("app_secret"), body, signature),

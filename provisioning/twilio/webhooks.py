@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from ..db import utcnow
 from ..errors import DomainError
+from ..event_store import EventStore
 from ..events import NewEvent, WebhookEvent, body_digest
 from ..ingest import Loader, Secret, configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
@@ -46,7 +47,7 @@ def signature_valid(auth_token: str, url: str, body: Any, signature: str | None)
 
 
 def ingest_callback(
-    session: Session,
+    store: EventStore,
     environment: Environment | str,
     kind: str,
     url: str,
@@ -71,7 +72,7 @@ def ingest_callback(
     key = ":".join(str(fields.get(k, "")) for k in ("MessageSid", "MessageStatus", "SmsStatus"))
     event = NewEvent(Provider.TWILIO, f"{kind}:{key or body_digest(raw)}", kind, raw, True)
     return ingest_delivery(
-        session,
+        store,
         ("account", environment, account_sid),
         account_secret(account_sid, environment),
         lambda secret: signature_valid(secret.value("auth_token"), url, body, signature),
@@ -80,7 +81,7 @@ def ingest_callback(
 
 
 def ingest_events(
-    session: Session, token: str, url: str, raw: bytes, signature: str | None
+    store: EventStore, token: str, url: str, raw: bytes, signature: str | None
 ) -> bool:
     """Verify an Event Streams delivery (the sink URL's ``token`` names the subaccount,
     whose auth token signs it) and store it for that subaccount's company: True, or
@@ -95,9 +96,9 @@ def ingest_events(
                         company_id=secret.company_id)  # fmt: skip
 
     return ingest_delivery(
-        session,
+        store,
         ("events", hashed),
-        _subaccount_secret(TwilioSubaccount.events_token_hash == hashed),
+        _subaccount_secret(TwilioSubaccount.events_token_hash, hashed),
         lambda secret: signature_valid(
             secret.value("auth_token"), url, raw.decode("utf-8", "replace"), signature
         ),
@@ -109,7 +110,7 @@ def account_secret(account_sid: str, environment: Environment | str) -> Loader:
     """The auth token of ``account_sid``: the master's (from the configuration) or a
     subaccount's own."""
     master = configuration_secret(Provider.TWILIO, environment)
-    subaccount = _subaccount_secret(TwilioSubaccount.account_sid == account_sid)
+    subaccount = _subaccount_secret(TwilioSubaccount.account_sid, account_sid)
 
     def load(session: Session) -> Secret | None:
         config = master(session)
@@ -127,8 +128,9 @@ SUBACCOUNT_UNCHANGED = exists().where(
 )
 
 
-def _subaccount_secret(which: Any) -> Loader:
-    """The auth token of the subaccount ``which`` selects."""
+def _subaccount_secret(column: Any, value: str) -> Loader:
+    """The auth token of the subaccount whose ``column`` is ``value`` (the query is built
+    on a cache miss only)."""
 
     def load(session: Session) -> Secret | None:
         row = session.execute(
@@ -137,7 +139,7 @@ def _subaccount_secret(which: Any) -> Loader:
                 TwilioSubaccount.company_id,
                 TwilioSubaccount.auth_token,
                 _SEALED.label("sealed"),
-            ).where(which)
+            ).where(column == value)
         ).first()
         if row is None or not row.auth_token:
             return None

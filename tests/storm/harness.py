@@ -294,8 +294,10 @@ class Storm:
                         .where(model.id == row_id, column == at)  # unless it moved meanwhile
                         .values({column.key: shorter})
                     )
+                    # one row per transaction: the warp never holds a lock while it waits
+                    # for another, so it cannot deadlock with a worker claiming rows
+                    db.session.commit()
                     self._warped[(model, row_id)] = shorter
-            db.session.commit()
             db.session.remove()
 
     # -- the storm --------------------------------------------------------------------------

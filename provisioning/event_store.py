@@ -1,0 +1,144 @@
+"""Where a verified delivery's INSERT runs: its own commit, on a session or an engine.
+
+:class:`EngineStore` is the production path: each event's INSERT (no RETURNING) runs on a
+driver connection the thread holds, compiled once (:class:`~provisioning.events.
+DriverStatement`); on PostgreSQL in autocommit mode, so the INSERT is its own
+transaction, one round trip, durable when it returns. No pool checkout, no pre-ping, no
+ORM session per request: what a bare WSGI app with a thread-local connection does. A
+connection the server dropped is replaced and the INSERT sent once more, which is safe
+(``ON CONFLICT DO NOTHING``: an INSERT that did land is then "stored before").
+
+:class:`SessionStore` runs it in a session's transaction and commits that (the tests'
+connection-bound sessions, whose savepoints roll back after each test).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Engine, Insert, event
+from sqlalchemy.orm import Session
+
+from .events import DriverStatement, autocommit_engine
+
+T = TypeVar("T")
+
+
+class EventStore(Protocol):
+    """Runs an event's INSERT as a commit of its own, and the secret loads around it."""
+
+    dialect: str
+
+    def insert(self, statement: Insert, params: dict[str, Any]) -> bool:
+        """Run ``statement``, committed: whether it stored a row."""
+        ...
+
+    def read(self, query: Callable[[Session], T]) -> T:
+        """``query(session)`` on a session of this store's database."""
+        ...
+
+
+class SessionStore:
+    """Events stored through ``session``; on an engine-bound session, by its engine's
+    :class:`EngineStore`."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        bind = session.get_bind()
+        self.dialect = bind.dialect.name
+        self._engine = EngineStore.of(bind) if isinstance(bind, Engine) else None
+
+    def insert(self, statement: Insert, params: dict[str, Any]) -> bool:
+        if self._engine is not None:
+            return self._engine.insert(statement, params)
+        stored = self.session.execute(statement, params).rowcount == 1  # type: ignore[attr-defined]
+        self.session.commit()
+        return stored
+
+    def read(self, query: Callable[[Session], T]) -> T:
+        return query(self.session)
+
+
+class EngineStore:
+    """Event INSERTs on a driver connection held per thread (see the module's text)."""
+
+    _stores: weakref.WeakKeyDictionary[Engine, EngineStore] = weakref.WeakKeyDictionary()
+    _lock = threading.Lock()
+
+    @classmethod
+    def of(cls, engine: Engine) -> EngineStore:
+        """The one store of ``engine`` (its held connections close when it is disposed)."""
+        with cls._lock:
+            if (store := cls._stores.get(engine)) is None:
+                store = cls._stores[engine] = cls(engine)
+            return store
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._writer = autocommit_engine(engine)
+        self._local = threading.local()
+        self._held: list[Any] = []  # every thread's, closed on dispose
+        self._held_lock = threading.Lock()
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def insert(self, statement: Insert, params: dict[str, Any]) -> bool:
+        driver = DriverStatement.of(self._writer.dialect, statement)
+        values = driver.parameters(params)
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(driver.sql, values)
+                stored = cursor.rowcount == 1
+                cursor.close()
+                connection.commit()  # autocommit (PostgreSQL), no transaction (SQLite): no-op
+                return stored
+            except self._writer.dialect.loaded_dbapi.Error as exc:
+                lost = self._writer.dialect.is_disconnect(exc, connection, None)
+                self._drop()
+                if attempt == 2 or not lost:
+                    raise
+        raise AssertionError("unreachable")
+
+    def read(self, query: Callable[[Session], T]) -> T:
+        with Session(self.engine) as session:
+            return query(session)
+
+    def close(self) -> None:
+        """Close every thread's held connection (the engine was disposed)."""
+        with self._held_lock:
+            held, self._held = self._held, []
+        for fairy in held:
+            with contextlib.suppress(Exception):  # another thread's (SQLite checks): let go
+                fairy.close()
+        self._local = threading.local()
+
+    def _connection(self) -> Any:
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] != os.getpid():  # a fork's parent's: never ours
+            held = None
+            with self._held_lock:
+                self._held = []
+        if held is None:
+            fairy = self._writer.raw_connection()  # through the engine: its connect hooks ran
+            fairy.detach()  # ours from now on: the pool neither counts nor recycles it
+            held = self._local.held = (os.getpid(), fairy, fairy.dbapi_connection)
+            with self._held_lock:
+                self._held.append(fairy)
+        return held[2]
+
+    def _drop(self) -> None:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            with self._held_lock:
+                if held[1] in self._held:
+                    self._held.remove(held[1])
+            with contextlib.suppress(Exception):  # already broken: nothing more to release
+                held[1].close()
