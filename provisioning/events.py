@@ -93,17 +93,18 @@ class NewEvent:
     processed: bool = False
     company_id: int | None = None
 
-    def values(self) -> dict[str, Any]:
+    def params(self) -> dict[str, Any]:
+        """The bound parameters of :func:`insert_event`'s statement."""
         now = utcnow()
         return {
-            "provider": self.provider,
-            "dedupe_key": _storable(self.dedupe_key)[:128],
-            "event_type": _storable(self.event_type)[:80],
-            "payload": _storable(self.body.decode("utf-8", "replace")),
-            "received_at": now,
-            "attempts": 1 if self.processed else 0,
-            "processed_at": now if self.processed else None,
-            "company_id": self.company_id,
+            "ev_provider": self.provider,
+            "ev_dedupe_key": _storable(self.dedupe_key)[:128],
+            "ev_event_type": _storable(self.event_type)[:80],
+            "ev_payload": _storable(self.body.decode("utf-8", "replace")),
+            "ev_received_at": now,
+            "ev_attempts": 1 if self.processed else 0,
+            "ev_processed_at": now if self.processed else None,
+            "ev_company_id": self.company_id,
         }
 
 
@@ -111,7 +112,7 @@ def insert_event(
     dialect: str, only_while: ColumnElement[bool] | None = None, returning: bool = True
 ) -> Insert:
     """The ``INSERT ... ON CONFLICT DO NOTHING [RETURNING id]`` of an event, built once
-    per dialect, condition and ``returning``; its parameters are :func:`event_params`.
+    per dialect, condition and ``returning``; its parameters are :meth:`NewEvent.params`.
     With ``only_while`` (a condition with bound parameters of its own) the row is
     inserted only while the condition holds, in the same statement (``INSERT ... SELECT
     ... WHERE``): a secret's row still unchanged."""
@@ -131,10 +132,6 @@ def insert_event(
             statement = statement.execution_options(preserve_rowcount=True)
         _STATEMENTS[key] = statement
     return statement
-
-
-def event_params(event: NewEvent) -> dict[str, Any]:
-    return {f"ev_{name}": value for name, value in event.values().items()}
 
 
 _FIELDS = (
@@ -158,7 +155,7 @@ def store_event(
     (flushed with the caller's transaction)."""
     event = NewEvent(provider, dedupe_key, event_type, body, processed, company_id)
     statement = insert_event(session.get_bind().dialect.name)
-    event_id = session.scalar(statement, event_params(event))
+    event_id = session.scalar(statement, event.params())
     metrics.webhook_stored(provider.value, event_id is not None)
     return event_id
 
@@ -170,30 +167,30 @@ class DriverStatement:
 
     sql: str
     positions: tuple[str, ...] | None
-    processors: dict[str, Any]
+    processors: tuple[tuple[str, Any], ...]  # (name, bind processor) of typed parameters
 
     @classmethod
     def of(cls, dialect: Any, statement: Insert) -> DriverStatement:
         key = (dialect.name, statement)
         if (driver := _DRIVER.get(key)) is None:
             compiled = statement.compile(dialect=dialect)
-            processors = {
-                name: processor
+            processors = tuple(
+                (name, processor)
                 for name, bind in compiled.binds.items()
                 if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
-            }
+            )
             positions = tuple(compiled.positiontup) if compiled.positiontup else None
             driver = _DRIVER[key] = cls(compiled.string, positions, processors)
         return driver
 
     def parameters(self, values: dict[str, Any]) -> Any:
-        processed = {
-            name: processor(value) if (processor := self.processors.get(name)) else value
-            for name, value in values.items()
-        }
+        """``values`` (consumed: processed in place) as the driver takes them."""
+        for name, processor in self.processors:
+            if name in values:
+                values[name] = processor(values[name])
         if self.positions is None:
-            return processed
-        return tuple(processed[name] for name in self.positions)
+            return values
+        return tuple([values[name] for name in self.positions])
 
 
 _DRIVER: dict[tuple[str, Insert], DriverStatement] = {}
@@ -214,7 +211,7 @@ def autocommit_engine(engine: Engine) -> Engine:
 
 def _storable(text: str) -> str:
     """No text column takes NUL on PostgreSQL: shown as U+FFFD, like undecodable bytes."""
-    return text.replace("\x00", "\ufffd")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 MAX_ATTEMPTS = 8

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from . import metrics
 from .event_store import EventStore
-from .events import NewEvent, event_params, insert_event
+from .events import NewEvent, insert_event
 from .partners import Environment, PartnerConfiguration, Provider
 
 ATTEMPTS = 3  # a secret rotated this many times during one request: refused, sent again
@@ -94,7 +94,7 @@ def ingest_delivery(
     for _ in range(ATTEMPTS):
         statement = insert_event(store.dialect, secret.unchanged, returning=False)
         new = event(secret)
-        stored = store.insert(statement, {**event_params(new), **secret.params})
+        stored = store.insert(statement, {**new.params(), **secret.params})
         if stored:
             metrics.webhook_stored(new.provider.value, True)
             return True

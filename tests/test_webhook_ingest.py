@@ -25,7 +25,6 @@ from provisioning.events import (
     NewEvent,
     WebhookEvent,
     autocommit_engine,
-    event_params,
     insert_event,
 )
 from provisioning.ingest import SECRETS
@@ -214,9 +213,10 @@ def test_a_failing_insert_is_not_sent_twice_and_its_connection_is_replaced(live_
         with monkeypatch.context() as patch:
             patch.setattr(store, "_connection", lambda: taken.append(held) or held)
             with pytest.raises(store.engine.dialect.loaded_dbapi.Error, match="webhook_events"):
-                store.insert(insert_event(store.dialect, returning=False), event_params(
-                    NewEvent(Provider.META, "k", "t", b"{}")
-                ))  # fmt: skip
+                store.insert(
+                    insert_event(store.dialect, returning=False),
+                    NewEvent(Provider.META, "k", "t", b"{}").params(),
+                )
         assert len(taken) == 1  # sent once
         assert store._connection() is not held  # and the connection not kept
     finally:
