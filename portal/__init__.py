@@ -112,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.events import bp as admin_events_bp
     from .admin.routes import bp as admin_bp
     from .admin.twilio import bp as admin_twilio_bp
+    from .api_keys.routes import bp as api_keys_bp
     from .auth.account import bp as account_bp
     from .auth.reset import bp as password_reset_bp
     from .auth.routes import bp as auth_bp
@@ -148,6 +149,7 @@ def register_blueprints(app: Flask) -> None:
         fleet_bp,
         notifications_bp,
         invitations_bp,
+        api_keys_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401
     accounts,
+    api_keys,
     audit,
     channels,
     events,

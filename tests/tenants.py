@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import MetaData, select
 
-from provisioning import accounts, companies, health, runs, tokens
+from provisioning import accounts, api_keys, companies, health, runs, tokens
 from provisioning.audit import SYSTEM
 from provisioning.dialog360.models import Dialog360Channel, Dialog360Client
 from provisioning.events import store_event
@@ -120,6 +120,7 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
         session, Provider.META, f"{slug}-event", "account_update",
         f'{{"entry": [{{"id": "waba-{slug}", "note": "{mark}"}}]}}'.encode(),
     )  # fmt: skip
+    key, _ = api_keys.create_key(session, SYSTEM, mark, ["read", "write"], company)
     session.commit()
 
     memberships = session.scalars(select(Membership.id).where(Membership.company_id == company.id))
@@ -142,6 +143,7 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
             "user_id": [admin.id, member.id, invited.id],
             "notification_id": list(notifications),
             "event_id": [event_id],
+            "key_id": [key.id],
         },
         invitation=invitation or "",
         events_token=sub.events_token(),
