@@ -153,6 +153,10 @@ def register_blueprints(app: Flask) -> None:
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    from .api import register as register_api
+
+    register_api(app)  # /api/v1 (docs/api.md)
+    access.mark_method_views(app)
     access.enforce_markers(app)
 
 

@@ -6,6 +6,8 @@ The app refuses (404) any endpoint without a marker, so a forgotten check fails 
 - ``public``: anyone (login page, health check, signed webhooks).
 - ``signed_in``: any signed-in user.
 - ``platform_admin``: platform admins only; others get 404 (the admin area is not advertised).
+- ``api_key``: the platform API's views: an API key with the view's scope
+  (:mod:`portal.api.auth`); the session cookie is never read there.
 - ``company_member`` / ``company_admin``: the URL's ``company`` slug must be a company the
   user belongs to (platform admins may enter any company); otherwise 404. A member on an
   admin-only view gets 403. The company is resolved once into ``g.company`` and ``g.role``.
@@ -29,7 +31,7 @@ from .extensions import db, login_manager
 P = ParamSpec("P")
 R = TypeVar("R")
 V = TypeVar("V", bound=Callable[..., Any])
-LEVELS = ("public", "signed_in", "platform_admin", "company_member", "company_admin")
+LEVELS = ("public", "signed_in", "platform_admin", "company_member", "company_admin", "api_key")
 
 
 def _mark(view: V, level: str) -> V:
@@ -97,6 +99,18 @@ def company_admin(view: Callable[..., R]) -> Callable[..., R]:
 def actor() -> Actor:
     """The signed-in user, as audit entries record them."""
     return Actor(current_user.id, current_user.email)
+
+
+def mark_method_views(app: Any) -> None:
+    """A class-based view (the API's) is marked by its methods: when every method it
+    serves carries the same marker, its view function takes it; otherwise none."""
+    for view in app.view_functions.values():
+        cls = getattr(view, "view_class", None)
+        if cls is None:
+            continue
+        levels = {getattr(getattr(cls, m.lower(), None), "access", None) for m in cls.methods}
+        if len(levels) == 1 and (level := levels.pop()) in LEVELS:
+            view.access = level
 
 
 def enforce_markers(app: Any) -> None:

@@ -44,6 +44,7 @@ from provisioning.errors import (
 )
 from provisioning.partners import ConfigurationUnavailable, Provider
 
+from .api.problems import is_api_request, problem
 from .extensions import db
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -134,6 +135,8 @@ def _answer(exc: DomainError | ProviderError) -> ResponseReturnValue:
     if isinstance(exc, Retryable) and exc.retry_after:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     target = request.environ.get(ERROR_TARGET)
+    if is_api_request():
+        return problem(status, str(exc) if isinstance(exc, NotFound) else message, headers)
     if request.is_json or request.accept_mimetypes.best == "application/json":
         return jsonify(error=message), status, headers
     if target is not None and request.method == "POST" and status != 404:
@@ -157,6 +160,8 @@ def _end_transaction(response: Response) -> Response:
 
 
 def _conflict() -> ResponseReturnValue:
+    if is_api_request():
+        return problem(409, CONFLICT)
     if request.is_json:
         return jsonify(error=CONFLICT), 409
     return render_template("error.html", status=409, message=CONFLICT), 409

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from provisioning.crypto import KeyringError
 
+from .api.problems import is_api_request, problem
 from .extensions import db
 
 MESSAGES = {
@@ -35,6 +36,17 @@ def refuse_oversized_bodies() -> None:
         abort(413)
 
 
+def api_http_error(exc: HTTPException):
+    """An HTTP error of the API as a problem; a refused body lists what was wrong."""
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if messages:  # webargs: {location: {field: [messages]}}
+        return problem(status, "The request is not valid: see errors.", errors=messages)
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}  # Allow
+    return problem(status, exc.description or "Error", headers)
+
+
 def register(app: Flask) -> None:
     from . import boundary
 
@@ -47,6 +59,8 @@ def register(app: Flask) -> None:
         message = f"The request body is too large: at most {limit // 1024} KiB is accepted."
         if request.path.startswith("/webhooks/"):  # providers read a short plain answer
             return message, 413, {"Content-Type": "text/plain; charset=utf-8"}
+        if is_api_request():
+            return problem(413, message)
         return _render(413, message)
 
     @app.errorhandler(CSRFError)
@@ -57,10 +71,14 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         status = exc.code or 500
         given = exc.description if exc.description != type(exc).description else None
+        if is_api_request():
+            return api_http_error(exc)
         return _render(status, given or MESSAGES.get(status, exc.description or "Error"))
 
     @app.errorhandler(KeyringError)
     def keyring_error(exc: KeyringError):
         db.session.rollback()
         app.logger.error("encryption keyring: %s", exc)
+        if is_api_request():
+            return problem(500, "Stored secrets cannot be decrypted: the platform must fix it.")
         return _render(500, f"Stored secrets cannot be decrypted: {exc}")

@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     channels,
     events,
     health,
+    idempotency,
     invitations,
     job_failures,
     launches,

@@ -155,6 +155,11 @@ def test_every_get_route_carries_the_headers_and_runs_no_inline_code(
         "onboarding.channel_messaging_events",  # a Meta channel: no 360dialog deliveries
         "onboarding_return.dialog360_return",  # no launch open
         "webhooks.meta_verify",  # no verify token
+        # the API: a signed-in browser has no key (401)
+        "api_companies.Companies",
+        "api_companies.CompanyItem",
+        "api_channels.Channels",
+        "api_channels.ChannelItem",
     }, not_ok
     assert all(statuses[endpoint] == 200 for endpoint in CONNECT_PAGES)
     assert b"/meta/connect/en_US/sdk.js" in client.get(f"/c/{company.slug}/connect/meta").data

@@ -1,0 +1,53 @@
+"""The platform API: ``/api/v1``, JSON, described by OpenAPI 3.1 from the code
+(flask-smorest), authenticated by API keys (:mod:`portal.api.auth`), errors as
+``application/problem+json`` (:mod:`portal.api.problems`). See docs/api.md."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from ..extensions import csrf
+from .auth import Forbidden, Unauthenticated
+from .problems import problem
+
+
+class PortalApi(Api):
+    """flask-smorest's Api, without its app-wide error handler: the portal answers every
+    error itself (problems under /api, pages elsewhere)."""
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+
+def register(app: Flask) -> PortalApi:
+    from . import channels, companies, docs
+
+    app.config.update(
+        API_TITLE="Partner Portal API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX=None,  # served by portal.api.docs, with an access marker
+    )
+    api = PortalApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "Companies, channels and their credentials, for the "
+                     "platform's services. Authenticate with an API key created in the portal."},
+        },
+    )  # fmt: skip
+    api.spec.components.security_scheme(
+        "apiKey", {"type": "http", "scheme": "bearer", "description": "An API key (wpk_...)."}
+    )
+    api.spec.options["security"] = [{"apiKey": []}]
+    for blueprint in (companies.blp, channels.blp):
+        csrf.exempt(blueprint)  # no cookie authenticates the API: nothing to forge
+        api.register_blueprint(blueprint)
+    app.register_blueprint(docs.bp)
+    app.register_error_handler(
+        Unauthenticated,
+        lambda exc: problem(401, str(exc), {"WWW-Authenticate": 'Bearer realm="api"'}),
+    )
+    app.register_error_handler(Forbidden, lambda exc: problem(403, str(exc)))
+    app.extensions["portal_api"] = api
+    return api

@@ -1,0 +1,122 @@
+"""``/api/v1/channels``: the channels of the companies a key reaches, with the fleet's
+filters; one channel with its observed history."""
+
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from provisioning.api_keys import Scope
+from provisioning.channels import Channel
+from provisioning.errors import NotFound
+from provisioning.fleet import FleetFilter
+from provisioning.health import ChannelHistory
+from provisioning.partners import Provider
+from provisioning.tenancy import Company
+
+from ..extensions import db
+from .auth import api_key, company_in_reach, within_reach
+from .pagination import PageArgs, page
+
+blp = Blueprint(
+    "api_channels", __name__, url_prefix="/api/v1/channels",
+    description="WhatsApp channels: status, quality rating and messaging limit.",
+)  # fmt: skip
+HISTORY = 50
+
+
+class ChannelFilter(PageArgs):
+    company = fields.String(metadata={"description": "A company's id (co_...)."})
+    provider = fields.String(validate=validate.OneOf([p.value for p in Provider]))
+    status = fields.String(validate=validate.Length(max=40))
+    quality_rating = fields.String(validate=validate.Length(max=20))
+    messaging_limit = fields.String(validate=validate.Length(max=40))
+    needs_reauthorization = fields.Boolean()
+
+
+class ChannelSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    company = fields.Function(lambda c: _company_ids()[c.company_id], dump_only=True)
+    provider = fields.Function(lambda c: c.provider.value, dump_only=True)
+    phone_number = fields.String(dump_only=True)
+    display_name = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    quality_rating = fields.String(dump_only=True)
+    messaging_limit = fields.String(dump_only=True)
+    needs_reauthorization = fields.Boolean(dump_only=True)
+    last_synced_at = fields.DateTime(dump_only=True, allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class HistorySchema(Schema):
+    observed_at = fields.DateTime()
+    status = fields.String()
+    quality_rating = fields.String()
+    messaging_limit = fields.String()
+    source = fields.String()
+
+
+class ChannelDetail(ChannelSchema):
+    history = fields.Method("history_of", dump_only=True)
+
+    def history_of(self, channel: Channel) -> list[dict]:
+        rows = db.session.scalars(
+            select(ChannelHistory)
+            .where(ChannelHistory.channel_id == channel.id)
+            .order_by(ChannelHistory.id.desc())
+            .limit(HISTORY)
+        )
+        return HistorySchema(many=True).dump(rows)
+
+
+class ChannelPage(Schema):
+    data = fields.List(fields.Nested(ChannelSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+def _company_ids() -> dict[int, str]:
+    """Company id -> public id, for the channels being answered (once per request)."""
+    if "api_company_ids" not in g:
+        g.api_company_ids = dict(db.session.execute(select(Company.id, Company.public_id)).all())
+    return g.api_company_ids
+
+
+@blp.route("")
+class Channels(MethodView):
+    @api_key(Scope.READ)
+    @blp.arguments(ChannelFilter, location="query")
+    @blp.response(200, ChannelPage)
+    def get(self, args):
+        """Channels, filtered as on the fleet page, oldest first."""
+        provider = args.get("provider")
+        where = FleetFilter(
+            provider=Provider(provider) if provider else None,
+            quality_rating=args.get("quality_rating"),
+            status=args.get("status"),
+            messaging_limit=args.get("messaging_limit"),
+            needs_reauthorization=bool(args.get("needs_reauthorization")),
+        )
+        if args.get("company"):
+            where = where.within(company_in_reach(args["company"]).id)
+        statement = within_reach(where.channels(), Channel.company_id)
+        items, cursor = page(db.session, statement, Channel.id, args["limit"], args["cursor"])
+        return {"data": items, "next_cursor": cursor}
+
+
+@blp.route("/<int:channel_id>")
+class ChannelItem(MethodView):
+    @api_key(Scope.READ)
+    @blp.response(200, ChannelDetail)
+    def get(self, channel_id: int):
+        """One channel, with its last observed changes (newest first)."""
+        statement = within_reach(
+            select(Channel).where(Channel.id == channel_id), Channel.company_id
+        )
+        channel = db.session.scalars(statement).one_or_none()
+        if channel is None:
+            raise NotFound(f"channel {channel_id} not found")
+        return channel

@@ -1,0 +1,218 @@
+"""The platform API (/api/v1): keys, reach, problems, pagination, idempotency, OpenAPI."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from provisioning import api_keys, health
+from provisioning.audit import SYSTEM, AuditEntry
+from provisioning.partners import Provider
+from provisioning.tenancy import Company, Role
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def world(make, session):
+    acme, globex = make.company("Acme"), make.company("Globex")
+    for company, n in ((acme, 3), (globex, 2)):
+        for i in range(n):
+            health.upsert_channel(
+                session, company.id, Provider.META, f"pn-{company.slug}-{i}",
+                phone_number=f"+1555000{company.id}{i:03d}", status="CONNECTED",
+                quality_rating="GREEN" if i else "RED", messaging_limit="TIER_1K",
+            )  # fmt: skip
+    session.commit()
+    return {"acme": acme, "globex": globex, "admin": make.user(acme, Role.ADMIN)}
+
+
+def key(session, scopes=("read",), company=None) -> str:
+    _, token = api_keys.create_key(session, SYSTEM, "test service", scopes, company)
+    session.commit()
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_no_key_a_bad_key_and_a_revoked_key_get_401_problems(client, session, world):
+    for headers in ({}, bearer("wpk_nope"), {"Authorization": "Basic abc"}):
+        answer = client.get("/api/v1/companies", headers=headers)
+        assert answer.status_code == 401 and answer.content_type == PROBLEM
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert answer.json["status"] == 401 and answer.json["detail"]
+    token = key(session)
+    stored = session.scalars(select(api_keys.ApiKey)).one()
+    api_keys.revoke_key(session, SYSTEM, stored)
+    session.commit()
+    assert client.get("/api/v1/companies", headers=bearer(token)).status_code == 401
+
+
+def test_a_signed_in_browser_gets_nothing_from_the_api_and_a_key_nothing_from_pages(
+    client, auth, session, world
+):
+    auth.login(world["admin"])
+    answer = client.get("/api/v1/companies")
+    assert answer.status_code == 401 and "Set-Cookie" not in answer.headers
+    auth.logout()
+    token = key(session, company=world["acme"])
+    page = client.get(f"/c/{world['acme'].slug}/", headers=bearer(token))
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+
+
+def test_a_company_key_reaches_its_company_only(client, session, world):
+    acme, globex = world["acme"], world["globex"]
+    headers = bearer(key(session, company=acme))
+    listed = client.get("/api/v1/companies", headers=headers).json
+    assert [c["id"] for c in listed["data"]] == [acme.public_id]
+    assert client.get(f"/api/v1/companies/{globex.public_id}", headers=headers).status_code == 404
+    channels = client.get("/api/v1/channels", headers=headers).json["data"]
+    assert len(channels) == 3 and {c["company"] for c in channels} == {acme.public_id}
+    other = client.get(f"/api/v1/channels?company={globex.public_id}", headers=headers)
+    assert other.status_code == 404 and other.content_type == PROBLEM
+    globex_channel = session.scalar(
+        select(health.Channel.id).where(health.Channel.company_id == globex.id).limit(1)
+    )
+    assert client.get(f"/api/v1/channels/{globex_channel}", headers=headers).status_code == 404
+
+
+def test_a_platform_key_lists_every_company_a_page_at_a_time(client, session, world, make):
+    for n in range(4):
+        make.company(f"Extra {n}")
+    headers = bearer(key(session))
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        answer = client.get(f"/api/v1/companies{query}", headers=headers).json
+        seen += [c["id"] for c in answer["data"]]
+        pages += 1
+        cursor = answer["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and len(seen) == len(set(seen)) == 6
+    bad = client.get("/api/v1/companies?cursor=not-ours", headers=headers)
+    assert bad.status_code == 400 and bad.content_type == PROBLEM
+    assert "cursor" in bad.json["detail"]
+    too_many = client.get("/api/v1/companies?limit=1000", headers=headers)
+    assert too_many.status_code == 422 and "limit" in too_many.json["errors"]["query"]
+
+
+def test_channels_filter_as_on_the_fleet_page(client, session, world):
+    headers = bearer(key(session))
+    red = client.get("/api/v1/channels?quality_rating=RED", headers=headers).json["data"]
+    assert len(red) == 2 and {c["quality_rating"] for c in red} == {"RED"}
+    detail = client.get(f"/api/v1/channels/{red[0]['id']}", headers=headers).json
+    assert detail["provider"] == "meta" and detail["history"][0]["quality_rating"] == "RED"
+    bad = client.get("/api/v1/channels?provider=carrier-pigeon", headers=headers)
+    assert bad.status_code == 422 and "provider" in bad.json["errors"]["query"]
+
+
+def test_creating_a_company_needs_a_platform_key_with_write(client, session, world):
+    body = {"name": "Initech"}
+    read_only = client.post("/api/v1/companies", json=body, headers=bearer(key(session)))
+    assert read_only.status_code == 403 and "'write'" in read_only.json["detail"]
+    company_key = bearer(key(session, ("read", "write"), world["acme"]))
+    refused = client.post("/api/v1/companies", json=body, headers=company_key)
+    assert refused.status_code == 403 and "platform key" in refused.json["detail"]
+    created = client.post("/api/v1/companies", json=body, headers=bearer(key(session, ("write",))))
+    assert created.status_code == 201 and created.json["name"] == "Initech"
+    assert created.json["id"].startswith("co_") and created.json["slug"] == "initech"
+    entry = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "company.create", AuditEntry.target_label == "Initech"
+        )
+    ).one()
+    assert entry.actor_email.startswith("api-key:wpk_")
+
+
+def test_a_replayed_idempotency_key_returns_the_first_answer_and_creates_nothing_twice(
+    client, session, world
+):
+    headers = {**bearer(key(session, ("read", "write"))), "Idempotency-Key": "create-initech-1"}
+    first = client.post("/api/v1/companies", json={"name": "Initech"}, headers=headers)
+    again = client.post("/api/v1/companies", json={"name": "Initech"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    assert session.scalar(select(func.count()).where(Company.name == "Initech")) == 1
+    other = client.post("/api/v1/companies", json={"name": "Initrode"}, headers=headers)
+    assert other.status_code == 422 and "another request" in other.json["detail"]
+
+
+def test_a_failed_request_keeps_no_answer_so_its_retry_runs(client, session, world):
+    headers = {**bearer(key(session, ("write",))), "Idempotency-Key": "k1"}
+    taken = client.post("/api/v1/companies", json={"name": "Taken", "slug": world["acme"].slug},
+                        headers=headers)  # fmt: skip
+    assert taken.status_code == 400 and "taken by another company" in taken.json["detail"]
+    retried = client.post("/api/v1/companies", json={"name": "Taken", "slug": "taken-ok"},
+                          headers=headers)  # fmt: skip
+    assert retried.status_code == 201  # the failed one kept nothing: the key is free
+    assert retried.json["slug"] == "taken-ok"
+    fresh = {**headers, "Idempotency-Key": "k2"}
+    assert (
+        client.post("/api/v1/companies", json={"name": "Taken"}, headers=fresh).status_code == 201
+    )
+
+
+def test_bad_bodies_are_problems_not_500s(client, session, world):
+    headers = bearer(key(session, ("write",)))
+    bodies = [(b"{", "application/json"), (b"[]", "application/json"),
+              (b'{"name": 5}', "application/json"), (b"name=x", "text/plain")]  # fmt: skip
+    for body, kind in bodies:
+        answer = client.post("/api/v1/companies", data=body, content_type=kind, headers=headers)
+        assert 400 <= answer.status_code < 500 and answer.content_type == PROBLEM, body
+    patch = client.patch(f"/api/v1/companies/{world['acme'].public_id}",
+                         json={"is_active": False}, headers=headers)  # fmt: skip
+    assert patch.status_code == 200 and patch.json["is_active"] is False
+
+
+def test_the_openapi_document_is_3_1_and_validates(client):
+    from openapi_spec_validator import validate
+
+    document = client.get("/api/v1/openapi.json").json
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+    assert {"/api/v1/companies", "/api/v1/channels/{channel_id}"} <= set(document["paths"])
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "/api/v1/companies" in page and "<script>" not in page  # no inline script
+
+
+def api_routes(app):
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, "access", None) == "api_key":
+            yield rule, sorted(rule.methods - {"HEAD", "OPTIONS"})
+
+
+def test_every_api_route_refuses_a_request_without_a_key(app, client, auth, world):
+    auth.login(world["admin"])  # a session cookie opens nothing here
+    found = 0
+    for rule, methods in api_routes(app):
+        url = rule.rule.replace("<string:company_id>", world["acme"].public_id)
+        url = url.replace("<int:channel_id>", "1")
+        for method in methods:
+            answer = client.open(url, method=method, json={})
+            assert answer.status_code == 401, (method, url, answer.status_code)
+            assert answer.content_type == PROBLEM
+            found += 1
+    assert found >= 5
+
+
+def test_a_company_key_gets_404_for_every_row_of_another_company(app, client, session, world):
+    globex = world["globex"]
+    channel = session.scalar(
+        select(health.Channel.id).where(health.Channel.company_id == globex.id).limit(1)
+    )
+    headers = bearer(key(session, ("read", "write", "credentials"), world["acme"]))
+    for rule, methods in api_routes(app):
+        if not rule.arguments:
+            continue
+        url = rule.rule.replace("<string:company_id>", globex.public_id)
+        url = url.replace("<int:channel_id>", str(channel))
+        for method in methods:
+            answer = client.open(url, method=method, json={"name": "Hijacked"}, headers=headers)
+            assert answer.status_code == 404, (method, url, answer.status_code)
+    session.refresh(globex)
+    assert globex.name == "Globex"
