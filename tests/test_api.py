@@ -93,8 +93,8 @@ def test_a_platform_key_lists_every_company_a_page_at_a_time(client, session, wo
             break
     assert pages == 3 and len(seen) == len(set(seen)) == 6
     bad = client.get("/api/v1/companies?cursor=not-ours", headers=headers)
-    assert bad.status_code == 400 and bad.content_type == PROBLEM
-    assert "cursor" in bad.json["detail"]
+    assert bad.status_code == 422 and bad.content_type == PROBLEM
+    assert "cursor" in bad.json["errors"]["query"]
     too_many = client.get("/api/v1/companies?limit=1000", headers=headers)
     assert too_many.status_code == 422 and "limit" in too_many.json["errors"]["query"]
 

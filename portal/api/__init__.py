@@ -4,20 +4,49 @@
 
 from __future__ import annotations
 
+import http
+
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
 
 from ..extensions import csrf
 from .auth import Forbidden, Unauthenticated
-from .problems import problem
+from .problems import MEDIA_TYPE, problem
+
+
+class ProblemSchema(Schema):
+    """An error (RFC 9457); ``errors``: a refused request's field messages by location."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict()
 
 
 class PortalApi(Api):
-    """flask-smorest's Api, without its app-wide error handler: the portal answers every
-    error itself (problems under /api, pages elsewhere)."""
+    """flask-smorest's Api, without its app-wide error handler (the portal answers every
+    error itself: problems under /api, pages elsewhere), its error answers documented as
+    problems."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         pass
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error, as a problem (RFC 9457).",
+                    "schema": self.ERROR_SCHEMA}  # fmt: skip
+        prepare_response(response, self.spec, MEDIA_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 def register(app: Flask) -> PortalApi:

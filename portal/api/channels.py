@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
 from provisioning.api_keys import Scope
@@ -88,7 +88,7 @@ def _company_ids() -> dict[int, str]:
 @blp.route("")
 class Channels(MethodView):
     @api_key(Scope.READ)
-    @blp.arguments(ChannelFilter, location="query")
+    @blp.arguments(ChannelFilter, location="query", unknown=RAISE)
     @blp.response(200, ChannelPage)
     def get(self, args):
         """Channels, filtered as on the fleet page, oldest first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
 from provisioning import companies
@@ -52,7 +52,7 @@ class CompanyPage(Schema):
 @blp.route("")
 class Companies(MethodView):
     @api_key(Scope.READ)
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, location="query", unknown=RAISE)
     @blp.response(200, CompanyPage)
     def get(self, args):
         """The companies this key reaches (a company key: its own)."""
