@@ -112,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.events import bp as admin_events_bp
     from .admin.routes import bp as admin_bp
     from .admin.twilio import bp as admin_twilio_bp
+    from .api_keys.events import bp as event_endpoints_bp
     from .api_keys.routes import bp as api_keys_bp
     from .auth.account import bp as account_bp
     from .auth.reset import bp as password_reset_bp
@@ -150,6 +151,7 @@ def register_blueprints(app: Flask) -> None:
         notifications_bp,
         invitations_bp,
         api_keys_bp,
+        event_endpoints_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

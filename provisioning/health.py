@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
-from . import mail
+from . import mail, platform_events
 from .channels import Channel
 from .db import Base, affected_rows, intpk, utcnow
 from .errors import DomainError
@@ -195,6 +195,8 @@ def _observe(
     )
     session.add(history)
     session.flush()
+    if new or changed:
+        platform_events.channel_changed(session, channel, before, source, new)
     found = [] if new else [*(degradations(before, after) if alerts else []), *reasons]
     if found:
         raise_alert(session, channel, history, [*found, *explain])

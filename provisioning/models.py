@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     mail,
     partners,
     password_resets,
+    platform_events,
     runs,
     sync,
     tenancy,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
-from provisioning import api_keys, health
+from provisioning import api_keys, health, platform_events
 from provisioning.audit import SYSTEM, AuditEntry
 from provisioning.partners import Provider
+from provisioning.platform_events import EventDelivery
 from provisioning.tenancy import Company, Role
 
 PROBLEM = "application/problem+json"
@@ -191,7 +194,7 @@ def test_every_api_route_refuses_a_request_without_a_key(app, client, auth, worl
     found = 0
     for rule, methods in api_routes(app):
         url = rule.rule.replace("<string:company_id>", world["acme"].public_id)
-        url = url.replace("<int:channel_id>", "1")
+        url = re.sub(r"<int:\w+>", "1", url)
         for method in methods:
             answer = client.open(url, method=method, json={})
             assert answer.status_code == 401, (method, url, answer.status_code)
@@ -205,14 +208,66 @@ def test_a_company_key_gets_404_for_every_row_of_another_company(app, client, se
     channel = session.scalar(
         select(health.Channel.id).where(health.Channel.company_id == globex.id).limit(1)
     )
+    endpoint = platform_events.add_endpoint(
+        session, SYSTEM, "https://globex.example/events", check_url=lambda url: None,
+        company=globex,
+    )  # fmt: skip
+    health.observe(session, session.get(health.Channel, channel), source="sync", status="FLAGGED")
+    delivery = session.scalars(select(EventDelivery)).one()
+    session.commit()
+    ids = {"channel_id": channel, "endpoint_id": endpoint.id, "delivery_id": delivery.id}
     headers = bearer(key(session, ("read", "write", "credentials"), world["acme"]))
     for rule, methods in api_routes(app):
         if not rule.arguments:
             continue
         url = rule.rule.replace("<string:company_id>", globex.public_id)
-        url = url.replace("<int:channel_id>", str(channel))
+        for name, value in ids.items():
+            url = url.replace(f"<int:{name}>", str(value))
+        assert "<" not in url, url
         for method in methods:
             answer = client.open(url, method=method, json={"name": "Hijacked"}, headers=headers)
             assert answer.status_code == 404, (method, url, answer.status_code)
     session.refresh(globex)
-    assert globex.name == "Globex"
+    session.refresh(delivery)
+    assert globex.name == "Globex" and delivery.attempts == 0 and endpoint.disabled_at is None
+
+
+def test_a_platform_registers_an_endpoint_and_follows_its_deliveries(
+    app, client, session, world, monkeypatch
+):
+    import httpx
+
+    from portal.jobs.events import deliver_events
+
+    headers = bearer(key(session, ("read", "write")))
+    created = client.post(
+        "/api/v1/event-endpoints",
+        json={"url": "https://platform.example/events", "event_types": ["channel.updated"]},
+        headers=headers,
+    )
+    assert created.status_code == 201 and created.json["secret"].startswith("whsec_")
+    endpoint_id = created.json["id"]
+    listed = client.get("/api/v1/event-endpoints", headers=headers).json["data"]
+    assert [e["id"] for e in listed] == [endpoint_id] and "secret" not in listed[0]
+    channel = session.scalars(select(health.Channel)).first()
+    health.observe(session, channel, source="sync", quality_rating="YELLOW")
+    session.commit()
+    answers = iter([httpx.Response(500), httpx.Response(200)])
+    monkeypatch.setitem(
+        app.config, "EVENTS_TRANSPORT", httpx.MockTransport(lambda r: next(answers))
+    )
+    with app.app_context():
+        assert deliver_events()["failed"] == 1
+    url = f"/api/v1/event-endpoints/{endpoint_id}/deliveries"
+    (delivery,) = client.get(url, headers=headers).json["data"]
+    assert (delivery["type"], delivery["status"], delivery["last_status_code"]) == (
+        "channel.updated", "pending", 500,
+    )  # fmt: skip
+    replay = client.post(f"{url}/{delivery['id']}/replay", headers=headers)
+    assert replay.status_code == 202
+    with app.app_context():
+        assert deliver_events()["delivered"] == 1
+    (delivery,) = client.get(url, headers=headers).json["data"]
+    assert delivery["status"] == "delivered" and delivery["attempts"] == 2
+    bad = client.post("/api/v1/event-endpoints", json={"url": "ftp://x"}, headers=headers)
+    assert bad.status_code == 400 and bad.content_type == PROBLEM

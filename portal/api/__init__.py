@@ -50,7 +50,7 @@ class PortalApi(Api):
 
 
 def register(app: Flask) -> PortalApi:
-    from . import channels, companies, docs
+    from . import channels, companies, docs, events
 
     app.config.update(
         API_TITLE="Partner Portal API",
@@ -69,7 +69,7 @@ def register(app: Flask) -> PortalApi:
         "apiKey", {"type": "http", "scheme": "bearer", "description": "An API key (wpk_...)."}
     )
     api.spec.options["security"] = [{"apiKey": []}]
-    for blueprint in (companies.blp, channels.blp):
+    for blueprint in (companies.blp, channels.blp, events.blp):
         csrf.exempt(blueprint)  # no cookie authenticates the API: nothing to forge
         api.register_blueprint(blueprint)
     app.register_blueprint(docs.bp)

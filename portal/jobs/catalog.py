@@ -7,7 +7,7 @@ pipeline (webhook events) or by the next tick of their schedule (the sweeps).
 
 from __future__ import annotations
 
-from . import auth, mail, measure, provisioning, sync, webhooks
+from . import auth, events, mail, measure, provisioning, sync, webhooks
 from .registry import Job, index
 
 JOBS: dict[str, Job] = index(
@@ -22,6 +22,8 @@ JOBS: dict[str, Job] = index(
         Job("sync.meta_refreshes", sync.queue_meta_refreshes, "sweeps",
             retries=0, time_limit=60),
         Job("mail.send", mail.send_mail, "sweeps", time_limit=300),
+        # platform events: each attempt is recorded; backoff is the outbox's own
+        Job("events.deliver", events.deliver_events, "sweeps", retries=0, time_limit=300),
         Job("auth.purge", auth.purge, "sweeps", retries=0),
         Job("jobs.measure_queues", measure.measure_queues, "sweeps", retries=0, time_limit=60),
         # webhooks: bursts; the event pipeline retries a failed event with backoff

@@ -12,6 +12,7 @@ PERIODIC: dict[str, str] = {
     "webhooks.retry_failed": "JOB_POLL_SECONDS",
     "webhooks.apply_pending": "JOB_POLL_SECONDS",
     "mail.send": "JOB_POLL_SECONDS",
+    "events.deliver": "JOB_POLL_SECONDS",
     "auth.purge": "AUTH_PURGE_SECONDS",
     "sync.meta_refreshes": "JOB_POLL_SECONDS",
     "sync.quality": "QUALITY_SYNC_INTERVAL_SECONDS",
