@@ -158,6 +158,9 @@ def register_blueprints(app: Flask) -> None:
     from .api import register as register_api
 
     register_api(app)  # /api/v1 (docs/api.md)
+    from .demo_events import register as register_demo_events
+
+    register_demo_events(app)  # outside production: the demo's events receiver
     access.mark_method_views(app)
     access.enforce_markers(app)
 

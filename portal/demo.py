@@ -10,11 +10,13 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask.globals import app_ctx
 from flask_migrate import upgrade
+from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from provisioning import accounts, companies, partners
+from provisioning import accounts, companies, partners, platform_events
 from provisioning.audit import SYSTEM
 from provisioning.partners import Environment, Provider
+from provisioning.platform_events import EventEndpoint
 from provisioning.tenancy import Role
 
 from .extensions import db
@@ -35,6 +37,7 @@ def demo() -> None:
 
 DEMO_PASSWORD = "demo-password-2026"
 ADMIN_EMAIL = "admin@demo.example"
+DEMO_RECEIVER = "The demo's events receiver (/demo/events)"
 COMPANY_USERS = {
     "Acme Retail": [("owner@acme.example", Role.ADMIN), ("agent@acme.example", Role.MEMBER)],
     "Globex Logistics": [("owner@globex.example", Role.ADMIN)],
@@ -84,6 +87,7 @@ def seed_database(sandbox_url: str, public_url: str) -> bool:
     try:
         if accounts.find_user(db.session, ADMIN_EMAIL) is not None:
             _point_configurations_at(sandbox_url, public_url)
+            _events_endpoint_at(public_url)
             db.session.commit()
             return False
         accounts.create_user(
@@ -100,6 +104,7 @@ def seed_database(sandbox_url: str, public_url: str) -> bool:
                 db.session, SYSTEM, provider, Environment.SANDBOX, "", values,
                 outbound=outbound_policy(sandbox_url),
             )  # fmt: skip
+        _events_endpoint_at(public_url)
         db.session.commit()
         return True
     finally:
@@ -120,6 +125,23 @@ def _point_configurations_at(sandbox_url: str, public_url: str) -> None:
                 db.session, SYSTEM, config, config.environment, config.name, values,
                 outbound=outbound_policy(sandbox_url),
             )  # fmt: skip
+
+
+def _events_endpoint_at(public_url: str) -> None:
+    """The demo's events receiver (portal/demo_events.py), registered as an endpoint of
+    every event; a start on another port moves it."""
+    from .demo_events import receiver_url
+
+    url = receiver_url(public_url)
+    ours = db.session.scalars(
+        select(EventEndpoint).where(EventEndpoint.description == DEMO_RECEIVER)
+    ).first()
+    if ours is None:
+        platform_events.add_endpoint(
+            db.session, SYSTEM, url, check_url=lambda _url: None, description=DEMO_RECEIVER
+        )
+    elif ours.url != url:
+        ours.url = url
 
 
 def demo_urls(host: str, port: int, sandbox_port: int) -> tuple[str, str]:

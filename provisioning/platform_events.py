@@ -44,6 +44,7 @@ DISCONNECTED = frozenset({"DISCONNECTED", "DELETED", "BANNED", "REVOKED", "OFFLI
 GIVE_UP_AFTER = dt.timedelta(hours=26)  # over a day of retries before an endpoint is disabled
 MAX_DELAY = 3600.0  # seconds between two attempts, at most
 BATCH = 100
+MAX_ROUNDS = 20  # batches per pass: the rest waits for the next pass
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -356,15 +357,20 @@ def deliver_due(session: Session, send: Send, now: Callable[[], dt.datetime] = u
     """Send what is due, committing after each attempt; counts by outcome, and the
     endpoints disabled."""
     counts: dict[str, Any] = {"delivered": 0, "failed": 0, "disabled": []}
-    for delivery in due(session, now()):
-        event, endpoint = delivery.event, delivery.endpoint
-        at = now()
-        outcome = send(endpoint.url, event.payload.encode(), signed_headers(endpoint, event, at))
-        disabled = record_attempt(session, delivery, outcome, at)
-        counts["delivered" if outcome.delivered else "failed"] += 1
-        if disabled:
-            counts["disabled"].append(endpoint.id)
-        session.commit()
+    for _ in range(MAX_ROUNDS):  # a delivered event lets its channel's next one go
+        batch = due(session, now())
+        for delivery in batch:
+            event, endpoint = delivery.event, delivery.endpoint
+            at = now()
+            headers = signed_headers(endpoint, event, at)
+            outcome = send(endpoint.url, event.payload.encode(), headers)
+            disabled = record_attempt(session, delivery, outcome, at)
+            counts["delivered" if outcome.delivered else "failed"] += 1
+            if disabled:
+                counts["disabled"].append(endpoint.id)
+            session.commit()
+        if not any(d.status is DeliveryStatus.DELIVERED for d in batch):
+            break
     return counts
 
 

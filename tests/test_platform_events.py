@@ -215,3 +215,30 @@ def test_platform_admins_follow_an_endpoint_replay_and_enable_it(
     answer = auth.post(f"{page}/deliveries/{delivery.id}/replay", form_page=page,
                        follow_redirects=True)  # fmt: skip
     assert "goes again" in answer.get_data(as_text=True)
+
+
+def test_the_demo_receiver_checks_and_shows_what_arrives(
+    app, client, auth, session, make, acme, monkeypatch
+):
+    receiver = platform_events.add_endpoint(
+        session, SYSTEM, "http://portal.test/demo/events", check_url=allow_any
+    )
+    session.commit()
+    monkeypatch.setitem(app.config, "EVENTS_TRANSPORT", httpx.WSGITransport(app=app))
+    channel = connect(session, acme)
+    change(session, channel, quality_rating="RED")
+    with app.app_context():
+        assert deliver_events()["delivered"] == 2
+    forged = client.post("/demo/events", data=b'{"type": "channel.updated"}',
+                         headers={"webhook-id": "msg_x", "webhook-timestamp": "1",
+                                  "webhook-signature": "v1,AAAA"})  # fmt: skip
+    assert forged.status_code == 401
+    auth.login(make.admin())
+    page = client.get("/demo/events").get_data(as_text=True)
+    assert page.count(">valid<") == 2 and "NOT valid" in page
+    assert "channel.connected" in page and "channel.updated" in page
+    assert receiver.secret not in page
+
+
+def allow_any(url: str) -> None:
+    return None
