@@ -271,3 +271,50 @@ def test_a_platform_registers_an_endpoint_and_follows_its_deliveries(
     assert delivery["status"] == "delivered" and delivery["attempts"] == 2
     bad = client.post("/api/v1/event-endpoints", json={"url": "ftp://x"}, headers=headers)
     assert bad.status_code == 400 and bad.content_type == PROBLEM
+
+
+def test_send_credentials_need_their_scope_are_audited_and_never_cached(client, session, world):
+    from provisioning.dialog360.models import Dialog360Channel, Dialog360Client
+    from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
+
+    acme = world["acme"]
+    channels = select(health.Channel).where(health.Channel.company_id == acme.id)
+    meta_channel, bare, _ = session.scalars(channels.order_by(health.Channel.id)).all()
+    d360_channel = health.upsert_channel(
+        session, acme.id, Provider.DIALOG360, "ch-1", phone_number="+4915100000001"
+    )
+    waba = MetaWhatsAppClient(company_id=acme.id, waba_id="waba-1", access_token="EAAG-secret")
+    d360 = Dialog360Client(company_id=acme.id, client_id="cl-1")
+    session.add_all([waba, d360])
+    session.flush()
+    session.add_all([
+        MetaWhatsAppPhoneNumber(
+            company_id=acme.id, client_id=waba.id, channel_id=meta_channel.id,
+            phone_number_id="pn-77",
+        ),
+        Dialog360Channel(
+            company_id=acme.id, client_id=d360.id, channel_id=d360_channel.id,
+            dialog_channel_id="ch-1", api_key="d360-secret",
+        ),
+    ])  # fmt: skip
+    session.commit()
+    reader = bearer(key(session, ("read",), acme))
+    url = f"/api/v1/channels/{meta_channel.id}/credentials"
+    refused = client.get(url, headers=reader)
+    assert refused.status_code == 403 and "'credentials'" in refused.json["detail"]
+    holder = bearer(key(session, ("credentials",), acme))
+    answer = client.get(url, headers=holder)
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    assert answer.json == {
+        "provider": "meta", "access_token": "EAAG-secret", "phone_number_id": "pn-77",
+        "waba_id": "waba-1", "api_base_url": "",
+    }  # fmt: skip
+    d360_answer = client.get(f"/api/v1/channels/{d360_channel.id}/credentials", headers=holder)
+    assert d360_answer.json["api_key"] == "d360-secret"
+    not_ready = client.get(f"/api/v1/channels/{bare.id}/credentials", headers=holder)
+    assert not_ready.status_code == 400 and "no send credentials yet" in not_ready.json["detail"]
+    reads = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "channel.credentials_read")
+    ).all()
+    assert len(reads) == 2 and all(r.actor_email.startswith("api-key:") for r in reads)
+    assert all("secret" not in str(r.details) for r in reads)

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
+from provisioning import send_credentials
 from provisioning.api_keys import Scope
 from provisioning.channels import Channel
 from provisioning.errors import NotFound
@@ -18,7 +19,7 @@ from provisioning.partners import Provider
 from provisioning.tenancy import Company
 
 from ..extensions import db
-from .auth import api_key, company_in_reach, within_reach
+from .auth import api_actor, api_key, company_in_reach, within_reach
 from .pagination import PageArgs, page
 
 blp = Blueprint(
@@ -107,16 +108,42 @@ class Channels(MethodView):
         return {"data": items, "next_cursor": cursor}
 
 
+def _channel(channel_id: int) -> Channel:
+    statement = within_reach(select(Channel).where(Channel.id == channel_id), Channel.company_id)
+    channel = db.session.scalars(statement).one_or_none()
+    if channel is None:
+        raise NotFound(f"channel {channel_id} not found")
+    return channel
+
+
 @blp.route("/<int:channel_id>")
 class ChannelItem(MethodView):
     @api_key(Scope.READ)
     @blp.response(200, ChannelDetail)
     def get(self, channel_id: int):
         """One channel, with its last observed changes (newest first)."""
-        statement = within_reach(
-            select(Channel).where(Channel.id == channel_id), Channel.company_id
-        )
-        channel = db.session.scalars(statement).one_or_none()
-        if channel is None:
-            raise NotFound(f"channel {channel_id} not found")
-        return channel
+        return _channel(channel_id)
+
+
+class CredentialsSchema(Schema):
+    provider = fields.String(required=True)
+    access_token = fields.String(metadata={"description": "Meta: the WABA's business token."})
+    phone_number_id = fields.String(metadata={"description": "Meta: the sending number."})
+    waba_id = fields.String()
+    api_key = fields.String(metadata={"description": "360dialog: D360-API-KEY."})
+    api_base_url = fields.String(metadata={"description": "Where to send messages."})
+    account_sid = fields.String(metadata={"description": "Twilio: the subaccount."})
+    auth_token = fields.String(metadata={"description": "Twilio: the subaccount's token."})
+    sender = fields.String(data_key="from", attribute="from",
+                           metadata={"description": "Twilio: whatsapp:+E164."})  # fmt: skip
+
+
+@blp.route("/<int:channel_id>/credentials")
+class ChannelCredentials(MethodView):
+    @api_key(Scope.CREDENTIALS)
+    @blp.response(200, CredentialsSchema)
+    def get(self, channel_id: int):
+        """The channel's send credentials (scope credentials): one channel at a time, each
+        read in the audit log, never cached."""
+        credentials = send_credentials.read(db.session, api_actor(), _channel(channel_id))
+        return credentials, 200, {"Cache-Control": "no-store"}
