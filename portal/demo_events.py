@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template, request
 from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from provisioning.db import utcnow
 from provisioning.platform_events import EventEndpoint
@@ -38,8 +39,6 @@ def receiver_url(public_url: str) -> str:
 @public
 @csrf.exempt
 def receive():
-    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
     body = request.get_data(cache=False)
     headers = {k.lower(): v for k, v in request.headers.items()}
     endpoints = db.session.scalars(

@@ -69,10 +69,10 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        status = exc.code or 500
-        given = exc.description if exc.description != type(exc).description else None
         if is_api_request():
             return api_http_error(exc)
+        status = exc.code or 500
+        given = exc.description if exc.description != type(exc).description else None
         return _render(status, given or MESSAGES.get(status, exc.description or "Error"))
 
     @app.errorhandler(KeyringError)

@@ -15,7 +15,7 @@ import enum
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import JSON, ForeignKey, String, or_, select, update
+from sqlalchemy import JSON, ColumnElement, ForeignKey, String, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from . import audit
@@ -138,11 +138,10 @@ def authenticate(session: Session, token: str, now: dt.datetime | None = None) -
 
 def keys_of(session: Session, company_id: int | None) -> list[ApiKey]:
     """The keys of a company (None: the platform's), live ones first, newest first."""
-    owner = ApiKey.company_id.is_(None) if company_id is None else ApiKey.company_id == company_id
     return list(
         session.scalars(
             select(ApiKey)
-            .where(owner)
+            .where(_owned_by(company_id))
             .order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id.desc())
         )
     )
@@ -151,8 +150,14 @@ def keys_of(session: Session, company_id: int | None) -> list[ApiKey]:
 def key_of(session: Session, company_id: int | None, key_id: int) -> ApiKey:
     """The key ``key_id`` of a company (None: of the platform), or ``NotFound``."""
 
-    owner = ApiKey.company_id.is_(None) if company_id is None else ApiKey.company_id == company_id
-    key = session.scalars(select(ApiKey).where(owner, ApiKey.id == key_id)).one_or_none()
+    key = session.scalars(
+        select(ApiKey).where(_owned_by(company_id), ApiKey.id == key_id)
+    ).one_or_none()
     if key is None:
         raise NotFound(f"API key {key_id} not found")
     return key
+
+
+def _owned_by(company_id: int | None) -> ColumnElement[bool]:
+    """A company's keys (None: the platform's)."""
+    return ApiKey.company_id.is_(None) if company_id is None else ApiKey.company_id == company_id

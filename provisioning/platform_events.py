@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, and_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from standardwebhooks.webhooks import Webhook
 
 from . import audit
 from .backoff import exponential
@@ -169,6 +170,16 @@ def endpoint_of(session: Session, company_id: int | None, endpoint_id: int) -> E
     return endpoint
 
 
+def delivery_of(
+    session: Session, endpoint: EventEndpoint, delivery_id: int
+) -> EventDelivery | None:
+    return session.scalars(
+        select(EventDelivery).where(
+            EventDelivery.id == delivery_id, EventDelivery.endpoint_id == endpoint.id
+        )
+    ).one_or_none()
+
+
 def enable(session: Session, actor: audit.Actor, endpoint: EventEndpoint) -> int:
     """Enable a disabled endpoint and send its failed deliveries again, in order."""
     endpoint.disabled_at = None
@@ -260,8 +271,6 @@ Send = Callable[[str, bytes, dict[str, str]], Outcome]
 
 
 def signed_headers(endpoint: EventEndpoint, event: PlatformEvent, now: dt.datetime) -> dict:
-    from standardwebhooks.webhooks import Webhook
-
     signature = Webhook(endpoint.secret).sign(event.public_id, now, event.payload)
     return {
         "webhook-id": event.public_id,

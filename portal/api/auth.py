@@ -84,6 +84,16 @@ def within_reach(statement: Select, company_id_column: Any) -> Select:
     return statement if key.is_platform else statement.where(company_id_column == key.company_id)
 
 
+def row_in_reach(model: Any, ident: int, name: str) -> Any:
+    """The row ``ident`` of ``model`` if it belongs to a company the key reaches, else
+    ``NotFound`` (``name`` says what was not found)."""
+    statement = within_reach(db.select(model).where(model.id == ident), model.company_id)
+    row = db.session.scalars(statement).one_or_none()
+    if row is None:
+        raise NotFound(f"{name} {ident} not found")
+    return row
+
+
 def company_in_reach(public_id: str) -> Company:
     """The company ``public_id`` if the key reaches it, else ``NotFound``."""
     statement = within_reach(db.select(Company).where(Company.public_id == public_id), Company.id)

@@ -3,6 +3,8 @@ filters; one channel with its observed history."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -12,14 +14,13 @@ from sqlalchemy import select
 from provisioning import send_credentials
 from provisioning.api_keys import Scope
 from provisioning.channels import Channel
-from provisioning.errors import NotFound
 from provisioning.fleet import FleetFilter
 from provisioning.health import ChannelHistory
 from provisioning.partners import Provider
 from provisioning.tenancy import Company
 
 from ..extensions import db
-from .auth import api_actor, api_key, company_in_reach, within_reach
+from .auth import api_actor, api_key, company_in_reach, row_in_reach, within_reach
 from .pagination import PageArgs, page
 
 blp = Blueprint(
@@ -40,7 +41,7 @@ class ChannelFilter(PageArgs):
 
 class ChannelSchema(Schema):
     id = fields.Integer(dump_only=True)
-    company = fields.Function(lambda c: _company_ids()[c.company_id], dump_only=True)
+    company = fields.Function(lambda c: _public_ids([c.company_id])[c.company_id], dump_only=True)
     provider = fields.Function(lambda c: c.provider.value, dump_only=True)
     phone_number = fields.String(dump_only=True)
     display_name = fields.String(dump_only=True)
@@ -79,11 +80,14 @@ class ChannelPage(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-def _company_ids() -> dict[int, str]:
-    """Company id -> public id, for the channels being answered (once per request)."""
-    if "api_company_ids" not in g:
-        g.api_company_ids = dict(db.session.execute(select(Company.id, Company.public_id)).all())
-    return g.api_company_ids
+def _public_ids(company_ids: Iterable[int]) -> dict[int, str]:
+    """Company id -> public id, kept for the request; the ids not kept yet are read in one
+    query (a page's companies, before its channels are answered)."""
+    known: dict[int, str] = g.setdefault("api_company_ids", {})
+    if missing := set(company_ids) - known.keys():
+        query = select(Company.id, Company.public_id).where(Company.id.in_(missing))
+        known.update(db.session.execute(query).all())
+    return known
 
 
 @blp.route("")
@@ -105,15 +109,8 @@ class Channels(MethodView):
             where = where.within(company_in_reach(args["company"]).id)
         statement = within_reach(where.channels(), Channel.company_id)
         items, cursor = page(db.session, statement, Channel.id, args["limit"], args["cursor"])
+        _public_ids(c.company_id for c in items)
         return {"data": items, "next_cursor": cursor}
-
-
-def _channel(channel_id: int) -> Channel:
-    statement = within_reach(select(Channel).where(Channel.id == channel_id), Channel.company_id)
-    channel = db.session.scalars(statement).one_or_none()
-    if channel is None:
-        raise NotFound(f"channel {channel_id} not found")
-    return channel
 
 
 @blp.route("/<int:channel_id>")
@@ -122,7 +119,7 @@ class ChannelItem(MethodView):
     @blp.response(200, ChannelDetail)
     def get(self, channel_id: int):
         """One channel, with its last observed changes (newest first)."""
-        return _channel(channel_id)
+        return row_in_reach(Channel, channel_id, "channel")
 
 
 class CredentialsSchema(Schema):
@@ -145,5 +142,6 @@ class ChannelCredentials(MethodView):
     def get(self, channel_id: int):
         """The channel's send credentials (scope credentials): one channel at a time, each
         read in the audit log, never cached."""
-        credentials = send_credentials.read(db.session, api_actor(), _channel(channel_id))
+        channel = row_in_reach(Channel, channel_id, "channel")
+        credentials = send_credentials.read(db.session, api_actor(), channel)
         return credentials, 200, {"Cache-Control": "no-store"}

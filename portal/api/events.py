@@ -19,7 +19,7 @@ from provisioning.outbound import address_refusal
 from provisioning.platform_events import CATALOG, EventDelivery, EventEndpoint
 
 from ..extensions import db
-from .auth import api_actor, api_key, company_in_reach, current_key, within_reach
+from .auth import api_actor, api_key, company_in_reach, current_key, row_in_reach, within_reach
 from .idempotency import idempotent
 from .pagination import PageArgs, page
 
@@ -97,12 +97,7 @@ def _public(endpoint: EventEndpoint) -> dict:
 
 
 def _endpoint(endpoint_id: int) -> EventEndpoint:
-    statement = within_reach(
-        select(EventEndpoint).where(EventEndpoint.id == endpoint_id), EventEndpoint.company_id
-    )
-    endpoint = db.session.scalars(statement).one_or_none()
-    if endpoint is None:
-        raise NotFound(f"event endpoint {endpoint_id} not found")
+    endpoint: EventEndpoint = row_in_reach(EventEndpoint, endpoint_id, "event endpoint")
     return endpoint
 
 
@@ -156,11 +151,7 @@ class Replay(MethodView):
     def post(self, endpoint_id: int, delivery_id: int):
         """Send a delivery again (the receiver deduplicates by webhook-id)."""
         endpoint = _endpoint(endpoint_id)
-        delivery = db.session.scalars(
-            select(EventDelivery).where(
-                EventDelivery.id == delivery_id, EventDelivery.endpoint_id == endpoint.id
-            )
-        ).one_or_none()
+        delivery = platform_events.delivery_of(db.session, endpoint, delivery_id)
         if delivery is None:
             raise NotFound(f"delivery {delivery_id} not found")
         platform_events.redeliver(db.session, api_actor(), delivery)

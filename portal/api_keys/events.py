@@ -45,11 +45,7 @@ def detail(endpoint_id: int):
 @platform_admin
 def replay(endpoint_id: int, delivery_id: int):
     endpoint = platform_events.endpoint_of(db.session, None, endpoint_id)
-    delivery = db.session.scalars(
-        select(EventDelivery).where(
-            EventDelivery.id == delivery_id, EventDelivery.endpoint_id == endpoint.id
-        )
-    ).first()
+    delivery = platform_events.delivery_of(db.session, endpoint, delivery_id)
     if delivery is not None and ConfirmForm().validate_on_submit():
         platform_events.redeliver(db.session, actor(), delivery)
         flash(f"{delivery.event.public_id} goes again with the next delivery pass.", "success")
