@@ -120,6 +120,8 @@ def register_blueprints(app: Flask) -> None:
     from .company.routes import bp as company_bp
     from .fleet.routes import bp as fleet_bp
     from .health import bp as health_bp
+    from .hosted.manage import bp as onboarding_links_bp
+    from .hosted.routes import bp as hosted_bp
     from .invitations.routes import bp as invitations_bp
     from .notifications.routes import bp as notifications_bp
     from .onboarding.returns import bp as return_bp
@@ -141,6 +143,8 @@ def register_blueprints(app: Flask) -> None:
         admin_twilio_bp,
         company_bp,
         onboarding_bp,
+        onboarding_links_bp,
+        hosted_bp,
         return_bp,
         sandbox_bp,
         twilio_bp,

@@ -20,6 +20,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from limits import parse_many
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -37,6 +38,9 @@ HSTS_DEFAULT = 2 * 365 * 86400  # two years, what hstspreload.org recommends
 # poolers); no pre-ping round trip on every checkout: a connection found dead
 # invalidates the pool and the job layer retries what it interrupted.
 POOL_RECYCLE_SECONDS = 1800
+
+# Where rate limit counts may live (limits' storage URLs): one process, or shared by all.
+RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster", "memcached")
 
 HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 
@@ -93,6 +97,24 @@ def _bytes(value: Any) -> int:
     return int(text)
 
 
+def _rate_limit(value: Any) -> str:
+    """One rate limit in the notation of ``limits``: ``600 per minute``, ``10/second``."""
+    try:
+        items = parse_many(str(value))
+    except ValueError:
+        items = []
+    if len(items) != 1 or items[0].amount < 1:
+        raise ValueError(f"must be one rate limit like '600 per minute', not {value!r}")
+    return str(value).strip()
+
+
+def _storage_url(value: str) -> str:
+    scheme = value.partition("://")[0]
+    if "://" not in value or scheme not in RATELIMIT_SCHEMES:
+        raise ValueError(f"must be a URL of {', '.join(s + '://' for s in RATELIMIT_SCHEMES)}")
+    return value
+
+
 def _token(value: str) -> str:
     if len(value) < MIN_METRICS_TOKEN:
         raise ValueError(f"must be at least {MIN_METRICS_TOKEN} characters")
@@ -116,6 +138,7 @@ PositiveSeconds = Annotated[float, BeforeValidator(_seconds), AfterValidator(_mo
 Bytes = Annotated[int, BeforeValidator(_bytes)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Hosts = Annotated[tuple[str, ...], NoDecode, BeforeValidator(host_allowlist)]
+RateLimit = Annotated[str, BeforeValidator(_rate_limit)]
 
 
 class Settings(BaseSettings):
@@ -165,6 +188,12 @@ class Settings(BaseSettings):
     meta_refresh_seconds: Seconds = 30.0
     run_lease_seconds: PositiveSeconds = 300.0
     smtp_url: str | None = None  # alert emails; none: the portal list only
+    # the platform API's limits per API key (docs/api.md); credentials reads count twice
+    api_rate_limit: RateLimit = "600 per minute"
+    api_credentials_rate_limit: RateLimit = "60 per minute"
+    # where the counts live: memory:// (each process counts alone) or a Redis all share;
+    # none: the Celery broker's Redis when there is one, else memory://
+    ratelimit_storage_url: Annotated[str, AfterValidator(_storage_url)] | None = None
     mail_from: str = "alerts@localhost"
     # security headers (portal/security_headers.py)
     hsts_seconds: Seconds | None = None  # two years in production, else none
@@ -186,6 +215,10 @@ class Settings(BaseSettings):
             self.job_runner = "celery" if self.celery_broker_url else "inprocess"
         if self.job_runner == "celery" and not self.celery_broker_url:
             raise ValueError("JOB_RUNNER=celery needs CELERY_BROKER_URL (redis://host:6379/0)")
+        if self.ratelimit_storage_url is None:
+            broker = self.celery_broker_url or ""
+            redis = broker.startswith(("redis://", "rediss://"))
+            self.ratelimit_storage_url = broker if redis else "memory://"
         return self
 
     def flask_config(self, instance_path: Path) -> dict[str, Any]:
@@ -229,6 +262,9 @@ class Settings(BaseSettings):
             "META_REFRESH_SECONDS": self.meta_refresh_seconds,
             "RUN_LEASE_SECONDS": self.run_lease_seconds,
             "SMTP_URL": self.smtp_url or None,
+            "API_RATE_LIMIT": self.api_rate_limit,
+            "API_CREDENTIALS_RATE_LIMIT": self.api_credentials_rate_limit,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_url,
             "MAIL_FROM": self.mail_from,
             "HSTS_SECONDS": int(self.hsts_seconds or 0),
             "CSP_REPORT_URI": self.csp_report_uri or None,

@@ -129,19 +129,25 @@ def _point_configurations_at(sandbox_url: str, public_url: str) -> None:
 
 def _events_endpoint_at(public_url: str) -> None:
     """The demo's events receiver (portal/demo_events.py), registered as an endpoint of
-    every event; a start on another port moves it."""
+    every event, the relayed messages too (they go only to endpoints that name them); a
+    start on another port moves it."""
     from .demo_events import receiver_url
 
     url = receiver_url(public_url)
+    every = sorted(platform_events.CATALOG)
     ours = db.session.scalars(
         select(EventEndpoint).where(EventEndpoint.description == DEMO_RECEIVER)
     ).first()
     if ours is None:
         platform_events.add_endpoint(
-            db.session, SYSTEM, url, check_url=lambda _url: None, description=DEMO_RECEIVER
-        )
-    elif ours.url != url:
+            db.session, SYSTEM, url, check_url=lambda _url: None, description=DEMO_RECEIVER,
+            event_types=every,
+        )  # fmt: skip
+        return
+    if ours.url != url:
         ours.url = url
+    if ours.event_types != every:
+        ours.event_types = every
 
 
 def demo_urls(host: str, port: int, sandbox_port: int) -> tuple[str, str]:

@@ -60,9 +60,47 @@ def receive():
     received().appendleft({
         "at": utcnow(), "id": headers.get("webhook-id", ""), "verified": verified,
         "type": payload.get("type", "") if isinstance(payload, dict) else "",
+        "summary": summary(payload),
         "body": json.dumps(payload, indent=2, sort_keys=True)[:4000],
     })  # fmt: skip
     return ("", 204) if verified else ("signature not valid", 401)
+
+
+def summary(payload: Any) -> str:
+    """One line for a relayed message: who wrote to which number and what, or what
+    became of a message sent; empty for other events."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict) or not str(payload.get("type", "")).startswith("message."):
+        return ""
+    sender = data.get("from") or data.get("user_id") or "?"
+    recipient = data.get("to") or data.get("user_id") or "?"
+    channel = data.get("channel") or {}
+    provider = channel.get("provider", "") if isinstance(channel, dict) else ""
+    if payload["type"] == "message.received":
+        text = _text_of(data.get("provider_payload"))
+        said = f": \u201c{text[:120]}\u201d" if text else f" ({data.get('message_type')})"
+        return f"{sender} \u2192 {recipient}{said} via {provider}"
+    if payload["type"] == "message.status":
+        errors = ", ".join(str(e.get("code")) for e in data.get("errors") or [])
+        return f"{data.get('status')}: {sender} \u2192 {recipient} via {provider}" + (
+            f" (error {errors})" if errors else ""
+        )
+    return f"error via {provider}: " + ", ".join(
+        f"{e.get('code')} {e.get('title')}" for e in data.get("errors") or []
+    )
+
+
+def _text_of(provider_payload: Any) -> str:
+    """A text message's body: Twilio's ``Body``, or the Cloud API's ``text.body``."""
+    if not isinstance(provider_payload, dict):
+        return ""
+    if isinstance(provider_payload.get("Body"), str):
+        return provider_payload["Body"]
+    try:
+        message = provider_payload["entry"][0]["changes"][0]["value"]["messages"][0]
+        return str(message["text"]["body"])
+    except (KeyError, IndexError, TypeError):
+        return ""
 
 
 @bp.route("")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.datastructures import Headers
 
 from provisioning.partners import Provider
@@ -98,14 +98,26 @@ def serialise(policy: Policy, report_uri: str | None = None) -> str:
 
 
 def content_security_policy(
-    page: str | None = None, sdk_url: str | None = None, report_uri: str | None = None
+    page: str | None = None,
+    sdk_url: str | None = None,
+    report_uri: str | None = None,
+    images: tuple[str, ...] = (),
 ) -> str:
     """The policy of a kind of page (``connect_page``'s mark, or None for any other);
-    a ``meta_sdk`` page loads the SDK at ``sdk_url`` (None: no SDK is configured)."""
+    a ``meta_sdk`` page loads the SDK at ``sdk_url`` (None: no SDK is configured);
+    ``images``: origins this page shows images from (:func:`allow_images`)."""
     policy = BASE_POLICY
     if page == "meta_sdk" and sdk_url:
         policy = extend(policy, sdk_policy(sdk_url))
+    if images:
+        policy = extend(policy, {"img-src": images})
     return serialise(policy, report_uri)
+
+
+def allow_images(origin: str) -> None:
+    """Let this response's page show images from ``origin`` (``https://host[:port]``, of
+    an image a person configured, e.g. a hosted onboarding link's logo)."""
+    g.csp_images = (*g.get("csp_images", ()), origin)
 
 
 def meta_sdk_url() -> str | None:
@@ -121,10 +133,11 @@ def register(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         view = current_app.view_functions.get(request.endpoint or "")
-        kind = getattr(view, "connect_page", None)
-        # only a page that rendered loads the SDK (an error page must not query on)
-        sdk_url = meta_sdk_url() if kind == "meta_sdk" and response.status_code < 400 else None
-        stamp(response.headers, current_app.config, kind, sdk_url)
+        # only a page that rendered opens a popup or loads the SDK (an error page must not
+        # query on, and gets the plain policy)
+        kind = getattr(view, "connect_page", None) if response.status_code < 400 else None
+        sdk_url = meta_sdk_url() if kind == "meta_sdk" else None
+        stamp(response.headers, current_app.config, kind, sdk_url, g.get("csp_images", ()))
         return response
 
 
@@ -133,11 +146,12 @@ def stamp(
     config: Mapping[str, Any],
     kind: str | None,
     sdk_url: str | None = None,
+    images: tuple[str, ...] = (),
 ) -> None:
     """Set the security headers of a response to a page of ``kind`` (``connect_page``'s
     mark, or None; a ``meta_sdk`` page loads the SDK at ``sdk_url``) on ``headers``."""
     headers["Content-Security-Policy"] = content_security_policy(
-        kind, sdk_url, config["CSP_REPORT_URI"]
+        kind, sdk_url, config["CSP_REPORT_URI"], images
     )
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"

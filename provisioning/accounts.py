@@ -175,6 +175,37 @@ def deactivate_membership(session: Session, actor: Actor, membership: Membership
     )
 
 
+def change_role(session: Session, actor: Actor, membership: Membership, role: Role) -> Membership:
+    """Give a member another role in their company; its last active admin stays one."""
+    keep_an_admin(session, membership, role)
+    return set_membership(session, actor, membership.user, membership.company, role)
+
+
+def remove_member(session: Session, actor: Actor, membership: Membership) -> None:
+    """Take a member out of their company (their account stays); never its last admin."""
+    keep_an_admin(session, membership, None)
+    deactivate_membership(session, actor, membership)
+
+
+def keep_an_admin(session: Session, membership: Membership, new_role: Role | None) -> None:
+    """``DomainError`` when ``membership`` is its company's last active admin and would
+    stop being one (``new_role`` None: removed). The admins' rows are locked, so two
+    admins demoting each other at once cannot leave the company without one."""
+    if not membership.is_active or membership.role is not Role.ADMIN or new_role is Role.ADMIN:
+        return
+    admins = session.scalars(
+        select(Membership.id)
+        .where(
+            Membership.company_id == membership.company_id,
+            Membership.role == Role.ADMIN,
+            Membership.is_active.is_(True),
+        )
+        .with_for_update()
+    ).all()
+    if len(admins) <= 1:
+        raise DomainError("The company needs at least one admin.")
+
+
 def set_user_active(session: Session, actor: Actor, user: User, active: bool) -> None:
     if actor.user_id == user.id and not active:
         raise DomainError("You cannot deactivate yourself.")

@@ -195,7 +195,7 @@ def _observe(
     )
     session.add(history)
     session.flush()
-    if new or changed:
+    if new or changed or reasons:  # reasons: the provider says it can no longer send
         platform_events.channel_changed(session, channel, before, source, new)
     found = [] if new else [*(degradations(before, after) if alerts else []), *reasons]
     if found:
@@ -286,8 +286,8 @@ def raise_alert(
     return alert
 
 
-def recipients(session: Session, company_id: int) -> list[int]:
-    """Active admins of the company, and the platform admins."""
+def recipients(session: Session, company_id: int | None) -> list[int]:
+    """Active admins of the company (None: no company), and the platform admins."""
     company_admins = (
         select(User.id)
         .join(Membership, Membership.user_id == User.id)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, select, update
+from sqlalchemy import ForeignKey, Index, Select, String, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -94,13 +95,15 @@ def invite(
     session.add(invitation)
     session.flush()
     company_name = one_line(company.name, 120)
+    # a person names themselves; an API key or the system is no one the invitee knows
+    inviter = f"{one_line(actor.email)} invites you" if actor.user_id else "You are invited"
     mail.queue(
         session,
         kind="invitation",
         to=email,
         subject=f"Invitation to join {company_name} on the Partner Portal",
         body=(
-            f"{one_line(actor.email)} invites you to join {company_name} as "
+            f"{inviter} to join {company_name} as "
             f"{role.label.lower()} on the Partner Portal.\n\n"
             f"Accept the invitation: {link(token)}\n\n"
             f"The link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
@@ -135,17 +138,17 @@ def _is_member(session: Session, company_id: int, email: str) -> bool:
     )
 
 
+def open_invitations(company_id: int, now: dt.datetime | None = None) -> Select[Any]:
+    """``SELECT`` the company's open invitations."""
+    return tenant_select(CompanyInvitation, company_id).where(*_open(now or utcnow()))
+
+
 def pending(
     session: Session, company_id: int, now: dt.datetime | None = None
 ) -> list[CompanyInvitation]:
     """The company's open invitations, newest first."""
-    return list(
-        session.scalars(
-            tenant_select(CompanyInvitation, company_id)
-            .where(*_open(now or utcnow()))
-            .order_by(CompanyInvitation.id.desc())
-        )
-    )
+    statement = open_invitations(company_id, now).order_by(CompanyInvitation.id.desc())
+    return list(session.scalars(statement))
 
 
 def revoke(session: Session, actor: audit.Actor, invitation: CompanyInvitation) -> None:

@@ -13,10 +13,12 @@ from . import (  # noqa: F401
     launches,
     login_throttle,
     mail,
+    onboarding_links,
     partners,
     password_resets,
     platform_events,
     runs,
+    send_readiness,  # channel events carry it: it registers itself there
     sync,
     tenancy,
     user_sessions,

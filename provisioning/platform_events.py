@@ -24,23 +24,50 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, and_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 from standardwebhooks.webhooks import Webhook
 
-from . import audit
+from . import audit, mail
 from .backoff import exponential
 from .crypto import EncryptedText
-from .db import Base, enum_column, intpk, utcnow
+from .db import Base, affected_rows, enum_column, intpk, utcnow
 from .errors import DomainError, NotFound
-from .tenancy import Company
-from .text import one_line
+from .tenancy import Company, User
+from .text import has_control_characters, one_line
 
 CATALOG = {
     "channel.connected": "A number was connected and its channel created.",
-    "channel.updated": "A channel's status, quality rating or messaging limit changed.",
+    "channel.updated": "A channel's status, quality rating, messaging limit or send readiness"
+    " changed.",
     "channel.disconnected": "A channel stopped working: disconnected, banned or deleted.",
+    "run.completed": "An onboarding run finished all its steps.",
+    "run.failed": "An onboarding run stopped at a step with an error (a retry resumes it).",
+    "number.purchased": "A Twilio number was bought into a company's subaccount.",
+    "number.released": "A company's Twilio number was released.",
+    "sender.updated": "A Twilio WhatsApp sender was created or its status changed.",
+    "brand.updated": "A 10DLC brand was submitted or its status changed.",
+    "campaign.updated": "A 10DLC campaign's status changed.",
+    "link.completed": "A hosted onboarding link was completed: its provider flow finished"
+    " and the company's run started.",
+    "link.failed": "A hosted onboarding link failed: cancelled, a provider error, or refused.",
+    "message.received": "A customer sent a message to a channel (the message relay).",
+    "message.status": "A message a channel sent was sent, delivered, read or failed.",
+    "message.error": "The provider reported an error of a channel's messaging.",
 }
+# High volume: only to endpoints that name them (an endpoint of every type gets none).
+NAMED_ONLY = frozenset({"message.received", "message.status", "message.error"})
+EMITTED = "platform_events.emitted"  # session.info: events written since take_emitted()
 DISCONNECTED = frozenset({"DISCONNECTED", "DELETED", "BANNED", "REVOKED", "OFFLINE"})
 GIVE_UP_AFTER = dt.timedelta(hours=26)  # over a day of retries before an endpoint is disabled
 MAX_DELAY = 3600.0  # seconds between two attempts, at most
@@ -52,6 +79,9 @@ class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"  # given up: the endpoint was disabled
+
+
+UNDELIVERED = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
 
 
 def new_secret() -> str:
@@ -78,9 +108,13 @@ class EventEndpoint(Base):
     company: Mapped[Company | None] = relationship()
 
     def wants(self, event_type: str, company_id: int | None) -> bool:
-        return (not self.event_types or event_type in self.event_types) and (
-            self.company_id is None or self.company_id == company_id
-        )
+        """Its types name ``event_type``, or it has none and the type is not
+        :data:`NAMED_ONLY`; and the event is of its company, if it has one."""
+        if self.event_types:
+            listed = event_type in self.event_types
+        else:
+            listed = event_type not in NAMED_ONLY
+        return listed and (self.company_id is None or self.company_id == company_id)
 
 
 class PlatformEvent(Base):
@@ -181,10 +215,13 @@ def delivery_of(
 
 
 def enable(session: Session, actor: audit.Actor, endpoint: EventEndpoint) -> int:
-    """Enable a disabled endpoint and send its failed deliveries again, in order."""
+    """Enable a disabled endpoint and send its failed deliveries again, in order; those
+    that waited go at once too, their failures before forgotten (a new failure retries for
+    ``GIVE_UP_AFTER`` again instead of disabling the endpoint at once)."""
     endpoint.disabled_at = None
     endpoint.disabled_reason = ""
     count = replay(session, endpoint, DeliveryStatus.FAILED)
+    replay(session, endpoint, DeliveryStatus.PENDING)
     audit.record(session, actor, "event_endpoint.enable", endpoint, label=endpoint.url,
                  replayed=count)  # fmt: skip
     return count
@@ -214,14 +251,9 @@ def redeliver(session: Session, actor: audit.Actor, delivery: EventDelivery) -> 
 # --- the outbox ---------------------------------------------------------------------------
 
 
-def emit(
-    session: Session, event_type: str, company_id: int | None, ordering_key: str, data: dict
-) -> PlatformEvent | None:
-    """Write ``event_type`` to the outbox with a delivery per endpoint that wants it (in
-    the caller's transaction); None when no endpoint wants it."""
-    if event_type not in CATALOG:
-        raise ValueError(f"not in the catalog: {event_type}")
-    endpoints = [
+def endpoints_for(session: Session, event_type: str, company_id: int | None) -> list[EventEndpoint]:
+    """The endpoints (enabled or not: a disabled one gets it once enabled) that want it."""
+    return [
         e
         for e in session.scalars(
             select(EventEndpoint).where(
@@ -230,10 +262,29 @@ def emit(
         )
         if e.wants(event_type, company_id)
     ]
+
+
+def emit(
+    session: Session,
+    event_type: str,
+    company_id: int | None,
+    ordering_key: str,
+    data: dict,
+    public_id: str | None = None,
+) -> PlatformEvent | None:
+    """Write ``event_type`` to the outbox with a delivery per endpoint that wants it (in
+    the caller's transaction); None when no endpoint wants it, or when the event
+    ``public_id`` (derived by the caller from what it announces) was written before."""
+    if event_type not in CATALOG:
+        raise ValueError(f"not in the catalog: {event_type}")
+    endpoints = endpoints_for(session, event_type, company_id)
     if not endpoints:
         return None
+    if public_id is None:
+        public_id = "msg_" + secrets.token_hex(12)
+    elif session.scalar(select(PlatformEvent.id).where(PlatformEvent.public_id == public_id)):
+        return None
     now = utcnow()
-    public_id = "msg_" + secrets.token_hex(12)
     company = session.get(Company, company_id) if company_id is not None else None
     body = {
         "type": event_type,
@@ -254,7 +305,14 @@ def emit(
             )
         )  # fmt: skip
     session.flush()
+    session.info[EMITTED] = session.info.get(EMITTED, 0) + 1
     return event
+
+
+def take_emitted(session: Session) -> int:
+    """How many events ``session`` wrote since the last call (to wake the delivery job
+    once they are committed)."""
+    return int(session.info.pop(EMITTED, 0))
 
 
 @dataclass(frozen=True)
@@ -271,9 +329,13 @@ Send = Callable[[str, bytes, dict[str, str]], Outcome]
 
 
 def signed_headers(endpoint: EventEndpoint, event: PlatformEvent, now: dt.datetime) -> dict:
-    signature = Webhook(endpoint.secret).sign(event.public_id, now, event.payload)
+    return _signed(endpoint.secret, event.public_id, event.payload, now)
+
+
+def _signed(secret: str, public_id: str, payload: str, now: dt.datetime) -> dict:
+    signature = Webhook(secret).sign(public_id, now, payload)
     return {
-        "webhook-id": event.public_id,
+        "webhook-id": public_id,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
         "content-type": "application/json",
@@ -289,7 +351,9 @@ def due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[EventDel
         .where(
             earlier.c.endpoint_id == EventDelivery.endpoint_id,
             earlier.c.ordering_key == EventDelivery.ordering_key,
-            earlier.c.status != DeliveryStatus.DELIVERED.value,
+            # not delivered, spelt so the (status, ...) index finds the few such rows:
+            # "!= delivered" reads every delivery the endpoint ever had
+            earlier.c.status.in_(UNDELIVERED),
             earlier.c.id < EventDelivery.id,
         )
         .exists()
@@ -298,6 +362,7 @@ def due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[EventDel
         session.scalars(
             select(EventDelivery)
             .join(EventEndpoint, EventEndpoint.id == EventDelivery.endpoint_id)
+            .options(joinedload(EventDelivery.event), joinedload(EventDelivery.endpoint))
             .where(
                 and_(
                     EventDelivery.status == DeliveryStatus.PENDING,
@@ -315,8 +380,9 @@ def due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[EventDel
 def record_attempt(
     session: Session, delivery: EventDelivery, outcome: Outcome, now: dt.datetime
 ) -> bool:
-    """Record one attempt's outcome; True when the endpoint is now disabled (it has failed
-    for ``GIVE_UP_AFTER``)."""
+    """Record one attempt's outcome; True when this attempt disabled the endpoint (it has
+    failed for ``GIVE_UP_AFTER``): one conditional ``UPDATE``, so of two workers giving up
+    at once only one disables it, and its admins are told once (:func:`alert_disabled`)."""
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.last_status_code = outcome.status_code
@@ -332,13 +398,49 @@ def record_attempt(
         delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
         return False
     delivery.status = DeliveryStatus.FAILED
-    endpoint = delivery.endpoint
-    endpoint.disabled_at = now
-    endpoint.disabled_reason = (
+    reason = (
         f"Every attempt failed for {GIVE_UP_AFTER.total_seconds() / 3600:.0f} hours"
         f" (last: {outcome.status_code or outcome.error or 'no answer'})."
     )
-    return True
+    disabled = affected_rows(
+        session,
+        update(EventEndpoint)
+        .where(EventEndpoint.id == delivery.endpoint_id, EventEndpoint.disabled_at.is_(None))
+        .values(disabled_at=now, disabled_reason=one_line(reason, 300))
+        .execution_options(synchronize_session="evaluate"),
+    )
+    if disabled:
+        alert_disabled(session, delivery.endpoint)
+    return bool(disabled)
+
+
+def alert_disabled(session: Session, endpoint: EventEndpoint) -> int:
+    """E-mail the platform admins, and the company's admins for a company's endpoint, that
+    ``endpoint`` was disabled (in the transaction that disabled it); how many were told."""
+    from .health import recipients  # the channel health module emits events: no cycle
+
+    users = session.scalars(
+        select(User).where(User.id.in_(recipients(session, endpoint.company_id)))
+    ).all()
+    told = 0
+    for user in users:
+        if has_control_characters(user.email):
+            continue
+        mail.queue(
+            session,
+            kind="event_endpoint_disabled",
+            to=user.email,
+            subject=f"Event endpoint disabled: {endpoint.url}",
+            body=(
+                f"The platform stopped sending events to {endpoint.url}: "
+                f"{endpoint.disabled_reason}\n\n"
+                "Its events are kept and wait. Once it answers again, enable it (platform "
+                f"admins: Event endpoints; the API: POST /api/v1/event-endpoints/{endpoint.id}"
+                "/enable) and every waiting event is sent, in order.\n"
+            ),
+        )
+        told += 1
+    return told
 
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -362,45 +464,99 @@ def http_sender(client: httpx.Client) -> Send:
     return send
 
 
+CLAIM = dt.timedelta(seconds=60)  # an attempt in flight (at most 10 s) is not handed out again
+
+
+def claim(session: Session, delivery_id: int, now: dt.datetime) -> bool:
+    """Take a due delivery for one attempt, committed before it is sent (one conditional
+    ``UPDATE``): False when another pass (a worker of another process, woken by the same
+    relayed messages) took it first. A pass that dies while sending leaves it to the passes
+    after ``CLAIM``; the later events of its channel wait behind it meanwhile."""
+    taken = affected_rows(
+        session,
+        update(EventDelivery)
+        .where(
+            EventDelivery.id == delivery_id,
+            EventDelivery.status == DeliveryStatus.PENDING,
+            EventDelivery.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=now + CLAIM)
+        .execution_options(synchronize_session=False),
+    )
+    session.commit()
+    return bool(taken)
+
+
 def deliver_due(session: Session, send: Send, now: Callable[[], dt.datetime] = utcnow) -> dict:
-    """Send what is due, committing after each attempt; counts by outcome, and the
-    endpoints disabled."""
+    """Send what is due, each delivery claimed before it is sent and its attempt committed
+    after; counts by outcome, and the endpoints disabled. What a batch sends is read once
+    (a commit expires the rows: no reload per delivery)."""
     counts: dict[str, Any] = {"delivered": 0, "failed": 0, "disabled": []}
     for _ in range(MAX_ROUNDS):  # a delivered event lets its channel's next one go
-        batch = due(session, now())
-        for delivery in batch:
-            event, endpoint = delivery.event, delivery.endpoint
+        batch = [
+            (d.id, d.endpoint_id, d.endpoint.url, d.endpoint.secret, d.event.public_id,
+             d.event.payload)
+            for d in due(session, now())
+        ]  # fmt: skip
+        delivered = False
+        for delivery_id, endpoint_id, url, secret, public_id, payload in batch:
+            if endpoint_id in counts["disabled"]:  # disabled earlier in this batch: it waits
+                continue
             at = now()
-            headers = signed_headers(endpoint, event, at)
-            outcome = send(endpoint.url, event.payload.encode(), headers)
-            disabled = record_attempt(session, delivery, outcome, at)
+            headers = _signed(secret, public_id, payload, at)
+            if not claim(session, delivery_id, at):  # another pass is sending it
+                continue
+            outcome = send(url, payload.encode(), headers)
+            delivery = session.get_one(EventDelivery, delivery_id)
+            if record_attempt(session, delivery, outcome, at):
+                counts["disabled"].append(endpoint_id)
             counts["delivered" if outcome.delivered else "failed"] += 1
-            if disabled:
-                counts["disabled"].append(endpoint.id)
+            delivered |= outcome.delivered
             session.commit()
-        if not any(d.status is DeliveryStatus.DELIVERED for d in batch):
+        if not delivered:
             break
     return counts
+
+
+# Reads a channel's send readiness with its status before a change, and now: registered by
+# provisioning.send_readiness, which reads every provider's rows (this module may not).
+ReadinessOf = Callable[[Session, Any, str], tuple[dict[str, Any], dict[str, Any]]]
+_readiness: list[ReadinessOf] = []
+
+
+def register_readiness(readiness_of: ReadinessOf) -> None:
+    _readiness[:] = [readiness_of]
 
 
 def channel_changed(
     session: Session, channel: Any, before: dict[str, str], source: str, new: bool
 ) -> PlatformEvent | None:
     """The event of a channel's observed change: connected (new), disconnected (its
-    status became one of :data:`DISCONNECTED`) or updated, with what changed."""
+    status became one of :data:`DISCONNECTED`) or updated, with what changed, its send
+    readiness among it (``{"ready": bool, "reasons": [...]}``). An observation that changed
+    none of the fields (a provider reporting that the number cannot send) is an update."""
     after = {name: getattr(channel, name) or "" for name in before}
-    changes = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    changes: dict[str, Any] = {
+        k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]
+    }
     if new:
         event_type = "channel.connected"
     elif "status" in changes and after["status"] in DISCONNECTED:
         event_type = "channel.disconnected"
     else:
         event_type = "channel.updated"
+    if not endpoints_for(session, event_type, channel.company_id):
+        return None  # nobody listens: the readiness is not even read
+    readiness: dict[str, Any] = {}
+    if _readiness:
+        was, readiness = _readiness[0](session, channel, before.get("status", ""))
+        if was != readiness and not new:
+            changes["send_readiness"] = {"from": was, "to": readiness}
     data = {
         "channel": {
             "id": channel.id, "provider": channel.provider.value,
             "phone_number": channel.phone_number, "display_name": channel.display_name,
-            **after,
+            **after, **({"send_readiness": readiness} if readiness else {}),
         },
         "changes": {} if new else changes,
         "source": source,

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import logging
 import os
 import secrets
@@ -55,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from . import audit
+from . import audit, platform_events
 from .backoff import exponential
 from .crypto import EncryptedJSON
 from .db import Base, affected_rows, created_at, enum_column, intpk, updated_at, utcnow
@@ -268,6 +269,28 @@ def start_run(
     return run
 
 
+def start_once(
+    session: Session,
+    actor: audit.Actor,
+    flow: Flow,
+    company_id: int,
+    origin: str,
+    **options: Any,
+) -> tuple[ProvisioningRun, bool]:
+    """``(run, True)``: a new run of ``flow`` started from ``origin`` (what it starts from,
+    e.g. a provider's client and channels); ``(the first run, False)`` when this company
+    started the flow from the same origin before. The origin's digest is the run's unique
+    state nonce: two starts at once meet there, and the later one's commit fails."""
+    seed = f"{company_id}:{flow.name}:{origin}".encode()
+    nonce = "origin-" + hashlib.sha256(seed).hexdigest()[:57]
+    earlier = session.scalars(
+        select(ProvisioningRun).where(ProvisioningRun.state_nonce == nonce)
+    ).one_or_none()
+    if earlier is not None:
+        return earlier, False
+    return start_run(session, actor, flow, company_id, state_nonce=nonce, **options), True
+
+
 def due_runs(session: Session, now: dt.datetime | None = None, limit: int = 100) -> list[int]:
     """Ids of unfinished runs to pick up: started, running (a crashed worker), or due waits."""
     now = now or utcnow()
@@ -462,6 +485,7 @@ def _execute_steps(
         commit()
     run.status, run.finished_at, run.secret_input = RunStatus.COMPLETED, utcnow(), None
     audit.record(session, audit.SYSTEM, "provisioning_run.complete", run, label=run.flow)
+    announce(session, run)
     commit()
     return run.status
 
@@ -479,8 +503,25 @@ def _fail(
     audit.record(
         session, audit.SYSTEM, "provisioning_run.fail", run, label=run.flow, step=step.name
     )
+    announce(session, run, step)
     commit()
     return run.status
+
+
+def announce(
+    session: Session, run: ProvisioningRun, failed_step: ProvisioningStep | None = None
+) -> None:
+    """``run.completed`` or ``run.failed`` (with the step that failed), in the transaction
+    that records the outcome."""
+    data = {
+        "run": {
+            "id": run.id, "flow": run.flow, "provider": run.provider.value,
+            "status": run.status.value, "error": run.error_message,
+            "failed_step": failed_step.name if failed_step else None,
+        }
+    }  # fmt: skip
+    event_type = "run.completed" if run.status is RunStatus.COMPLETED else "run.failed"
+    platform_events.emit(session, event_type, run.company_id, f"run:{run.id}", data)
 
 
 def retry(session: Session, actor: audit.Actor, run: ProvisioningRun) -> None:

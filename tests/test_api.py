@@ -7,11 +7,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from provisioning import api_keys, health, platform_events
+from provisioning import accounts, api_keys, health, invitations, onboarding_links, platform_events
 from provisioning.audit import SYSTEM, AuditEntry
 from provisioning.partners import Provider
 from provisioning.platform_events import EventDelivery
 from provisioning.tenancy import Company, Role
+from tests.test_api_twilio import foreign_rows
 
 PROBLEM = "application/problem+json"
 
@@ -203,7 +204,7 @@ def test_every_api_route_refuses_a_request_without_a_key(app, client, auth, worl
     assert found >= 5
 
 
-def test_a_company_key_gets_404_for_every_row_of_another_company(app, client, session, world):
+def test_a_company_key_gets_404_for_every_row_of_another_company(app, client, session, make, world):
     globex = world["globex"]
     channel = session.scalar(
         select(health.Channel.id).where(health.Channel.company_id == globex.id).limit(1)
@@ -214,13 +215,20 @@ def test_a_company_key_gets_404_for_every_row_of_another_company(app, client, se
     )  # fmt: skip
     health.observe(session, session.get(health.Channel, channel), source="sync", status="FLAGGED")
     delivery = session.scalars(select(EventDelivery)).one()
+    member = accounts.set_membership(session, SYSTEM, make.user(), globex, Role.ADMIN)
+    invitation, _ = invitations.invite(session, SYSTEM, globex, "x@globex.example", Role.MEMBER,
+                                       link=str)  # fmt: skip
+    link, _ = onboarding_links.create(session, SYSTEM, globex, ["meta"], check_url=str)
     session.commit()
-    ids = {"channel_id": channel, "endpoint_id": endpoint.id, "delivery_id": delivery.id}
+    ids = {"channel_id": channel, "endpoint_id": endpoint.id, "delivery_id": delivery.id,
+           "member_id": member.id, "invitation_id": invitation.id}  # fmt: skip
+    ids |= foreign_rows(session, globex)  # numbers, senders, brands, runs
     headers = bearer(key(session, ("read", "write", "credentials"), world["acme"]))
     for rule, methods in api_routes(app):
         if not rule.arguments:
             continue
         url = rule.rule.replace("<string:company_id>", globex.public_id)
+        url = url.replace("<string:link_id>", link.public_id)
         for name, value in ids.items():
             url = url.replace(f"<int:{name}>", str(value))
         assert "<" not in url, url
@@ -230,6 +238,9 @@ def test_a_company_key_gets_404_for_every_row_of_another_company(app, client, se
     session.refresh(globex)
     session.refresh(delivery)
     assert globex.name == "Globex" and delivery.attempts == 0 and endpoint.disabled_at is None
+    session.refresh(member)
+    session.refresh(invitation)
+    assert member.is_active and member.role is Role.ADMIN and invitation.revoked_at is None
 
 
 def test_a_platform_registers_an_endpoint_and_follows_its_deliveries(

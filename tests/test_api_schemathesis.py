@@ -24,6 +24,14 @@ def api_schema(app, session, make):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
+@pytest.fixture(autouse=True)
+def unlimited(app, monkeypatch):
+    """The contract, not the budget: one key makes every call here (the rate limits have
+    their own tests, tests/test_api_ratelimit.py)."""
+    for setting in ("API_RATE_LIMIT", "API_CREDENTIALS_RATE_LIMIT"):
+        monkeypatch.setitem(app.config, setting, "1000000 per minute")
+
+
 @pytest.fixture
 def platform_key(session) -> str:
     _, token = api_keys.create_key(session, SYSTEM, "schemathesis", ["read", "write"])

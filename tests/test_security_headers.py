@@ -157,6 +157,8 @@ def test_every_get_route_carries_the_headers_and_runs_no_inline_code(
         "password_reset.choose",
         "onboarding.channel_messaging_events",  # a Meta channel: no 360dialog deliveries
         "onboarding_return.dialog360_return",  # no launch open
+        "hosted.link_page",  # no such link
+        "hosted.done",
         "webhooks.meta_verify",  # no verify token
         "event_endpoints.detail",  # no endpoint registered
         # the API: a signed-in browser has no key (401)

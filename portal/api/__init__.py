@@ -50,7 +50,19 @@ class PortalApi(Api):
 
 
 def register(app: Flask) -> PortalApi:
-    from . import channels, companies, docs, events
+    from . import (
+        a2p,
+        channels,
+        companies,
+        docs,
+        events,
+        links,
+        members,
+        partners,
+        ratelimit,
+        runs,
+        twilio,
+    )
 
     app.config.update(
         API_TITLE="Partner Portal API",
@@ -63,16 +75,29 @@ def register(app: Flask) -> PortalApi:
         spec_kwargs={
             "info": {"description": "Companies, channels and their credentials, for the "
                      "platform's services. Authenticate with an API key created in the portal."},
+            "extra_plugins": [ratelimit.RateLimitDocs()],
         },
     )  # fmt: skip
+    ratelimit.document(api, ProblemSchema)
     api.spec.components.security_scheme(
         "apiKey", {"type": "http", "scheme": "bearer", "description": "An API key (wpk_...)."}
     )
     api.spec.options["security"] = [{"apiKey": []}]
-    for blueprint in (companies.blp, channels.blp, events.blp):
+    for blueprint in (
+        companies.blp,
+        channels.blp,
+        events.blp,
+        runs.blp,
+        twilio.blp,
+        a2p.blp,
+        members.blp,
+        partners.blp,
+        links.blp,
+    ):
         csrf.exempt(blueprint)  # no cookie authenticates the API: nothing to forge
         api.register_blueprint(blueprint)
     app.register_blueprint(docs.bp)
+    ratelimit.init_app(app)  # rate limits per key, and their RateLimit fields
     app.register_error_handler(
         Unauthenticated,
         lambda exc: problem(401, str(exc), {"WWW-Authenticate": 'Bearer realm="api"'}),

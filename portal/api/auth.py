@@ -22,6 +22,7 @@ from provisioning.errors import NotFound
 from provisioning.tenancy import Company
 
 from ..extensions import db
+from .ratelimit import limited
 
 V = TypeVar("V", bound=Callable[..., Any])
 SCHEME = "bearer"
@@ -39,16 +40,23 @@ class Forbidden(Exception):
 
 
 def api_key(scope: Scope) -> Callable[[V], V]:
-    """Mark a view of the API: a live key with ``scope`` calls it."""
+    """Mark a view of the API: a live key with ``scope`` calls it. Every call of a live
+    key counts against its rate limits (:mod:`portal.api.ratelimit`), one without a key
+    against nothing."""
 
     def decorate(view: V) -> V:
         @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            key = _key()
-            if not key.allows(scope):
+        def scoped(*args: Any, **kwargs: Any) -> Any:
+            if not current_key().allows(scope):
                 raise Forbidden(scope)
-            g.api_key = key
             return view(*args, **kwargs)
+
+        counted = limited(scoped, scope)
+
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.api_key = _key()
+            return counted(*args, **kwargs)
 
         wrapper.access = "api_key"  # type: ignore[attr-defined]
         wrapper.api_scope = scope.value  # type: ignore[attr-defined]

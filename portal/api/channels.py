@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
-from provisioning import send_credentials
+from provisioning import send_credentials, send_readiness
 from provisioning.api_keys import Scope
 from provisioning.channels import Channel
 from provisioning.fleet import FleetFilter
@@ -39,6 +39,19 @@ class ChannelFilter(PageArgs):
     needs_reauthorization = fields.Boolean()
 
 
+class ReadinessSchema(Schema):
+    ready = fields.Boolean(required=True, metadata={"description": "It can send now."})
+    reasons = fields.List(fields.String(), required=True,
+                          metadata={"description": "Why not, in words."})  # fmt: skip
+
+
+class Readiness(fields.Nested):
+    """The channel's send readiness, read for the answer's channels at once."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        return _readiness([obj])[obj.id].as_dict()
+
+
 class ChannelSchema(Schema):
     id = fields.Integer(dump_only=True)
     company = fields.Function(lambda c: _public_ids([c.company_id])[c.company_id], dump_only=True)
@@ -49,6 +62,7 @@ class ChannelSchema(Schema):
     quality_rating = fields.String(dump_only=True)
     messaging_limit = fields.String(dump_only=True)
     needs_reauthorization = fields.Boolean(dump_only=True)
+    send_readiness = Readiness(ReadinessSchema, dump_only=True)
     last_synced_at = fields.DateTime(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -90,6 +104,15 @@ def _public_ids(company_ids: Iterable[int]) -> dict[int, str]:
     return known
 
 
+def _readiness(channels: Iterable[Channel]) -> dict[int, send_readiness.Readiness]:
+    """Channel id -> send readiness, kept for the request; the channels not kept yet are
+    read at once (a page's channels)."""
+    known: dict[int, send_readiness.Readiness] = g.setdefault("api_readiness", {})
+    if missing := [c for c in channels if c.id not in known]:
+        known.update(send_readiness.of_channels(db.session, missing))
+    return known
+
+
 @blp.route("")
 class Channels(MethodView):
     @api_key(Scope.READ)
@@ -110,6 +133,7 @@ class Channels(MethodView):
         statement = within_reach(where.channels(), Channel.company_id)
         items, cursor = page(db.session, statement, Channel.id, args["limit"], args["cursor"])
         _public_ids(c.company_id for c in items)
+        _readiness(items)
         return {"data": items, "next_cursor": cursor}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provisioning import platform_events
 from provisioning.dialog360 import webhooks as dialog360_webhooks
 from provisioning.events import WebhookEvent, due_retries, mark_processed, postpone
 from provisioning.meta import webhooks as meta_webhooks
@@ -47,6 +48,7 @@ def apply_stored_event(
         due = apply(db.session, event)
     except Exception as exc:
         db.session.rollback()
+        platform_events.take_emitted(db.session)  # rolled back: nothing to deliver
         event = db.session.get_one(WebhookEvent, event_id)
         mark_processed(event, f"{type(exc).__name__}: {exc}")
         db.session.commit()
@@ -56,6 +58,8 @@ def apply_stored_event(
         return []  # the webhook pipeline keeps the failure and retries it
     mark_processed(event)
     db.session.commit()
+    if platform_events.take_emitted(db.session):
+        enqueue("events.deliver")  # relayed messages go now, not at the next poll
     for run_id in due:
         enqueue("provisioning.execute_run", run_id)
     if then is not None:

@@ -45,6 +45,28 @@ class ActionForm(Form):
         self.parameters = parameters
 
 
+# Each simulator's inbound-message control: (action, parameter naming the number, text's).
+INBOUND = {
+    Provider.META.value: ("inbound_message", "phone_number_id", "text"),
+    Provider.DIALOG360.value: ("inbound_message", "channel_id", "text"),
+    Provider.TWILIO.value: ("emit_inbound_message", "to", "body"),
+}
+
+
+class InboundForm(Form):
+    """A customer writes to a connected number: the simulator posts the provider's own
+    inbound-message webhook, signed as the provider signs it, to the portal."""
+
+    provider = SelectField("Simulator", choices=[SelectChoice(p.value, p.label) for p in Provider])
+    target = StringField(
+        "Number", validators=[DataRequired(), Length(max=60)],
+        description="Meta: phone number id; 360dialog: channel id; Twilio: whatsapp:+E164",
+    )  # fmt: skip
+    text = StringField(
+        "Message", default="Hello from the sandbox", validators=[DataRequired(), Length(max=1000)]
+    )
+
+
 class AdvanceForm(Form):
     seconds = DecimalField(
         "Advance the sandbox clock by (seconds)",
@@ -81,6 +103,10 @@ def index():
         configs=configs,
         action_form=ActionForm(),
         advance_form=AdvanceForm(),
+        inbound_form=InboundForm(),
+        events_url=url_for("demo_events.index")
+        if "demo_events" in current_app.blueprints
+        else None,
         returned=request.args.to_dict(),
         return_url=url_for("sandbox_admin.index", _external=True),
     )
@@ -105,6 +131,25 @@ def action():
     with sandbox_refusals():
         result = control().action(form.provider.data, form.action.data, form.parameters)
     flash(f"{form.provider.data}.{form.action.data}: {json.dumps(result)[:600]}", "success")
+    return redirect(url_for("sandbox_admin.index"))
+
+
+@bp.route("/inbound", methods=["POST"])
+@errors_go_to("sandbox_admin.index")
+@platform_admin
+def inbound():
+    form = InboundForm()
+    if not form.validate_on_submit():
+        raise DomainError(form_errors(form))
+    action, number, text = INBOUND[form.provider.data]
+    params = {number: form.target.data.strip(), text: form.text.data}
+    with sandbox_refusals():
+        control().action(form.provider.data, action, params)
+    flash(
+        f"A customer wrote to {form.target.data.strip()} ({form.provider.data}). The portal "
+        "relays it to the endpoints of message.received: see Events received.",
+        "success",
+    )
     return redirect(url_for("sandbox_admin.index"))
 
 

@@ -106,10 +106,10 @@ def dialog360(lane: Lane, delivery: Delivery, token: str | None = None) -> Answe
 def twilio_callback(lane: Lane, delivery: Delivery, kind: str) -> Answer:
     # A JSON body is signed through a non-empty bodySHA256 (as Twilio's validator reads it)
     form = None if delivery.arg("bodySHA256") else delivery.form()
-    twilio_webhooks.ingest_callback(
+    lane.woken(twilio_webhooks.ingest_callback(
         lane.store, lane.environment, kind, _public_url(lane, delivery), delivery.body, form,
         delivery.header("X-Twilio-Signature"),
-    )  # fmt: skip
+    ))  # fmt: skip
     return NO_CONTENT
 
 

@@ -8,8 +8,9 @@ SHA-256 is stored, so the header both authenticates the delivery and names the c
 
 The body is Meta's unmodified Cloud API envelope. A delivery is stored once (messages by
 their id, statuses by id and status, so 360dialog's retries are duplicates) with a row per
-channel that the company's channel page lists; what happens to the messages next is not
-this module's business.
+channel that the company's channel page lists, and its messages, statuses and errors are
+written to the outbox as ``message.*`` events in the same transaction
+(:mod:`provisioning.relay`): a few inserts, no call; the delivery job sends them.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..channels import Channel
+from ..db import utcnow
 from ..errors import DomainError
 from ..events import body_digest, store_event
 from ..partners import Provider
+from ..relay import cloud_api_messages, relay
 from ..tenancy import tenant_select
 from ..tokens import digest
 from .models import Dialog360Channel, Dialog360MessagingEvent
@@ -112,7 +116,8 @@ def _summary(found: list[tuple[str, dict[str, Any]]]) -> str:
 
 
 def store(session: Session, channel: Dialog360Channel, body: bytes, delivery: Delivery) -> bool:
-    """Store a verified delivery for its channel; False when it was stored before."""
+    """Store a verified delivery for its channel and relay what it carries; False when it
+    was stored before."""
     event_id = store_event(
         session, Provider.DIALOG360, delivery.dedupe_key, delivery.kind, body, processed=True
     )
@@ -128,6 +133,21 @@ def store(session: Session, channel: Dialog360Channel, body: bytes, delivery: De
         )
     )
     session.flush()
+    connected = session.get(Channel, channel.channel_id) if channel.channel_id else None
+    if connected is not None:
+        messages = [
+            message
+            for entry in json.loads(body).get("entry") or []
+            if isinstance(entry, dict)
+            for change in entry.get("changes") or []
+            if isinstance(change, dict)
+            and change.get("field", "messages") == "messages"
+            and isinstance(change.get("value"), dict)
+            for message in cloud_api_messages(
+                connected, entry, change["value"], f"webhook:{event_id}"
+            )
+        ]
+        relay(session, connected, messages, utcnow())
     return True
 
 

@@ -16,6 +16,9 @@ What each field means today (December 2026):
   (M-wh/business_capability_update, M-limits): applied to the whole portfolio.
 - ``account_alerts``, ``security`` and account events this code does not know are kept as
   the client's notices and shown, never an error.
+- ``messages`` (a customer's message, the status of one the business sent) is relayed to
+  the platform as ``message.*`` events (:mod:`provisioning.relay`) when its
+  ``metadata.phone_number_id`` is a connected number of the WABA; other numbers' are kept.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ..health import observe, observe_group
 from ..ingest import configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
 from ..phones import digits_of
+from ..relay import cloud_api_messages, relay
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .portfolios import apply_limit, client_portfolio
 
@@ -125,6 +129,8 @@ def apply(session: Session, event: WebhookEvent) -> list[int]:
                     _notice(client, "account_alerts", value, at)
                 case "security":
                     _security(session, client, value, at)
+                case "messages":
+                    _relay(session, client, entry, value, event)
     return []
 
 
@@ -138,6 +144,24 @@ def _client(session: Session, entry_id: str, field: Any, value: dict[str, Any]):
     return session.scalars(
         select(MetaWhatsAppClient).where(MetaWhatsAppClient.waba_id == waba_id)
     ).one_or_none()
+
+
+def _relay(session, client, entry: dict[str, Any], value: dict[str, Any], event) -> None:
+    """Relay the messages of one of the client's numbers connected as a channel."""
+    metadata = value.get("metadata")
+    phone_number_id = (
+        str(metadata.get("phone_number_id") or "") if isinstance(metadata, dict) else ""
+    )
+    channel_id = session.scalar(
+        select(MetaWhatsAppPhoneNumber.channel_id).where(
+            MetaWhatsAppPhoneNumber.client_id == client.id,
+            MetaWhatsAppPhoneNumber.phone_number_id == phone_number_id,
+        )
+    )
+    channel = session.get(Channel, channel_id) if channel_id else None
+    if channel is not None:
+        messages = cloud_api_messages(channel, entry, value, f"webhook:{event.id}")
+        relay(session, channel, messages, event.received_at)
 
 
 def _time(value: Any) -> dt.datetime | None:

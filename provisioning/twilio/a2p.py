@@ -21,7 +21,7 @@ from ..partners import PartnerConfiguration, ValidationFailed
 from ..tenancy import Company
 from . import claims
 from .models import BUSINESS_FIELDS, Tenant10DLCBrand, TenantBusinessInfo
-from .onboarding import A2P_REGISTRATION
+from .onboarding import A2P_REGISTRATION, announce_brand
 
 BUSINESS_TYPES = (
     "Sole Proprietorship", "Partnership", "Limited Liability Corporation", "Co-operative",
@@ -165,4 +165,5 @@ def submit_brand(
     brand.run_id = run.id
     audit.record(session, actor, "brand.submit", brand, label=brand.legal_business_name,
                  company_id=company.id)  # fmt: skip
+    announce_brand(session, brand, None)
     return brand

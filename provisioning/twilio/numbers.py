@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import audit, clients, phones
+from .. import audit, clients, phones, platform_events
 from ..db import utcnow
 from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration
@@ -200,7 +200,19 @@ def buy_number(
         raise
     _activate(row, number, company.id, account_sid)
     audit.record(session, actor, action, row, label=phone_number, company_id=company.id)
+    announce(session, "number.purchased", row)
     return row
+
+
+def announce(session: Session, event_type: str, row: SmsPhoneNumber) -> None:
+    """``number.purchased`` or ``number.released``, with the change it announces."""
+    data = {
+        "number": {
+            "id": row.id, "phone_number": row.phone_number, "sid": row.provider_phone_id,
+            "status": row.status, "capabilities": dict(row.capabilities or {}),
+        }
+    }  # fmt: skip
+    platform_events.emit(session, event_type, row.company_id, f"number:{row.id}", data)
 
 
 def _claim_number(
@@ -246,6 +258,7 @@ def release_number(
     row.status = "retired"
     audit.record(session, actor, "number.release", row, label=row.phone_number,
                  company_id=row.company_id)  # fmt: skip
+    announce(session, "number.released", row)
 
 
 def set_number_webhooks(
@@ -309,11 +322,11 @@ def set_subaccount_status(
     sub.status = status
     if status == "closed":
         sub.closed_at = utcnow()
-        for row in session.scalars(
-            select(SmsPhoneNumber).where(
-                SmsPhoneNumber.account_sid == sub.account_sid, SmsPhoneNumber.status == "active"
-            )
-        ):
+        active = select(SmsPhoneNumber).where(
+            SmsPhoneNumber.account_sid == sub.account_sid, SmsPhoneNumber.status == "active"
+        )
+        for row in session.scalars(active).all():
             row.status, row.failure_reason = "retired", "released when the subaccount closed"
+            announce(session, "number.released", row)
     audit.record(session, actor, f"twilio_subaccount.{status}", sub, label=sub.friendly_name,
                  company_id=sub.company_id)  # fmt: skip

@@ -17,11 +17,12 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import clients
+from .. import clients, platform_events
 from ..audit import SYSTEM
 from ..backoff import exponential
-from ..db import utcnow
+from ..db import affected_rows, utcnow
 from ..errors import DomainError, Rejected
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, StepContext, Wait, register_flow
@@ -274,7 +275,8 @@ def brand_registration(ctx: StepContext) -> None:
         brand_type="STANDARD",
     )
     created = _billable_once(ctx, registration, f"brand:{client.account_sid}")
-    brand.provider_brand_id, brand.provider_status = created.sid, created.status
+    brand.provider_brand_id = created.sid
+    apply_brand_status(ctx.session, brand, created.status)
 
 
 def wait_for_brand_approval(ctx: StepContext) -> None:
@@ -299,14 +301,83 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
 def apply_brand_status(
     session: Session, brand: Tenant10DLCBrand, status: str | None, reason: Any = None
 ) -> None:
-    """Record a brand status (from polling or an event); approval freezes the snapshot."""
+    """Record a brand status (from polling or an event); approval freezes the snapshot.
+    A change is announced (``brand.updated``) once, whoever else applies it at once."""
     if not status:
         return
-    brand.provider_status = status
+    before = brand.provider_status
+    changed = _compare_and_set(session, brand, "provider_status", status)
     if reason:
         brand.provider_status_reason = str(reason)[:2000]
     if status == "APPROVED" and brand.provider_approved_at is None:
         _stamp_approval(session, brand)
+    if changed:
+        announce_brand(session, brand, before)
+
+
+def apply_campaign_status(session: Session, brand: Tenant10DLCBrand, status: str | None) -> None:
+    """Record the status of the brand's campaign; a change is announced once
+    (``campaign.updated``)."""
+    if not status:
+        return
+    before = brand.campaign_status
+    if _compare_and_set(session, brand, "campaign_status", status):
+        data = {
+            "campaign": campaign_data(brand),
+            "changes": {"status": {"from": before, "to": status}},
+        }
+        platform_events.emit(session, "campaign.updated", brand.company_id,
+                             f"a2p:{brand.company_id}", data)  # fmt: skip
+
+
+def _compare_and_set(session: Session, brand: Tenant10DLCBrand, column: str, value: str) -> bool:
+    """Set ``column`` to ``value`` unless it holds it already; True when this call changed
+    it. A conditional ``UPDATE`` on the value read: when another worker changed it since,
+    the row is read again and the change is made only if still needed."""
+    attribute = getattr(Tenant10DLCBrand, column)
+    for _ in range(3):
+        current = getattr(brand, column)
+        if current == value:
+            return False
+        same = attribute.is_(None) if current is None else attribute == current
+        statement = (
+            update(Tenant10DLCBrand)
+            .where(Tenant10DLCBrand.id == brand.id, same)
+            .values({column: value})
+            .execution_options(synchronize_session=False)
+        )
+        if affected_rows(session, statement) == 1:
+            set_committed_value(brand, column, value)
+            return True
+        session.refresh(brand, [column])
+    raise DomainError("The brand keeps changing at the same moment: try again.")
+
+
+def brand_data(brand: Tenant10DLCBrand) -> dict[str, Any]:
+    """A brand as its events carry it."""
+    return {
+        "id": brand.id, "sid": brand.provider_brand_id, "status": brand.provider_status,
+        "status_reason": brand.provider_status_reason, "is_active": brand.is_active,
+        "approved": brand.provider_approved_at is not None, "run_id": brand.run_id,
+    }  # fmt: skip
+
+
+def campaign_data(brand: Tenant10DLCBrand) -> dict[str, Any]:
+    """The brand's campaign as its events carry it."""
+    return {
+        "brand_id": brand.id, "sid": (brand.provider_config_json or {}).get("campaign_sid"),
+        "status": brand.campaign_status, "use_case": brand.use_case,
+    }  # fmt: skip
+
+
+def announce_brand(session: Session, brand: Tenant10DLCBrand, before: str | None) -> None:
+    """``brand.updated``: the brand's status went from ``before`` to its current one."""
+    data = {
+        "brand": brand_data(brand),
+        "changes": {"status": {"from": before, "to": brand.provider_status}},
+    }
+    platform_events.emit(session, "brand.updated", brand.company_id, f"a2p:{brand.company_id}",
+                         data)  # fmt: skip
 
 
 def _stamp_approval(session: Session, brand: Tenant10DLCBrand) -> None:
@@ -357,8 +428,8 @@ def campaign(ctx: StepContext) -> None:
         terms_and_conditions_url=brand.terms_url,
     )
     created = _billable_once(ctx, campaign, f"campaign:{client.account_sid}")
-    brand.campaign_status = created.campaign_status
     _remember(ctx, brand, campaign_sid=created.sid)
+    apply_campaign_status(ctx.session, brand, created.campaign_status)
 
 
 def _keywords(value: str) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import audit, phones
+from .. import audit, phones, platform_events
 from ..db import utcnow
 from ..errors import DomainError, ProviderError, Rejected
 from ..health import upsert_channel
@@ -224,11 +224,32 @@ def refresh_sender(session: Session, row: TwilioWhatsAppSender, client: TwilioAp
 
 def _apply(session: Session, row: TwilioWhatsAppSender, remote: Any) -> TwilioWhatsAppSender:
     """Copy a sender resource (raw strings) to its row and the unified channel."""
+    before = row.status
     for name, value in sender_values(remote, row).items():
         setattr(row, name, value)
     row.last_error, row.last_synced_at = None, utcnow()
     publish_sender(session, row)
+    announce_status(session, row, before, "onboarding")
     return row
+
+
+def announce_status(
+    session: Session, row: TwilioWhatsAppSender, before: str | None, source: str
+) -> None:
+    """``sender.updated`` when the sender's status is no longer ``before``."""
+    if row.status == before:
+        return
+    data = {
+        "sender": {
+            "id": row.id, "phone_number": row.sender_id.removeprefix("whatsapp:"),
+            "sid": row.sender_sid, "status": row.status, "profile_name": row.profile_name,
+            "waba_id": row.waba_id, "channel_id": row.channel_id,
+            "offline_reasons": list(row.offline_reasons or []),
+        },
+        "changes": {"status": {"from": before, "to": row.status}},
+        "source": source,
+    }  # fmt: skip
+    platform_events.emit(session, "sender.updated", row.company_id, f"sender:{row.id}", data)
 
 
 def sender_values(remote: Any, row: TwilioWhatsAppSender) -> dict[str, Any]:

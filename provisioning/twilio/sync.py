@@ -25,7 +25,7 @@ from ..outbound import guarded
 from ..sync import Outcome, SyncPass, batches, copy_changes, fetch_concurrently
 from .api import connect
 from .models import TwilioSubaccount, TwilioWhatsAppSender
-from .senders import publish_sender, sender_values
+from .senders import announce_status, publish_sender, sender_values
 
 
 @dataclass
@@ -137,11 +137,14 @@ def _rows(session: Session, subaccount_ids: list[int]) -> dict[str, TwilioWhatsA
 def update_sender(
     session: Session, row: TwilioWhatsAppSender, remote: Any, at: dt.datetime
 ) -> bool:
-    """Copy the listed values that differ; publish the channel when any did."""
+    """Copy the listed values that differ; publish the channel when any did, and the
+    sender's new status."""
+    before = row.status
     if not copy_changes(row, sender_values(remote, row), at):
         return False
     if row.channel_id is not None:
         publish_sender(session, row, source="sync")
+    announce_status(session, row, before, "sync")
     return True
 
 

@@ -8,6 +8,11 @@ hash: one indexed lookup finds the subaccount), and Twilio signs each delivery w
 subaccount's auth token like any JSON webhook ("Webhook Quickstart" of Event Streams,
 and Twilio's "How to validate Event Streams webhooks" posts). A delivery's events are
 applied to the rows of the company that owns the sink, never to another company's.
+
+Message callbacks (``/webhooks/twilio/messages``: a WhatsApp sender's incoming messages;
+``/webhooks/twilio/status``: the statuses of the messages it sent) are stored, then
+relayed as ``message.*`` events (:mod:`provisioning.relay`) when the sender is a channel
+of the subaccount the callback is signed for.
 """
 
 from __future__ import annotations
@@ -20,18 +25,21 @@ from sqlalchemy import Text, bindparam, exists, select, type_coerce
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from ..channels import Channel
 from ..db import utcnow
 from ..errors import DomainError
 from ..event_store import EventStore
 from ..events import NewEvent, WebhookEvent, body_digest
 from ..ingest import Loader, Secret, configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
+from ..relay import INBOUND, OUTBOUND, RECEIVED, STATUS, Message, envelope, phone, relay
 from ..runs import ProvisioningRun, RunStatus
-from .models import Tenant10DLCBrand, TwilioSubaccount, events_token_hash
-from .onboarding import A2P_REGISTRATION, apply_brand_status
+from .models import Tenant10DLCBrand, TwilioSubaccount, TwilioWhatsAppSender, events_token_hash
+from .onboarding import A2P_REGISTRATION, apply_brand_status, apply_campaign_status
 
 BRAND_EVENT = "com.twilio.messaging.compliance.brand-registration."
 CAMPAIGN_EVENT = "com.twilio.messaging.compliance.campaign-registration."
+CALLBACK_KINDS = ("messages", "status")  # the <kind> of /webhooks/twilio/<kind>
 
 
 def signature_valid(auth_token: str, url: str, body: Any, signature: str | None) -> bool:
@@ -55,10 +63,10 @@ def ingest_callback(
     form: dict[str, str] | None,
     signature: str | None,
 ) -> bool:
-    """Verify a message or sender callback (``form``: its parameters; None: a JSON body,
-    signed through the URL's ``bodySHA256``) with the token of the account in
-    ``AccountSid`` and store it, processed (there is no message store yet): True, or
-    False when it was stored before."""
+    """Verify a message callback (``form``: its parameters; None: a JSON body, signed
+    through the URL's ``bodySHA256``) with the token of the account in ``AccountSid``
+    and store it for the apply job (:func:`apply_event` relays it): True, or False when
+    it was stored before."""
     if form is None:
         try:
             payload = json.loads(raw)
@@ -70,7 +78,7 @@ def ingest_callback(
     fields = payload if isinstance(payload, dict) else {}
     account_sid = str(fields.get("AccountSid") or "")
     key = ":".join(str(fields.get(k, "")) for k in ("MessageSid", "MessageStatus", "SmsStatus"))
-    event = NewEvent(Provider.TWILIO, f"{kind}:{key or body_digest(raw)}", kind, raw, True)
+    event = NewEvent(Provider.TWILIO, f"{kind}:{key or body_digest(raw)}", kind, raw)
     return ingest_delivery(
         store,
         ("account", environment, account_sid),
@@ -163,9 +171,13 @@ def parse_events(body: bytes) -> list[dict[str, Any]]:
 
 
 def apply_event(session: Session, event: WebhookEvent) -> list[int]:
-    """Apply stored A2P CloudEvents to the brands of the company whose sink received them
-    (an event naming another company's brand changes nothing); returns the ids of
-    registration runs made due."""
+    """Relay a stored message callback, or apply stored A2P CloudEvents to the brands of
+    the company whose sink received them (an event naming another company's brand
+    changes nothing); returns the ids of registration runs made due."""
+    kind = event.dedupe_key.partition(":")[0]
+    if kind in CALLBACK_KINDS:
+        relay_callback(session, event, kind)
+        return []
     due: list[int] = []
     if event.company_id is None:  # not received on a company's sink: nothing it may change
         return due
@@ -185,9 +197,8 @@ def apply_event(session: Session, event: WebhookEvent) -> list[int]:
         if kind.startswith(BRAND_EVENT):
             apply_brand_status(session, brand, data.get("brandstatus"), data.get("failurereason"))
         elif kind.startswith(CAMPAIGN_EVENT):
-            brand.campaign_status = data.get("externalstatus") or data.get(
-                "campaignregistrationstatus"
-            )
+            status = data.get("externalstatus") or data.get("campaignregistrationstatus")
+            apply_campaign_status(session, brand, status and str(status))
         run = session.get(ProvisioningRun, brand.run_id) if brand.run_id else None
         if (
             run is not None
@@ -197,3 +208,63 @@ def apply_event(session: Session, event: WebhookEvent) -> list[int]:
             run.resume_at = utcnow()
             due.append(run.id)
     return due
+
+
+def callback_params(payload: str) -> dict[str, str]:
+    """A stored callback's parameters: a form's (the first value of each) or a JSON body's."""
+    if payload.lstrip().startswith("{"):
+        try:
+            fields = json.loads(payload)
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
+    return {k: v[0] for k, v in parse_qs(payload, keep_blank_values=True).items()}
+
+
+def relay_callback(session: Session, event: WebhookEvent, kind: str) -> int:
+    """Relay a message callback of a WhatsApp sender that is a channel of the subaccount
+    in ``AccountSid`` (whose token signed it): an incoming message is addressed ``To`` the
+    sender, a status is of a message ``From`` it. Anything else (an SMS number, the
+    master account, a sender of another subaccount) is kept, not relayed."""
+    params = callback_params(event.payload)
+    inbound = kind == "messages"
+    if not params.get("AccountSid"):
+        return 0
+    channel = session.scalar(
+        select(Channel)
+        .join(TwilioWhatsAppSender, TwilioWhatsAppSender.channel_id == Channel.id)
+        .join(TwilioSubaccount, TwilioSubaccount.id == TwilioWhatsAppSender.subaccount_id)
+        .where(
+            TwilioSubaccount.account_sid == params["AccountSid"],
+            TwilioWhatsAppSender.company_id == TwilioSubaccount.company_id,
+            TwilioWhatsAppSender.sender_id == params.get("To" if inbound else "From", ""),
+        )
+    )
+    if channel is None:
+        return 0
+    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    status = params.get("MessageStatus") or params.get("SmsStatus") or None
+    fields = envelope(
+        message_id=sid or None, direction=INBOUND if inbound else OUTBOUND,
+        sender=phone(params.get("From")), recipient=phone(params.get("To")),
+        message_type=_message_type(params) if inbound else None,
+        status=None if inbound else status, errors=_errors(params),
+    )  # fmt: skip
+    key = sid if inbound else f"{sid}:{status}"
+    message = Message(RECEIVED if inbound else STATUS, key or event.dedupe_key, fields, params)
+    return relay(session, channel, [message], event.received_at)
+
+
+def _message_type(params: dict[str, str]) -> str:
+    """``MessageType`` (WhatsApp), else text or media as ``NumMedia`` says."""
+    if params.get("MessageType"):
+        return params["MessageType"]
+    return "media" if params.get("NumMedia", "0") not in ("", "0") else "text"
+
+
+def _errors(params: dict[str, str]) -> list[dict[str, Any]]:
+    code = params.get("ErrorCode")
+    if not code:
+        return []
+    return [{"code": int(code) if code.isdigit() else code,
+             "title": params.get("ErrorMessage") or "", "details": None}]  # fmt: skip

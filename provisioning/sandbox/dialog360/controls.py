@@ -327,14 +327,19 @@ class Controls(Dialog360Base):
     def control_inbound_message(
         self, *, channel_id: str, from_number: str = "15550001111", text: str = "Hello"
     ) -> dict[str, Any]:
-        """A customer writes to the number: Meta's ``messages`` envelope to its webhook."""
+        """A customer writes to the number: Meta's ``messages`` envelope to its webhook,
+        as Meta sends it in 2026 (the business-scoped ``user_id`` beside ``wa_id``)."""
         channel = self._get_channel(channel_id)
         wamid = "wamid." + self.sandbox.ids.token(40)
+        user_id = f"US.{self.sandbox.ids.digits(16)}"
+        contact = {"profile": {"name": "Sandbox Customer"}, "wa_id": from_number,
+                   "user_id": user_id}  # fmt: skip
         value = {
-            "contacts": [{"profile": {"name": "Sandbox Customer"}, "wa_id": from_number}],
+            "contacts": [contact],
             "messages": [
                 {
                     "from": from_number,
+                    "from_user_id": user_id,
                     "id": wamid,
                     "timestamp": str(int(self.clock.time())),
                     "type": "text",
@@ -343,7 +348,8 @@ class Controls(Dialog360Base):
             ],
         }
         deliveries = self.messaging_webhook(channel, "messages", value)
-        return {"message_id": wamid, "deliveries": [d.status for d in deliveries]}
+        return {"message_id": wamid, "user_id": user_id,
+                "deliveries": [d.status for d in deliveries]}  # fmt: skip
 
     def control_message_status(self, *, message_id: str, status: str) -> dict[str, Any]:
         """A sent message moves to ``sent``/``delivered``/``read``/``failed``: Meta's

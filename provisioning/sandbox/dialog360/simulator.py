@@ -78,4 +78,10 @@ class Dialog360Simulator(PartnerApi, MessagingApi, HubPages, Controls):
             "templates": len(self.store.templates),
             "messages_sent": len(self.store.messages),
             "recent_events": self.partner_webhooks.log[-20:],
+            # numbers whose messages go somewhere: the sandbox page's inbound control
+            "messaging_channels": [
+                {"id": c.id, "phone_number": c.phone_number, "status": c.status}
+                for c in list(self.store.channels.values())[-50:]
+                if not c.revoked and (c.webhook or self.store.wabas[c.waba_id].webhook)
+            ],
         }

@@ -263,9 +263,10 @@ class ControlMixin(MetaBase):
         wa_id: str | None = "15550009999",
         username: str | None = None,
     ) -> dict[str, Any]:
-        """A customer's text message (the ``messages`` field). ``contacts[].user_id`` is the
-        business-scoped user id Meta adds for users with usernames; ``wa_id`` (the phone
-        number) may then be absent (wa_id=None), and ``from`` carries the user id."""
+        """A customer's text message (the ``messages`` field). ``contacts[].user_id`` and
+        ``messages[].from_user_id`` are the business-scoped user id Meta adds to every
+        message (2026); for a user with a username ``wa_id`` (the phone number) may be
+        absent (wa_id=None), and ``from`` then carries the user id."""
         phone = self.phones[phone_number_id]
         ids = self.sandbox.ids
         user_id = f"US.{ids.digits(16)}"
@@ -277,13 +278,12 @@ class ControlMixin(MetaBase):
             contact["wa_id"] = wa_id
         message = {
             "from": wa_id or user_id,
+            "from_user_id": user_id,
             "id": "wamid." + ids.token(40),
             "timestamp": str(int(self.clock.time())),
             "type": "text",
             "text": {"body": text},
         }
-        if not wa_id:
-            message["from_user_id"] = user_id
         value = {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": phone.number, "phone_number_id": phone.id},
@@ -292,6 +292,52 @@ class ControlMixin(MetaBase):
         }
         sent = self.emit_webhook(phone.waba_id, "messages", value, phone.id)
         return {"user_id": user_id, "message_id": message["id"], "sent": sent}
+
+    def control_message_status(
+        self,
+        *,
+        phone_number_id: str,
+        message_id: str | None = None,
+        status: str = "delivered",
+        recipient: str | None = "15550009999",
+        user_id: str | None = None,
+        error_code: int = 131026,
+    ) -> dict[str, Any]:
+        """The status of a message the number sent (the ``messages`` field, ``statuses``):
+        ``recipient_id`` (the phone number, absent for a user reached by user id only),
+        ``recipient_user_id`` and the contact; a ``failed`` one carries ``errors`` and no
+        contact (M-wh/messages status)."""
+        phone = self.phones[phone_number_id]
+        ids = self.sandbox.ids
+        user_id = user_id or f"US.{ids.digits(16)}"
+        item: dict[str, Any] = {
+            "id": message_id or "wamid." + ids.token(40),
+            "status": status,
+            "timestamp": str(int(self.clock.time())),
+            "recipient_user_id": user_id,
+        }
+        if recipient:
+            item["recipient_id"] = recipient
+        value: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": phone.number, "phone_number_id": phone.id},
+        }
+        if status == "failed":
+            item["errors"] = [{
+                "code": error_code, "title": "Message undeliverable",
+                "message": "Message undeliverable",
+                "error_data": {"details": "Message failed to send."},
+            }]  # fmt: skip
+        else:
+            contact: dict[str, Any] = {"profile": {"name": "Ana"}, "user_id": user_id}
+            if recipient:
+                contact["wa_id"] = recipient
+            value["contacts"] = [contact]
+            item["pricing"] = {"billable": True, "pricing_model": "PMP", "category": "utility",
+                               "type": "regular"}  # fmt: skip
+        value["statuses"] = [item]
+        sent = self.emit_webhook(phone.waba_id, "messages", value, phone.id)
+        return {"message_id": item["id"], "status": status, "sent": sent}
 
     def control_ban_waba(
         self, *, waba_id: str, state: str = "DISABLE", date: str | None = None

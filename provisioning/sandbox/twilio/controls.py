@@ -316,11 +316,15 @@ class ControlsMixin(TwilioBase):
             "Body": body,
             "NumMedia": "0",
             "NumSegments": "1",
+            "SmsStatus": "received",
             "ApiVersion": "2010-04-01",
         }
         if to.startswith("whatsapp:"):
+            if not from_.startswith("whatsapp:"):
+                params["From"] = from_ = f"whatsapp:{from_}"
             params["ProfileName"] = profile_name or "Customer"
             params["WaId"] = from_.removeprefix("whatsapp:").lstrip("+")
+            params["MessageType"] = "text"
         destination = url or target
         if not destination:
             raise ValueError(f"{to} has no webhook URL; pass url=")

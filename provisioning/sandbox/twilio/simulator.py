@@ -145,5 +145,11 @@ class TwilioSimulator(
                 }
                 for sid, a in list(self.accounts.items())[:200]
             },
+            # senders whose messages go somewhere: the sandbox page's inbound control
+            "whatsapp_senders": [
+                {"sid": x["sid"], "sender_id": x["sender_id"], "status": x["status"]}
+                for x in list(self.senders.values())[-50:]
+                if x["webhook"].get("callback_url")
+            ],
             "deliveries": len(self.sandbox.outbound.for_provider(self.name)),
         }
