@@ -33,6 +33,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from provisioning import platform_events
 from provisioning.errors import (
     AuthError,
     DomainError,
@@ -148,15 +149,25 @@ def _answer(exc: DomainError | ProviderError) -> ResponseReturnValue:
 def _end_transaction(response: Response) -> Response:
     if response.status_code >= 400:
         db.session.rollback()
+        platform_events.take_emitted(db.session)  # rolled back: nothing to deliver
         return response
     try:
         db.session.commit()
     except IntegrityError:  # a concurrent request won a unique row: nothing of this one stays
         db.session.rollback()
+        platform_events.take_emitted(db.session)
         return current_app.make_response(_conflict())
     for callback in request.environ.pop(AFTER_COMMIT, ()):
         callback()
+    wake_event_delivery()
     return response
+
+
+def wake_event_delivery() -> None:
+    """Once what wrote platform events is committed, deliver them now (not at the next
+    poll of the delivery job)."""
+    if platform_events.take_emitted(db.session):
+        current_app.extensions["job_runner"].enqueue("events.deliver")
 
 
 def _conflict() -> ResponseReturnValue:

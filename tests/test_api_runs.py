@@ -51,7 +51,10 @@ def flow(script):
 
 @pytest.fixture
 def world(app, session, make, flow, monkeypatch):
-    receiver = httpx.MockTransport(lambda request: httpx.Response(204))
+    delivered: list[str] = []
+    receiver = httpx.MockTransport(
+        lambda request: delivered.append(json.loads(request.content)["type"]) or httpx.Response(204)
+    )
     monkeypatch.setitem(app.config, "EVENTS_TRANSPORT", receiver)  # deliveries run in drains
     acme, globex = make.company("Acme"), make.company("Globex")
     platform_events.add_endpoint(session, SYSTEM, "https://platform.example/events",
@@ -65,6 +68,7 @@ def world(app, session, make, flow, monkeypatch):
     return {
         "acme": acme, "globex": globex, "runs": started,
         "read": token(session, ("read",), acme), "write": token(session, ("write",), acme),
+        "delivered": delivered,
     }  # fmt: skip
 
 
@@ -135,6 +139,7 @@ def test_a_failed_run_is_retried_to_completion_and_each_outcome_announced_once(
     app.extensions["job_runner"].drain()  # the retry's job runs the run
     session.refresh(run)
     assert run.status is RunStatus.COMPLETED
+    assert world["delivered"] == ["run.failed", "run.completed"]  # woken by the run's job
     [completed] = events(session, "run.completed")
     assert completed["data"]["run"]["status"] == "completed"
     assert completed["data"]["run"]["failed_step"] is None

@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook
 from portal.jobs.events import deliver_events
 from provisioning import health, platform_events
 from provisioning.audit import SYSTEM, AuditEntry
+from provisioning.db import utcnow
 from provisioning.errors import DomainError
 from provisioning.partners import Provider
 from provisioning.platform_events import (
@@ -139,7 +140,7 @@ def test_the_job_sends_signed_events_that_standard_webhooks_verifies(
 
 def test_an_hour_down_loses_nothing_and_keeps_each_channels_order(session, acme, endpoint):
     receiver = Receiver(endpoint.secret)
-    clock = [dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)]
+    clock = [utcnow()]  # the events are written now
     receiver.up = False
     one, two = connect(session, acme, "pn-1"), connect(session, acme, "pn-2")
     for rating in ("YELLOW", "RED", "GREEN"):
@@ -166,7 +167,7 @@ def test_an_hour_down_loses_nothing_and_keeps_each_channels_order(session, acme,
 def test_an_endpoint_failing_for_a_day_is_disabled_and_enabling_it_replays(session, acme, endpoint):
     receiver = Receiver(endpoint.secret)
     receiver.up = False
-    clock = [dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)]
+    clock = [utcnow()]  # the events are written now
     connect(session, acme)
     disabled = []
     for _ in range(30 * 28):  # a pass every 2 minutes for 28 hours
@@ -191,7 +192,7 @@ def test_platform_admins_follow_an_endpoint_replay_and_enable_it(
     receiver = Receiver(endpoint.secret)
     receiver.up = False
     connect(session, acme)
-    clock = [dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)]
+    clock = [utcnow()]  # the events are written now
     for _ in range(30 * 28):
         deliver_due(session, receiver, now=lambda: clock[0])
         clock[0] += dt.timedelta(minutes=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import Engine
 
-from provisioning import runs
+from provisioning import platform_events, runs
 
 from ..extensions import db
 from ..providers import provisioning_services
@@ -20,8 +20,9 @@ def heartbeat_engine() -> Engine | None:
 
 
 def execute_run(run_id: int) -> runs.RunStatus:
-    """Run or resume one provisioning run (steps commit one by one, fenced by its lease)."""
-    return runs.execute(
+    """Run or resume one provisioning run (steps commit one by one, fenced by its lease);
+    the events its steps wrote (``channel.connected``, ``run.completed``) go at once."""
+    status = runs.execute(
         db.session,
         run_id,
         db.session.commit,
@@ -29,6 +30,9 @@ def execute_run(run_id: int) -> runs.RunStatus:
         lease_seconds=current_app.config["RUN_LEASE_SECONDS"],
         heartbeat=heartbeat_engine(),
     )
+    if platform_events.take_emitted(db.session):
+        enqueue("events.deliver")
+    return status
 
 
 def resume_due_runs() -> int:

@@ -13,14 +13,12 @@ import hmac
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from provisioning import platform_events
 from provisioning.dialog360 import messaging as d360_messaging
 from provisioning.errors import DomainError
 from provisioning.partners import Provider
 
 from ..access import public
 from ..extensions import csrf, db
-from ..jobs import enqueue
 from ..providers import installed_configuration
 from . import ingest
 
@@ -65,8 +63,6 @@ def dialog360_messaging():
     except DomainError as exc:
         return jsonify(error=str(exc)), 400
     stored = d360_messaging.store(db.session, channel, body, delivery)
-    if platform_events.take_emitted(db.session):
-        enqueue("events.deliver")  # after the commit: relayed messages go at once
     return jsonify(received=True, duplicate=not stored)
 
 
