@@ -123,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     from .hosted.manage import bp as onboarding_links_bp
     from .hosted.routes import bp as hosted_bp
     from .invitations.routes import bp as invitations_bp
+    from .message_templates.routes import bp as templates_bp
     from .notifications.routes import bp as notifications_bp
     from .onboarding.returns import bp as return_bp
     from .onboarding.routes import bp as onboarding_bp
@@ -150,6 +151,7 @@ def register_blueprints(app: Flask) -> None:
         twilio_bp,
         senders_bp,
         a2p_bp,
+        templates_bp,
         webhooks_bp,
         fleet_bp,
         notifications_bp,

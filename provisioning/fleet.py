@@ -253,10 +253,11 @@ class NotificationRow:
     created_at: dt.datetime
     read_at: dt.datetime | None
     message: str
-    channel_id: int
-    phone_number: str
+    channel_id: int | None
+    phone_number: str | None
     company_name: str
     company_slug: str
+    template_id: int | None = None
 
 
 def notifications_page(
@@ -269,14 +270,15 @@ def notifications_page(
             Notification.created_at,
             Notification.read_at,
             Alert.message,
-            Channel.id,
+            Alert.channel_id,
             Channel.phone_number,
             Company.name,
             Company.slug,
+            Alert.template_id,
         )
         .join(Alert, Alert.id == Notification.alert_id)
-        .join(Channel, Channel.id == Alert.channel_id)
-        .join(Company, Company.id == Channel.company_id)
+        .outerjoin(Channel, Channel.id == Alert.channel_id)
+        .join(Company, Company.id == Alert.company_id)
         .where(Notification.user_id == user_id, visible_to(user_id))
         .order_by(Notification.id.desc())
         .limit(size + 1)

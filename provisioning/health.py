@@ -67,22 +67,26 @@ class ChannelHistory(CompanyOwned, Base):
 
 
 class Alert(CompanyOwned, Base):
-    """A degrading change worth telling people about."""
+    """A degrading change worth telling people about: of a channel (with the history row
+    that observed it) or of a message template."""
 
     __tablename__ = "channel_alerts"
 
     id: Mapped[intpk]
-    channel_id: Mapped[int] = mapped_column(
+    channel_id: Mapped[int | None] = mapped_column(
         ForeignKey("channels.id", ondelete="CASCADE"), index=True
     )
-    history_id: Mapped[int] = mapped_column(
+    history_id: Mapped[int | None] = mapped_column(
         ForeignKey("channel_quality_history.id", ondelete="CASCADE"), unique=True
+    )
+    template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("message_templates.id", ondelete="CASCADE"), index=True
     )
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     message: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    channel: Mapped[Channel] = relationship()
+    channel: Mapped[Channel | None] = relationship()
 
 
 class Notification(Base):
@@ -279,9 +283,22 @@ def raise_alert(
         reasons=reasons,
         message=(message or f"{label} ({channel.phone_number}): {'; '.join(reasons)}.")[:500],
     )
+    return _fan_out(session, alert)
+
+
+def raise_template_alert(
+    session: Session, company_id: int, template_id: int, message: str
+) -> Alert:
+    """An alert about a message template, for the company's admins and the platform's."""
+    alert = Alert(company_id=company_id, template_id=template_id, message=one_line(message)[:500])
+    return _fan_out(session, alert)
+
+
+def _fan_out(session: Session, alert: Alert) -> Alert:
+    """Store the alert with one notification per recipient."""
     session.add(alert)
     session.flush()
-    for user_id in recipients(session, channel.company_id):
+    for user_id in recipients(session, alert.company_id):
         session.add(Notification(user_id=user_id, alert_id=alert.id))
     return alert
 
@@ -387,7 +404,7 @@ def queue_alert_emails(session: Session, base_url: str, limit: int = 500) -> int
             session,
             kind="alert",
             to=user.email,
-            subject=f"Channel alert: {alert.message}",
+            subject=f"{'Template' if alert.template_id else 'Channel'} alert: {alert.message}",
             body=(
                 f"{alert.message}\n\n"
                 f"Observed at {alert.created_at:%Y-%m-%d %H:%M} UTC.\n"

@@ -28,5 +28,6 @@ from .dialog360 import onboarding as dialog360_onboarding  # noqa: F401 (registe
 from .meta import models as meta_models  # noqa: F401
 from .meta import onboarding as meta_onboarding  # noqa: F401 (registers the flow)
 from .meta import sync as meta_sync  # noqa: F401 (the WABA refresh asks)
+from .templates import models as template_models  # noqa: F401
 from .twilio import models as twilio_models  # noqa: F401
 from .twilio import onboarding as twilio_onboarding  # noqa: F401 (registers the A2P flow)

@@ -61,6 +61,8 @@ CATALOG = {
     "link.completed": "A hosted onboarding link was completed: its provider flow finished"
     " and the company's run started.",
     "link.failed": "A hosted onboarding link failed: cancelled, a provider error, or refused.",
+    "template.updated": "A message template was created, or its status, quality score or"
+    " category changed (or a re-categorisation was announced).",
     "message.received": "A customer sent a message to a channel (the message relay).",
     "message.status": "A message a channel sent was sent, delivered, read or failed.",
     "message.error": "The provider reported an error of a channel's messaging.",

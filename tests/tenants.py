@@ -20,6 +20,8 @@ from provisioning.events import store_event
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Provider
+from provisioning.templates import core as template_core
+from provisioning.templates.models import MessageTemplate
 from provisioning.tenancy import Company, Membership, Role, User
 from provisioning.twilio import a2p, numbers
 from provisioning.twilio.models import TwilioWhatsAppSender
@@ -121,6 +123,15 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
         f'{{"entry": [{{"id": "waba-{slug}", "note": "{mark}"}}]}}'.encode(),
     )  # fmt: skip
     key, _ = api_keys.create_key(session, SYSTEM, mark, ["read", "write"], company)
+    template_account = template_core.ensure_account(session, company.id, "meta", waba.waba_id)
+    template = MessageTemplate(
+        company_id=company.id, account_id=template_account.id, name=f"order_{slug}",
+        language="en_US", category="UTILITY", status="REJECTED", rejected_reason="SCAM",
+        components=[{"type": "BODY", "text": f"Hello {mark}"}],
+    )  # fmt: skip
+    session.add(template)
+    session.flush()
+    health.raise_template_alert(session, company.id, template.id, f"Template {mark} rejected")
     session.commit()
 
     memberships = session.scalars(select(Membership.id).where(Membership.company_id == company.id))
@@ -144,6 +155,8 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
             "notification_id": list(notifications),
             "event_id": [event_id],
             "key_id": [key.id],
+            "template_id": [template.id],
+            "account": [template_account.id],
         },
         invitation=invitation or "",
         events_token=sub.events_token(),

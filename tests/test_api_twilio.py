@@ -18,6 +18,8 @@ from provisioning.events import WebhookEvent
 from provisioning.partners import Provider
 from provisioning.platform_events import EventDelivery, PlatformEvent
 from provisioning.runs import ProvisioningRun, RunStatus
+from provisioning.templates import core as template_core
+from provisioning.templates.models import MessageTemplate
 from provisioning.tenancy import Company
 from provisioning.twilio.models import (
     SmsPhoneNumber,
@@ -106,9 +108,20 @@ def foreign_rows(session, company: Company) -> dict[str, int]:
     brand = Tenant10DLCBrand(company_id=company.id, legal_business_name=company.name,
                              run_id=run.id, campaign_status="VERIFIED")  # fmt: skip
     session.add(brand)
+    template = a_template(session, company.id, sub.account_sid or "")
     session.commit()
     return {"number_id": number.id, "sender_id": sender.id, "brand_id": brand.id,
-            "run_id": run.id}  # fmt: skip
+            "run_id": run.id, "template_id": template.id}  # fmt: skip
+
+
+def a_template(session, company_id: int, account_key: str) -> MessageTemplate:
+    """A template of the company (in its Twilio subaccount's Content API)."""
+    account = template_core.ensure_account(session, company_id, "twilio", account_key)
+    template = MessageTemplate(company_id=company_id, account_id=account.id, name="hello",
+                               language="en", category="UTILITY", status="APPROVED")  # fmt: skip
+    session.add(template)
+    session.flush()
+    return template
 
 
 # --- numbers --------------------------------------------------------------------------------

@@ -99,13 +99,16 @@ def test_each_kind_of_work_has_its_own_queue(celery_app, app, monkeypatch):
 
     assert queue_of("provisioning.execute_run") == "staging.runs"
     periodic_sweeps = {
-        name for name in PERIODIC if name not in ("sync.quality", "webhooks.apply_pending")
+        name
+        for name in PERIODIC
+        if name not in ("sync.quality", "sync.templates", "webhooks.apply_pending")
     }
     assert {queue_of(name) for name in periodic_sweeps} == {"staging.sweeps"}
     assert queue_of("webhooks.apply_pending") == "staging.webhooks"  # its safety net: bursts
     appliers = {queue_of(name) for name in JOBS if name.startswith("webhooks.apply_")}
     assert appliers == {"staging.webhooks"}
     assert queue_of("sync.quality") == queue_of("sync.meta_wabas") == "staging.sync"
+    assert queue_of("sync.templates") == "staging.sync"
     # a worker started without -Q serves them all
     assert {q.name for q in celery.conf.task_queues} == {
         "staging.runs", "staging.sweeps", "staging.webhooks", "staging.sync",

@@ -21,6 +21,7 @@ from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import PROVIDERS, Environment, Provider
 from provisioning.tenancy import Role
 from tests.test_access import url_for_rule
+from tests.test_api_twilio import a_template
 from tests.test_production_lockdown import production_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,7 @@ def world(connected_sandbox, make, session):
     run = runs.start_run(session, SYSTEM, EMBEDDED_SIGNUP, company.id)
     body = json.dumps({"object": "whatsapp_business_account", "entry": []}).encode()
     event_id = store_event(session, Provider.META, body_digest(body), "test", body)
+    template = a_template(session, company.id, "AC" + "0" * 32)
     session.commit()
     ids = {
         "company_id": company.id,
@@ -114,6 +116,7 @@ def world(connected_sandbox, make, session):
         "channel_id": channel.id,
         "run_id": run.id,
         "event_id": event_id,
+        "template_id": template.id,
     }
     return company, ids, sandbox
 

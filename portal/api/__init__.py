@@ -61,6 +61,7 @@ def register(app: Flask) -> PortalApi:
         partners,
         ratelimit,
         runs,
+        templates,
         twilio,
     )
 
@@ -93,6 +94,7 @@ def register(app: Flask) -> PortalApi:
         members.blp,
         partners.blp,
         links.blp,
+        templates.blp,
     ):
         csrf.exempt(blueprint)  # no cookie authenticates the API: nothing to forge
         api.register_blueprint(blueprint)

@@ -17,6 +17,7 @@ from provisioning.db import utcnow
 from provisioning.meta.status import number_status
 from provisioning.partners import Provider
 from provisioning.sync import SyncRun
+from provisioning.templates import accounts as template_accounts
 from provisioning.tenancy import Company, tenant_get
 
 from ..access import company_member, platform_admin
@@ -90,6 +91,9 @@ def _render_fleet(query: filters.FleetQuery, sync_runs: list[SyncRun] | None) ->
         providers=list(Provider),
         qualities=fleet.QUALITY_ORDER,
         sync_form=ConfirmForm() if sync_runs is not None else None,
+        template_counts=template_accounts.counts_by_status(
+            db.session, g.company.id if sync_runs is None else None
+        ),
     )
 
 

@@ -35,5 +35,6 @@ JOBS: dict[str, Job] = index(
         # sync: long passes paced by the providers (under the hourly interval)
         Job("sync.quality", sync.sync_quality, "sync", time_limit=3000),
         Job("sync.meta_wabas", sync.sync_meta_wabas, "sync"),
+        Job("sync.templates", sync.sync_templates, "sync", time_limit=3000),
     ]
 )  # fmt: skip

@@ -21,7 +21,8 @@ def heartbeat_engine() -> Engine | None:
 
 def execute_run(run_id: int) -> runs.RunStatus:
     """Run or resume one provisioning run (steps commit one by one, fenced by its lease);
-    the events its steps wrote (``channel.connected``, ``run.completed``) go at once."""
+    the events its steps wrote (``channel.connected``, ``run.completed``) go at once, and a
+    completed run's company has its templates listed (a new account brings its own)."""
     status = runs.execute(
         db.session,
         run_id,
@@ -32,6 +33,10 @@ def execute_run(run_id: int) -> runs.RunStatus:
     )
     if platform_events.take_emitted(db.session):
         enqueue("events.deliver")
+    if status is runs.RunStatus.COMPLETED:
+        run = db.session.get(runs.ProvisioningRun, run_id)
+        if run is not None:
+            enqueue("sync.templates", run.company_id, None)
     return status
 
 

@@ -16,6 +16,7 @@ PERIODIC: dict[str, str] = {
     "auth.purge": "AUTH_PURGE_SECONDS",
     "sync.meta_refreshes": "JOB_POLL_SECONDS",
     "sync.quality": "QUALITY_SYNC_INTERVAL_SECONDS",
+    "sync.templates": "TEMPLATE_SYNC_INTERVAL_SECONDS",
     "jobs.measure_queues": "JOB_POLL_SECONDS",
 }
 

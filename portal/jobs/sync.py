@@ -23,6 +23,7 @@ from provisioning.meta.sync import (
     request_refreshes,
 )
 from provisioning.partners import Provider
+from provisioning.templates import sync as template_sync
 
 from ..extensions import db
 from ..providers import provider_transport
@@ -82,3 +83,19 @@ def refresh_wabas_named_in(event: WebhookEvent) -> list[int]:
     quality or account event names; the clients newly asked for (then queue
     ``sync.meta_refreshes`` after the commit)."""
     return request_refreshes(db.session, clients_to_refresh(db.session, event))
+
+
+def sync_templates(company_id: int | None = None, account_keys: list[str] | None = None) -> dict:
+    """Every template account (or a company's, or the named ones) listed to the end."""
+    transport = provider_transport()
+    try:
+        summary = template_sync.sync_templates(
+            db.session,
+            db.session.commit,
+            transport=transport,
+            company_id=company_id,
+            account_keys=account_keys,
+        )
+    finally:
+        transport.close()
+    return summary.as_dict()

@@ -94,10 +94,18 @@ class PartnerClient(ProviderClient):
     def get_partner(self) -> dict[str, Any]:
         return self.call("GET", f"/partners/{self.partner_id}").json()
 
-    def _listing(
-        self, path: str, key: str, filters: dict[str, Any] | None, sort: str | None, limit: int
+    def pages(
+        self,
+        path: str,
+        key: str,
+        *,
+        limit: int,
+        filters: dict[str, Any] | None = None,
+        sort: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a ``limit``/``offset`` listing, one page at a time."""
+        """Every page of a ``limit``/``offset`` listing: until the offset reaches ``total``,
+        or, in a page without a total, until a page is shorter than the limit the server
+        applied (a server that caps ``limit`` below the one asked is not taken for the end)."""
         offset = 0
         while True:
             params: dict[str, Any] = {"limit": limit, "offset": offset}
@@ -106,11 +114,21 @@ class PartnerClient(ProviderClient):
             if sort:
                 params["sort"] = sort
             page = self.call("GET", path, params=params).json()
+            yield page
             items = page.get(key) or []
-            yield from items
             offset += len(items)
-            if not items or offset >= int(page.get("total") or 0):
+            total = _count(page.get("total"))
+            if not items or (total is not None and offset >= total):
                 return
+            if total is None and len(items) < (_count(page.get("limit")) or limit):
+                return
+
+    def _listing(
+        self, path: str, key: str, filters: dict[str, Any] | None, sort: str | None, limit: int
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a ``limit``/``offset`` listing, one page at a time."""
+        for page in self.pages(path, key, limit=limit, filters=filters, sort=sort):
+            yield from page.get(key) or []
 
     def clients(
         self, filters: dict[str, Any] | None = None, sort: str | None = None, limit: int = 100
@@ -131,12 +149,33 @@ class PartnerClient(ProviderClient):
         body = self.call("GET", f"/partners/{self.partner_id}/channels/{channel_id}/api_keys")
         return [str(key["id"]) for key in body.json().get("api_keys") or [] if key.get("id")]
 
+    def waba_template_pages(
+        self, waba_account_id: str, *, limit: int = 1000, filters: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The pages of a WABA's ``waba_templates`` listing (each with its ``total``)."""
+        path = f"/partners/{self.partner_id}/waba_accounts/{waba_account_id}/waba_templates"
+        return self.pages(path, "waba_templates", limit=limit, filters=filters)
+
+    def create_waba_template(self, waba_account_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit a template to Meta through 360dialog; answers the created template. Never
+        retried: after a lost answer the caller looks the template up."""
+        path = f"/partners/{self.partner_id}/waba_accounts/{waba_account_id}/waba_templates"
+        return self.call("POST", path, json=body, idempotent=False).json()
+
     def generate_api_key(self, channel_id: str) -> dict[str, Any]:
         """A new channel API key (201). It revokes the channel's older keys, and 360dialog
         allows one call per 30 s: never retried here; the caller reconciles."""
         return self.call(
             "POST", f"/partners/{self.partner_id}/channels/{channel_id}/api_keys", idempotent=False
         ).json()
+
+
+def _count(value: Any) -> int | None:
+    """A listing's ``total`` or ``limit``, when it gives one."""
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class MessagingClient(ProviderClient):

@@ -2,10 +2,15 @@
 
 Body: ``{"id": ..., "event": "<name>", "data": <channel object>}``. When a signing secret
 is configured, ``x-360dialog-signature`` is the hex HMAC-SHA256 of the raw body.
+
+``waba_template_status_changed`` (the Partners V2 API's "Template Status Changed" webhook,
+docs.360dialog.com/partner/partner-api/api-reference/webhooks) carries a template instead;
+it updates the stored template of the company whose template account is that WABA account.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -21,6 +26,9 @@ from ..events import NewEvent, WebhookEvent, body_digest
 from ..health import observe
 from ..ingest import Secret, configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
+from ..templates import core
+from ..templates.models import TemplateAccount
+from . import templates
 from .models import Dialog360Channel
 from .onboarding import apply_channel, publish_channel, resume_runs_for_client, revoke_channel
 
@@ -41,6 +49,7 @@ TEMPLATE_MESSAGING_EVENTS = {
     "template_messaging_enabled": True,
     "template_messaging_disabled": False,
 }
+TEMPLATE_STATUS_EVENT = "waba_template_status_changed"
 
 
 MIN_TOKEN_LENGTH = 24  # a webhook URL token shorter than this is not accepted
@@ -100,9 +109,13 @@ def apply(session: Session, event: WebhookEvent) -> list[int]:
     """Update the stored channel; returns the ids of runs the event makes due."""
     payload = json.loads(event.payload)
     name, data = payload.get("event"), payload.get("data") or {}
+    if name == TEMPLATE_STATUS_EVENT:
+        if isinstance(data, dict):
+            template_status_changed(session, data, event.received_at)
+        return []
     known = name in CHANNEL_EVENTS or name in TEMPLATE_MESSAGING_EVENTS
     if not known or not isinstance(data, dict) or not data.get("id"):
-        return []  # client and template status events are stored for later use
+        return []  # client events are stored for later use
     row = session.scalars(
         select(Dialog360Channel).where(Dialog360Channel.dialog_channel_id == data["id"])
     ).one_or_none()
@@ -137,6 +150,50 @@ def template_messaging(session: Session, row: Dialog360Channel, enabled: bool) -
     if not enabled and channel is not None:
         reason = "360dialog disabled template messaging: business-initiated messages fail"
         observe(session, channel, source="webhook", reasons=[reason])
+
+
+def template_status_changed(
+    session: Session, data: dict[str, Any], received_at: dt.datetime
+) -> None:
+    """Apply a template's change to the stored template (created when the platform has not
+    listed it yet; the next sync completes it). An event of a WABA account no company holds
+    templates for is only kept with the stored event."""
+    change = templates.status_change(data)
+    if change is None:
+        return
+    account = session.scalars(
+        select(TemplateAccount).where(
+            TemplateAccount.provider == Provider.DIALOG360.value,
+            TemplateAccount.account_key == change.waba_account_id,
+        )
+    ).one_or_none()
+    if account is None:
+        return
+    at = change.at or received_at
+    row = core.find(
+        session,
+        account,
+        provider_template_id=change.template_id,
+        name=change.name,
+        language=change.language,
+    )
+    if row is None:
+        if not (change.name and change.language):
+            return
+        row = core.create(session, account, change.remote(), source="webhook", at=at)
+        row.fingerprint = ""  # incomplete: the next listing fills it in
+    core.update(
+        session,
+        row,
+        source="webhook",
+        at=at,
+        status=change.status,
+        reason=change.reason,
+        quality_score=change.quality_score,
+        category=change.category,
+        impending_category=change.impending_category,
+        components=change.components,
+    )
 
 
 def _channel_object(data: dict[str, Any], row: Dialog360Channel) -> dict[str, Any]:

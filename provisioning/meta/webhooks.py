@@ -16,6 +16,9 @@ What each field means today (December 2026):
   (M-wh/business_capability_update, M-limits): applied to the whole portfolio.
 - ``account_alerts``, ``security`` and account events this code does not know are kept as
   the client's notices and shown, never an error.
+- ``message_template_status_update``, ``message_template_quality_update``,
+  ``message_template_components_update`` and ``template_category_update`` update the
+  stored template at once (:mod:`.template_updates`).
 - ``messages`` (a customer's message, the status of one the business sent) is relayed to
   the platform as ``message.*`` events (:mod:`provisioning.relay`) when its
   ``metadata.phone_number_id`` is a connected number of the WABA; other numbers' are kept.
@@ -40,7 +43,8 @@ from ..health import observe, observe_group
 from ..ingest import configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
 from ..phones import digits_of
-from ..relay import cloud_api_messages, relay
+from ..relay import cloud_api_messages, epoch, relay
+from . import template_updates
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .portfolios import apply_limit, client_portfolio
 
@@ -108,7 +112,7 @@ def _is_change(change: Any) -> bool:
 def apply(session: Session, event: WebhookEvent) -> list[int]:
     payload = json.loads(event.payload)
     for entry in payload.get("entry") or []:
-        at = _time(entry.get("time"))
+        at = epoch(entry.get("time"))
         for change in entry.get("changes") or []:
             field, value = change.get("field"), change.get("value") or {}
             client = _client(session, str(entry.get("id") or ""), field, value)
@@ -131,6 +135,8 @@ def apply(session: Session, event: WebhookEvent) -> list[int]:
                     _security(session, client, value, at)
                 case "messages":
                     _relay(session, client, entry, value, event)
+                case field if field in template_updates.FIELDS:
+                    template_updates.apply(session, client, field, value, at)
     return []
 
 
@@ -162,13 +168,6 @@ def _relay(session, client, entry: dict[str, Any], value: dict[str, Any], event)
     if channel is not None:
         messages = cloud_api_messages(channel, entry, value, f"webhook:{event.id}")
         relay(session, channel, messages, event.received_at)
-
-
-def _time(value: Any) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromtimestamp(int(value), dt.UTC)
-    except (TypeError, ValueError):
-        return None
 
 
 def _number(session: Session, client: MetaWhatsAppClient, display: Any):

@@ -17,6 +17,7 @@ sandbox base URL                        stands for
 ``/twilio/messaging``                   ``https://messaging.twilio.com``
 ``/twilio/trusthub``                    ``https://trusthub.twilio.com``
 ``/twilio/events``                      ``https://events.twilio.com``
+``/twilio/content``                     ``https://content.twilio.com``
 ``/_sandbox/...``                       the control API (JSON)
 =====================================  ======================================
 """

@@ -34,6 +34,8 @@ from twilio.http import HttpClient
 from twilio.http.request import Request as TwilioRequest
 from twilio.http.response import Response
 from twilio.rest import Client
+from twilio.rest.content.v1.content import ContentList
+from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 from twilio.rest.messaging.v2.channels_sender import ChannelsSenderList
 
 from ..errors import (
@@ -127,7 +129,7 @@ def _seconds(value: str | None) -> float | None:
 log = logging.getLogger("provisioning.twilio.api")
 
 # SDK domain attribute -> host alias under the sandbox (see provisioning.sandbox.core)
-DOMAINS = ("api", "messaging", "trusthub", "events")
+DOMAINS = ("api", "messaging", "trusthub", "events", "content")
 JSON_TYPES = ("application/json", "application/scim+json")
 
 
@@ -215,7 +217,7 @@ def make_client(
     timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
 ) -> Client:
     """A ``twilio.rest.Client`` using httpx; ``base_url`` retargets api, messaging,
-    trusthub and events to ``{base_url}/{alias}`` (e.g. the sandbox)."""
+    trusthub, events and content to ``{base_url}/{alias}`` (e.g. the sandbox)."""
     client = Client(
         username,
         password,
@@ -249,6 +251,32 @@ class Creation:
     def run(self) -> Any:
         """Create; after no answer or a 5xx, what the create may have made."""
         return create_or_find(self.create, self.find)
+
+
+# ListContentAndApprovals' PageSize maximum (twilio-oai content v1: "the maximum is 1000").
+CONTENT_PAGE_MAX = 1000
+CONTENT_FIELDS = (
+    "sid",
+    "account_sid",
+    "friendly_name",
+    "language",
+    "variables",
+    "types",
+    "approval_requests",
+)
+APPROVAL_FIELDS = (
+    "name",
+    "category",
+    "content_type",
+    "status",
+    "rejection_reason",
+    "allow_category_change",
+)
+
+
+def _wire(instance: Any, fields: tuple[str, ...] = CONTENT_FIELDS) -> dict[str, Any]:
+    """An SDK instance back as the JSON fields it was read from (absent ones as None)."""
+    return {name: getattr(instance, name, None) for name in fields}
 
 
 def _named(items: Any, name: str, **match: Any) -> Any:
@@ -496,6 +524,80 @@ class TwilioApi:
         return Creation(
             lambda: campaigns.create(**values), lambda: next(iter(campaigns.list()), None)
         )
+
+    # Content API: WhatsApp templates are Content items with a WhatsApp approval request.
+    # Answers come back as the wire dicts Twilio sent (the fields of CONTENT_FIELDS).
+
+    def content_pages(self, page_size: int = CONTENT_PAGE_MAX) -> Iterator[list[dict[str, Any]]]:
+        """Every Content item with its approval requests (``ContentAndApprovals``), a page
+        at a time."""
+        listing = self.client.content.v1.content_and_approvals
+        size = max(1, min(page_size, CONTENT_PAGE_MAX))
+        page = call(partial(listing.page, page_size=size))
+        while page is not None:
+            yield [_wire(item) for item in page]
+            if not page.next_page_url:
+                return
+            page = call(page.next_page)
+
+    def find_content(self, friendly_name: str, language: str) -> dict[str, Any] | None:
+        """The Content item named ``friendly_name`` in ``language`` (None when there is none)."""
+        for page in self.content_pages():
+            for item in page:
+                if (item["friendly_name"], item["language"]) == (friendly_name, language):
+                    return item
+        return None
+
+    def content(
+        self,
+        friendly_name: str,
+        language: str,
+        types: dict[str, Any],
+        variables: dict[str, str],
+    ) -> Creation:
+        """A new Content item (``POST /v1/Content``); found again by name and language."""
+        contents = self.client.content.v1.contents
+        request = ContentList.ContentCreateRequest(
+            {
+                "friendly_name": friendly_name,
+                "language": language,
+                "variables": variables,
+                "types": types,
+            }
+        )
+        return Creation(
+            lambda: _wire(contents.create(request)),
+            lambda: self.find_content(friendly_name, language),
+        )
+
+    def delete_content(self, content_sid: str) -> None:
+        """Delete a Content item for good; one already gone is deleted."""
+        try:
+            call(self.client.content.v1.contents(content_sid).delete)
+        except ProviderError as exc:
+            if exc.http_status != 404:
+                raise
+
+    def whatsapp_approval(self, content_sid: str, name: str, category: str) -> Creation:
+        """Submit a Content item to WhatsApp as template ``name``; after a lost answer, the
+        approval request it made."""
+        approvals = self.client.content.v1.contents(content_sid).approval_create
+        request = ApprovalCreateList.ContentApprovalRequest({"name": name, "category": category})
+        return Creation(
+            lambda: _wire(approvals.create(request), APPROVAL_FIELDS),
+            lambda: self.submitted_approval(content_sid),
+        )
+
+    def approval_status(self, content_sid: str) -> dict[str, Any]:
+        """The WhatsApp approval of a Content item (``GET .../ApprovalRequests``, its
+        ``whatsapp`` object: name, category, content_type, status, rejection_reason...)."""
+        fetched = call(self.client.content.v1.contents(content_sid).approval_fetch().fetch)
+        return dict(fetched.whatsapp or {})
+
+    def submitted_approval(self, content_sid: str) -> dict[str, Any] | None:
+        """The WhatsApp approval request of a Content item, None when never submitted."""
+        approval = self.approval_status(content_sid)
+        return approval if approval.get("status") not in (None, "", "unsubmitted") else None
 
 
 def connect(

@@ -49,6 +49,7 @@ _ACC = "/2010-04-01/Accounts/{AccountSid}"
 _MSG = "twilio.rest.messaging.v1"
 _TH = "twilio.rest.trusthub.v1"
 _EV = "twilio.rest.events.v1"
+_CONTENT = "twilio.rest.content.v1"
 SDK_RESOURCES: dict[str, tuple[str, str]] = {
     "/2010-04-01/Accounts.json": (_API, "AccountInstance"),
     "/2010-04-01/Accounts/{Sid}.json": (_API, "AccountInstance"),
@@ -144,6 +145,21 @@ SDK_RESOURCES: dict[str, tuple[str, str]] = {
         f"{_EV}.subscription.subscribed_event",
         "SubscribedEventInstance",
     ),
+    # Content API (content.twilio.com/v1): templates
+    "/v1/Content": (f"{_CONTENT}.content", "ContentInstance"),
+    "/v1/Content/{Sid}": (f"{_CONTENT}.content", "ContentInstance"),
+    "/v1/ContentAndApprovals": (
+        f"{_CONTENT}.content_and_approvals",
+        "ContentAndApprovalsInstance",
+    ),
+    "/v1/Content/{ContentSid}/ApprovalRequests/whatsapp": (
+        f"{_CONTENT}.content.approval_create",
+        "ApprovalCreateInstance",
+    ),
+    "/v1/Content/{Sid}/ApprovalRequests": (
+        f"{_CONTENT}.content.approval_fetch",
+        "ApprovalFetchInstance",
+    ),
 }
 # spec -> the SDK domain version its resources hang off
 SDK_VERSIONS = {
@@ -152,6 +168,7 @@ SDK_VERSIONS = {
     "twilio_messaging_v2": lambda c: c.messaging.v2,
     "twilio_trusthub_v1": lambda c: c.trusthub.v1,
     "twilio_events_v1": lambda c: c.events.v1,
+    "twilio_content_v1": lambda c: c.content.v1,
 }
 _DATE_FIELD = re.compile(r"^date_|_date$")
 

@@ -82,6 +82,7 @@ SPEC_FILES = {
     "twilio_messaging_v2": "twilio_messaging_v2.json",
     "twilio_trusthub_v1": "twilio_trusthub_v1.json",
     "twilio_events_v1": "twilio_events_v1.json",
+    "twilio_content_v1": "twilio_content_v1.json",
 }
 
 # (provider, path prefix under the provider, spec name, prefix to strip before matching)
@@ -92,6 +93,7 @@ ROUTES = (
     ("twilio", "/messaging/v2/", "twilio_messaging_v2", "/messaging"),
     ("twilio", "/trusthub/v1/", "twilio_trusthub_v1", "/trusthub"),
     ("twilio", "/events/v1/", "twilio_events_v1", "/events"),
+    ("twilio", "/content/v1/", "twilio_content_v1", "/content"),
 )
 
 

@@ -257,6 +257,7 @@ ERROR_ENVELOPES: dict[str, str | dict] = {
             "twilio_messaging_v2",
             "twilio_trusthub_v1",
             "twilio_events_v1",
+            "twilio_content_v1",
         )
     },
 }

@@ -225,7 +225,7 @@ def test_templates_lifecycle_and_template_send(http, sandbox, channel, captured)
     statuses = http.get(f"{WABA}/v1/configs/templates", headers=headers).json()
     assert statuses["waba_templates"][0]["status"] == "approved"
     events = [json.loads(r.content) for r in captured.requests]
-    assert any(e.get("event") == "template_status_changed" for e in events)
+    assert any(e.get("event") == "waba_template_status_changed" for e in events)
     assert http.post(f"{WABA}/messages", headers=headers, json=send).status_code == 200
 
     deleted = http.delete(f"{WABA}/v1/configs/templates/welcome", headers=headers)

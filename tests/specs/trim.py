@@ -58,6 +58,11 @@ SOURCES = {
         r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments)\b.*",
     ),
     "twilio_events_v1": ("twilio_events_v1.json", "twilio_events_v1.json", r".*"),
+    "twilio_content_v1": (
+        "twilio_content_v1.json",
+        "twilio_content_v1.json",
+        r"/v1/(Content|ContentAndApprovals)\b.*",
+    ),
 }
 LICENSES = ("LICENSE.meta-openapi", "LICENSE.twilio-oai")
 REF_PREFIX = "#/components/"

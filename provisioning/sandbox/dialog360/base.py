@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..base import Simulator
 from .onboarding import waba_for
-from .state import Channel, Client, Store, Template, channel_json
+from .state import Channel, Client, Store, channel_json
 from .webhooks import PartnerWebhooks, deliver_messaging, meta_envelope
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class Dialog360Base(Simulator):
         self.flows: dict[str, dict[str, Any]] = {}
         self.partner_webhooks = PartnerWebhooks(self)
         self.default_timeline: dict[str, float | None] = {}
-        self.template_review_seconds = 300.0
+        self.template_review_seconds = 30.0  # templates.review_due
         # Off like the real API; the local demo turns it on for its http://127.0.0.1:5000.
         self.allow_loopback_ports = False
 
@@ -72,38 +72,6 @@ class Dialog360Base(Simulator):
         channel.modified_at = self.clock.time()
         self.revoke_keys(channel)
         self.store.pending.discard(channel.id)
-
-    def set_template_status(
-        self, template: Template, status: str, reason: str | None = None
-    ) -> None:
-        """Change a template's status: partner webhook plus Meta's
-        ``message_template_status_update`` on the messaging webhook."""
-        template.status = status
-        template.rejected_reason = reason
-        account = self.store.wabas[template.waba_id]
-        data = template.to_json(account.external_id, account.partner_id)
-        # the partner event's exact name is [unknown] upstream (fact sheet §4)
-        self.partner_webhooks.emit(account.partner_id, "template_status_changed", data)
-        channels = [c for c in self.store.channels.values() if c.waba_id == account.id]
-        if channels:
-            value = {
-                "event": status.upper(),
-                "message_template_id": template.id,
-                "message_template_name": template.name,
-                "message_template_language": template.language,
-                "reason": reason or "NONE",
-            }
-            payload = {
-                "object": "whatsapp_business_account",
-                "entry": [
-                    {
-                        "id": account.external_id,
-                        "time": int(self.clock.time()),
-                        "changes": [{"field": "message_template_status_update", "value": value}],
-                    }
-                ],
-            }
-            deliver_messaging(self, channels[0], payload)
 
     def messaging_webhook(self, channel: Channel, field: str, value: dict[str, Any]) -> list:
         account = self.store.wabas[channel.waba_id]

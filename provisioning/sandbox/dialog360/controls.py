@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import lifecycle, onboarding
+from . import lifecycle, onboarding, templates
 from .base import Dialog360Base
 from .onboarding import Grant
-from .state import LIFECYCLE, Channel, Client, Partner, SentMessage
+from .state import LIFECYCLE, Channel, Client, Partner, SentMessage, Template, Waba
 
 
 class Controls(Dialog360Base):
@@ -18,6 +18,12 @@ class Controls(Dialog360Base):
         if channel is None:
             raise LookupError(f"no channel {channel_id}")
         return channel
+
+    def _get_waba(self, waba_account_id: str) -> Waba:
+        waba = self.store.wabas.get(waba_account_id)
+        if waba is None:
+            raise LookupError(f"no WABA account {waba_account_id}")
+        return waba
 
     def _get_partner(self, partner_id: str | None) -> Partner:
         if partner_id is None and len(self.store.partners) == 1:
@@ -277,35 +283,89 @@ class Controls(Dialog360Base):
         self.partner_webhooks.channel_event(channel, event)
         return {"event": event}
 
-    def control_set_template_status(
+    # -- message templates (templates.py) ----------------------------------------------------
+    # ``which`` names templates: ``name`` on a WABA given by ``waba_account_id`` or one of its
+    # channels (``channel_id``), optionally one ``language``.
+    def _templates(
         self,
         *,
         name: str,
-        status: str,
         channel_id: str | None = None,
         waba_account_id: str | None = None,
         language: str | None = None,
-        reason: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Approve/reject (any lowercase status) the templates ``name`` of a WABA, given by
-        one of its channels or its id; sends the template webhooks."""
+    ) -> list[Template]:
         waba_id = waba_account_id or self._get_channel(channel_id or "").waba_id
-        matched = [
-            t
-            for t in self.store.templates.values()
-            if t.waba_id == waba_id and t.name == name and language in (None, t.language)
-        ]
+        matched = templates.find(self, waba_id, name, language)
         if not matched:
             raise LookupError(f"no template {name} on {waba_id}")
-        account = self.store.wabas[waba_id]
-        for template in matched:
-            self.set_template_status(template, status, reason)
-        return [t.to_json(account.external_id, account.partner_id) for t in matched]
+        return matched
 
-    def control_set_template_review(self, *, seconds: float) -> dict[str, Any]:
-        """How long new templates stay ``submitted`` before the sandbox approves them."""
+    def _change_templates(self, which: dict[str, Any], **change: Any) -> list[dict[str, Any]]:
+        return [templates.change(self, t, **change)["template"] for t in self._templates(**which)]
+
+    def control_set_template_status(
+        self, *, status: str, reason: str | None = None, **which: Any
+    ) -> list[dict[str, Any]]:
+        """Set any lowercase status (an open set) now; sends the template webhooks."""
+        return self._change_templates(which, status=status, reason=reason)
+
+    def control_set_template_review(self, *, seconds: float = 30.0) -> dict[str, Any]:
+        """How long templates created from now on stay ``submitted`` before their review."""
         self.template_review_seconds = float(seconds)
         return {"template_review_seconds": self.template_review_seconds}
+
+    def control_reject_template(self, *, name: str, reason: str = "INVALID_FORMAT") -> dict:
+        """The next review of a template of this name rejects it with ``reason``."""
+        if reason not in templates.REJECTION_REASONS:
+            raise ValueError(f"reason must be one of {', '.join(templates.REJECTION_REASONS)}")
+        self.store.template_rejections[name] = reason
+        return {"name": name, "reason": reason}
+
+    def control_pause_template(self, **which: Any) -> list[dict[str, Any]]:
+        """Low quality: quality RED and status ``paused``."""
+        return self._change_templates(which, status="paused", quality="RED")
+
+    def control_disable_template(self, **which: Any) -> list[dict[str, Any]]:
+        return self._change_templates(which, status="disabled")
+
+    def control_set_template_quality(self, *, score: str, **which: Any) -> list[dict[str, Any]]:
+        """GREEN, YELLOW, RED or UNKNOWN."""
+        if score not in templates.QUALITY_SCORES:
+            raise ValueError(f"score must be one of {', '.join(templates.QUALITY_SCORES)}")
+        return self._change_templates(which, quality=score)
+
+    def control_recategorise_template(self, *, category: str, **which: Any) -> list[dict]:
+        """Meta moves the template to another category now."""
+        if category not in templates.CATEGORIES:
+            raise ValueError(f"category must be one of {', '.join(templates.CATEGORIES)}")
+        return self._change_templates(which, category=category)
+
+    def control_seed_templates(
+        self,
+        *,
+        waba_account_id: str,
+        count: int = 250,
+        status: str = "approved",
+        category: str = "UTILITY",
+        language: str = "en_US",
+        prefix: str = "seeded",
+    ) -> dict[str, Any]:
+        """Add ``count`` templates to a WABA directly, without webhooks (cheap: benchmarks);
+        ``submitted`` ones are reviewed on the clock."""
+        waba = self._get_waba(waba_account_id)
+        made = templates.seed(
+            self, waba, count, status=status, category=category, language=language,
+            prefix=prefix,
+        )  # fmt: skip
+        return {"waba_account_id": waba.id, "count": len(made), "template_ids": made}
+
+    def control_add_malformed_template(
+        self, *, waba_account_id: str, raw: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A listing item served as it is (default: no language, no category, components
+        not a list), for tests of what a client skips."""
+        template = templates.add_malformed(self, self._get_waba(waba_account_id), raw)
+        return {"template_id": template.id, "raw": template.raw}
 
     def control_process_cancellation(self, *, channel_id: str) -> dict[str, Any]:
         """360dialog carries out a cancellation: ``terminated_at`` set, the partner webhook

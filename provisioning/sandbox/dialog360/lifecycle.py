@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import templates
 from .state import DEFAULT_TIMELINE, LIFECYCLE, Channel
 
 if TYPE_CHECKING:
@@ -81,6 +82,4 @@ def tick(sim: Dialog360Base) -> None:
             move(sim, channel, following)
             channel.modified_at = at
             schedule(sim, channel, since=at)
-    for template in list(sim.store.templates.values()):
-        if template.status == "submitted" and template.review_at and template.review_at <= now:
-            sim.set_template_status(template, "approved")
+    templates.review_due(sim)  # and the template reviews that became due

@@ -325,10 +325,12 @@ class PartnerApi(Dialog360Base):
         return json_response(self._waba(self._partner(request, pid), wid).to_json())
 
     def api_waba_templates(self, request: Request, pid: str, wid: str) -> Response:
+        """List (``limit``/``offset`` paging in the ``{count, filters, limit, offset, sort,
+        total, waba_templates}`` envelope) or create: 201 with the created template."""
         waba = self._waba(self._partner(request, pid), wid)
         if request.method == "POST":
             template = templates.create(self, waba, json_body(request))
-            return json_response(template.to_json(waba.external_id, waba.partner_id), 201)
+            return json_response(templates.item(self, template), 201)
         items = templates.of_waba(self, waba)
         return page(request, items, "waba_templates", templates.search_text, [])
 
@@ -337,7 +339,7 @@ class PartnerApi(Dialog360Base):
         template = self.store.templates.get(tid)
         if template is None or template.waba_id != waba.id:
             fail(404, f"Template {tid} not found")
-        del self.store.templates[tid]
+        templates.remove(self, template)
         return json_response({})
 
 

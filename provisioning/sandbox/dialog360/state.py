@@ -183,7 +183,9 @@ class ApiKey:
 
 @dataclass
 class Template:
-    id: str
+    """A message template of a WABA; ``raw`` is a malformed listing item served as it is."""
+
+    id: str  # 360dialog's template id (Partner API ``waba_templates/{id}``)
     waba_id: str
     name: str
     language: str
@@ -191,15 +193,24 @@ class Template:
     components: list[Any]
     namespace: str
     created_at: float
+    external_id: str = ""  # Meta's template id
     status: str = "submitted"
     rejected_reason: str | None = None
+    quality_score: str = "UNKNOWN"
+    previous_category: str | None = None
     allow_category_change: bool = False
-    review_at: float | None = None  # when the sandbox approves it
+    modified_at: float = 0.0
+    raw: dict[str, Any] | None = None
 
-    def to_json(self, external_id: str, partner_id: str) -> dict[str, Any]:
-        # waba_templates[] item; status lowercase (fact sheet §3 enums, rapidpro #3316)
+    def to_json(self, partner_id: str) -> dict[str, Any]:
+        """A ``waba_templates[]`` item: status lowercase (fact sheet §3 enums, rapidpro
+        #3316), the other fields as NET's PartnerWhatsAppBusinessApiTemplate names them."""
+        if self.raw is not None:
+            return dict(self.raw)
+        modified = self.modified_at or self.created_at
         return {
             "id": self.id,
+            "external_id": self.external_id,
             "name": self.name,
             "language": self.language,
             "category": self.category,
@@ -207,12 +218,14 @@ class Template:
             "namespace": self.namespace,
             "status": self.status,
             "rejected_reason": self.rejected_reason,
-            "quality_score": None,
+            # Meta's listing shape; the exact 360dialog shape is [unknown]
+            "quality_score": {"score": self.quality_score, "date": int(modified)},
+            "previous_category": self.previous_category,
+            "allow_category_change": self.allow_category_change,
             "partner_id": partner_id,
             "waba_account_id": self.waba_id,
-            "external_id": external_id,
             "created_at": iso(self.created_at),
-            "modified_at": iso(self.created_at),
+            "modified_at": iso(modified),
         }
 
 
@@ -245,6 +258,8 @@ class Store:
         self.api_keys: dict[str, ApiKey] = {}  # by the key string
         self.tokens: dict[str, Token] = {}
         self.templates: dict[str, Template] = {}
+        self.template_reviews: dict[str, float] = {}  # template id -> when it is decided
+        self.template_rejections: dict[str, str] = {}  # name -> reason of its next review
         self.messages: dict[str, SentMessage] = {}
         self.balance_calls: dict[str, list[float]] = {}
         self.pending: set[str] = set()  # channel ids with a scheduled transition

@@ -274,20 +274,16 @@ class MessagingApi(Dialog360Base):
         waba = self.store.wabas[channel.waba_id]
         if request.method == "POST":
             template = templates.create(self, waba, json_body(request))
-            return json_response(template.to_json(waba.external_id, waba.partner_id), 201)
+            return json_response(templates.item(self, template), 201)
         items = templates.of_waba(self, waba)
         return page(request, items, "waba_templates", templates.search_text, [])
 
     def waba_template_delete(self, request: Request, name: str) -> Response:
         channel = self._keyed_channel(request)
-        doomed = [
-            t.id
-            for t in self.store.templates.values()
-            if t.waba_id == channel.waba_id and t.name == name
-        ]
+        doomed = templates.find(self, channel.waba_id, name)
         if not doomed:
             fail(404, f"Template {name} not found")
-        for template_id in doomed:
-            del self.store.templates[template_id]
+        for template in doomed:
+            templates.remove(self, template)
         # waba-v2 proxies Meta, whose DELETE message_templates answers {"success": true}
         return json_response({"success": True})

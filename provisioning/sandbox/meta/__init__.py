@@ -18,6 +18,7 @@ from .errors import GraphError, throttled, transient_error
 from .graph import GraphMixin
 from .handlers import HandlersMixin
 from .signup import SignupMixin
+from .templates import TemplatesMixin
 from .webhooks import WebhooksMixin
 
 __all__ = ["MetaSimulator"]
@@ -25,8 +26,11 @@ __all__ = ["MetaSimulator"]
 ALL = ["GET", "POST", "DELETE"]
 
 
-class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, GraphMixin):
-    """Stateful Meta: apps, businesses, WABAs, numbers, tokens, codes; starts empty."""
+class MetaSimulator(
+    ControlMixin, SignupMixin, TemplatesMixin, WebhooksMixin, HandlersMixin, GraphMixin
+):
+    """Stateful Meta: apps, businesses, WABAs, numbers, templates, tokens, codes; starts
+    empty."""
 
     @property
     def rules(self) -> list[Rule]:  # type: ignore[override]
@@ -63,6 +67,7 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
     def tick(self) -> None:
         if self.held:
             self.flush_held()
+        self.tick_templates()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -75,6 +80,7 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
                 "wabas": len(self.wabas),
                 "phone_numbers": len(self.phones),
                 "tokens": len(self.tokens),
+                "templates": len(self.templates),
             },
             "wabas": [
                 {
@@ -85,6 +91,7 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
                     "partner_app_id": w.partner_app_id,
                     "subscribed_apps": list(w.subscribed_apps),
                     "ban_state": w.ban_state,
+                    "templates": len(w.template_ids),
                     "phone_numbers": [
                         {
                             "id": p.id,
@@ -97,6 +104,20 @@ class MetaSimulator(ControlMixin, SignupMixin, WebhooksMixin, HandlersMixin, Gra
                     ],
                 }
                 for w in list(self.wabas.values())[-50:]
+            ],
+            "templates": [
+                {
+                    "id": t.id,
+                    "waba_id": t.waba_id,
+                    "name": t.name,
+                    "language": t.language,
+                    "category": t.category,
+                    "status": t.status,
+                    "quality_score": t.quality_score,
+                    "correct_category": t.correct_category,
+                }
+                for t in list(self.templates.values())[-50:]
+                if t.raw is None
             ],
             "delivery": dict(self.delivery),
         }

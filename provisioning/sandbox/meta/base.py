@@ -3,7 +3,7 @@ the calls its parts make on one another (declared here, defined by the part name
 
 The parts (:class:`~.graph.GraphMixin`, :class:`~.handlers.HandlersMixin`,
 :class:`~.webhooks.WebhooksMixin`, :class:`~.signup.SignupMixin`,
-:class:`~.control.ControlMixin`) derive from :class:`MetaBase`;
+:class:`~.templates.TemplatesMixin`, :class:`~.control.ControlMixin`) derive from :class:`MetaBase`;
 :class:`~provisioning.sandbox.meta.MetaSimulator` puts them together.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..base import Simulator
-from .state import App, AuthCode, Business, PhoneNumber, Token, Waba
+from .state import App, AuthCode, Business, PhoneNumber, Template, Token, Waba
 
 if TYPE_CHECKING:
     from ..core import Sandbox
@@ -41,6 +41,14 @@ class MetaBase(Simulator):
         self.signup_order = "message_first"
         self.name_review_seconds = 0.0  # control_set_name_review: display names under review
         self.fault_codes = {"throttle": 4, "server_error": 2}
+        # message templates (templates.TemplatesMixin): every template by id, and what is due
+        self.templates: dict[str, Template] = {}
+        self.template_review_seconds = 30.0  # control_set_template_review
+        self.template_hourly_cap: int | None = 100  # creations per WABA per hour
+        self.template_creations: dict[str, list[float]] = {}  # waba id -> creation times
+        self.template_rejections: dict[str, str] = {}  # name -> reason of its next review
+        self.template_reviews: dict[str, float] = {}  # pending template id -> decided at
+        self.template_recategorisations: dict[str, float] = {}  # template id -> applied at
 
     if TYPE_CHECKING:
         # graph.GraphMixin
@@ -52,6 +60,37 @@ class MetaBase(Simulator):
         # handlers.HandlersMixin
         def route_graph(self, call: Call) -> Any: ...
         def throttle_error(self, code: int) -> GraphError: ...
+
+        # templates.TemplatesMixin
+        def list_templates(self, call: Call, waba: Waba) -> dict[str, Any]: ...
+        def create_template(self, call: Call, waba: Waba) -> dict[str, Any]: ...
+        def delete_templates(self, call: Call, waba: Waba) -> dict[str, Any]: ...
+        def template_fields(self, call: Call, template: Template) -> dict[str, Any]: ...
+        def tick_templates(self) -> None: ...
+        def find_template(
+            self,
+            template_id: str | None = None,
+            *,
+            waba_id: str | None = None,
+            name: str | None = None,
+            language: str | None = None,
+        ) -> Template: ...
+        def new_template(
+            self, waba: Waba, name: str, language: str, template_id: str | None = None,
+            **fields: Any,
+        ) -> Template: ...  # fmt: skip
+        def review_template(
+            self, template: Template, decision: str, reason: str | None = None
+        ) -> list[dict[str, Any]]: ...
+        def set_template_quality(self, template: Template, score: str) -> list[dict[str, Any]]: ...
+        def pause_template(self, template: Template) -> list[dict[str, Any]]: ...
+        def disable_template(self, template: Template) -> list[dict[str, Any]]: ...
+        def recategorise_template(
+            self, template: Template, category: str, *, complete: bool
+        ) -> list[dict[str, Any]]: ...
+        def update_template_components(
+            self, template: Template, components: list[dict[str, Any]]
+        ) -> list[dict[str, Any]]: ...
 
         # webhooks.WebhooksMixin
         def emit_webhook(

@@ -13,6 +13,7 @@ from .state import (
     Token,
     ban_date,
 )
+from .templates import CATEGORIES, REJECTION_REASONS, validated_components
 
 PARTNER_EVENTS = ("PARTNER_ADDED", "PARTNER_REMOVED", "PARTNER_APP_INSTALLED",
                   "PARTNER_APP_UNINSTALLED")  # fmt: skip
@@ -407,6 +408,139 @@ class ControlMixin(MetaBase):
         waba = self.wabas[waba_id]
         waba.call_budget, waba.budget_window, waba.calls = calls, window_seconds, []
         return {"waba_id": waba_id, "calls": calls, "window_seconds": window_seconds}
+
+    # -- message templates (the part: templates.TemplatesMixin) -------------------------------
+    # ``which`` names one template: template_id, or waba_id and name (and language).
+    def control_set_template_review(self, *, seconds: float = 30.0) -> dict[str, Any]:
+        """Templates created from now on are decided ``seconds`` later, on the clock."""
+        self.template_review_seconds = float(seconds)
+        return {"seconds": self.template_review_seconds}
+
+    def control_set_template_cap(self, *, per_hour: int | None = 100) -> dict[str, Any]:
+        """Creations a WABA may make per hour (Meta: 100; None: no cap)."""
+        self.template_hourly_cap = per_hour
+        return {"per_hour": per_hour}
+
+    def control_reject_template(
+        self, *, name: str, reason: str = "INVALID_FORMAT"
+    ) -> dict[str, Any]:
+        """The next review of a template of this name rejects it with ``reason``."""
+        if reason not in REJECTION_REASONS:
+            raise ValueError(f"reason must be one of {', '.join(REJECTION_REASONS)}")
+        self.template_rejections[name] = reason
+        return {"name": name, "reason": reason}
+
+    def control_review_template(
+        self, *, decision: str = "APPROVED", reason: str | None = None, **which: str
+    ) -> dict[str, Any]:
+        """Decide a template's review now: APPROVED, or REJECTED with ``reason``."""
+        template = self.find_template(**which)
+        sent = self.review_template(template, decision, reason)
+        return {"template_id": template.id, "status": template.status, "sent": sent}
+
+    def control_approve_template(self, **which: str) -> dict[str, Any]:
+        return self.control_review_template(decision="APPROVED", **which)
+
+    def control_pause_template(self, **which: str) -> dict[str, Any]:
+        """Low quality: quality RED, then PAUSED (a third pause disables the template)."""
+        template = self.find_template(**which)
+        sent = self.pause_template(template)
+        return {"template_id": template.id, "status": template.status, "sent": sent}
+
+    def control_disable_template(self, **which: str) -> dict[str, Any]:
+        template = self.find_template(**which)
+        return {"template_id": template.id, "sent": self.disable_template(template)}
+
+    def control_set_template_quality(self, *, score: str, **which: str) -> dict[str, Any]:
+        """GREEN, YELLOW, RED or UNKNOWN, told with message_template_quality_update."""
+        template = self.find_template(**which)
+        return {"template_id": template.id, "sent": self.set_template_quality(template, score)}
+
+    def control_recategorise_template(
+        self, *, category: str, complete: bool = False, **which: str
+    ) -> dict[str, Any]:
+        """Announce a new category (applied 24 h later on the clock) or, with ``complete``,
+        apply it now."""
+        template = self.find_template(**which)
+        sent = self.recategorise_template(template, category, complete=complete)
+        return {"template_id": template.id, "category": template.category, "sent": sent}
+
+    def control_update_template_components(
+        self,
+        *,
+        body: str | None = None,
+        header: str | None = None,
+        footer: str | None = None,
+        buttons: list[dict[str, Any]] | None = None,
+        **which: str,
+    ) -> dict[str, Any]:
+        """Edit the body, the text header, the footer or the buttons (Meta's listing shape:
+        ``{"type": "URL", "text": ..., "url": ...}``); the rest of the template stays."""
+        template = self.find_template(**which)
+        given = {"BODY": body, "HEADER": header, "FOOTER": footer}
+        components = []
+        for component in template.components:
+            kind = component["type"]
+            if kind in given and given[kind] is not None:
+                component = {**component, "text": given.pop(kind)}
+            elif kind == "BUTTONS" and buttons is not None:
+                component, buttons = {**component, "buttons": buttons}, None
+            components.append(component)
+        for kind, text in given.items():
+            if text is not None:
+                extra = {"format": "TEXT"} if kind == "HEADER" else {}
+                components.append({"type": kind, **extra, "text": text})
+        if buttons is not None:
+            components.append({"type": "BUTTONS", "buttons": buttons})
+        sent = self.update_template_components(template, validated_components(components))
+        return {"template_id": template.id, "sent": sent}
+
+    def control_seed_templates(
+        self,
+        *,
+        waba_id: str,
+        count: int = 250,
+        status: str = "APPROVED",
+        category: str = "UTILITY",
+        language: str = "en_US",
+        prefix: str = "seeded",
+    ) -> dict[str, Any]:
+        """Add ``count`` templates to a WABA directly, without webhooks (cheap: for tests and
+        fleet benchmarks). PENDING ones are reviewed on the clock like created ones."""
+        if category not in CATEGORIES:
+            raise ValueError(f"category must be one of {', '.join(CATEGORIES)}")
+        waba, now = self.wabas[waba_id], self.clock.time()
+        first = len(waba.template_ids)
+        quality = "GREEN" if status == "APPROVED" else "UNKNOWN"
+        block = self.sandbox.ids.digits(11)  # ids drawn once per call: seeding stays cheap
+        example = {"body_text": [["Ana"]]}  # shared: components are replaced, never edited
+        ids = []
+        for i in range(first, first + count):
+            body = {"type": "BODY", "text": f"Hello {{{{1}}}}, update {i}.", "example": example}
+            template = self.new_template(
+                waba, f"{prefix}_{i:05d}", language, f"{block}{i % 100_000:05d}",
+                category=category, components=[body], status=status, quality_score=quality,
+                created=now, quality_date=now,
+            )  # fmt: skip
+            if status == "PENDING":
+                self.template_reviews[template.id] = now + self.template_review_seconds
+            ids.append(template.id)
+        return {"waba_id": waba_id, "count": count, "template_ids": ids}
+
+    def control_add_malformed_template(
+        self, *, waba_id: str, raw: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A listing item served as it is (default: no language, no category, components
+        not a list), for tests of what a client skips."""
+        fresh = self.sandbox.ids.digits(16)
+        raw = raw or {"id": fresh, "name": "malformed_template", "status": "APPROVED",
+                      "components": "BODY"}  # fmt: skip
+        template_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        template = self.new_template(
+            self.wabas[waba_id], str(raw.get("name") or ""), "",
+            fresh if not template_id or template_id in self.templates else template_id, raw=raw,
+        )  # fmt: skip
+        return {"template_id": template.id, "raw": raw}
 
     def control_set_delivery(
         self, *, duplicate: bool = False, reorder: bool = False

@@ -1,4 +1,5 @@
-"""The Graph operations: nodes, phone_numbers, subscribed_apps, register, oauth, debug_token."""
+"""The Graph operations: nodes, phone_numbers, subscribed_apps, message_templates (served by
+:mod:`.templates`), register, oauth, debug_token."""
 
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ class HandlersMixin(MetaBase):
                 return self.client_wabas(call, business_id)
             case "GET" | "POST" | "DELETE", [waba_id, "subscribed_apps"]:
                 return self.subscribed_apps(call, waba_id)
+            case "GET" | "POST" | "DELETE", [waba_id, "message_templates"]:
+                return self.message_templates(call, waba_id)
             case "GET" | "POST", [waba_id, "assigned_users"]:
                 return self.assigned_users(call, waba_id)
             case "POST", [phone_id, "register"]:
@@ -113,6 +116,10 @@ class HandlersMixin(MetaBase):
             return select(
                 business_node(business), fields, "Business", BUSINESS_DEFAULT, call.version
             )
+        template = self.templates.get(node_id)
+        if template is not None and self.can_access(token, self.wabas[template.waba_id]):
+            self.count_waba_call(template.waba_id, call)
+            return self.template_fields(call, template)
         app = self.apps.get(node_id)
         if app is not None and token.app_id == app.app_id:
             return select(app_node(app), fields, "Application", ("name", "link"), call.version)
@@ -237,6 +244,16 @@ class HandlersMixin(MetaBase):
             # a POST without body removes the override (M-override)
             waba.subscribed_apps[token.app_id] = None
         return {"success": True}
+
+    def message_templates(self, call: Call, waba_id: str) -> dict[str, Any]:
+        """The WABA's templates: GET lists, POST creates, DELETE deletes by name."""
+        token = self.authenticate(call)
+        waba = self.waba_for(call, waba_id, token)
+        if call.method == "GET":
+            return self.list_templates(call, waba)
+        if call.method == "POST":
+            return self.create_template(call, waba)
+        return self.delete_templates(call, waba)
 
     def require_subscription(self, token: Token, waba: Waba, *, subscribing: bool = False) -> None:
         """An override needs the app subscribed to ``messages`` at app level (CW #12488)

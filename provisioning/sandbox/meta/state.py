@@ -34,6 +34,7 @@ DEFAULT_APP_FIELDS = (
     "business_capability_update",
     "message_template_status_update",
     "message_template_quality_update",
+    "message_template_components_update",
     "template_category_update",
     "phone_number_name_update",
     "phone_number_quality_update",
@@ -84,6 +85,7 @@ class Waba:
     ban_date: str | None = None
     restrictions: list[dict[str, Any]] = field(default_factory=list)
     phone_ids: list[str] = field(default_factory=list)
+    template_ids: list[str] = field(default_factory=list)  # oldest first (listing order)
     assigned_users: dict[str, list[str]] = field(default_factory=dict)
     # management-call budget: None = not enforced (control_set_call_budget)
     call_budget: int | None = None
@@ -116,6 +118,29 @@ class PhoneNumber:
     @property
     def registered(self) -> bool:
         return self.status == "CONNECTED"
+
+
+@dataclass
+class Template:
+    """A message template of a WABA (Graph's WhatsAppBusinessHSM node)."""
+
+    id: str
+    waba_id: str
+    name: str
+    language: str
+    category: str
+    components: list[dict[str, Any]]
+    created: float
+    status: str = "PENDING"
+    parameter_format: str = "POSITIONAL"
+    rejected_reason: str = "NONE"
+    quality_score: str = "UNKNOWN"
+    quality_date: float = 0.0
+    previous_category: str | None = None
+    correct_category: str | None = None  # an announced re-categorisation, until applied
+    library_template_name: str | None = None
+    pauses: int = 0
+    raw: dict[str, Any] | None = None  # served as is in listings (a malformed template)
 
 
 @dataclass

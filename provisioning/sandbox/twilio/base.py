@@ -1,8 +1,9 @@
 """What the Twilio simulator's parts share: its state, and the calls its parts make on
 one another (declared here, defined by the part named).
 
-The parts (accounts, numbers, messaging, TrustHub, senders, Event Streams, controls)
-derive from :class:`TwilioBase`; :class:`~.simulator.TwilioSimulator` puts them together.
+The parts (accounts, numbers, messaging, TrustHub, senders, Event Streams, content,
+controls) derive from :class:`TwilioBase`; :class:`~.simulator.TwilioSimulator` puts
+them together.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class TwilioBase(Simulator):
-    """Twilio's state: accounts, numbers, services, A2P, TrustHub, senders, sinks."""
+    """Twilio's state: accounts, numbers, services, A2P, TrustHub, senders, sinks, content."""
 
     name = "twilio"
 
@@ -54,6 +55,11 @@ class TwilioBase(Simulator):
         # Event Streams
         self.sinks: dict[str, dict[str, Any]] = {}
         self.subscriptions_store: dict[str, dict[str, Any]] = {}
+        # Content API: WhatsApp templates, and the sids under WhatsApp's review
+        self.contents: dict[str, dict[str, Any]] = {}
+        self.account_contents: dict[str, dict[str, dict[str, Any]]] = {}  # AC sid -> its items
+        self.content_reviews: set[str] = set()
+        self.template_review_seconds: float | None = 30.0
 
     if TYPE_CHECKING:
         # accounts.AccountsMixin

@@ -1,4 +1,5 @@
-"""The Twilio simulator: api (2010), messaging (v1, v2), trusthub (v1) and events (v1)."""
+"""The Twilio simulator: api (2010), messaging (v1, v2), trusthub (v1), events (v1) and
+content (v1)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from . import accounts, events, messaging, numbers, senders, trusthub
+from . import accounts, content, events, messaging, numbers, senders, trusthub
 from .accounts import AccountsMixin
+from .content import ContentMixin
 from .controls import ControlsMixin
 from .errors import TwilioError, not_found, too_many_requests
 from .events import EventsMixin
@@ -22,7 +24,7 @@ from .trusthub import TrustHubMixin
 if TYPE_CHECKING:
     from ..core import Sandbox
 
-ALIASES = ("api", "messaging", "trusthub", "events")
+ALIASES = ("api", "messaging", "trusthub", "events", "content")
 
 
 class TwilioSimulator(
@@ -32,9 +34,11 @@ class TwilioSimulator(
     TrustHubMixin,
     SendersMixin,
     EventsMixin,
+    ContentMixin,
     ControlsMixin,
 ):
-    """Stateful Twilio: subaccounts, numbers, senders, A2P 10DLC, TrustHub, Event Streams.
+    """Stateful Twilio: subaccounts, numbers, senders, A2P 10DLC, TrustHub, Event Streams,
+    Content API templates.
 
     Starts empty: seed the main (ISV) account with ``control_seed_master``.
     """
@@ -48,6 +52,7 @@ class TwilioSimulator(
         + trusthub.RULES
         + senders.RULES
         + events.RULES
+        + content.RULES
     )
 
     def __init__(self, sandbox: Sandbox) -> None:
@@ -91,6 +96,7 @@ class TwilioSimulator(
     def tick(self) -> None:
         self.tick_senders()
         self.tick_a2p()
+        self.tick_content()
 
     def describe(self) -> dict[str, Any]:
         parents = [a for a in self.accounts.values() if a["owner_account_sid"] == a["sid"]]
@@ -111,6 +117,14 @@ class TwilioSimulator(
                     {"sender_id": x["sender_id"], "otp": x["_otp"]}
                     for x in self.senders.values()
                     if x["status"] == "PENDING_VERIFICATION" and x["_otp"]
+                ],
+                "templates": [
+                    {
+                        "content_sid": sid,
+                        "account_sid": self.contents[sid]["account_sid"],
+                        "name": self.contents[sid]["approval"]["name"],
+                    }
+                    for sid in sorted(self.content_reviews)[:50]
                 ],
             },
             "main_accounts": [
