@@ -1,11 +1,17 @@
 """Meta's message templates through the Graph API: the whole listing of a WABA, a creation,
-and the lookup that finds what a creation made after its answer was lost.
+the lookup that finds what a creation made after its answer was lost, and Meta's Template
+Library (pre-written utility and authentication templates a business creates from).
 
 Graph's ``GET /{waba}/message_templates`` is cursor-paged (``GraphClient.pages``); its items
 are parsed into the shared :class:`~provisioning.templates.core.RemoteTemplate`, and an item
 this code cannot read is kept in the listing's ``skipped`` list without stopping the others.
 A cursor Graph refuses mid-listing (code 100, e.g. the template it pointed at was deleted
 meanwhile) restarts the listing once from the first page.
+
+The library (developers.facebook.com/documentation/business-messaging/whatsapp/templates/
+template-library/) is browsed with ``GET /message_template_library``; a template is created
+from it by the same ``POST /{waba}/message_templates`` with ``library_template_name``
+instead of ``components``.
 """
 
 from __future__ import annotations
@@ -72,8 +78,11 @@ def list_templates(
 
 def submit(graph: GraphClient, waba_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Create a template (``name, language, category, components`` and optionally
-    ``parameter_format``, ``allow_category_change``): Graph answers ``{id, status,
-    category}``. Never retried here: after a lost answer the caller uses :func:`find`."""
+    ``parameter_format``, ``allow_category_change``), or one from the Template Library
+    (``name, language, category, library_template_name`` and optionally
+    ``library_template_button_inputs``, ``library_template_body_inputs``; no components):
+    Graph answers ``{id, status, category}``, the category being the library item's for a
+    library template. Never retried here: after a lost answer the caller uses :func:`find`."""
     body = {key: value for key, value in payload.items() if value is not None}
     response = graph.request(
         "POST",
@@ -83,6 +92,29 @@ def submit(graph: GraphClient, waba_id: str, token: str, payload: dict[str, Any]
         idempotent=False,
     )
     return response.json()
+
+
+def library(
+    graph: GraphClient,
+    token: str,
+    *,
+    search: str | None = None,
+    language: str | None = None,
+    topic: str | None = None,
+    usecase: str | None = None,
+    industry: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """The first page of Meta's Template Library for these filters, Meta's items as they
+    are (``name, language, category, topic, usecase, industry, header, body, body_params,
+    body_param_types, buttons, id``). ``search`` is a substring of the name or the content;
+    the other filters are Meta's values (e.g. ``topic="ORDER_MANAGEMENT"``, ``language=
+    "en_US"``). An item that is not an object is left out."""
+    filters = {"search": search, "language": language, "topic": topic, "usecase": usecase,
+               "industry": industry}  # fmt: skip
+    params = {key: value for key, value in filters.items() if value}
+    page = graph.get("/message_template_library", token, limit=limit, **params)
+    return [item for item in page.get("data") or [] if isinstance(item, dict)]
 
 
 def find(

@@ -145,16 +145,23 @@ def _meta(session, transport, company_id, account_keys, config) -> Iterator[Targ
         stmt = stmt.where(MetaWhatsAppClient.company_id == company_id)
     if account_keys is not None:
         stmt = stmt.where(MetaWhatsAppClient.waba_id.in_(account_keys))
+    # Read up front: the sync commits between targets, which would expire (and reload one
+    # by one) clients still held by a lazy loop.
+    rows = [
+        (c.company_id, c.waba_id, c.name, c.partner_configuration_id, c.access_token)
+        for c in session.scalars(stmt)
+        if c.readable
+    ]
     graphs: dict[int, Any] = {}
-    for client in session.scalars(stmt):
-        configuration = config(client.partner_configuration_id, f"WABA {client.waba_id}")
-        if not client.readable or configuration is None:
+    for company, waba_id, name, configuration_id, token in rows:
+        configuration = config(configuration_id, f"WABA {waba_id}")
+        if configuration is None:
             continue
         graph = graphs.get(configuration.id) or graphs.setdefault(
             configuration.id, clients.meta_graph(configuration, transport, max_attempts=1)
         )
-        connection = MetaConnection(graph, client.waba_id, client.access_token or "")
-        yield Target(client.company_id, "meta", client.waba_id, client.name, connection)
+        connection = MetaConnection(graph, waba_id, token or "")
+        yield Target(company, "meta", waba_id, name, connection)
 
 
 def _dialog360(session, transport, company_id, account_keys, config) -> Iterator[Target]:

@@ -137,3 +137,11 @@ def register_error(code: int, message: str, details: str) -> GraphError:
     return GraphError(
         message, code, error_data={"messaging_product": "whatsapp", "details": details}
     )
+
+
+def template_error(title: str, detail: str, subcode: int | None = None) -> GraphError:
+    """Meta's answer to a template it refuses: code 100 with a title and a message for people."""
+    return GraphError(
+        "Invalid parameter", 100, subcode=subcode, is_transient=False, user_title=title,
+        user_msg=detail,
+    )  # fmt: skip

@@ -1,5 +1,5 @@
-"""The Graph operations: nodes, phone_numbers, subscribed_apps, message_templates (served by
-:mod:`.templates`), register, oauth, debug_token."""
+"""The Graph operations: nodes, phone_numbers, subscribed_apps, message_templates and
+message_template_library (served by :mod:`.templates`), register, oauth, debug_token."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from .fields import (
     waba_node,
 )
 from .graph import DEFAULT_VERSION, Call
+from .library import library_page
 from .state import PhoneNumber, Token, Waba
 
 PIN_RE = re.compile(r"^\d{6}$")
@@ -54,6 +55,9 @@ class HandlersMixin(MetaBase):
             case "GET", ["me"]:
                 token = self.authenticate(call)
                 return {"id": token.user_id, "name": f"System user {token.user_id}"}
+            case "GET", ["message_template_library"]:
+                self.authenticate(call)
+                return library_page(call, self.base_url("graph"))
             case "GET", [node_id]:
                 return self.get_node(call, node_id)
             case "POST", [node_id]:

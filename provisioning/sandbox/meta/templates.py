@@ -9,25 +9,28 @@ reference/: message_template_status_update, message_template_quality_update,
 message_template_components_update, template_category_update). Limits: template names of
 at most 512 lowercase letters, digits and underscores; 100 creations per WABA per hour.
 
-Two choices of the simulator's own: a cursor names the template it stops at, so a cursor
-whose template was deleted meanwhile is refused (code 100) as Graph refuses a stale one;
-``name=`` matches any template whose name contains it, so a caller must not take what it
-gets for an exact match.
+Meta's Template Library is served by :mod:`.library`.
+
+Choices of the simulator's own: a cursor names the template it stops at, so a cursor whose
+template was deleted meanwhile is refused (code 100) as Graph refuses a stale one; ``name=``
+matches any template whose name contains it, so a caller must not take what it gets for an
+exact match; a body input that does not apply to the library item's category, and a URL
+example that does not start with the button's fixed part, are refused.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
 
 from .base import MetaBase
-from .errors import GraphError, invalid_parameter, throttled
+from .errors import invalid_parameter, template_error, throttled
 from .fields import select
 from .graph import DEFAULT_VERSION, Call
+from .library import from_library
+from .paging import page_of, paging
 from .state import QUALITY_RATINGS, Template, Waba
 
 NODE_TYPE = "WhatsAppBusinessHSM"
@@ -52,14 +55,6 @@ CREATION_CAP_MESSAGE = (
 )
 
 
-def template_error(title: str, detail: str, subcode: int | None = None) -> GraphError:
-    """Meta's answer to a template it refuses: code 100 with a title and a message for people."""
-    return GraphError(
-        "Invalid parameter", 100, subcode=subcode, is_transient=False, user_title=title,
-        user_msg=detail,
-    )  # fmt: skip
-
-
 class TemplatesMixin(MetaBase):
     """The ``message_templates`` edge, the review timeline and the template webhooks."""
 
@@ -67,39 +62,15 @@ class TemplatesMixin(MetaBase):
     def list_templates(self, call: Call, waba: Waba) -> dict[str, Any]:
         """``GET /{waba}/message_templates``: filtered by ``name`` (contained), ``status``,
         ``category``, ``language``; paged by ``limit`` (default 25) and cursors."""
-        try:
-            limit = max(1, int(call.params.get("limit", 25)))
-        except ValueError:
-            raise invalid_parameter("Param limit must be an integer") from None
         ids = [t for t in waba.template_ids if _matches(self.templates[t], call.params)]
-        start, end = 0, len(ids)
-        if call.params.get("after"):
-            start = _cursor_index(ids, str(call.params["after"])) + 1
-        elif call.params.get("before"):
-            end = _cursor_index(ids, str(call.params["before"]))
-            start = max(0, end - limit)
-        page = ids[start : min(end, start + limit)]
+        page, start, limit = page_of(ids, call.params)
         body: dict[str, Any] = {
             "data": [self.template_fields(call, self.templates[t]) for t in page]
         }
         if page:
-            body["paging"] = self._paging(call, waba, page, start, len(ids), limit)
+            edge = f"{self.base_url('graph')}/{call.version or DEFAULT_VERSION}/{waba.id}"
+            body["paging"] = paging(call, f"{edge}/message_templates", page, start, len(ids), limit)
         return body
-
-    def _paging(
-        self, call: Call, waba: Waba, page: list[str], start: int, total: int, limit: int
-    ) -> dict[str, Any]:
-        before, after = _cursor(page[0]), _cursor(page[-1])
-        paging: dict[str, Any] = {"cursors": {"before": before, "after": after}}
-        edge = f"{self.base_url('graph')}/{call.version or DEFAULT_VERSION}/{waba.id}"
-        edge += "/message_templates"
-        query = {k: v for k, v in call.params.items() if k not in ("after", "before")}
-        query["limit"] = limit
-        if start > 0:
-            paging["previous"] = f"{edge}?{urlencode({**query, 'before': before})}"
-        if start + len(page) < total:
-            paging["next"] = f"{edge}?{urlencode({**query, 'after': after})}"
-        return paging
 
     def template_fields(self, call: Call, template: Template) -> dict[str, Any]:
         """The template with the fields asked for (a malformed one is served as it is)."""
@@ -134,7 +105,12 @@ class TemplatesMixin(MetaBase):
             error = throttled(80008)
             error.message = CREATION_CAP_MESSAGE
             raise error
-        fields = validated(call.params)
+        if call.params.get("library_template_name") is not None:
+            name, language = _name_and_language(call.params)
+            _category(call.params)  # required as in any creation; the library item's wins
+            fields = from_library(call.params, name, language)
+        else:
+            fields = validated(call.params)
         for other in (self.templates[t] for t in waba.template_ids):
             if (other.name, other.language) == (fields["name"], fields["language"]):
                 raise template_error(
@@ -331,6 +307,21 @@ class TemplatesMixin(MetaBase):
 
 def validated(params: dict[str, Any]) -> dict[str, Any]:
     """The creation payload as the simulator keeps it, or Meta's refusal."""
+    name, language = _name_and_language(params)
+    category = _category(params)
+    parameter_format = str(params.get("parameter_format") or "POSITIONAL").upper()
+    if parameter_format not in PARAMETER_FORMATS:
+        raise invalid_parameter("Param parameter_format must be one of {POSITIONAL, NAMED}")
+    return {
+        "name": name,
+        "language": language,
+        "category": category,
+        "components": validated_components(params.get("components")),
+        "parameter_format": parameter_format,
+    }
+
+
+def _name_and_language(params: dict[str, Any]) -> tuple[str, str]:
     name, language = params.get("name"), params.get("language")
     if not isinstance(name, str) or not name:
         raise invalid_parameter("The parameter name is required")
@@ -344,21 +335,16 @@ def validated(params: dict[str, Any]) -> dict[str, Any]:
         raise invalid_parameter("The parameter language is required")
     if not LANGUAGE_RE.match(language):
         raise template_error("Invalid language", f"{language} is not a supported language code.")
+    return name, language
+
+
+def _category(params: dict[str, Any]) -> str:
     category = str(params.get("category") or "").upper()
     if category not in CATEGORIES:
         raise invalid_parameter(
             f"Param category must be one of {{{', '.join(CATEGORIES)}}} - got {category!r}."
         )
-    parameter_format = str(params.get("parameter_format") or "POSITIONAL").upper()
-    if parameter_format not in PARAMETER_FORMATS:
-        raise invalid_parameter("Param parameter_format must be one of {POSITIONAL, NAMED}")
-    return {
-        "name": name,
-        "language": language,
-        "category": category,
-        "components": validated_components(params.get("components")),
-        "parameter_format": parameter_format,
-    }
+    return category
 
 
 def validated_components(components: Any) -> list[dict[str, Any]]:
@@ -447,15 +433,3 @@ def _matches(template: Template, params: dict[str, Any]) -> bool:
 
 def _listed(value: Any) -> set[str]:
     return {v.strip().upper() for v in str(value).split(",") if v.strip()}
-
-
-def _cursor(template_id: str) -> str:
-    return base64.urlsafe_b64encode(template_id.encode()).decode().rstrip("=")
-
-
-def _cursor_index(ids: list[str], cursor: str) -> int:
-    try:
-        template_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return ids.index(template_id)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid_parameter("Invalid cursor") from None
