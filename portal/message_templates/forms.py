@@ -111,3 +111,36 @@ class TemplateForm(Form):
             allow_category_change=bool(self.allow_category_change.data),
             code_expiration_minutes=self.code_expiration_minutes.data,
         )
+
+
+class LibraryForm(Form):
+    """A template from Meta's Template Library: the library item, the business's name for
+    it, and the inputs its buttons take."""
+
+    account = SelectField("WhatsApp account", coerce=int)
+    library_template_name = StringField("Library template")
+    language = StringField("Language")
+    category = StringField("Category")
+    name = StringField("Name", description="Lowercase letters, digits and underscores.")
+    website = StringField(
+        "Website", description="For a website button: https://..., may end in {{1}}."
+    )
+    website_example = StringField(
+        "Website example", description="With {{1}}: the whole address with an example value."
+    )
+    phone_number = StringField("Phone number", description="For a call button: +15550100000.")
+
+    def draft(self) -> rules.Draft:
+        buttons = []
+        if website := (self.website.data or "").strip():
+            example = (self.website_example.data or "").strip()
+            buttons.append(rules.Button("URL", "Website", url=website, url_example=example))
+        if phone := (self.phone_number.data or "").strip():
+            buttons.append(rules.Button("PHONE_NUMBER", "Phone", phone_number=phone))
+        return rules.Draft(
+            name=(self.name.data or "").strip(),
+            language=(self.language.data or "").strip(),
+            category=(self.category.data or "").strip(),
+            buttons=buttons,
+            library_template_name=(self.library_template_name.data or "").strip(),
+        )

@@ -6,6 +6,7 @@ sync's worker threads use it without a session).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from .. import clients
 from ..dialog360 import templates as dialog360_templates
 from ..dialog360.models import Dialog360Channel, Dialog360Client
-from ..errors import DomainError
+from ..errors import DomainError, ProviderError
 from ..meta import templates as meta_templates
 from ..meta.models import MetaWhatsAppClient
 from ..partners import PartnerConfiguration, unusable_reason
@@ -42,18 +43,31 @@ class MetaConnection:
 
     def submit(self, payload: dict[str, Any]) -> RemoteTemplate:
         answer = meta_templates.submit(self.graph, self.waba_id, self.token, payload)
-        return RemoteTemplate(
+        remote = RemoteTemplate(
             str(answer["id"]),
             payload["name"],
             payload["language"],
             str(answer.get("category") or payload["category"]),
             str(answer.get("status") or "PENDING"),
-            payload["components"],
+            payload.get("components", []),
             payload.get("parameter_format", "POSITIONAL"),
+            library_template_name=payload.get("library_template_name"),
         )
+        if remote.library_template_name:  # the library wrote the content: read it back
+            try:
+                return self.find(remote.name, remote.language) or remote
+            except ProviderError:
+                return remote  # the sync reads it later
+        return remote
 
     def find(self, name: str, language: str) -> RemoteTemplate | None:
         return meta_templates.find(self.graph, self.waba_id, self.token, name, language)
+
+    def library(self, search: str, language: str) -> builtins.list[dict[str, Any]]:
+        """Meta's Template Library items matching ``search`` in ``language`` (any if empty)."""
+        return meta_templates.library(
+            self.graph, self.token, search=search or None, language=language or None
+        )
 
 
 @dataclass
@@ -132,6 +146,16 @@ def connect(session: Session, account: TemplateAccount, transport: Any) -> Conne
                 clients.twilio_subaccount(config, sub.account_sid or "", sub.auth_token, transport)
             )
     raise NoConnection(f"Templates of {account.provider} are not supported.")
+
+
+def library(
+    session: Session, account: TemplateAccount, transport: Any, search: str, language: str
+) -> list[dict[str, Any]]:
+    """Meta's Template Library as a Meta account sees it (other providers have none)."""
+    connection = connect(session, account, transport)
+    if not isinstance(connection, MetaConnection):
+        raise NoConnection("The Template Library is Meta's: choose a Meta account.")
+    return connection.library(search, language)
 
 
 def _usable(session: Session, config_id: int | None) -> PartnerConfiguration:

@@ -107,6 +107,9 @@ class Draft:
     allow_category_change: bool = True
     add_security_recommendation: bool = False  # AUTHENTICATION
     code_expiration_minutes: int | None = None  # AUTHENTICATION
+    # A template from Meta's Template Library: the library writes the content, the draft
+    # gives the name, the language and the buttons' website and phone number.
+    library_template_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,9 @@ def problems(draft: Draft, provider: str) -> dict[str, list[str]]:
         )
     if draft.category not in CATEGORIES:
         found.add("category", "Choose a category: marketing, utility or authentication.")
-    if draft.category == "AUTHENTICATION":
+    if draft.library_template_name:
+        _check_library(draft, provider, found)
+    elif draft.category == "AUTHENTICATION":
         _check_authentication(draft, found)
     else:
         _check_content(draft, limits, found)
@@ -178,6 +183,8 @@ def components(draft: Draft) -> list[dict[str, Any]]:
     """The draft as Meta's `components` list (HEADER/BODY/FOOTER/BUTTONS with `example`
     blocks: body_text, header_text, header_handle; named parameters as
     body_text_named_params), which 360dialog takes as is and Twilio's client translates."""
+    if draft.library_template_name:
+        return []  # the library writes them; the provider's listing shows them
     if draft.category == "AUTHENTICATION":
         return _authentication_components(draft)
     named = draft.parameter_format == "NAMED"
@@ -196,7 +203,10 @@ def components(draft: Draft) -> list[dict[str, Any]]:
 
 def payload(draft: Draft) -> dict[str, Any]:
     """The creation payload: name, language, category, components, parameter_format (when
-    NAMED), allow_category_change."""
+    NAMED), allow_category_change; for a library template, its name and button inputs
+    instead of components."""
+    if draft.library_template_name:
+        return _library_payload(draft)
     result: dict[str, Any] = {
         "name": draft.name,
         "language": draft.language,
@@ -206,6 +216,42 @@ def payload(draft: Draft) -> dict[str, Any]:
     if draft.parameter_format == "NAMED":
         result["parameter_format"] = "NAMED"
     result["allow_category_change"] = draft.allow_category_change
+    return result
+
+
+# --- Meta's Template Library ----------------------------------------------------------------
+# https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-library/
+
+
+def _check_library(draft: Draft, provider: str, found: _Found) -> None:
+    if provider != "meta":
+        found.add("template", "The Template Library is Meta's: use it with a Meta account.")
+    for button in draft.buttons:
+        value = button.url if button.type == "URL" else button.phone_number
+        if button.type == "URL" and not value.startswith(("https://", "http://")):
+            found.add("buttons", f'The button "{button.text}" needs a web address (https://...).')
+        elif button.type == "PHONE_NUMBER" and not _PHONE.fullmatch(value):
+            found.add("buttons", f'The button "{button.text}" needs a phone number (+15550100000).')
+
+
+def _library_payload(draft: Draft) -> dict[str, Any]:
+    inputs: list[dict[str, Any]] = []
+    for button in draft.buttons:
+        if button.type == "URL":
+            url = {"base_url": button.url}
+            if button.url_example:
+                url["url_suffix_example"] = button.url_example
+            inputs.append({"type": "URL", "url": url})
+        elif button.type == "PHONE_NUMBER":
+            inputs.append({"type": "PHONE_NUMBER", "phone_number": button.phone_number})
+    result: dict[str, Any] = {
+        "name": draft.name,
+        "language": draft.language,
+        "category": draft.category,
+        "library_template_name": draft.library_template_name,
+    }
+    if inputs:
+        result["library_template_button_inputs"] = inputs
     return result
 
 
