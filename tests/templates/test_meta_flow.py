@@ -5,17 +5,13 @@ re-categorisation is announced then applied, and the sync lists every page."""
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from portal.jobs.sync import sync_templates
 from provisioning.audit import SYSTEM
 from provisioning.health import Alert
-from provisioning.partners import Provider
 from provisioning.templates import builder, connections, core, rules
 from provisioning.templates.models import MessageTemplate, TemplateAccount, TemplateChange
-from provisioning.tenancy import Role
-from tests.meta.test_webhooks import connected  # noqa: F401 (fixture)
 
 FORM = {
     "name": "order_shipped",
@@ -30,20 +26,6 @@ FORM = {
     "parameter_format": "POSITIONAL",
     "allow_category_change": "y",
 }
-
-
-@pytest.fixture
-def sandbox(connected_sandbox):
-    return connected_sandbox(43, Provider.META, webhooks_to_app=True)
-
-
-@pytest.fixture
-def owner(session, make, connected):  # noqa: F811
-    from provisioning.meta.models import MetaWhatsAppClient
-
-    client = session.scalars(select(MetaWhatsAppClient)).one()
-    user = make.user(client_company(session, client), Role.ADMIN, email="owner@tpl.example")
-    return user, client
 
 
 def client_company(session, client):

@@ -8,15 +8,7 @@ from sqlalchemy import select
 
 from provisioning.templates import rules
 from provisioning.templates.models import MessageTemplate
-from tests.templates.test_meta_flow import (  # noqa: F401 (fixtures)
-    account_id,
-    connected,
-    drain,
-    owner,
-    page_of,
-    sandbox,
-    template,
-)
+from tests.templates.test_meta_flow import account_id, drain, page_of, template
 
 
 def use(auth, client, session, url, **changes):
@@ -38,7 +30,7 @@ def test_an_admin_browses_the_library_and_creates_from_it(
     auth,
     session,
     sandbox,
-    owner,  # noqa: F811 (fixtures)
+    owner,
 ):
     user, waba = owner
     url = page_of(session, waba)
@@ -68,7 +60,7 @@ def test_meta_refuses_a_missing_button_input_and_nothing_is_kept(
     auth,
     session,
     sandbox,
-    owner,  # noqa: F811 (fixtures)
+    owner,
 ):
     user, waba = owner
     url = page_of(session, waba)
