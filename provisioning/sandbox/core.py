@@ -126,6 +126,26 @@ class Sandbox:
                 simulator.tick()
         self.outbound.retry_failed()
 
+    # -- between simulators ---------------------------------------------------------------
+    def deliver_text(self, to: str, body: str, channel: str) -> bool:
+        """Hand a text addressed to ``to`` (E.164, with ``+``) to whichever simulator holds
+        that number and can receive it there: an SMS, or a call that reads ``body`` out
+        (``channel`` ``SMS`` or ``VOICE``, as Meta's ``code_method`` names them).
+
+        A simulator takes part by defining ``receive_text(to, body, channel) -> bool``
+        (the Twilio simulator does, for the numbers its accounts bought). False when none
+        takes it: the text went to a phone nobody simulates.
+        """
+        kind = channel.upper()
+        if kind not in ("SMS", "VOICE"):
+            raise ValueError(f"channel must be SMS or VOICE, not {channel!r}")
+        with self.lock:
+            for simulator in self.simulators.values():
+                receive = getattr(simulator, "receive_text", None)
+                if receive is not None and receive(to, body, kind):
+                    return True
+        return False
+
     # -- the WSGI app ---------------------------------------------------------------------
     def route(self, path: str) -> tuple[str, str]:
         """Split ``/provider/rest`` into the provider name and the rest of the path."""
@@ -193,7 +213,7 @@ class Sandbox:
                 return {"cleared": True}
             case "GET", ["deliveries"]:
                 return [
-                    {k: v for k, v in asdict(d).items() if k != "body"}
+                    {k: v for k, v in asdict(d).items() if k not in ("body", "response_body")}
                     | {"body": d.body.decode("utf-8", "replace")}
                     for d in self.outbound.deliveries
                 ]

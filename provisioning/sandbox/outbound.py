@@ -11,6 +11,7 @@ import ipaddress
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,6 +29,8 @@ class Delivery:
     status: int | None = None
     error: str | None = None
     history: list[Any] = field(default_factory=list)
+    response_body: bytes = b""  # what the platform answered (TwiML for a Twilio call)
+    retry: bool = True  # False: one attempt only (Twilio neither retries SMS nor calls)
 
     @property
     def delivered(self) -> bool:
@@ -52,6 +55,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def url_on_host(url: Any, host: str | None) -> bool:
+    """``url`` is a URL on ``host`` (a host name, or ``name:port`` to match the port too);
+    any non-empty URL when ``host`` is None. The simulators' "what still points at the
+    platform" listings use it."""
+    if not isinstance(url, str) or not url:
+        return False
+    if host is None:
+        return True
+    parts = urlsplit(url)
+    if ":" in host:
+        return parts.netloc.rpartition("@")[2].lower() == host.lower()
+    return (parts.hostname or "").lower() == host.lower().rstrip(".")
 
 
 class LoopbackTransport(httpx.HTTPTransport):
@@ -92,8 +109,9 @@ class Outbound:
         body: bytes = b"",
         headers: dict[str, str] | None = None,
         method: str = "POST",
+        retry: bool = True,
     ) -> Delivery:
-        delivery = Delivery(provider, method, url, body, dict(headers or {}))
+        delivery = Delivery(provider, method, url, body, dict(headers or {}), retry=retry)
         with self._lock:
             self.deliveries.append(delivery)
         self._attempt(delivery)
@@ -110,7 +128,9 @@ class Outbound:
     def retry_failed(self) -> None:
         with self._lock:
             pending = [
-                d for d in self.deliveries if not d.delivered and d.attempts < self.max_attempts
+                d
+                for d in self.deliveries
+                if d.retry and not d.delivered and d.attempts < self.max_attempts
             ]
         for delivery in pending:
             self._attempt(delivery)
@@ -123,6 +143,7 @@ class Outbound:
                     delivery.method, delivery.url, content=delivery.body, headers=delivery.headers
                 )
             delivery.status, delivery.error = response.status_code, None
+            delivery.response_body = response.content
         except httpx.HTTPError as exc:
             delivery.status, delivery.error = None, f"{type(exc).__name__}: {exc}"
         delivery.history.append(delivery.status or delivery.error)

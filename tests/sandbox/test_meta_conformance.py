@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.sandbox.openapi import assert_conforms
+from tests.sandbox.openapi import assert_conforms, validate_request_body
 
 APP_ID, SECRET = "1234567890123456", "app-secret-0001"
 G = "/meta/graph/v22.0"
@@ -121,4 +121,67 @@ def test_the_2026_calls_conform(sandbox, http):
         "GET /{Version}/{Business-ID}/client_whatsapp_business_accounts",
         "GET /{Version}/{Phone-Number-ID}",
         "GET /{Version}/{WABA-ID}/phone_numbers",
+    } <= covered, covered
+
+
+def test_a_number_s_life_after_onboarding_conforms(sandbox, http):
+    """Issue 17: adding and migrating numbers, verification codes, the PIN, display name
+    changes and the Official Business Account, requests and answers both."""
+    meta = sandbox.meta
+    meta.control_seed_app(app_id=APP_ID, app_secret=SECRET, webhook_url="https://portal.test/wh")
+    customer = meta.control_seed_waba(app_id=APP_ID, subscribe=True, numbers=0)
+    waba_id, auth = customer["waba_id"], {"Authorization": f"Bearer {customer['access_token']}"}
+    v25 = "/meta/graph/v25.0"
+    edge = "/{Version}/{WABA-ID}/phone_numbers"
+    bodies = {
+        f"POST {edge}": [
+            {"cc": "1", "phone_number": "5550102020", "verified_name": "Nova Shop"},
+        ],
+        "POST /{Version}/{Phone-Number-ID}/request_code": [
+            {"code_method": "SMS", "language": "en_US"},
+        ],
+        "POST /{Version}/{Phone-Number-ID}": [{"pin": "246810"}, {"new_display_name": "Nova"}],
+    }
+    for key, examples in bodies.items():
+        for body in examples:
+            validate_request_body("meta", key, body)
+
+    def post(path: str, body: dict) -> dict:
+        response = http.post(f"{v25}/{path}", json=body, headers=auth)
+        assert response.status_code < 500, response.text
+        return response.json()
+
+    phone_id = post(f"{waba_id}/phone_numbers", bodies[f"POST {edge}"][0])["id"]
+    post(f"{waba_id}/phone_numbers", {"cc": "1", "phone_number": "5550102020"})  # refused
+    post(f"{phone_id}/request_code", {"code_method": "SMS", "language": "en_US"})
+    post(f"{phone_id}/request_code", {"code_method": "SMS", "language": "en_US"})  # too soon
+    code = meta.control_last_code(phone_number_id=phone_id)["code"]
+    validate_request_body("meta", "POST /{Version}/{Phone-Number-ID}/verify_code", {"code": code})
+    post(f"{phone_id}/verify_code", {"code": "000000" if code != "000000" else "111111"})
+    post(f"{phone_id}/verify_code", {"code": code})
+    post(phone_id, {"pin": "246810"})
+    post(f"{phone_id}/register", {"messaging_product": "whatsapp", "pin": "246810"})
+    post(phone_id, {"new_display_name": "Nova"})
+    post(f"{phone_id}/official_business_account", {"business_website_url": "https://n.example",
+         "primary_country_of_operation": "US", "primary_language": "en_US"})  # fmt: skip
+    sandbox.advance(120)
+    http.get(f"{v25}/{phone_id}", params={"fields": "name_status,new_name_status"}, headers=auth)
+    http.get(f"{v25}/{phone_id}/official_business_account", headers=auth)
+    held = meta.control_seed_number_elsewhere()
+    migrate = {"cc": "1", "phone_number": held["number"][2:], "migrate_phone_number": True,
+               "verified_name": "Moving Company"}  # fmt: skip
+    validate_request_body("meta", "POST /{Version}/{WABA-ID}/phone_numbers", migrate)
+    post(f"{waba_id}/phone_numbers", migrate)  # refused: two-step verification is on
+    meta.control_set_old_provider(number=held["number"], two_step=False)
+    moved = post(f"{waba_id}/phone_numbers", migrate)["id"]
+
+    hints = {waba_id: "WABA-ID", phone_id: "Phone-Number-ID", moved: "Phone-Number-ID"}
+    covered = assert_conforms(sandbox.exchanges, hints=hints)
+    assert {
+        "POST /{Version}/{WABA-ID}/phone_numbers",
+        "POST /{Version}/{Phone-Number-ID}/request_code",
+        "POST /{Version}/{Phone-Number-ID}/verify_code",
+        "POST /{Version}/{Phone-Number-ID}",
+        "GET /{Version}/{Phone-Number-ID}/official_business_account",
+        "POST /{Version}/{Phone-Number-ID}/official_business_account",
     } <= covered, covered

@@ -18,11 +18,12 @@ from . import hub, lifecycle, partner_api, waba
 from .controls import Controls
 from .hub import HubPages, error_page
 from .partner_api import PartnerApi
+from .teardown import Teardown
 from .waba import MessagingApi
 from .wire import meta_body
 
 
-class Dialog360Simulator(PartnerApi, MessagingApi, HubPages, Controls):
+class Dialog360Simulator(PartnerApi, MessagingApi, HubPages, Teardown, Controls):
     """Stateful 360dialog: partners, clients, channels, keys, templates and webhooks."""
 
     @property
@@ -84,4 +85,6 @@ class Dialog360Simulator(PartnerApi, MessagingApi, HubPages, Controls):
                 for c in list(self.store.channels.values())[-50:]
                 if not c.revoked and (c.webhook or self.store.wabas[c.waba_id].webhook)
             ],
+            # what still receives messages, per host: after an offboarding, not the platform
+            "routes_by_host": self.routes_by_host(),
         }

@@ -50,6 +50,12 @@ def check_webhook_url(url: Any, allow_loopback_ports: bool = False) -> str:
     return url
 
 
+def _clears(body: dict[str, Any]) -> bool:
+    """``{"url": ""}`` or ``{"url": null}`` removes the webhook. How 360dialog removes one
+    is not documented publicly (fact sheet §4 names only setting it): simulator choice."""
+    return "url" in body and body["url"] in ("", None)
+
+
 def _headers(value: Any) -> dict[str, str]:
     if value is None:
         return {}
@@ -146,16 +152,21 @@ class MessagingApi(Dialog360Base):
         channel = self._keyed_channel(request)
         if request.method == "POST":
             body = json_body(request)
-            channel.webhook = {
-                "url": check_webhook_url(body.get("url"), self.allow_loopback_ports),
-                "headers": _headers(body.get("headers")),
-            }
+            if _clears(body):
+                channel.webhook = None
+            else:
+                channel.webhook = {
+                    "url": check_webhook_url(body.get("url"), self.allow_loopback_ports),
+                    "headers": _headers(body.get("headers")),
+                }
         return json_response(channel.webhook or {"url": None, "headers": {}})
 
     def waba_waba_webhook(self, request: Request) -> Response:
         channel = self._keyed_channel(request)
         waba = self.store.wabas[channel.waba_id]
-        if request.method == "POST":
+        if request.method == "POST" and _clears(json_body(request)):
+            waba.webhook = None
+        elif request.method == "POST":
             body = json_body(request)
             override_all = bool(body.get("override_all", False))
             waba.webhook = {

@@ -13,10 +13,13 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..base import json_response
+from .coexistence import CoexistenceMixin
 from .control import ControlMixin
 from .errors import GraphError, throttled, transient_error
 from .graph import GraphMixin
 from .handlers import HandlersMixin
+from .number_controls import NumberControlsMixin
+from .numbers import NumbersMixin
 from .signup import SignupMixin
 from .templates import TemplatesMixin
 from .webhooks import WebhooksMixin
@@ -27,7 +30,15 @@ ALL = ["GET", "POST", "DELETE"]
 
 
 class MetaSimulator(
-    ControlMixin, SignupMixin, TemplatesMixin, WebhooksMixin, HandlersMixin, GraphMixin
+    ControlMixin,
+    NumberControlsMixin,
+    SignupMixin,
+    TemplatesMixin,
+    CoexistenceMixin,
+    NumbersMixin,
+    WebhooksMixin,
+    HandlersMixin,
+    GraphMixin,
 ):
     """Stateful Meta: apps, businesses, WABAs, numbers, templates, tokens, codes; starts
     empty."""
@@ -68,6 +79,8 @@ class MetaSimulator(
         if self.held:
             self.flush_held()
         self.tick_templates()
+        self.tick_coexistence()
+        self.tick_numbers()
 
     def describe(self) -> dict[str, Any]:
         return {

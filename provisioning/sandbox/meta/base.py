@@ -3,7 +3,9 @@ the calls its parts make on one another (declared here, defined by the part name
 
 The parts (:class:`~.graph.GraphMixin`, :class:`~.handlers.HandlersMixin`,
 :class:`~.webhooks.WebhooksMixin`, :class:`~.signup.SignupMixin`,
-:class:`~.templates.TemplatesMixin`, :class:`~.control.ControlMixin`) derive from :class:`MetaBase`;
+:class:`~.templates.TemplatesMixin`, :class:`~.control.ControlMixin`,
+:class:`~.numbers.NumbersMixin`, :class:`~.number_controls.NumberControlsMixin`) derive
+from :class:`MetaBase`;
 :class:`~provisioning.sandbox.meta.MetaSimulator` puts them together.
 """
 
@@ -12,10 +14,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..base import Simulator
-from .state import App, AuthCode, Business, PhoneNumber, Template, Token, Waba
+from .state import (
+    App,
+    AuthCode,
+    Business,
+    NameReview,
+    ObaRequest,
+    PhoneNumber,
+    Template,
+    Token,
+    VerificationCode,
+    Waba,
+)
 
 if TYPE_CHECKING:
     from ..core import Sandbox
+    from .coexistence import AppData
     from .errors import GraphError
     from .graph import Call
 
@@ -49,6 +63,15 @@ class MetaBase(Simulator):
         self.template_rejections: dict[str, str] = {}  # name -> reason of its next review
         self.template_reviews: dict[str, float] = {}  # pending template id -> decided at
         self.template_recategorisations: dict[str, float] = {}  # template id -> applied at
+        # coexistence (coexistence.CoexistenceMixin): phone id -> WhatsApp Business app data
+        self.coexistence: dict[str, AppData] = {}
+        # a number's life after onboarding (numbers.NumbersMixin), by phone number id
+        self.verification_codes: dict[str, VerificationCode] = {}  # the last code sent
+        self.name_reviews: dict[str, NameReview] = {}  # display names under review
+        self.oba_requests: dict[str, ObaRequest] = {}  # the latest OBA request
+        self.migrations: dict[str, str] = {}  # migrating number -> the number it moves
+        self.display_name_review_seconds = 60.0  # control_set_display_name_review
+        self.oba_review_seconds = 120.0  # control_set_oba_review
 
     if TYPE_CHECKING:
         # graph.GraphMixin
@@ -59,6 +82,8 @@ class MetaBase(Simulator):
 
         # handlers.HandlersMixin
         def route_graph(self, call: Call) -> Any: ...
+        def phone_for(self, call: Call, phone_id: str, token: Token) -> PhoneNumber: ...
+        def waba_for(self, call: Call, waba_id: str, token: Token) -> Waba: ...
         def throttle_error(self, code: int) -> GraphError: ...
 
         # templates.TemplatesMixin
@@ -91,6 +116,24 @@ class MetaBase(Simulator):
         def update_template_components(
             self, template: Template, components: list[dict[str, Any]]
         ) -> list[dict[str, Any]]: ...
+
+        # numbers.NumbersMixin
+        def add_phone_number(self, call: Call, waba_id: str) -> dict[str, Any]: ...
+        def verification(self, call: Call, phone_id: str, step: str) -> dict[str, Any]: ...
+        def official_business_account(self, call: Call, phone_id: str) -> dict[str, Any]: ...
+        def request_display_name(self, call: Call, phone: PhoneNumber) -> dict[str, Any]: ...
+        def after_register(self, phone: PhoneNumber) -> None: ...
+        def decide_name(
+            self, phone: PhoneNumber, decision: str, reason: str | None = None
+        ) -> list[dict[str, Any]]: ...
+        def decide_oba(
+            self, phone: PhoneNumber, decision: str, reason: str | None = None
+        ) -> None: ...
+        def tick_numbers(self) -> None: ...
+
+        # coexistence.CoexistenceMixin
+        def smb_app_data(self, call: Call, phone_id: str) -> dict[str, Any]: ...
+        def tick_coexistence(self) -> None: ...
 
         # webhooks.WebhooksMixin
         def emit_webhook(
@@ -173,6 +216,7 @@ class MetaBase(Simulator):
             phone.last_onboarded_time = self.clock.time()
         elif self.name_review_seconds > 0:
             phone.name_ready_at = self.clock.time() + self.name_review_seconds
+            self.name_reviews[phone.id] = NameReview(verified_name, phone.name_ready_at, True)
         self.phones[phone.id] = phone
         waba.phone_ids.append(phone.id)
         return phone

@@ -91,6 +91,8 @@ def phone_node(sim: MetaBase, phone: PhoneNumber, app_id: str | None) -> dict[st
         "display_phone_number": format_display_number(phone.number),
         "verified_name": phone.verified_name,
         "name_status": "PENDING_REVIEW" if _name_pending(sim, phone) else phone.name_status,
+        "new_display_name": phone.new_display_name,  # a change under review (numbers.py)
+        "new_name_status": phone.new_name_status,
         "quality_rating": phone.quality_rating,
         # Both read the portfolio's shared limit (M-limits); versions.py says which
         # version serves which.
@@ -142,6 +144,13 @@ def health_status(sim: MetaBase, waba: Waba, phone: PhoneNumber | None) -> dict[
             errors.append(_health_error(133010, "The phone number is not registered.",
                                         "Register the phone number with Cloud API."))  # fmt: skip
         state = "BLOCKED" if errors else None
+        if state is None and phone.name_status == "DECLINED":
+            # a declined display name keeps the number from scaling (M-display-names)
+            errors.append(_health_error(
+                131037, "The display name was not approved.",
+                "Edit the display name to follow the display name guidelines.",
+            ))  # fmt: skip
+            state = "LIMITED"
         if state is None and phone.quality_rating == "RED":
             errors.append(_health_error(
                 131048, "The phone number's quality rating is low.",

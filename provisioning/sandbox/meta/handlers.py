@@ -72,10 +72,18 @@ class HandlersMixin(MetaBase):
                 return self.message_templates(call, waba_id)
             case "GET" | "POST", [waba_id, "assigned_users"]:
                 return self.assigned_users(call, waba_id)
+            case "POST", [phone_id, "smb_app_data"]:
+                return self.smb_app_data(call, phone_id)
             case "POST", [phone_id, "register"]:
                 return self.register(call, phone_id)
             case "POST", [phone_id, "deregister"]:
                 return self.deregister(call, phone_id)
+            case "POST", [waba_id, "phone_numbers"]:  # served by numbers.NumbersMixin
+                return self.add_phone_number(call, waba_id)
+            case "POST", [phone_id, "request_code" | "verify_code" as step]:
+                return self.verification(call, phone_id, step)
+            case "GET" | "POST", [phone_id, "official_business_account"]:
+                return self.official_business_account(call, phone_id)
         target = seg[0] if seg else ""
         raise unknown_object(target if len(seg) < 2 else f"{seg[0]}/{seg[1]}", method)
 
@@ -155,6 +163,8 @@ class HandlersMixin(MetaBase):
                     "verify_token": str(config.get("verify_token", "")),
                 }
             return {"success": True}
+        if call.params.get("new_display_name") is not None:
+            return self.request_display_name(call, phone)
         pin = call.params.get("pin")
         if pin is not None:
             if not PIN_RE.match(str(pin)):
@@ -363,8 +373,10 @@ class HandlersMixin(MetaBase):
             raise register_error(
                 133006, "Phone number re-verification needed", "Verify the phone number first."
             )
-        if phone.name_ready_at is not None and self.clock.time() < phone.name_ready_at:
-            # The display name's certificate does not exist yet (issue 13 item 8).
+        pending = phone.name_ready_at is not None and self.clock.time() < phone.name_ready_at
+        if pending or phone.name_status == "DECLINED":
+            # The display name's certificate does not exist yet (issue 13 item 8), or the
+            # name was declined (chatwoot CW-5692: "Your display name could not be processed").
             raise register_error(
                 2388001,
                 "Cannot Create Certificate",
@@ -374,6 +386,7 @@ class HandlersMixin(MetaBase):
             phone.pin = pin
         phone.status = "CONNECTED"
         phone.last_onboarded_time = self.clock.time()
+        self.after_register(phone)
         return {"success": True}
 
     def deregister(self, call: Call, phone_id: str) -> dict[str, Any]:

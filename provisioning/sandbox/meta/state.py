@@ -114,6 +114,9 @@ class PhoneNumber:
     register_attempts: list[float] = field(default_factory=list)
     last_onboarded_time: float | None = None
     webhook_override: dict[str, str] | None = None
+    # a display name change (numbers.NumbersMixin): Graph's new_display_name, new_name_status
+    new_display_name: str | None = None
+    new_name_status: str | None = None
 
     @property
     def registered(self) -> bool:
@@ -185,3 +188,36 @@ def format_display_number(number: str) -> str:
 def graph_time(epoch: float) -> str:
     """Graph's datetime format: ``2026-01-01T00:00:00+0000``."""
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+@dataclass
+class VerificationCode:
+    """The last code ``request_code`` sent to a number (numbers.NumbersMixin)."""
+
+    code: str
+    method: str  # SMS | VOICE
+    language: str
+    sent_at: float
+    wrong_attempts: int = 0
+
+
+@dataclass
+class NameReview:
+    """A display name under review: a new number's (``initial``) or a requested change."""
+
+    requested_name: str
+    decide_at: float
+    initial: bool = False
+    rejection: str | None = None  # control_reject_display_name: the review rejects
+
+
+@dataclass
+class ObaRequest:
+    """A number's latest request for the Official Business Account badge."""
+
+    status: str  # PENDING | APPROVED | REJECTED | CANCELLED
+    requested_at: float
+    decide_at: float
+    details: dict[str, Any] = field(default_factory=dict)
+    decided_at: float | None = None
+    rejection: str | None = None  # control_reject_oba: the review rejects with this message

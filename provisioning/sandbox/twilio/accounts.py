@@ -4,6 +4,14 @@ Scoping (fact sheet §1): a parent's *auth token* reaches a subaccount's v2010 r
 product hosts (messaging, trusthub, events) only ever act on the account whose
 credentials were presented; API keys act only on the account they were created in; a
 subaccount never reaches its parent or siblings.
+
+Status (twilio.com/docs/iam/api/subaccounts; help.twilio.com/articles/223135987): only
+the parent suspends, reactivates or closes a subaccount (a subaccount changing its own
+status gets 20403, the code the simulator uses for parent-only calls). Closing is
+irreversible (21479) and releases every number. A suspended or closed account is "not
+active" (twilio.com/docs/api/errors/20005): its own credentials get 401/20005, and so do
+the parent's calls on its resources, except reading the account itself and its Messages
+log (a closed account's history stays readable).
 """
 
 from __future__ import annotations
@@ -101,11 +109,8 @@ class AccountsMixin(TwilioBase):
             principal = Principal(self.accounts[key["_account"]], key_sid=user)
         else:
             raise unauthorized()
-        status = principal.account["status"]
-        if status == "closed":
-            raise unauthorized()
-        if status == "suspended":
-            raise TwilioError(401, 20005, "Account not active")
+        if principal.account["status"] in ("suspended", "closed"):
+            raise not_active()
         return principal
 
     def reach_2010(self, principal: Principal, account_sid: str) -> dict[str, Any]:
@@ -122,10 +127,8 @@ class AccountsMixin(TwilioBase):
 
     def active_2010(self, principal: Principal, account_sid: str, path: str) -> dict[str, Any]:
         target = self.reach_2010(principal, account_sid)
-        if target["status"] == "closed":
-            raise not_found(path)
-        if target["status"] == "suspended":
-            raise TwilioError(401, 20005, "Account not active")
+        if target["status"] in ("suspended", "closed"):
+            raise not_active()
         return target
 
     # -- accounts -------------------------------------------------------------------------
@@ -209,6 +212,8 @@ class AccountsMixin(TwilioBase):
                 raise invalid("Status", f"must be one of {', '.join(ACCOUNT_STATUSES)}")
             if account["sid"] == account["owner_account_sid"]:
                 raise invalid("Status", "the main account's status cannot be changed")
+            if account["sid"] == principal.sid:
+                raise TwilioError(403, 20403, "Only the parent account can change its status")
             if account["status"] == "closed" and status != "closed":
                 # Closing is irreversible (CLOSE).
                 raise TwilioError(400, 21479, "Account is closed and cannot be reopened")
@@ -322,6 +327,11 @@ class AccountsMixin(TwilioBase):
             del self.addresses_store[sid]
             return Response(status=204)
         return json_response(address)
+
+
+def not_active() -> TwilioError:
+    """20005 "Account not active": a suspended or closed account."""
+    return TwilioError(401, 20005, "Account not active")
 
 
 def _as_query(value: Any) -> Any:

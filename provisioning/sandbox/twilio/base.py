@@ -1,9 +1,9 @@
 """What the Twilio simulator's parts share: its state, and the calls its parts make on
 one another (declared here, defined by the part named).
 
-The parts (accounts, numbers, messaging, TrustHub, senders, Event Streams, content,
-controls) derive from :class:`TwilioBase`; :class:`~.simulator.TwilioSimulator` puts
-them together.
+The parts (accounts, numbers, messages, inbound texts and calls, messaging, TrustHub,
+senders, Event Streams, content, teardown, controls) derive from :class:`TwilioBase`;
+:class:`~.simulator.TwilioSimulator` puts them together.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from ..base import Simulator
 
 if TYPE_CHECKING:
     from ..core import Sandbox
+    from ..outbound import Delivery
     from .accounts import Principal
 
 
@@ -60,12 +61,18 @@ class TwilioBase(Simulator):
         self.account_contents: dict[str, dict[str, dict[str, Any]]] = {}  # AC sid -> its items
         self.content_reviews: set[str] = set()
         self.template_review_seconds: float | None = 30.0
+        # Messages (inbound ones, from texts handed over by Sandbox.deliver_text) and calls
+        self.messages: dict[str, dict[str, Any]] = {}  # SM sid -> Message
+        self.calls: dict[str, dict[str, Any]] = {}  # CA sid -> call record
+        self.transcriptions: list[dict[str, Any]] = []  # due transcribeCallback POSTs
+        self.transcription_delay = 30.0
 
     if TYPE_CHECKING:
         # accounts.AccountsMixin
         def new_account(
             self, *, friendly_name: str, owner: str | None, sid: str | None = None, token: str = ""
         ) -> dict[str, Any]: ...
+        def reach_2010(self, principal: Principal, account_sid: str) -> dict[str, Any]: ...
         def active_2010(
             self, principal: Principal, account_sid: str, path: str
         ) -> dict[str, Any]: ...
@@ -73,6 +80,27 @@ class TwilioBase(Simulator):
 
         # numbers.NumbersMixin
         def release_number(self, sid: str) -> None: ...
+
+        # messages.MessagesMixin
+        def record_message(
+            self,
+            *,
+            account_sid: str,
+            from_: str,
+            to: str,
+            body: str,
+            direction: str,
+            status: str,
+            messaging_service_sid: str | None = None,
+        ) -> dict[str, Any]: ...
+
+        # inbound.InboundMixin
+        def send_form(
+            self, account_sid: str, url: str, params: dict[str, str], method: str = "POST"
+        ) -> Delivery: ...
+
+        # voice.VoiceMixin
+        def receive_call(self, number: dict[str, Any], body: str) -> None: ...
 
         # messaging.MessagingMixin
         def detach_number(self, pn: str) -> None: ...

@@ -10,16 +10,20 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from . import accounts, content, events, messaging, numbers, senders, trusthub
+from . import accounts, content, events, messages, messaging, numbers, senders, trusthub
 from .accounts import AccountsMixin
 from .content import ContentMixin
 from .controls import ControlsMixin
 from .errors import TwilioError, not_found, too_many_requests
 from .events import EventsMixin
+from .inbound import InboundMixin
+from .messages import MessagesMixin
 from .messaging import MessagingMixin
 from .numbers import NumbersMixin
 from .senders import SendersMixin
+from .teardown import TeardownMixin
 from .trusthub import TrustHubMixin
+from .voice import VoiceMixin
 
 if TYPE_CHECKING:
     from ..core import Sandbox
@@ -30,11 +34,15 @@ ALIASES = ("api", "messaging", "trusthub", "events", "content")
 class TwilioSimulator(
     AccountsMixin,
     NumbersMixin,
+    MessagesMixin,
+    InboundMixin,
+    VoiceMixin,
     MessagingMixin,
     TrustHubMixin,
     SendersMixin,
     EventsMixin,
     ContentMixin,
+    TeardownMixin,
     ControlsMixin,
 ):
     """Stateful Twilio: subaccounts, numbers, senders, A2P 10DLC, TrustHub, Event Streams,
@@ -48,6 +56,7 @@ class TwilioSimulator(
     all_rules = (
         accounts.RULES
         + numbers.RULES
+        + messages.RULES
         + messaging.RULES
         + trusthub.RULES
         + senders.RULES
@@ -97,6 +106,7 @@ class TwilioSimulator(
         self.tick_senders()
         self.tick_a2p()
         self.tick_content()
+        self.tick_voice()
 
     def describe(self) -> dict[str, Any]:
         parents = [a for a in self.accounts.values() if a["owner_account_sid"] == a["sid"]]
@@ -166,4 +176,7 @@ class TwilioSimulator(
                 if x["webhook"].get("callback_url")
             ],
             "deliveries": len(self.sandbox.outbound.for_provider(self.name)),
+            # what still calls out, per host: after an offboarding, the platform's is gone
+            "routes_by_host": self.routes_by_host(),
+            "calls": len(self.calls),
         }
