@@ -125,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     from .invitations.routes import bp as invitations_bp
     from .message_templates.routes import bp as templates_bp
     from .notifications.routes import bp as notifications_bp
+    from .numbers.routes import bp as numbers_bp
     from .onboarding.returns import bp as return_bp
     from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
@@ -152,6 +153,7 @@ def register_blueprints(app: Flask) -> None:
         senders_bp,
         a2p_bp,
         templates_bp,
+        numbers_bp,
         webhooks_bp,
         fleet_bp,
         notifications_bp,

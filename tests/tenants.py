@@ -17,6 +17,7 @@ from provisioning import accounts, api_keys, companies, health, runs, tokens
 from provisioning.audit import SYSTEM
 from provisioning.dialog360.models import Dialog360Channel, Dialog360Client
 from provisioning.events import store_event
+from provisioning.meta import registration
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Provider
@@ -69,17 +70,21 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
         session, company.id, Provider.META, f"pn-{slug}", phone_number=f"+1555{suffix}0001",
         display_name=mark, status="CONNECTED", quality_rating="GREEN", messaging_limit="TIER_1K",
     )  # fmt: skip
-    session.add(
-        MetaWhatsAppPhoneNumber(
-            company_id=company.id,
-            client_id=waba.id,
-            channel_id=channel.id,
-            phone_number_id=f"pn-{slug}",
-            display_phone_number=channel.phone_number,
-            verified_name=mark,
-            pin=f"{secret}-pin"[-6:],
-        )
+    meta_number = MetaWhatsAppPhoneNumber(
+        company_id=company.id,
+        client_id=waba.id,
+        channel_id=channel.id,
+        phone_number_id=f"pn-{slug}",
+        display_phone_number=channel.phone_number,
+        verified_name=mark,
+        pin=f"{secret}-pin"[-6:],
     )
+    session.add(meta_number)
+    registration_run = runs.start_run(
+        session, SYSTEM, registration.FLOW, company.id,
+        context={"note": mark, "number_key": f"pn-{slug}", "phone_number_ids": [f"pn-{slug}"]},
+        secret_input={"code": f"{secret}-code"},
+    )  # fmt: skip
     health.upsert_channel(session, company.id, Provider.META, f"pn-{slug}", quality_rating="RED")
     run = runs.start_run(
         session, SYSTEM, EMBEDDED_SIGNUP, company.id,
@@ -148,6 +153,8 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
             "membership_id": list(memberships),
             "channel_id": [channel.id, d360_channel.id],
             "run_id": [run.id, brand.run_id],
+            "registration_id": [registration_run.id],
+            "wa_number_id": [meta_number.id],
             "number_id": [number.id],
             "sender_id": [sender.id],
             "sub_id": [sub.id],

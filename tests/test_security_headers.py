@@ -17,6 +17,8 @@ from provisioning import partners, runs
 from provisioning.audit import SYSTEM
 from provisioning.events import body_digest, store_event
 from provisioning.health import upsert_channel
+from provisioning.meta import registration
+from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import PROVIDERS, Environment, Provider
 from provisioning.tenancy import Role
@@ -108,6 +110,20 @@ def world(connected_sandbox, make, session):
     body = json.dumps({"object": "whatsapp_business_account", "entry": []}).encode()
     event_id = store_event(session, Provider.META, body_digest(body), "test", body)
     template = a_template(session, company.id, "AC" + "0" * 32)
+    waba = MetaWhatsAppClient(company_id=company.id, waba_id="waba-h", name="H")
+    session.add(waba)
+    session.flush()
+    number = MetaWhatsAppPhoneNumber(
+        company_id=company.id,
+        client_id=waba.id,
+        phone_number_id="h-1",
+        display_phone_number="+15550001",
+    )
+    session.add(number)
+    registration_run = runs.start_run(
+        session, SYSTEM, registration.FLOW, company.id,
+        context={"number_key": "h-1", "phone_number_ids": ["h-1"]},
+    )  # fmt: skip
     session.commit()
     ids = {
         "company_id": company.id,
@@ -117,6 +133,8 @@ def world(connected_sandbox, make, session):
         "run_id": run.id,
         "event_id": event_id,
         "template_id": template.id,
+        "wa_number_id": number.id,
+        "registration_id": registration_run.id,
     }
     return company, ids, sandbox
 

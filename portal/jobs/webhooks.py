@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provisioning import platform_events
+from provisioning import platform_events, zero_touch
 from provisioning.dialog360 import webhooks as dialog360_webhooks
 from provisioning.events import WebhookEvent, due_retries, mark_processed, postpone
 from provisioning.meta import webhooks as meta_webhooks
@@ -89,7 +89,12 @@ def apply_dialog360_event(event_id: int) -> list[int]:
 
 
 def apply_twilio_events(event_id: int) -> list[int]:
-    return apply_stored_event(event_id, twilio_webhooks.apply_event)
+    """Apply, and hand a WhatsApp code arriving by SMS to the registration waiting for it."""
+
+    def apply(session: Session, event: WebhookEvent) -> list[int]:
+        return twilio_webhooks.apply_event(session, event) + zero_touch.capture_code(session, event)
+
+    return apply_stored_event(event_id, apply)
 
 
 PENDING_BATCHES = 10  # batches of 100 events per run; then the job goes on in another run

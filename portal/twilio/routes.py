@@ -31,6 +31,7 @@ from ..providers import (
     twilio_master,
 )
 from .forms import BuyForm, SearchForm, WebhooksForm
+from .senders import hook
 
 bp = Blueprint("twilio", __name__, url_prefix="/c/<company>/numbers")
 CREDENTIALS_REFUSED = (
@@ -95,9 +96,11 @@ def buy():
     if not form.validate_on_submit():
         raise DomainError(form_errors(form))
     sub, client = company_twilio()
+    # Its messages come to the platform: a WhatsApp code sent to it is read from them.
     row = numbers.buy_number(
-        db.session, actor(), g.company, sub, client, form.phone_number.data, checkpoint
-    )
+        db.session, actor(), g.company, sub, client, form.phone_number.data, checkpoint,
+        sms_url=hook("messages"),
+    )  # fmt: skip
     flash(f"{row.phone_number} is yours.", "success")
     return redirect(numbers_url())
 

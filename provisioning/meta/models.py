@@ -111,6 +111,15 @@ class MetaWhatsAppPhoneNumber(CompanyOwned, Base):
     platform_type: Mapped[str | None] = mapped_column(String(40))
     health_status: Mapped[dict[str, Any]] = mapped_column(default=dict)
     pin: Mapped[str | None] = mapped_column(EncryptedText("meta_whatsapp_phone_numbers.pin"))
+    # A PIN being set at Meta: kept until Meta confirms it, so a lost answer loses no PIN.
+    pin_pending: Mapped[str | None] = mapped_column(
+        EncryptedText("meta_whatsapp_phone_numbers.pin_pending")
+    )
+    # Meta said the PIN changed elsewhere (security webhook): the stored one may be wrong.
+    pin_stale_at: Mapped[dt.datetime | None]
+    # The register and deregister calls the platform made (ISO times; Meta allows 10 per
+    # 72 hours and does not tell how many are left).
+    register_calls: Mapped[list[Any]] = mapped_column(default=list)
     registered_at: Mapped[dt.datetime | None]
     last_synced_at: Mapped[dt.datetime | None]
     # Meta's time of the newest webhook applied: an older delivery changes nothing.

@@ -27,6 +27,7 @@ from ..phones import digits_of
 from ..runs import Flow, ProvisioningRun, StepContext, Wait, register_flow
 from ..tenancy import tenant_select
 from .api import GraphClient
+from .lifecycle import count_registration_call
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from .portfolios import apply_limit, client_portfolio, portfolio_for, tier
 
@@ -316,6 +317,7 @@ def register_numbers(ctx: StepContext) -> None:
             row = phone_row(ctx, phone_id)
             row.pin = row.pin or f"{secrets.randbelow(10**6):06d}"
             ctx.intend()  # the step's one-shot effect is on record...
+            count_registration_call(row)
             ctx.durable()  # ...and so is the PIN Meta is about to keep
             try:
                 client.register(phone_id, token, row.pin)
@@ -324,7 +326,7 @@ def register_numbers(ctx: StepContext) -> None:
                     _wait_for_display_name(ctx, "Meta cannot create its certificate yet (2388001)")
                 if exc.code in PIN_EXPLANATIONS:
                     raise Rejected(
-                        "meta", PIN_EXPLANATIONS[exc.code], exc.http_status, exc.code,
+                        "meta", _pin_explanation(row, exc.code), exc.http_status, exc.code,
                         exc.subcode, exc.trace_id,
                     ) from exc  # fmt: skip
                 raise
@@ -332,6 +334,18 @@ def register_numbers(ctx: StepContext) -> None:
             ctx.durable()
     if ctx.step.effect_intended_at is not None:
         ctx.done_effect()
+
+
+def _pin_explanation(row: MetaWhatsAppPhoneNumber, code: str | None) -> str:
+    text = PIN_EXPLANATIONS[code or ""]
+    if code == "133005" and row.pin_stale_at is not None:
+        text = (
+            f"Meta told the platform on {row.pin_stale_at:%Y-%m-%d %H:%M} UTC that this "
+            "number's two-step verification PIN was changed elsewhere, so the stored PIN is "
+            "out of date. Set the current PIN on the number's page (or turn two-step "
+            "verification off in WhatsApp Manager), then retry."
+        )
+    return text
 
 
 def _wait_for_display_name(ctx: StepContext, why: str) -> None:

@@ -45,6 +45,7 @@ from ..partners import Environment, Provider
 from ..phones import digits_of
 from ..relay import cloud_api_messages, epoch, relay
 from . import template_updates
+from .lifecycle import mark_pin_stale
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .portfolios import apply_limit, client_portfolio
 
@@ -273,11 +274,12 @@ def _disconnect(session, client: MetaWhatsAppClient, reason: str, at) -> None:
 
 
 def _security(session, client: MetaWhatsAppClient, value: dict[str, Any], at) -> None:
-    """The two-step verification PIN changed outside the platform: the stored PIN no
-    longer works, so it is dropped (a later registration would fail with 133005)."""
+    """The two-step verification PIN changed outside the platform: the stored PIN is
+    marked stale (a registration with it would fail with 133005), and the number's page
+    asks for the new one."""
     number = _number(session, client, value.get("display_phone_number"))
     if number is not None and value.get("event") in ("PIN_CHANGED", "PIN_RESET_SUCCESS"):
-        number.pin = None
+        mark_pin_stale(number, at)
     _notice(client, "security", value, at)
 
 

@@ -1,0 +1,196 @@
+"""A Meta number's life after onboarding: add or move a number in, verify and register it,
+its two-step verification PIN, deregistration."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+from wtforms.fields.choices import SelectChoice
+
+from provisioning.errors import NotFound
+from provisioning.meta import lifecycle, registration
+from provisioning.runs import ProvisioningRun
+from provisioning.tenancy import tenant_get
+
+from ..access import actor, company_admin, company_member
+from ..admin.forms import ConfirmForm
+from ..boundary import checkpoint, errors_go_to
+from ..extensions import db
+from ..forms import form_errors
+from ..jobs import enqueue
+from ..providers import provider_transport
+from .forms import AddNumberForm, CodeForm, PinForm, RegisterForm
+
+bp = Blueprint("numbers", __name__, url_prefix="/c/<company>/whatsapp-numbers")
+
+
+@bp.route("/")
+@company_member
+def index():
+    form = _add_form()
+    return render_template(
+        "numbers/index.html",
+        numbers=lifecycle.numbers_of(db.session, g.company.id),
+        form=form,
+    )
+
+
+@bp.route("/add", methods=["POST"])
+@errors_go_to("numbers.index")
+@company_admin
+def add():
+    form = _add_form()
+    if not form.validate_on_submit():
+        flash(form_errors(form), "error")
+        return redirect(url_for("numbers.index", company=g.company.slug), 303)
+    client = tenant_get(db.session, lifecycle.MetaWhatsAppClient, g.company.id, form.account.data)
+    number = {
+        "cc": (form.cc.data or "").lstrip("+"),
+        "phone_number": "".join(c for c in form.phone_number.data or "" if c.isdigit()),
+        "verified_name": (form.verified_name.data or "").strip(),
+    }
+    run = registration.start(
+        db.session, actor(), client, number=number, code_method=form.code_method.data,
+        migrate=bool(form.migrate.data),
+    )  # fmt: skip
+    return _go_to(run)
+
+
+@bp.route("/<int:wa_number_id>")
+@company_member
+def show(wa_number_id: int):
+    number = lifecycle.number_of(db.session, g.company.id, wa_number_id)
+    return render_template(
+        "numbers/show.html",
+        number=number,
+        calls_left=lifecycle.registration_calls_left(number),
+        run=registration.active_run(db.session, g.company.id, number.phone_number_id),
+        register_form=RegisterForm(),
+        pin_form=PinForm(),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/<int:wa_number_id>/register", methods=["POST"])
+@errors_go_to("numbers.show")
+@company_admin
+def register(wa_number_id: int):
+    number = lifecycle.number_of(db.session, g.company.id, wa_number_id)
+    form = RegisterForm()
+    if not form.validate_on_submit():
+        flash(form_errors(form), "error")
+        return redirect(
+            url_for("numbers.show", company=g.company.slug, wa_number_id=wa_number_id), 303
+        )
+    run = registration.start(
+        db.session, actor(), number.client, phone_number_id=number.phone_number_id,
+        code_method=form.code_method.data,
+    )  # fmt: skip
+    return _go_to(run)
+
+
+@bp.route("/<int:wa_number_id>/deregister", methods=["POST"])
+@errors_go_to("numbers.show")
+@company_admin
+def deregister(wa_number_id: int):
+    number = lifecycle.number_of(db.session, g.company.id, wa_number_id)
+    if ConfirmForm().validate_on_submit():
+        transport = provider_transport()
+        try:
+            reach = lifecycle.access(db.session, number, transport)
+            lifecycle.deregister(db.session, checkpoint, actor(), number, reach)
+        finally:
+            transport.close()
+        flash(
+            "The number is deregistered: it sends and receives nothing until registered again.",
+            "success",
+        )
+    return redirect(url_for("numbers.show", company=g.company.slug, wa_number_id=wa_number_id), 303)
+
+
+@bp.route("/<int:wa_number_id>/pin", methods=["POST"])
+@errors_go_to("numbers.show")
+@company_admin
+def pin(wa_number_id: int):
+    number = lifecycle.number_of(db.session, g.company.id, wa_number_id)
+    form = PinForm()
+    if not form.validate_on_submit():
+        flash(form_errors(form), "error")
+        return redirect(
+            url_for("numbers.show", company=g.company.slug, wa_number_id=wa_number_id), 303
+        )
+    transport = provider_transport()
+    try:
+        reach = lifecycle.access(db.session, number, transport)
+        lifecycle.set_pin(db.session, checkpoint, actor(), number, form.pin.data, reach)
+    finally:
+        transport.close()
+    flash("The two-step verification PIN is set and kept, encrypted.", "success")
+    return redirect(url_for("numbers.show", company=g.company.slug, wa_number_id=wa_number_id), 303)
+
+
+@bp.route("/registrations/<int:registration_id>")
+@company_member
+def registration_page(registration_id: int):
+    run = _registration(registration_id)
+    return render_template(
+        "numbers/registration.html",
+        run=run,
+        waiting_for_code=registration.waiting_for_person(run),
+        code_form=CodeForm(),
+        register_form=RegisterForm(),
+        number=registration.registered_row(db.session, run),
+    )
+
+
+@bp.route("/registrations/<int:registration_id>/code", methods=["POST"])
+@errors_go_to("numbers.registration_page")
+@company_admin
+def give_code(registration_id: int):
+    run = _registration(registration_id)
+    form = CodeForm()
+    if not form.validate_on_submit():
+        flash(form_errors(form), "error")
+    else:
+        registration.give_code(db.session, actor(), run, form.code.data)
+        enqueue("provisioning.execute_run", run.id)
+    return redirect(
+        url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
+    )
+
+
+@bp.route("/registrations/<int:registration_id>/resend", methods=["POST"])
+@errors_go_to("numbers.registration_page")
+@company_admin
+def resend(registration_id: int):
+    run = _registration(registration_id)
+    form = RegisterForm()
+    if form.validate_on_submit():
+        registration.resend_code(db.session, actor(), run, form.code_method.data)
+        enqueue("provisioning.execute_run", run.id)
+        flash("A new code is on its way.", "success")
+    return redirect(
+        url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
+    )
+
+
+def _registration(registration_id: int) -> ProvisioningRun:
+    run = tenant_get(db.session, ProvisioningRun, g.company.id, registration_id)
+    if run.flow != registration.FLOW_NAME:
+        raise NotFound(f"ProvisioningRun {registration_id} is not a registration")
+    return run
+
+
+def _go_to(run: ProvisioningRun):
+    enqueue("provisioning.execute_run", run.id)
+    return redirect(
+        url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
+    )
+
+
+def _add_form() -> AddNumberForm:
+    form = AddNumberForm()
+    form.account.choices = [
+        SelectChoice(c.id, f"{c.name or 'WhatsApp account'} ({c.waba_id})")
+        for c in lifecycle.accounts_of(db.session, g.company.id)
+    ]
+    return form
