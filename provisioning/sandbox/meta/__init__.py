@@ -19,7 +19,7 @@ from .errors import GraphError, throttled, transient_error
 from .graph import GraphMixin
 from .handlers import HandlersMixin
 from .number_controls import NumberControlsMixin
-from .numbers import NumbersMixin
+from .numbers import CODE_TTL, NumbersMixin
 from .signup import SignupMixin
 from .templates import TemplatesMixin
 from .webhooks import WebhooksMixin
@@ -131,6 +131,16 @@ class MetaSimulator(
                 }
                 for t in list(self.templates.values())[-50:]
                 if t.raw is None
+            ],
+            "codes": [  # what a number's owner would read on the phone
+                {
+                    "phone_number_id": phone_id,
+                    "number": "+" + self.phones[phone_id].number,
+                    "code": sent.code,
+                    "method": sent.method,
+                }
+                for phone_id, sent in self.verification_codes.items()
+                if phone_id in self.phones and self.clock.time() - sent.sent_at <= CODE_TTL
             ],
             "delivery": dict(self.delivery),
         }
