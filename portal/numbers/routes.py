@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from wtforms.fields.choices import SelectChoice
 
+from provisioning import runs
 from provisioning.errors import NotFound
 from provisioning.meta import lifecycle, registration
 from provisioning.runs import ProvisioningRun
@@ -139,6 +140,7 @@ def registration_page(registration_id: int):
         code_form=CodeForm(),
         register_form=RegisterForm(),
         number=registration.registered_row(db.session, run),
+        confirm=ConfirmForm(),
     )
 
 
@@ -168,6 +170,20 @@ def resend(registration_id: int):
         registration.resend_code(db.session, actor(), run, form.code_method.data)
         enqueue("provisioning.execute_run", run.id)
         flash("A new code is on its way.", "success")
+    return redirect(
+        url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
+    )
+
+
+@bp.route("/registrations/<int:registration_id>/retry", methods=["POST"])
+@errors_go_to("numbers.registration_page")
+@company_admin
+def retry(registration_id: int):
+    run = _registration(registration_id)
+    if ConfirmForm().validate_on_submit():
+        runs.retry(db.session, actor(), run)
+        enqueue("provisioning.execute_run", run.id)
+        flash("Retrying from the step that failed.", "info")
     return redirect(
         url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
     )

@@ -173,11 +173,7 @@ def add_number(ctx: StepContext) -> None:
             found = graph_numbers.find_number(client, context["waba_id"], token, _digits(number))
             if found is None:
                 ctx.intend()
-                found = graph_numbers.add_number(
-                    client, context["waba_id"], token, cc=number["cc"],
-                    phone_number=number["phone_number"], verified_name=number.get(
-                        "verified_name", ""), migrate=bool(context.get("migrate")),
-                )  # fmt: skip
+                found = _add(client, context, token, number)
                 ctx.done_effect()
             context["phone_number_ids"] = [found]
         phone = client.get(f"/{context['phone_number_ids'][0]}", token, fields=PHONE_FIELDS)
@@ -187,6 +183,21 @@ def add_number(ctx: StepContext) -> None:
 
 
 PHONE_FIELDS = "display_phone_number,code_verification_status,status,name_status"
+
+
+def _add(client: Any, context: dict[str, Any], token: str, number: dict[str, str]) -> str:
+    """Add (or move in) the number; a refused migration says which precondition failed
+    and what to do at the old provider, then "Retry" tries again."""
+    try:
+        return graph_numbers.add_number(
+            client, context["waba_id"], token, cc=number["cc"],
+            phone_number=number["phone_number"], verified_name=number.get("verified_name", ""),
+            migrate=bool(context.get("migrate")),
+        )  # fmt: skip
+    except graph_numbers.MigrationRefused as exc:
+        raise Rejected(
+            "meta", exc.explanation, exc.http_status, exc.code, exc.subcode, exc.trace_id
+        ) from exc
 
 
 def request_code(ctx: StepContext) -> None:

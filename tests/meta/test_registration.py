@@ -246,3 +246,29 @@ def test_deregister_then_register_again_counts_meta_calls(
     assert latest.status is RunStatus.COMPLETED  # verified already: no code, registered
     session.refresh(number)
     assert number.status == "CONNECTED" and len(number.register_calls) == 3
+
+
+def test_a_number_moved_in_is_refused_with_the_reason_then_retried_and_registered(
+    app, client, auth, session, sandbox, owner
+):
+    user, company = owner
+    auth.login(user)
+    elsewhere = sandbox.meta.control_seed_number_elsewhere(number="15550163636", two_step=True)
+    answer = add_number(auth, session, company, phone_number="5550163636", migrate="y")
+    url = answer.headers["Location"]
+    drain(app)
+    run = registration(session)
+    assert run.status is RunStatus.FAILED
+    assert "Two-step verification is still on" in run.error_message
+    assert "Two-step verification is still on" in client.get(url).get_data(as_text=True)
+
+    sandbox.meta.control_set_old_provider(number=elsewhere["number"], two_step=False)
+    retried = auth.post(url + "/retry", {}, form_page=url)
+    assert retried.status_code in (302, 303)
+    drain(app)
+    code = sandbox.meta.control_last_code(phone_number_id=phone_id(registration(session)))
+    auth.post(url + "/code", {"code": code["code"]}, form_page=url)
+    drain(app)
+    run = registration(session)
+    assert run.status is RunStatus.COMPLETED, [(s.name, s.error_message) for s in run.steps]
+    assert sandbox.meta.phones[elsewhere["phone_number_id"]].status == "MIGRATED"
