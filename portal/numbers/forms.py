@@ -30,6 +30,14 @@ class AddNumberForm(Form):
     code_method = SelectField("Send the code", choices=METHODS, default="SMS")
     migrate = BooleanField("Move it here from another provider or WhatsApp account")
 
+    def number(self) -> dict[str, str]:
+        """The number as Meta's ``POST /{waba}/phone_numbers`` takes it."""
+        return {
+            "cc": (self.cc.data or "").lstrip("+"),
+            "phone_number": "".join(c for c in self.phone_number.data or "" if c.isdigit()),
+            "verified_name": (self.verified_name.data or "").strip(),
+        }
+
 
 class RegisterForm(Form):
     code_method = SelectField("Send the code", choices=METHODS, default="SMS")

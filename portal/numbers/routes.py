@@ -3,11 +3,15 @@ its two-step verification PIN, deregistration."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from wtforms.fields.choices import SelectChoice
 
 from provisioning import runs
-from provisioning.errors import NotFound
+from provisioning.errors import DomainError, NotFound
 from provisioning.meta import lifecycle, registration
 from provisioning.runs import ProvisioningRun
 from provisioning.tenancy import tenant_get
@@ -16,10 +20,12 @@ from ..access import actor, company_admin, company_member
 from ..admin.forms import ConfirmForm
 from ..boundary import checkpoint, errors_go_to
 from ..extensions import db
-from ..forms import form_errors
+from ..forms import Form, form_errors
 from ..jobs import enqueue
 from ..providers import provider_transport
 from .forms import AddNumberForm, CodeForm, PinForm, RegisterForm
+
+F = TypeVar("F", bound=Form)
 
 bp = Blueprint("numbers", __name__, url_prefix="/c/<company>/whatsapp-numbers")
 
@@ -39,18 +45,10 @@ def index():
 @errors_go_to("numbers.index")
 @company_admin
 def add():
-    form = _add_form()
-    if not form.validate_on_submit():
-        flash(form_errors(form), "error")
-        return redirect(url_for("numbers.index", company=g.company.slug), 303)
-    client = tenant_get(db.session, lifecycle.MetaWhatsAppClient, g.company.id, form.account.data)
-    number = {
-        "cc": (form.cc.data or "").lstrip("+"),
-        "phone_number": "".join(c for c in form.phone_number.data or "" if c.isdigit()),
-        "verified_name": (form.verified_name.data or "").strip(),
-    }
+    form = _valid(_add_form())
+    client = lifecycle.account_of(db.session, g.company.id, form.account.data)
     run = registration.start(
-        db.session, actor(), client, number=number, code_method=form.code_method.data,
+        db.session, actor(), client, number=form.number(), code_method=form.code_method.data,
         migrate=bool(form.migrate.data),
     )  # fmt: skip
     return _go_to(run)
@@ -76,12 +74,7 @@ def show(wa_number_id: int):
 @company_admin
 def register(wa_number_id: int):
     number = lifecycle.number_of(db.session, g.company.id, wa_number_id)
-    form = RegisterForm()
-    if not form.validate_on_submit():
-        flash(form_errors(form), "error")
-        return redirect(
-            url_for("numbers.show", company=g.company.slug, wa_number_id=wa_number_id), 303
-        )
+    form = _valid(RegisterForm())
     run = registration.start(
         db.session, actor(), number.client, phone_number_id=number.phone_number_id,
         code_method=form.code_method.data,
@@ -94,18 +87,12 @@ def register(wa_number_id: int):
 @company_admin
 def deregister(wa_number_id: int):
     number = lifecycle.number_of(db.session, g.company.id, wa_number_id)
-    if ConfirmForm().validate_on_submit():
-        transport = provider_transport()
-        try:
-            reach = lifecycle.access(db.session, number, transport)
-            lifecycle.deregister(db.session, checkpoint, actor(), number, reach)
-        finally:
-            transport.close()
-        flash(
-            "The number is deregistered: it sends and receives nothing until registered again.",
-            "success",
-        )
-    return redirect(url_for("numbers.show", company=g.company.slug, wa_number_id=wa_number_id), 303)
+    _valid(ConfirmForm())
+    with _reach(number) as reach:
+        lifecycle.deregister(db.session, checkpoint, actor(), number, reach)
+    flash("The number is deregistered: it sends and receives nothing until registered again.",
+          "success")  # fmt: skip
+    return _back_to(number)
 
 
 @bp.route("/<int:wa_number_id>/pin", methods=["POST"])
@@ -113,20 +100,31 @@ def deregister(wa_number_id: int):
 @company_admin
 def pin(wa_number_id: int):
     number = lifecycle.number_of(db.session, g.company.id, wa_number_id)
-    form = PinForm()
+    form = _valid(PinForm())
+    with _reach(number) as reach:
+        lifecycle.set_pin(db.session, checkpoint, actor(), number, form.pin.data, reach)
+    flash("The two-step verification PIN is set and kept, encrypted.", "success")
+    return _back_to(number)
+
+
+def _valid(form: F) -> F:
+    """The form, or a DomainError with its messages (flashed on the page by the boundary)."""
     if not form.validate_on_submit():
-        flash(form_errors(form), "error")
-        return redirect(
-            url_for("numbers.show", company=g.company.slug, wa_number_id=wa_number_id), 303
-        )
+        raise DomainError(form_errors(form))
+    return form
+
+
+@contextmanager
+def _reach(number) -> Iterator[lifecycle.NumberAccess]:
     transport = provider_transport()
     try:
-        reach = lifecycle.access(db.session, number, transport)
-        lifecycle.set_pin(db.session, checkpoint, actor(), number, form.pin.data, reach)
+        yield lifecycle.access(db.session, number, transport)
     finally:
         transport.close()
-    flash("The two-step verification PIN is set and kept, encrypted.", "success")
-    return redirect(url_for("numbers.show", company=g.company.slug, wa_number_id=wa_number_id), 303)
+
+
+def _back_to(number):
+    return redirect(url_for("numbers.show", company=g.company.slug, wa_number_id=number.id), 303)
 
 
 @bp.route("/registrations/<int:registration_id>")
@@ -149,12 +147,9 @@ def registration_page(registration_id: int):
 @company_admin
 def give_code(registration_id: int):
     run = _registration(registration_id)
-    form = CodeForm()
-    if not form.validate_on_submit():
-        flash(form_errors(form), "error")
-    else:
-        registration.give_code(db.session, actor(), run, form.code.data)
-        enqueue("provisioning.execute_run", run.id)
+    form = _valid(CodeForm())
+    registration.give_code(db.session, actor(), run, form.code.data)
+    enqueue("provisioning.execute_run", run.id)
     return redirect(
         url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
     )

@@ -171,5 +171,9 @@ def accounts_of(session: Session, company_id: int) -> list[MetaWhatsAppClient]:
     )
 
 
+def account_of(session: Session, company_id: int, client_id: int) -> MetaWhatsAppClient:
+    return tenant_get(session, MetaWhatsAppClient, company_id, client_id)
+
+
 def number_of(session: Session, company_id: int, number_id: int) -> MetaWhatsAppPhoneNumber:
     return tenant_get(session, MetaWhatsAppPhoneNumber, company_id, number_id)
