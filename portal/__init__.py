@@ -125,7 +125,10 @@ def register_blueprints(app: Flask) -> None:
     from .invitations.routes import bp as invitations_bp
     from .message_templates.routes import bp as templates_bp
     from .notifications.routes import bp as notifications_bp
+    from .numbers.coexistence import bp as number_coexistence_bp
+    from .numbers.profile import bp as number_profile_bp
     from .numbers.routes import bp as numbers_bp
+    from .offboarding.routes import bp as offboarding_bp
     from .onboarding.returns import bp as return_bp
     from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
@@ -154,6 +157,9 @@ def register_blueprints(app: Flask) -> None:
         a2p_bp,
         templates_bp,
         numbers_bp,
+        offboarding_bp,
+        number_profile_bp,
+        number_coexistence_bp,
         webhooks_bp,
         fleet_bp,
         notifications_bp,

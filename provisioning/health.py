@@ -294,6 +294,15 @@ def raise_template_alert(
     return _fan_out(session, alert)
 
 
+def raise_channel_notice(session: Session, channel: Channel, message: str) -> Alert:
+    """An alert about a channel that no health change carries (a deadline, a customer's
+    choice), for the company's admins and the platform's."""
+    alert = Alert(
+        company_id=channel.company_id, channel_id=channel.id, message=one_line(message)[:500]
+    )
+    return _fan_out(session, alert)
+
+
 def _fan_out(session: Session, alert: Alert) -> Alert:
     """Store the alert with one notification per recipient."""
     session.add(alert)

@@ -25,6 +25,7 @@ from . import (  # noqa: F401
 )
 from .dialog360 import models as dialog360_models  # noqa: F401
 from .dialog360 import onboarding as dialog360_onboarding  # noqa: F401 (registers the flow)
+from .meta import coexistence_sync as meta_coexistence  # noqa: F401 (its table and flow)
 from .meta import models as meta_models  # noqa: F401
 from .meta import onboarding as meta_onboarding  # noqa: F401 (registers the flow)
 from .meta import sync as meta_sync  # noqa: F401 (the WABA refresh asks)

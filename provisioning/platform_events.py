@@ -66,11 +66,20 @@ CATALOG = {
     "message.received": "A customer sent a message to a channel (the message relay).",
     "message.status": "A message a channel sent was sent, delivered, read or failed.",
     "message.error": "The provider reported an error of a channel's messaging.",
+    "message.echo": "A message the business sent from the WhatsApp Business app of a"
+    " coexistence number.",
+    "coexistence.updated": "A WhatsApp Business app number's contacts or history sync was"
+    " requested, progressed, completed or declined.",
+    "coexistence.contacts": "Contacts of a WhatsApp Business app number, as Meta synchronized"
+    " them (added, edited, removed).",
+    "coexistence.history": "A part of a WhatsApp Business app number's chat history, as Meta"
+    " synchronized it.",
 }
 # High volume: only to endpoints that name them (an endpoint of every type gets none).
-NAMED_ONLY = frozenset({"message.received", "message.status", "message.error"})
+NAMED_ONLY = frozenset({"message.received", "message.status", "message.error", "message.echo",
+                        "coexistence.contacts", "coexistence.history"})  # fmt: skip
 EMITTED = "platform_events.emitted"  # session.info: events written since take_emitted()
-DISCONNECTED = frozenset({"DISCONNECTED", "DELETED", "BANNED", "REVOKED", "OFFLINE"})
+DISCONNECTED = frozenset({"DISCONNECTED", "DELETED", "BANNED", "REVOKED", "OFFLINE", "OFFBOARDED"})
 GIVE_UP_AFTER = dt.timedelta(hours=26)  # over a day of retries before an endpoint is disabled
 MAX_DELAY = 3600.0  # seconds between two attempts, at most
 BATCH = 100

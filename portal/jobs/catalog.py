@@ -7,7 +7,7 @@ pipeline (webhook events) or by the next tick of their schedule (the sweeps).
 
 from __future__ import annotations
 
-from . import auth, events, mail, measure, provisioning, sync, webhooks
+from . import auth, coexistence, events, mail, measure, provisioning, sync, webhooks
 from .registry import Job, index
 
 JOBS: dict[str, Job] = index(
@@ -26,6 +26,8 @@ JOBS: dict[str, Job] = index(
         Job("events.deliver", events.deliver_events, "sweeps", retries=0, time_limit=300),
         Job("auth.purge", auth.purge, "sweeps", retries=0),
         Job("jobs.measure_queues", measure.measure_queues, "sweeps", retries=0, time_limit=60),
+        Job("coexistence.window_warnings", coexistence.warn_closing_windows, "sweeps",
+            retries=0, time_limit=60),
         # webhooks: bursts; the event pipeline retries a failed event with backoff
         Job("webhooks.apply_pending", webhooks.apply_pending_events, "webhooks", retries=0,
             time_limit=60),

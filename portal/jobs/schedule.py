@@ -18,6 +18,7 @@ PERIODIC: dict[str, str] = {
     "sync.quality": "QUALITY_SYNC_INTERVAL_SECONDS",
     "sync.templates": "TEMPLATE_SYNC_INTERVAL_SECONDS",
     "jobs.measure_queues": "JOB_POLL_SECONDS",
+    "coexistence.window_warnings": "JOB_POLL_SECONDS",
 }
 
 

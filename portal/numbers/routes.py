@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 
 from provisioning import runs
 from provisioning.errors import DomainError, NotFound
-from provisioning.meta import lifecycle, registration
+from provisioning.meta import coexistence_sync, lifecycle, registration
 from provisioning.runs import ProvisioningRun
 from provisioning.tenancy import tenant_get
 
@@ -63,6 +63,7 @@ def show(wa_number_id: int):
         number=number,
         calls_left=lifecycle.registration_calls_left(number),
         run=registration.active_run(db.session, g.company.id, number.phone_number_id),
+        coexistence=coexistence_sync.view(db.session, number),
         register_form=RegisterForm(),
         pin_form=PinForm(),
         confirm=ConfirmForm(),

@@ -120,6 +120,12 @@ class MetaWhatsAppPhoneNumber(CompanyOwned, Base):
     # The register and deregister calls the platform made (ISO times; Meta allows 10 per
     # 72 hours and does not tell how many are left).
     register_calls: Mapped[list[Any]] = mapped_column(default=list)
+    # A display name change asked for (number_profile): Meta's new_display_name and
+    # new_name_status, why Meta rejected it (phone_number_name_update), when it was asked.
+    new_display_name: Mapped[str | None] = mapped_column(String(200))
+    new_name_status: Mapped[str | None] = mapped_column(String(40))
+    name_rejection_reason: Mapped[str | None] = mapped_column(String(60))
+    name_requested_at: Mapped[dt.datetime | None]
     registered_at: Mapped[dt.datetime | None]
     last_synced_at: Mapped[dt.datetime | None]
     # Meta's time of the newest webhook applied: an older delivery changes nothing.

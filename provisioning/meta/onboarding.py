@@ -27,6 +27,7 @@ from ..phones import digits_of
 from ..runs import Flow, ProvisioningRun, StepContext, Wait, register_flow
 from ..tenancy import tenant_select
 from .api import GraphClient
+from .coexistence_sync import start_after_signup as start_coexistence_syncs
 from .lifecycle import count_registration_call
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from .portfolios import apply_limit, client_portfolio, portfolio_for, tier
@@ -406,6 +407,8 @@ def read_numbers(ctx: StepContext) -> None:
             apply_phone_fields(ctx.session, phone_row(ctx, phone_id), client.get(
                 f"/{phone_id}", token, fields=fields
             ))  # fmt: skip
+    if (ctx.run.context.get("event") or {}).get("event") == COEXISTENCE:
+        start_coexistence_syncs(ctx.session, ctx.run)  # Meta's 24 hours began at onboarding
     ctx.run.secret_input = None  # the token now lives, encrypted, on the client row only
 
 

@@ -22,6 +22,9 @@ What each field means today (December 2026):
 - ``messages`` (a customer's message, the status of one the business sent) is relayed to
   the platform as ``message.*`` events (:mod:`provisioning.relay`) when its
   ``metadata.phone_number_id`` is a connected number of the WABA; other numbers' are kept.
+- ``history``, ``smb_app_state_sync`` and ``smb_message_echoes`` (a WhatsApp Business app
+  number's synced history and contacts, and what the business sent from the app) update its
+  coexistence sync and are relayed (:mod:`.coexistence_webhooks`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from ..ingest import configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
 from ..phones import digits_of
 from ..relay import cloud_api_messages, epoch, relay
-from . import template_updates
+from . import coexistence_webhooks, template_updates
 from .lifecycle import mark_pin_stale
 from .models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber, blocking_status
 from .portfolios import apply_limit, client_portfolio
@@ -138,6 +141,8 @@ def apply(session: Session, event: WebhookEvent) -> list[int]:
                     _relay(session, client, entry, value, event)
                 case field if field in template_updates.FIELDS:
                     template_updates.apply(session, client, field, value, at)
+                case field if field in coexistence_webhooks.FIELDS:
+                    coexistence_webhooks.apply(session, client, entry, field, value, event)
     return []
 
 
@@ -211,12 +216,14 @@ def _capability(session, client, value: dict[str, Any], at) -> None:
 
 
 def _name(session, client, value: dict[str, Any], at) -> None:
+    """A display name decision: a requested change (applied at the next registration when
+    the number is registered) or the current name's; a rejection is explained and alerts."""
+    from .number_profile import apply_name_decision  # the profile's services, kept apart
+
     number = _number(session, client, value.get("display_phone_number"))
     if number is None or not _fresh(number, at):
         return
-    number.name_status = value.get("decision") or number.name_status
-    if value.get("decision") == "APPROVED" and value.get("requested_verified_name"):
-        number.verified_name = value["requested_verified_name"]
+    apply_name_decision(session, number, value, at)
     _publish(session, number, at)
 
 

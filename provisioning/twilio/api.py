@@ -387,6 +387,15 @@ class TwilioApi:
     def fetch_sender(self, sender_sid: str) -> Any:
         return call(self.client.messaging.v2.channels_senders(sender_sid).fetch)
 
+    def delete_sender(self, sender_sid: str) -> None:
+        """Delete for good (``DELETE /v2/Channels/Senders/{sid}``, 204); one already gone is
+        deleted."""
+        try:
+            call(self.client.messaging.v2.channels_senders(sender_sid).delete)
+        except ProviderError as exc:
+            if exc.http_status != 404:
+                raise
+
     def whatsapp_sender_pages(
         self, page_size: int, before_call: Callable[[], None]
     ) -> Iterator[list[Any]]:

@@ -20,7 +20,9 @@ from .graph import GraphMixin
 from .handlers import HandlersMixin
 from .number_controls import NumberControlsMixin
 from .numbers import CODE_TTL, NumbersMixin
+from .profile import ProfileMixin
 from .signup import SignupMixin
+from .teardown import TeardownMixin
 from .templates import TemplatesMixin
 from .webhooks import WebhooksMixin
 
@@ -33,9 +35,11 @@ class MetaSimulator(
     ControlMixin,
     NumberControlsMixin,
     SignupMixin,
+    TeardownMixin,
     TemplatesMixin,
     CoexistenceMixin,
     NumbersMixin,
+    ProfileMixin,
     WebhooksMixin,
     HandlersMixin,
     GraphMixin,
@@ -143,4 +147,5 @@ class MetaSimulator(
                 if phone_id in self.phones and self.clock.time() - sent.sent_at <= CODE_TTL
             ],
             "delivery": dict(self.delivery),
+            "routes_by_host": self.routes_by_host(),
         }

@@ -58,6 +58,8 @@ class HandlersMixin(MetaBase):
             case "GET", ["message_template_library"]:
                 self.authenticate(call)
                 return library_page(call, self.base_url("graph"))
+            case "GET" | "POST", [upload_id] if upload_id.startswith("upload:"):
+                return self.upload_data(call, upload_id)  # served by profile.ProfileMixin
             case "GET", [node_id]:
                 return self.get_node(call, node_id)
             case "POST", [node_id]:
@@ -84,6 +86,10 @@ class HandlersMixin(MetaBase):
                 return self.verification(call, phone_id, step)
             case "GET" | "POST", [phone_id, "official_business_account"]:
                 return self.official_business_account(call, phone_id)
+            case "GET" | "POST", [phone_id, "whatsapp_business_profile"]:
+                return self.business_profile(call, phone_id)
+            case "POST", [app_id, "uploads"]:
+                return self.start_upload(call, app_id)
         target = seg[0] if seg else ""
         raise unknown_object(target if len(seg) < 2 else f"{seg[0]}/{seg[1]}", method)
 
