@@ -8,11 +8,13 @@ from . import demo
 
 
 def speed_up_for_a_live_demo(sandbox: Sandbox) -> None:
-    """Seconds instead of minutes for a 360dialog channel to go live and for a template's
-    review (a person waits)."""
+    """Seconds instead of minutes for a 360dialog channel to go live, for a template's,
+    a display name's and an official business account's review (a person waits)."""
     sandbox.dialog360.control_set_channel_timeline(submitted=3, ready=3, running=3)
     for simulator in (sandbox.meta, sandbox.dialog360, sandbox.twilio):
         simulator.control_set_template_review(seconds=10)
+    sandbox.meta.control_set_display_name_review(seconds=10)
+    sandbox.meta.control_set_oba_review(seconds=20)
 
 
 def seed_sandbox(sandbox: Sandbox, public_url: str) -> None:

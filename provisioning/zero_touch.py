@@ -4,8 +4,9 @@ relaying it.
 
 The bought number's SMS come to the platform (its ``SmsUrl`` is the platform's Twilio
 messages webhook). When such a message is addressed to a number whose Meta registration
-waits for a code, and the number belongs to the same company in the Twilio pool, the code
-in its body is handed to the registration, which then verifies it. Anything else is left
+expects a code (even while it is still asking Meta for it: the SMS may arrive first), and
+the number belongs to the same company in the Twilio pool, the code in its body is handed
+to the registration, which then verifies it. Anything else is left
 alone. A wrong code (someone texting six digits) is refused by Meta and the registration
 asks again; nothing else changes.
 
@@ -34,7 +35,7 @@ def capture_code(session: Session, event: WebhookEvent) -> list[int]:
     to = digits_of(params.get("To", ""))
     if not to or registration.code_in(params.get("Body", "")) is None:
         return []
-    run = registration.waiting_for_code(session, to)
+    run = registration.expecting_code(session, to)
     if run is None:
         return []
     ours = session.scalar(

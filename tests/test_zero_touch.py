@@ -98,3 +98,28 @@ def test_a_code_to_a_number_of_another_company_is_not_taken(
         ProvisioningRun.flow == "meta_number_registration")).one()  # fmt: skip
     session.refresh(run)
     assert run.status is RunStatus.WAITING and run.step("verify_code").status.value == "waiting"
+
+
+def test_a_code_arriving_while_the_run_still_asks_for_it_is_kept_for_the_next_step(session, make):
+    """Meta's SMS may reach the platform before Meta answers request_code: the run is
+    still running, and the code waits in it for verify_code."""
+    from provisioning import zero_touch
+    from provisioning.events import store_event
+    from provisioning.meta import registration
+    from provisioning.twilio.models import SmsPhoneNumber
+
+    company = make.company("Early")
+    run = runs.start_run(
+        session, SYSTEM, registration.FLOW, company.id,
+        context={"number_key": "15005550006", "number_e164": "15005550006",
+                 "phone_number_ids": ["pn-1"]},
+    )  # fmt: skip
+    run.status = RunStatus.RUNNING
+    session.add(SmsPhoneNumber(phone_number="+15005550006", company_id=company.id, status="active"))
+    body = b"From=55123&To=%2B15005550006&Body=Your+WhatsApp+Business+code+is+482-913"
+    event_id = store_event(session, Provider.TWILIO, "messages:SMx::received", "messages", body)
+    session.flush()
+    from provisioning.events import WebhookEvent
+
+    assert zero_touch.capture_code(session, session.get(WebhookEvent, event_id)) == [run.id]
+    assert run.secret_input == {"code": "482913"} and run.status is RunStatus.RUNNING

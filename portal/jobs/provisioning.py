@@ -22,7 +22,8 @@ def heartbeat_engine() -> Engine | None:
 def execute_run(run_id: int) -> runs.RunStatus:
     """Run or resume one provisioning run (steps commit one by one, fenced by its lease);
     the events its steps wrote (``channel.connected``, ``run.completed``) go at once, and a
-    completed run's company has its templates listed (a new account brings its own)."""
+    completed run's company has its templates listed (a new account brings its own) and
+    the runs it started are picked up."""
     status = runs.execute(
         db.session,
         run_id,
@@ -37,6 +38,7 @@ def execute_run(run_id: int) -> runs.RunStatus:
         run = db.session.get(runs.ProvisioningRun, run_id)
         if run is not None:
             enqueue("sync.templates", run.company_id, None)
+        resume_due_runs()  # the runs it started (a coexistence sync) go now, not at the next poll
     return status
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
@@ -109,6 +110,7 @@ def index():
         else None,
         returned=request.args.to_dict(),
         return_url=url_for("sandbox_admin.index", _external=True),
+        portal_host=urlsplit(current_app.config["PUBLIC_BASE_URL"]).netloc,
     )
 
 

@@ -42,6 +42,10 @@ from .onboarding import graph, read_numbers, register_numbers, token_of
 FLOW_NAME = "meta_number_registration"
 CODE_METHODS = ("SMS", "VOICE")
 CODE_WAIT = dt.timedelta(hours=24)  # look again a day later; a code arriving wakes it at once
+# While a code may still arrive (Meta's live 10 minutes), look again often: a code captured
+# by a concurrent job while this run was busy is then picked up within seconds.
+CODE_LIFETIME = dt.timedelta(minutes=10)
+CODE_POLL = dt.timedelta(seconds=10)
 CODE_RE = re.compile(r"(?<!\d)(\d{3})[- ]?(\d{3})(?!\d)")
 WRONG_CODE = "The code was not accepted by Meta: type the code from the newest message again."
 
@@ -148,13 +152,18 @@ def code_in(text: str) -> str | None:
     return found[1] + found[2] if found else None
 
 
-def waiting_for_code(session: Session, e164_digits: str) -> ProvisioningRun | None:
-    """The registration run waiting for a code sent to this number (zero-touch capture)."""
+def expecting_code(session: Session, e164_digits: str) -> ProvisioningRun | None:
+    """The unfinished registration run whose code was (or is being) sent to this number
+    (zero-touch capture). A run still inside ``request_code`` counts: Meta's SMS may reach
+    the platform before Meta answers the request."""
     stmt = select(ProvisioningRun).where(
-        ProvisioningRun.flow == FLOW_NAME, ProvisioningRun.status == RunStatus.WAITING
+        ProvisioningRun.flow == FLOW_NAME, ProvisioningRun.status.in_(runs.RUNNABLE)
     )
     for run in session.scalars(stmt):
-        if run.context.get("number_e164") == e164_digits:
+        if (
+            run.context.get("number_e164") == e164_digits
+            and run.step("verify_code").status is not StepStatus.DONE
+        ):
             return run
     return None
 
@@ -226,7 +235,7 @@ def verify_code(ctx: StepContext) -> None:
             number = ctx.run.context.get("number_e164", "")
             raise Wait(
                 f"Waiting for the code Meta sent by {method} to +{number}: type it on this page.",
-                resume_at=utcnow() + CODE_WAIT,
+                resume_at=_next_look(ctx),
             )
         try:
             graph_numbers.verify_code(client, phone_id, token, code)
@@ -234,8 +243,20 @@ def verify_code(ctx: StepContext) -> None:
             ctx.run.secret_input = {
                 k: v for k, v in (ctx.run.secret_input or {}).items() if k != "code"
             }
-            raise Wait(f"{WRONG_CODE} ({exc.message})", resume_at=utcnow() + CODE_WAIT) from exc
+            raise Wait(f"{WRONG_CODE} ({exc.message})", resume_at=_next_look(ctx)) from exc
     ctx.run.secret_input = {k: v for k, v in (ctx.run.secret_input or {}).items() if k != "code"}
+
+
+def _next_look(ctx: StepContext) -> dt.datetime:
+    sent = ctx.run.step("request_code").finished_at
+    now = utcnow()
+    if sent is not None and now - _aware(sent) < CODE_LIFETIME:
+        return now + CODE_POLL
+    return now + CODE_WAIT
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _phone(ctx: StepContext) -> tuple[str, Any, str]:

@@ -65,9 +65,11 @@ def live_demo(scratch_database_url: str, tmp_path: Path) -> Iterator[dict[str, s
     sandbox_server = serve(sandbox, "127.0.0.1", sandbox_port)
     portal_server = make_server("127.0.0.1", portal_port, app, threaded=True)
     threading.Thread(target=portal_server.serve_forever, daemon=True).start()
+    app.extensions["job_runner"].start_poller()  # the periodic jobs, as `flask demo run` does
     try:
         yield {"portal": portal_url, "sandbox": sandbox_url, "sandbox_obj": sandbox}
     finally:
+        app.extensions["job_runner"].stop()
         portal_server.shutdown()
         sandbox_server.shutdown()
         with app.app_context():
