@@ -6,15 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.demo import META_APP
 from provisioning import runs
 from provisioning.audit import SYSTEM
 from provisioning.meta.models import MetaWhatsAppPhoneNumber
-from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
 from provisioning.tenancy import Role
 from provisioning.twilio.models import SmsPhoneNumber
+from tests.meta.signups import complete_signup
 
 
 @pytest.fixture
@@ -25,18 +24,7 @@ def sandbox(connected_sandbox):
 @pytest.fixture
 def acme(app, session, sandbox, make):
     company = make.company("Acme")
-    signup = sandbox.meta.control_complete_signup(
-        app_id=META_APP["app_id"], flow="FINISH_ONLY_WABA"
-    )
-    run = runs.start_run(
-        session, SYSTEM, EMBEDDED_SIGNUP, company.id,
-        partner_configuration_id=sandbox.configs[Provider.META].id,
-        context={"event": signup["event"]}, secret_input={"code": signup["code"]},
-    )  # fmt: skip
-    session.commit()
-    assert runs.execute(session, run.id, session.commit, {"transport": sandbox.transport()}) is (
-        RunStatus.COMPLETED
-    )
+    complete_signup(app, session, sandbox, company, flow="FINISH_ONLY_WABA")
     return company, make.user(company, Role.ADMIN)
 
 

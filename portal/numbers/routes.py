@@ -148,12 +148,8 @@ def registration_page(registration_id: int):
 @company_admin
 def give_code(registration_id: int):
     run = _registration(registration_id)
-    form = _valid(CodeForm())
-    registration.give_code(db.session, actor(), run, form.code.data)
-    enqueue("provisioning.execute_run", run.id)
-    return redirect(
-        url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
-    )
+    registration.give_code(db.session, actor(), run, _valid(CodeForm()).code.data)
+    return _go_to(run)
 
 
 @bp.route("/registrations/<int:registration_id>/resend", methods=["POST"])
@@ -161,14 +157,9 @@ def give_code(registration_id: int):
 @company_admin
 def resend(registration_id: int):
     run = _registration(registration_id)
-    form = RegisterForm()
-    if form.validate_on_submit():
-        registration.resend_code(db.session, actor(), run, form.code_method.data)
-        enqueue("provisioning.execute_run", run.id)
-        flash("A new code is on its way.", "success")
-    return redirect(
-        url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
-    )
+    registration.resend_code(db.session, actor(), run, _valid(RegisterForm()).code_method.data)
+    flash("A new code is on its way.", "success")
+    return _go_to(run)
 
 
 @bp.route("/registrations/<int:registration_id>/retry", methods=["POST"])
@@ -176,13 +167,10 @@ def resend(registration_id: int):
 @company_admin
 def retry(registration_id: int):
     run = _registration(registration_id)
-    if ConfirmForm().validate_on_submit():
-        runs.retry(db.session, actor(), run)
-        enqueue("provisioning.execute_run", run.id)
-        flash("Retrying from the step that failed.", "info")
-    return redirect(
-        url_for("numbers.registration_page", company=g.company.slug, registration_id=run.id), 303
-    )
+    _valid(ConfirmForm())
+    runs.retry(db.session, actor(), run)
+    flash("Retrying from the step that failed.", "info")
+    return _go_to(run)
 
 
 def _registration(registration_id: int) -> ProvisioningRun:

@@ -47,24 +47,7 @@ def test_a_display_name_change_is_approved_on_the_sandbox_clock(browser, live_de
 def test_a_business_app_number_synchronises_its_contacts_and_history(browser, live_demo):
     portal = live_demo["portal"]
     page = browser.new_page()
-    login(page, portal, "owner@acme.example", demo.DEMO_PASSWORD)
-    page.click("#connect-whatsapp")
-    page.wait_for_selector("#connect-meta:not([disabled])")
-    page.check("#feature-coexistence")
-    with page.expect_popup() as popup_info:
-        page.click("#connect-meta")
-    popup = popup_info.value
-    popup.wait_for_selector("#step-business")
-    popup.fill("#new-business-name", "Acme Shop")
-    popup.click("#business-next")
-    popup.fill("#new-waba-name", "Acme Shop WhatsApp")
-    popup.click("#waba-next")
-    popup.select_option("#phone-select", "biz_app")
-    popup.fill("#new-phone-number", "+1 555 010 5252")
-    popup.fill("#new-verified-name", "Acme Shop")
-    popup.click("#phone-next")
-    popup.click("#finish")
-    page.wait_for_selector("#to-channels", timeout=30_000)
+    connect_number(page, portal, "+1 555 010 5252", "coexistence", "Acme Shop")
     open_number(page, portal)
     reload_until(
         page, "#coexistence-history", lambda t: "complete" in t.lower() or "100" in t, tries=120

@@ -8,27 +8,13 @@ import pytest
 
 from portal import demo
 from tests.e2e.conftest import login, watch_csp
+from tests.e2e.test_connect_meta import connect_number
 
 pytestmark = pytest.mark.browser
 
 
 def connect_without_number(page, portal: str) -> None:
-    login(page, portal, "owner@acme.example", demo.DEMO_PASSWORD)
-    page.click("#connect-whatsapp")
-    page.wait_for_selector("#connect-meta:not([disabled])")
-    page.check("#feature-only-waba")
-    with page.expect_popup() as popup_info:
-        page.click("#connect-meta")
-    popup = popup_info.value
-    popup.wait_for_selector("#step-business")
-    popup.fill("#new-business-name", "Acme Retail")
-    popup.click("#business-next")
-    popup.fill("#new-waba-name", "Acme Retail WhatsApp")
-    popup.click("#waba-next")
-    if popup.is_visible("#phone-next"):  # no number to choose: the dialog may skip the step
-        popup.click("#phone-next")
-    popup.click("#finish")
-    page.wait_for_selector("#to-channels", timeout=30_000)
+    connect_number(page, portal, None, "only-waba")
 
 
 def test_a_number_is_added_verified_with_its_code_and_registered(browser, live_demo):

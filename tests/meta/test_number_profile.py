@@ -12,17 +12,13 @@ import json
 import pytest
 from sqlalchemy import select
 
-from portal.demo import META_APP
-from provisioning import runs
-from provisioning.audit import SYSTEM
 from provisioning.events import WebhookEvent
 from provisioning.health import Alert
 from provisioning.meta import number_profile
 from provisioning.meta.models import MetaWhatsAppPhoneNumber
-from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Provider
-from provisioning.runs import RunStatus
 from provisioning.tenancy import Role
+from tests.meta.signups import complete_signup
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
 
@@ -36,17 +32,7 @@ def sandbox(connected_sandbox):
 def owner(app, session, sandbox, make):
     """A company admin whose registered number came with the signup."""
     company = make.company("Nova")
-    signup = sandbox.meta.control_complete_signup(app_id=META_APP["app_id"],
-                                                  verified_name="Nova Shop")  # fmt: skip
-    run = runs.start_run(
-        session, SYSTEM, EMBEDDED_SIGNUP, company.id,
-        partner_configuration_id=sandbox.configs[Provider.META].id,
-        context={"event": signup["event"]}, secret_input={"code": signup["code"]},
-    )  # fmt: skip
-    session.commit()
-    services = {"transport": sandbox.transport()}
-    assert runs.execute(session, run.id, session.commit, services) is RunStatus.COMPLETED
-    drain(app)
+    complete_signup(app, session, sandbox, company, verified_name="Nova Shop")
     user = make.user(company, Role.ADMIN, email="owner@profile.example")
     return user, company
 

@@ -7,15 +7,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.demo import META_APP
 from provisioning import runs
-from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
-from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Provider
 from provisioning.runs import ProvisioningRun, RunStatus
 from provisioning.tenancy import Role
+from tests.meta.signups import complete_signup
 
 NUMBER = {"cc": "1", "phone_number": "5550142077", "verified_name": "Acme Shop"}
 
@@ -29,18 +27,7 @@ def sandbox(connected_sandbox):
 def owner(app, session, sandbox, make):
     """A company admin whose WhatsApp account was connected without a number."""
     company = make.company("Acme")
-    signup = sandbox.meta.control_complete_signup(
-        app_id=META_APP["app_id"], flow="FINISH_ONLY_WABA"
-    )
-    run = runs.start_run(
-        session, SYSTEM, EMBEDDED_SIGNUP, company.id,
-        partner_configuration_id=sandbox.configs[Provider.META].id,
-        context={"event": signup["event"]}, secret_input={"code": signup["code"]},
-    )  # fmt: skip
-    session.commit()
-    services = {"transport": sandbox.transport()}
-    assert runs.execute(session, run.id, session.commit, services) is RunStatus.COMPLETED
-    app.extensions["job_runner"].drain()
+    complete_signup(app, session, sandbox, company, flow="FINISH_ONLY_WABA")
     user = make.user(company, Role.ADMIN, email="owner@numbers.example")
     return user, company
 

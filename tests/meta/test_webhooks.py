@@ -11,16 +11,13 @@ from sqlalchemy import select
 
 from portal.demo import META_APP, META_VERIFY_TOKEN
 from portal.jobs.sync import run_sync
-from provisioning import runs
-from provisioning.audit import SYSTEM
 from provisioning.channels import Channel
 from provisioning.events import WebhookEvent
 from provisioning.health import ChannelHistory, Notification
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
-from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import Provider
-from provisioning.runs import RunStatus
 from provisioning.tenancy import Company, Role
+from tests.meta.signups import complete_signup
 
 
 @pytest.fixture
@@ -31,18 +28,7 @@ def sandbox(connected_sandbox):
 @pytest.fixture
 def connected(app, session, sandbox, make):
     """A company with a connected Meta number."""
-    company = make.company("Acme")
-    signup = sandbox.meta.control_complete_signup(app_id=META_APP["app_id"])
-    run = runs.start_run(
-        session, SYSTEM, EMBEDDED_SIGNUP, company.id,
-        partner_configuration_id=sandbox.configs[Provider.META].id,
-        context={"event": signup["event"]}, secret_input={"code": signup["code"]},
-    )  # fmt: skip
-    session.commit()
-    services = {"transport": sandbox.transport()}
-    assert runs.execute(session, run.id, session.commit, services) is RunStatus.COMPLETED
-    app.extensions["job_runner"].drain()  # the PARTNER_APP_INSTALLED event, if any
-    return signup
+    return complete_signup(app, session, sandbox, make.company("Acme"))
 
 
 def sign(body: bytes) -> dict:
