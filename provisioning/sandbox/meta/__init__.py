@@ -116,6 +116,7 @@ class MetaSimulator(
                             "status": p.status,
                             "quality_rating": p.quality_rating,
                             "throughput_level": p.throughput_level,
+                            "is_on_biz_app": p.is_on_biz_app,
                         }
                         for p in (self.phones[i] for i in w.phone_ids[:20])
                     ],
