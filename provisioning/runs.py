@@ -234,6 +234,9 @@ class Flow:
 
 
 FLOWS: dict[str, Flow] = {}
+# A run's context key listing the runs its steps started, for the job layer to start them
+# as soon as this one has finished (the periodic sweep would pick them up later anyway).
+FOLLOW_UPS = "follow_up_runs"
 DEFAULT_LEASE_SECONDS = 300.0
 
 

@@ -38,7 +38,8 @@ def execute_run(run_id: int) -> runs.RunStatus:
         run = db.session.get(runs.ProvisioningRun, run_id)
         if run is not None:
             enqueue("sync.templates", run.company_id, None)
-        resume_due_runs()  # the runs it started (a coexistence sync) go now, not at the next poll
+            for follow_up in run.context.get(runs.FOLLOW_UPS, []):  # e.g. a coexistence sync
+                enqueue("provisioning.execute_run", follow_up)
     return status
 
 

@@ -183,6 +183,10 @@ def start_after_signup(session: Session, signup: ProvisioningRun) -> list[Provis
         )  # fmt: skip
         if new:
             started.append(run)
+    if started:  # the job that ran the signup starts them at once (runs.FOLLOW_UPS)
+        session.flush()
+        follow_ups = [*signup.context.get(runs.FOLLOW_UPS, []), *(r.id for r in started)]
+        signup.context = {**signup.context, runs.FOLLOW_UPS: follow_ups}
     return started
 
 

@@ -409,3 +409,21 @@ def test_an_unreadable_coexistence_webhook_is_kept_as_a_notice(
     assert "out of range" in client.notices[-1]["unreadable"]
     assert state(session, number).history_progress is None
     assert session.scalar(select(func.count()).select_from(PlatformEvent)) == 0
+
+
+def test_the_signup_s_job_starts_the_sync_at_once_without_waiting_for_the_poller(
+    app, session, sandbox, wire, company
+):
+    done = sandbox.meta.control_complete_signup(app_id=META_APP["app_id"], flow=COEXISTENCE)
+    run = runs.start_run(
+        session, SYSTEM, EMBEDDED_SIGNUP, company.id,
+        partner_configuration_id=sandbox.configs[Provider.META].id,
+        context={"event": done["event"]}, secret_input={"code": done["code"]},
+    )  # fmt: skip
+    session.commit()
+    app.extensions["job_runner"].enqueue("provisioning.execute_run", run.id)
+    drain(app)  # the signup's job, then the follow-up it names; no sweep
+    (sync,) = sync_runs(session)
+    session.refresh(run)
+    assert run.context[runs.FOLLOW_UPS] == [sync.id]
+    assert sync.status is RunStatus.COMPLETED and wire.sent == [CONTACTS, HISTORY]
