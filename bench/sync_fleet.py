@@ -162,6 +162,26 @@ def drop_database(server_url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{ARGS.database}" WITH (FORCE)')
 
 
+def migrated_app(url: str, instance: str, sandbox_url: str):
+    """The portal on the scratch database ``url``, migrated, jobs never run by themselves."""
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url(url, Path(instance)),
+            "SECRET_KEY": "bench",
+            "KEYRING": Keyring.generate(),
+            "INSTANCE_PATH": instance,
+            "JOB_RUNNER": "manual",
+            "LOG_LEVEL": "ERROR",
+            "SANDBOX_URL": sandbox_url,
+        }
+    )
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    return app
+
+
 def record_platform_side(fleet: Fleet, sandbox_url: str) -> None:
     """Companies, partner configurations and the fleet's rows, as after onboarding."""
     session = db.session
@@ -274,21 +294,8 @@ def main() -> None:
         )
         url = scratch_database(ARGS.postgres)
         with tempfile.TemporaryDirectory() as instance:
-            app = create_app(
-                {
-                    "SQLALCHEMY_DATABASE_URI": database_url(url, Path(instance)),
-                    "SECRET_KEY": "bench",
-                    "KEYRING": Keyring.generate(),
-                    "INSTANCE_PATH": instance,
-                    "JOB_RUNNER": "manual",
-                    "LOG_LEVEL": "ERROR",
-                    "SANDBOX_URL": f"http://{HOST}:{port}",
-                }
-            )
+            app = migrated_app(url, instance, f"http://{HOST}:{port}")
             with app.app_context():
-                from flask_migrate import upgrade
-
-                upgrade()
                 record_platform_side(fleet, f"http://{HOST}:{port}")
                 writes = WriteCounter(db.engine)
                 parent.send(("calls", None))

@@ -58,14 +58,17 @@ import psycopg  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.fleet_seed import seed_fleet  # noqa: E402
-from bench.sync_fleet import HOST, NOWHERE, free_port, record_platform_side  # noqa: E402
-from portal import create_app  # noqa: E402
-from portal.config import database_url  # noqa: E402
+from bench.sync_fleet import (  # noqa: E402
+    HOST,
+    NOWHERE,
+    free_port,
+    migrated_app,
+    record_platform_side,
+)
 from portal.demo import META_APP  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.providers import provider_transport  # noqa: E402
 from portal.sandbox_seed import seed_sandbox  # noqa: E402
-from provisioning.crypto import Keyring  # noqa: E402
 from provisioning.sandbox import Sandbox  # noqa: E402
 from provisioning.sandbox.server import serve  # noqa: E402
 from provisioning.sync import SyncPolicy  # noqa: E402
@@ -269,21 +272,8 @@ def main() -> None:
         )
         url = scratch_database(ARGS.postgres)
         with tempfile.TemporaryDirectory() as instance:
-            app = create_app(
-                {
-                    "SQLALCHEMY_DATABASE_URI": database_url(url, Path(instance)),
-                    "SECRET_KEY": "bench",
-                    "KEYRING": Keyring.generate(),
-                    "INSTANCE_PATH": instance,
-                    "JOB_RUNNER": "manual",
-                    "LOG_LEVEL": "ERROR",
-                    "SANDBOX_URL": f"http://{HOST}:{port}",
-                }
-            )
+            app = migrated_app(url, instance, f"http://{HOST}:{port}")
             with app.app_context():
-                from flask_migrate import upgrade
-
-                upgrade()
                 record_platform_side(fleet, f"http://{HOST}:{port}")
                 statements = Statements(db.engine)
                 parent.send(("calls", None))
