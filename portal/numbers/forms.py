@@ -6,6 +6,8 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
+from provisioning.phones import digits_of
+
 from ..forms import Form
 
 METHODS = [SelectChoice("SMS", "By SMS"), SelectChoice("VOICE", "By a voice call")]
@@ -34,7 +36,7 @@ class AddNumberForm(Form):
         """The number as Meta's ``POST /{waba}/phone_numbers`` takes it."""
         return {
             "cc": (self.cc.data or "").lstrip("+"),
-            "phone_number": "".join(c for c in self.phone_number.data or "" if c.isdigit()),
+            "phone_number": digits_of(self.phone_number.data or ""),
             "verified_name": (self.verified_name.data or "").strip(),
         }
 

@@ -65,9 +65,7 @@ def access(session: Session, number: MetaWhatsAppPhoneNumber, transport: Any) ->
 def registration_calls_left(number: MetaWhatsAppPhoneNumber, now: dt.datetime | None = None) -> int:
     """Meta's register and deregister calls this number has left in the 72-hour window,
     as far as the platform's own calls tell."""
-    now = now or utcnow()
-    recent = [t for t in _calls(number) if t > now - REGISTER_WINDOW]
-    return max(0, REGISTER_LIMIT - len(recent))
+    return max(0, REGISTER_LIMIT - len(_recent_calls(number, now or utcnow())))
 
 
 def count_registration_call(
@@ -75,8 +73,12 @@ def count_registration_call(
 ) -> None:
     """Record a register or deregister call (before it is made), keeping the window's."""
     now = now or utcnow()
-    recent = [t for t in _calls(number) if t > now - REGISTER_WINDOW]
-    number.register_calls = [t.isoformat() for t in [*recent, now]]
+    number.register_calls = [t.isoformat() for t in [*_recent_calls(number, now), now]]
+
+
+def _recent_calls(number: MetaWhatsAppPhoneNumber, now: dt.datetime) -> list[dt.datetime]:
+    """The calls made within the 72-hour window before ``now``."""
+    return [t for t in _calls(number) if t > now - REGISTER_WINDOW]
 
 
 def _calls(number: MetaWhatsAppPhoneNumber) -> list[dt.datetime]:

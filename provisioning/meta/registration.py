@@ -33,6 +33,7 @@ from .. import audit, runs
 from ..db import utcnow
 from ..errors import DomainError, Rejected
 from ..partners import Provider
+from ..phones import digits_of
 from ..runs import Flow, ProvisioningRun, RunStatus, StepContext, StepStatus, Wait
 from ..tenancy import tenant_select
 from . import numbers as graph_numbers
@@ -105,8 +106,7 @@ def give_code(session: Session, actor: audit.Actor, run: ProvisioningRun, text: 
     code = code_in(text)
     if code is None:
         raise DomainError("Type the six digits of the code Meta sent (for example 123456).")
-    if run.flow != FLOW_NAME or run.status.finished:
-        raise DomainError("This registration has finished: no code is needed.")
+    _require_open(run)
     run.secret_input = {**(run.secret_input or {}), "code": code}
     if run.status is RunStatus.FAILED:
         runs.retry(session, actor, run)
@@ -119,8 +119,7 @@ def resend_code(session: Session, actor: audit.Actor, run: ProvisioningRun, meth
     """A person asks for a new code (the only way a run sends a second one)."""
     if method not in CODE_METHODS:
         raise DomainError("Choose how Meta sends the code: by SMS or by a voice call.")
-    if run.flow != FLOW_NAME or run.status.finished:
-        raise DomainError("This registration has finished: no code is needed.")
+    _require_open(run)
     for name in ("request_code", "verify_code"):
         step = run.step(name)
         step.status, step.effect_intended_at, step.effect_confirmed_at = (
@@ -128,12 +127,22 @@ def resend_code(session: Session, actor: audit.Actor, run: ProvisioningRun, meth
         )  # fmt: skip
         step.clear_error()
     run.context = {**run.context, "code_method": method}
-    run.secret_input = {k: v for k, v in (run.secret_input or {}).items() if k != "code"}
+    _forget_code(run)
     if run.status is RunStatus.FAILED:
         runs.retry(session, actor, run)
     else:
         run.status, run.resume_at = RunStatus.STARTED, None
     audit.record(session, actor, "number.code_resent", run, label=run.flow, method=method)
+
+
+def _require_open(run: ProvisioningRun) -> None:
+    if run.flow != FLOW_NAME or run.status.finished:
+        raise DomainError("This registration has finished: no code is needed.")
+
+
+def _forget_code(run: ProvisioningRun) -> None:
+    """A code is used once (or refused): it leaves the run's secrets."""
+    run.secret_input = {k: v for k, v in (run.secret_input or {}).items() if k != "code"}
 
 
 def waiting_for_person(run: ProvisioningRun) -> bool:
@@ -186,7 +195,7 @@ def add_number(ctx: StepContext) -> None:
                 ctx.done_effect()
             context["phone_number_ids"] = [found]
         phone = client.get(f"/{context['phone_number_ids'][0]}", token, fields=PHONE_FIELDS)
-    context["number_e164"] = re.sub(r"\D", "", str(phone.get("display_phone_number") or ""))
+    context["number_e164"] = digits_of(str(phone.get("display_phone_number") or ""))
     ctx.record_ids(phone_number_id=context["phone_number_ids"][0])
     ctx.run.context = context
 
@@ -240,11 +249,9 @@ def verify_code(ctx: StepContext) -> None:
         try:
             graph_numbers.verify_code(client, phone_id, token, code)
         except Rejected as exc:
-            ctx.run.secret_input = {
-                k: v for k, v in (ctx.run.secret_input or {}).items() if k != "code"
-            }
+            _forget_code(ctx.run)
             raise Wait(f"{WRONG_CODE} ({exc.message})", resume_at=_next_look(ctx)) from exc
-    ctx.run.secret_input = {k: v for k, v in (ctx.run.secret_input or {}).items() if k != "code"}
+    _forget_code(ctx.run)
 
 
 def _next_look(ctx: StepContext) -> dt.datetime:
@@ -272,7 +279,7 @@ def _verified(phone: dict[str, Any]) -> bool:
 
 
 def _digits(number: dict[str, str]) -> str:
-    return re.sub(r"\D", "", f"{number.get('cc', '')}{number.get('phone_number', '')}")
+    return digits_of(f"{number.get('cc', '')}{number.get('phone_number', '')}")
 
 
 FLOW = runs.register_flow(
