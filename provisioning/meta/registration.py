@@ -257,13 +257,9 @@ def verify_code(ctx: StepContext) -> None:
 def _next_look(ctx: StepContext) -> dt.datetime:
     sent = ctx.run.step("request_code").finished_at
     now = utcnow()
-    if sent is not None and now - _aware(sent) < CODE_LIFETIME:
+    if sent is not None and now - sent < CODE_LIFETIME:  # UTCDateTime: always aware
         return now + CODE_POLL
     return now + CODE_WAIT
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _phone(ctx: StepContext) -> tuple[str, Any, str]:
