@@ -18,6 +18,7 @@ sandbox base URL                        stands for
 ``/twilio/trusthub``                    ``https://trusthub.twilio.com``
 ``/twilio/events``                      ``https://events.twilio.com``
 ``/twilio/content``                     ``https://content.twilio.com``
+``/twilio/numbers``                     ``https://numbers.twilio.com``
 ``/_sandbox/...``                       the control API (JSON)
 =====================================  ======================================
 """

@@ -129,7 +129,7 @@ def _seconds(value: str | None) -> float | None:
 log = logging.getLogger("provisioning.twilio.api")
 
 # SDK domain attribute -> host alias under the sandbox (see provisioning.sandbox.core)
-DOMAINS = ("api", "messaging", "trusthub", "events", "content")
+DOMAINS = ("api", "messaging", "trusthub", "events", "content", "numbers")
 JSON_TYPES = ("application/json", "application/scim+json")
 
 
@@ -217,7 +217,7 @@ def make_client(
     timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
 ) -> Client:
     """A ``twilio.rest.Client`` using httpx; ``base_url`` retargets api, messaging,
-    trusthub, events and content to ``{base_url}/{alias}`` (e.g. the sandbox)."""
+    trusthub, events, content and numbers to ``{base_url}/{alias}`` (e.g. the sandbox)."""
     client = Client(
         username,
         password,

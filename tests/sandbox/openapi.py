@@ -83,6 +83,7 @@ SPEC_FILES = {
     "twilio_trusthub_v1": "twilio_trusthub_v1.json",
     "twilio_events_v1": "twilio_events_v1.json",
     "twilio_content_v1": "twilio_content_v1.json",
+    "twilio_numbers_v2": "twilio_numbers_v2.json",
 }
 
 # (provider, path prefix under the provider, spec name, prefix to strip before matching)
@@ -94,6 +95,7 @@ ROUTES = (
     ("twilio", "/trusthub/v1/", "twilio_trusthub_v1", "/trusthub"),
     ("twilio", "/events/v1/", "twilio_events_v1", "/events"),
     ("twilio", "/content/v1/", "twilio_content_v1", "/content"),
+    ("twilio", "/numbers/v2/", "twilio_numbers_v2", "/numbers"),
 )
 
 

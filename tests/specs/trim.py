@@ -49,7 +49,7 @@ SOURCES = {
         "twilio_messaging_v1.json",
         "twilio_messaging_v1.json",
         r"/v1/(Services(/\{Sid\})?|Services/\{\w+\}/(PhoneNumbers|Compliance)\b.*"
-        r"|a2p/BrandRegistrations\b.*)",
+        r"|a2p/BrandRegistrations\b.*|Tollfree/Verifications\b.*)",
     ),
     "twilio_messaging_v2": ("twilio_messaging_v2.json", "twilio_messaging_v2.json", r".*"),
     "twilio_trusthub_v1": (
@@ -58,6 +58,11 @@ SOURCES = {
         r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments)\b.*",
     ),
     "twilio_events_v1": ("twilio_events_v1.json", "twilio_events_v1.json", r".*"),
+    "twilio_numbers_v2": (
+        "twilio_numbers_v2.json",
+        "twilio_numbers_v2.json",
+        r"/v2/RegulatoryCompliance/.+",
+    ),
     "twilio_content_v1": (
         "twilio_content_v1.json",
         "twilio_content_v1.json",

@@ -28,7 +28,7 @@ from .voice import VoiceMixin
 if TYPE_CHECKING:
     from ..core import Sandbox
 
-ALIASES = ("api", "messaging", "trusthub", "events", "content")
+ALIASES = ("api", "messaging", "trusthub", "events", "content", "numbers")
 
 
 class TwilioSimulator(
