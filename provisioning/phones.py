@@ -56,3 +56,23 @@ def digits_of(value: str) -> str:
     """The digits of ``value`` in ASCII, whatever script they were written in (a display
     number like ``+1 555-010 7777``); everything else is dropped."""
     return "".join(str(int(ch)) for ch in value if ch.isdecimal())
+
+
+def is_toll_free(value: str) -> bool:
+    """``value`` (E.164) is a toll-free number by its country's numbering plan (in North
+    America the 8xx codes: 800, 833, 844, 855, 866, 877, 888)."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
+
+
+def country_of(value: str) -> str | None:
+    """The ISO country of ``value`` (E.164) by its numbering plan (``US`` for +1 415...),
+    None when no country's plan holds it."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.region_code_for_number(number)

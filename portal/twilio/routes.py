@@ -16,7 +16,7 @@ from flask import (
 from provisioning.errors import AuthError, DomainError, ProviderError
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
-from provisioning.twilio import numbers
+from provisioning.twilio import campaign_numbers, numbers
 from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
@@ -101,7 +101,10 @@ def buy():
         db.session, actor(), g.company, sub, client, form.phone_number.data, checkpoint,
         sms_url=hook("messages"),
     )  # fmt: skip
+    checkpoint()  # the purchase is on record whatever follows
     flash(f"{row.phone_number} is yours.", "success")
+    if problem := campaign_numbers.join_after_purchase(db.session, actor(), row, client):
+        flash(problem, "error")
     return redirect(numbers_url())
 
 

@@ -279,6 +279,16 @@ def _wire(instance: Any, fields: tuple[str, ...] = CONTENT_FIELDS) -> dict[str, 
     return {name: getattr(instance, name, None) for name in fields}
 
 
+def _found(fetch: Callable[[], T]) -> T | None:
+    """What ``fetch`` reads, or None when Twilio answers 404."""
+    try:
+        return fetch()
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
 def _named(items: Any, name: str, **match: Any) -> Any:
     """The first of ``items`` with ``friendly_name`` and the ``match`` attributes."""
     return next(
@@ -525,6 +535,15 @@ class TwilioApi:
         return Creation(
             lambda: services.create(friendly_name=name, usecase=usecase),
             lambda: _named(services.list(), name),
+        )
+
+    def service_number(self, service_sid: str, number_sid: str) -> Creation:
+        """A number of the account added to a Messaging Service (a 10DLC number sends for
+        the service's campaign); found again by its sid in the service."""
+        numbers = self.client.messaging.v1.services(service_sid).phone_numbers
+        return Creation(
+            lambda: numbers.create(phone_number_sid=number_sid),
+            lambda: _found(numbers(number_sid).fetch),
         )
 
     def campaign(self, service_sid: str, **values: Any) -> Creation:

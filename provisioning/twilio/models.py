@@ -95,6 +95,8 @@ class SmsPhoneNumber(Base):
     capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sms_url: Mapped[str | None] = mapped_column(String(500))
     status_callback: Mapped[str | None] = mapped_column(String(500))
+    # The Messaging Service it sends from (a 10DLC number: its company's campaign service)
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
     purchase_requested_at: Mapped[dt.datetime | None]
     allocated_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]

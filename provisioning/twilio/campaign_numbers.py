@@ -1,0 +1,92 @@
+"""A2P 10DLC numbers: a US or Canadian local number sends SMS to the US only from the
+Messaging Service of a registered campaign (carriers block unregistered 10DLC traffic
+with 30034). The company's campaign service is the one its active brand's registration
+made (:mod:`.onboarding`); its local numbers join it when the campaign exists and when
+they are bought later.
+
+Adding a number to a service is not paid and Twilio refuses a second add (21710), so a
+lost answer is settled by reading the number in the service.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import audit, phones
+from ..errors import DomainError, ProviderError
+from .a2p import active_brand
+from .api import TwilioApi
+from .models import SmsPhoneNumber
+
+ALREADY_IN_A_SERVICE = "21710"
+
+
+def is_10dlc(row: SmsPhoneNumber) -> bool:
+    """A North American local number (10DLC): not toll-free, +1."""
+    return row.phone_number.startswith("+1") and not phones.is_toll_free(row.phone_number)
+
+
+def campaign_service(session: Session, company_id: int) -> str | None:
+    """The Messaging Service of the company's campaign, once the campaign exists."""
+    brand = active_brand(session, company_id)
+    config = (brand.provider_config_json or {}) if brand is not None else {}
+    return config.get("messaging_service_sid") if config.get("campaign_sid") else None
+
+
+def attach(
+    session: Session, actor: audit.Actor, row: SmsPhoneNumber, client: TwilioApi, service: str
+) -> bool:
+    """Put ``row`` in the campaign's service ``service``; True when this call added it."""
+    if row.messaging_service_sid == service:
+        return False
+    if row.status != "active" or not row.provider_phone_id:
+        raise DomainError("Only an active number can join the 10DLC campaign.")
+    try:
+        client.service_number(service, row.provider_phone_id).run()
+    except ProviderError as exc:
+        if exc.code != ALREADY_IN_A_SERVICE:
+            raise
+        if client.service_number(service, row.provider_phone_id).looked_up() is None:
+            raise DomainError(
+                f"{row.phone_number} already sends for another Messaging Service at Twilio: "
+                "remove it there first."
+            ) from exc
+    row.messaging_service_sid = service
+    audit.record(session, actor, "number.campaign_attach", row, label=row.phone_number,
+                 company_id=row.company_id, messaging_service_sid=service)  # fmt: skip
+    return True
+
+
+def attach_all(
+    session: Session, actor: audit.Actor, company_id: int, client: TwilioApi
+) -> list[SmsPhoneNumber]:
+    """Every active 10DLC number of the company not yet in its campaign's service, added;
+    nothing before the campaign exists."""
+    service = campaign_service(session, company_id)
+    if service is None:
+        return []
+    rows = session.scalars(
+        select(SmsPhoneNumber)
+        .where(SmsPhoneNumber.company_id == company_id, SmsPhoneNumber.status == "active")
+        .order_by(SmsPhoneNumber.id)
+    ).all()
+    return [
+        row for row in rows if is_10dlc(row) and attach(session, actor, row, client, service)
+    ]
+
+
+def join_after_purchase(
+    session: Session, actor: audit.Actor, row: SmsPhoneNumber, client: TwilioApi
+) -> str | None:
+    """A number just bought joins the company's campaign service when it is a 10DLC number
+    and the campaign exists; what stopped it, in words, or None. The purchase stands
+    either way (the campaign run adds numbers left out when it next finishes)."""
+    service = campaign_service(session, row.company_id) if row.company_id else None
+    if service is None or not is_10dlc(row):
+        return None
+    try:
+        attach(session, actor, row, client, service)
+    except (DomainError, ProviderError) as exc:
+        return f"{row.phone_number} could not join the 10DLC campaign yet: {exc}"
+    return None
