@@ -22,8 +22,9 @@ Providers: ``meta`` (``POST /webhooks/meta``, ``X-Hub-Signature-256``), ``dialog
 (``POST /webhooks/360dialog``, ``x-360dialog-signature``), ``twilio`` (``POST
 /webhooks/twilio/status``, a form signed by the subaccount's auth token).
 
-``--profile N`` then sends N Meta requests through the portal in process under cProfile
-and counts its database round trips per request.
+``--profile N`` then sends N requests of each provider through the portal in process
+under cProfile and counts its database round trips per request (``--rounds 0`` profiles
+without measuring).
 """
 
 from __future__ import annotations
@@ -468,15 +469,35 @@ def baseline_ddl(session) -> list[str]:
     return [statement.replace("webhook_events", BASELINE_TABLE) for statement in found]
 
 
-# Where a portal request spends its time: (label, file suffix, function) of the profile.
-BREAKDOWN = (
-    ("whole request (the fast lane)", "portal/webhooks/ingest.py", "__call__"),
-    ("  the endpoint, meta_event", "portal/webhooks/ingest.py", "meta_event"),
-    ("    secret from the cache (or loaded)", "provisioning/ingest.py", "get"),
-    ("    signature check", "provisioning/meta/webhooks.py", "signature_valid"),
-    ("    parse (JSON, digest)", "provisioning/meta/webhooks.py", "parse"),
-    ("    the INSERT, its own commit", "provisioning/event_store.py", "insert"),
-)
+# Where a portal request spends its time, per provider: (label, file suffix, function).
+_WHOLE = ("whole request (the fast lane)", "portal/webhooks/ingest.py", "__call__")
+_SECRET = ("    secret from the cache (or loaded)", "provisioning/ingest.py", "get")
+_INSERT = ("    the INSERT, its own commit", "provisioning/event_store.py", "insert")
+BREAKDOWN = {
+    "meta": (
+        _WHOLE,
+        ("  the endpoint, meta_event", "portal/webhooks/ingest.py", "meta_event"),
+        _SECRET,
+        ("    signature check", "provisioning/meta/webhooks.py", "signature_valid"),
+        ("    parse (JSON, digest)", "provisioning/meta/webhooks.py", "parse"),
+        _INSERT,
+    ),
+    "dialog360": (
+        _WHOLE,
+        ("  the endpoint, dialog360", "portal/webhooks/ingest.py", "dialog360"),
+        _SECRET,
+        ("    signature check", "provisioning/dialog360/webhooks.py", "signature_valid"),
+        ("    parse (JSON, digest)", "provisioning/dialog360/webhooks.py", "parse"),
+        _INSERT,
+    ),
+    "twilio": (
+        _WHOLE,
+        ("  the endpoint, twilio_callback", "portal/webhooks/ingest.py", "twilio_callback"),
+        _SECRET,
+        ("    signature check", "provisioning/twilio/webhooks.py", "signature_valid"),
+        _INSERT,
+    ),
+}
 
 
 def _database_trips(engine) -> Counter:
@@ -513,28 +534,31 @@ def _database_trips(engine) -> Counter:
     return trips
 
 
-def profile_portal(app, secrets_: Secrets, seqs: Iterator[int], requests: int) -> None:
-    """Send ``requests`` signed Meta deliveries through the portal in process, under
-    cProfile."""
+def profile_portal(
+    app, secrets_: Secrets, seqs: Iterator[int], requests: int, provider: str = "meta"
+) -> None:
+    """Send ``requests`` signed deliveries of ``provider`` through the portal in process,
+    under cProfile."""
     from portal.extensions import db
 
     with app.app_context():
         trips = _database_trips(db.engine)
     client = app.test_client()
-    deliveries = [signed_meta(secrets_, next(seqs)) for _ in range(requests)]
-    client.post(PATHS["meta"], data=deliveries[0][0], headers=deliveries[0][1])  # the cache
+    deliveries = [SIGNED[provider](secrets_, next(seqs)) for _ in range(requests)]
+    path = PATHS[provider]
+    client.post(path, data=deliveries[0][0], headers=deliveries[0][1])  # the cache
     trips.clear()
     profiler = cProfile.Profile()
     profiler.enable()
     for body, headers in deliveries[1:]:
-        answer = client.post(PATHS["meta"], data=body, headers=headers)
-        if answer.status_code != 200:
+        answer = client.post(path, data=body, headers=headers)
+        if answer.status_code >= 300:
             raise SystemExit(f"profile: the portal answered {answer.status_code}")
     profiler.disable()
     count = requests - 1
-    print(f"\nPortal, in process, {count} Meta requests under cProfile (ms per request):")
+    print(f"\nPortal, in process, {count} {provider} requests under cProfile (ms per request):")
     stats = pstats.Stats(profiler).stats  # (file, line, function) -> (cc, nc, tt, cumulative, _)
-    for label, suffix, function in BREAKDOWN:
+    for label, suffix, function in BREAKDOWN[provider]:
         cumulative = sum(
             row[3] for (path, _, name), row in stats.items()
             if name == function and path.endswith(suffix)
@@ -636,7 +660,7 @@ def run(args, app, database_url: str, secrets_: Secrets, keys: str) -> None:
         f" {args.warmup:g} s warm-up, {args.duration:g} s measured\n"
     )
     print(TABLE_HEAD)
-    results = {(p, name): [] for p in providers for name in targets}
+    results = {(p, name): [] for p in providers for name in targets if args.rounds}
     for round_no in range(1, args.rounds + 1):
         for provider in providers:
             for name, (spec, table) in targets.items():
@@ -657,14 +681,14 @@ def run(args, app, database_url: str, secrets_: Secrets, keys: str) -> None:
             f" {statistics.median(p99s):.1f} ms; {answered} 2xx answers (warm-up included),"
             f" {rows} rows in {table}: {'OK' if rows == answered else 'MISMATCH'}"
         )
-    for provider in providers:
+    for provider in providers if args.rounds else ():
         portal, baseline = (
             statistics.median(m.phase.ok / m.phase.seconds for m in results[provider, name])
             for name in ("portal", "baseline")
         )
         print(f"{provider}: portal / baseline = {portal / baseline:.2f}")
-    if args.profile:
-        profile_portal(app, secrets_, seqs, args.profile)
+    for provider in providers if args.profile else ():
+        profile_portal(app, secrets_, seqs, args.profile, provider)
     if lost:
         raise SystemExit("rows stored differ from 2xx answers")
 
