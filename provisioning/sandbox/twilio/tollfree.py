@@ -106,7 +106,7 @@ class TollfreeMixin(TwilioBase):
     tollfree_in_review_seconds: float = 5.0
     tollfree_approve_seconds: float | None = None  # decided by a person unless set
 
-    def turl(self, path: str = "") -> str:
+    def tollfree_url(self, path: str = "") -> str:
         return f"{self.base_url('messaging')}/v1/Tollfree/Verifications{path}"
 
     if TYPE_CHECKING:  # events.EventsMixin
@@ -134,7 +134,7 @@ class TollfreeMixin(TwilioBase):
                 if v["account_sid"] == principal.sid
                 and all(value in (None, v[key]) for key, value in wanted.items())
             ]
-            return json_response(page_v1(request, items, "verifications", self.turl()))
+            return json_response(page_v1(request, items, "verifications", self.tollfree_url()))
         params = form(request)
         for name in REQUIRED:
             if not (params.getlist(name) if name in LISTS else params.get(name)):
@@ -162,7 +162,7 @@ class TollfreeMixin(TwilioBase):
             "regulated_item_sid": self.sandbox.ids.sid("RA"),
             "tollfree_phone_number_sid": number["sid"],
             "tollfree_phone_number": number["phone_number"], "status": "PENDING_REVIEW",
-            "url": self.turl(f"/{sid}"), "rejection_reason": None, "rejection_reasons": None,
+            "url": self.tollfree_url(f"/{sid}"), "rejection_reason": None, "rejection_reasons": None,
             "error_code": None, "edit_expiration": None, "edit_allowed": None,
             "resource_links": None, "external_reference_id": params.get("ExternalReferenceId"),
             "age_gated_content": False, "vetting_id_expiration": None,
