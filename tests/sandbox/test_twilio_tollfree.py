@@ -160,9 +160,9 @@ def test_what_twilio_refuses_is_refused(sandbox, http, account):
 
 def test_status_changes_reach_the_accounts_sinks(sandbox, http, account, captured):
     auth = account["auth"]
+    destination = {"destination": "https://portal.test/ev", "method": "POST"}
     sink = ok(http.post(f"{EV}/Sinks", auth=auth, data={
-        "Description": "tf", "SinkType": "webhook",
-        "SinkConfiguration": json.dumps({"destination": "https://portal.test/ev", "method": "POST"}),
+        "Description": "tf", "SinkType": "webhook", "SinkConfiguration": json.dumps(destination),
     }), 201)  # fmt: skip
     types = [f"com.twilio.messaging.compliance.toll-free-verification.{k}"
              for k in ("pending-review", "in-review", "twilio-rejected", "edit")]  # fmt: skip
