@@ -19,7 +19,6 @@ carry the status only: the details (reasons, error code, edit window) are fetche
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ EVENT_TYPES = [
                  "expired")
 ]  # fmt: skip
 SINK_DESCRIPTION = "Toll-free verification status"  # one sink per subaccount, no PII
+EDIT_EXPIRED = "30437"  # Twilio: "Toll Free verification rejection - Edit time expired"
 DEFAULT_EDIT_REASON = "Corrected the details the review rejected."
 
 STATUS_WORDS = {
@@ -99,11 +99,10 @@ def latest(session: Session, company_id: int, number_id: int) -> TollfreeVerific
     ).first()
 
 
-def editable(row: TollfreeVerification | None, now: dt.datetime | None = None) -> bool:
-    """A rejected request Twilio lets edit, within its edit window."""
-    if row is None or row.status != REJECTED or not row.edit_allowed:
-        return False
-    return row.edit_expiration is None or row.edit_expiration > (now or utcnow())
+def editable(row: TollfreeVerification | None) -> bool:
+    """A rejected request Twilio lets edit. Its ``edit_expiration`` is shown, not judged
+    here: Twilio refuses a late edit (30437) and the submission becomes a new request."""
+    return row is not None and row.status == REJECTED and bool(row.edit_allowed)
 
 
 def form_values(
@@ -204,8 +203,13 @@ def submit(
     _verifiable(number, company)
     clean = _checked(values)
     row = current(session, company.id, number.id)
-    if row is not None and row.status == REJECTED and editable(row):
-        return resubmit(session, actor, row, client, clean, edit_reason)
+    if row is not None and editable(row):
+        try:
+            return resubmit(session, actor, row, client, clean, edit_reason)
+        except ProviderError as exc:
+            if exc.code != EDIT_EXPIRED:
+                raise
+            row.edit_allowed = False  # the window closed: a new request below
     if row is not None and row.status in IN_FLIGHT:
         raise DomainError("This number's verification is already in review.")
     if row is not None and row.status == APPROVED:
