@@ -117,3 +117,45 @@ def test_a_local_number_says_it_can_send_and_has_no_form(client, auth, sandbox, 
     url = page_of(company, local)
     refused = auth.post(f"{url}/verification", DETAILS, form_page=url, follow_redirects=True)
     assert "Only a US or Canadian toll-free number" in refused.get_data(as_text=True)
+
+
+@pytest.fixture
+def wired(connected_sandbox):
+    """A sandbox whose Event Streams deliveries reach the app."""
+    return connected_sandbox(63, Provider.TWILIO, webhooks_to_app=True)
+
+
+def test_events_reach_the_portal_and_the_poll_follows_the_rest(
+    app, client, auth, wired, make, session
+):
+    company = make.company("Evented")
+    admin = make.user(company, Role.ADMIN)
+    config = wired.configs[Provider.TWILIO]
+    sub = numbers.ensure_subaccount(session, SYSTEM, company, config, wired.transport(),
+                                    commit=session.commit)  # fmt: skip
+    client_api = numbers.subaccount_client(sub, config, wired.transport())
+    offered = numbers.search_numbers(client_api, "US", "toll_free")
+    row = numbers.buy_number(session, SYSTEM, company, sub, client_api,
+                             offered[0]["phone_number"], session.commit)  # fmt: skip
+    session.commit()
+    auth.login(admin)
+    url = page_of(company, row)
+    auth.post(f"{url}/verification", DETAILS, form_page=url)
+    runner = app.extensions["job_runner"]
+    runner.drain()
+    # The submission subscribed the subaccount's sink to the toll-free event types.
+    [subscription] = wired.twilio.subscriptions_store.values()
+    assert {t["type"].rsplit(".", 1)[1] for t in subscription["_types"]} >= {
+        "twilio-approved", "twilio-rejected", "in-review",
+    }  # fmt: skip
+    verification = session.scalars(select(TollfreeVerification)).one()
+
+    wired.twilio.control_reject_tollfree(sid=verification.verification_sid, reason="Blank.")
+    runner.drain()
+    session.refresh(verification)
+    assert verification.status == "TWILIO_REJECTED"  # from the event
+    assert verification.last_synced_at is None  # the reason comes with the next fetch
+    runner.enqueue("sync.tollfree")
+    runner.drain()
+    session.refresh(verification)
+    assert verification.rejection_reason == "Blank." and verification.last_synced_at
