@@ -276,7 +276,8 @@ def _failed(row: TollfreeVerification, exc: ProviderError) -> None:
     if exc.http_status and exc.http_status < 500 and exc.http_status != 429:
         row.status, row.is_active = REFUSED, False
         row.rejection_reason = str(exc)[:2000]
-        row.error_code = int(exc.code) if (exc.code or "").isdigit() else None
+        code = exc.code or ""
+        row.error_code = int(code) if code.isdigit() else None
     else:
         row.status = UNCONFIRMED
 

@@ -236,3 +236,16 @@ def test_an_edit_after_the_window_becomes_a_new_request(session, world):
     new = submit(session, world)
     assert new.id != row.id and new.status == "PENDING_REVIEW"
     assert not row.is_active and not row.edit_allowed
+
+
+def test_a_refusal_closes_the_request_with_twilios_words(session, world):
+    gone = world.sandbox.twilio.numbers.pop(world.number.provider_phone_id)
+    with pytest.raises(ProviderError) as refused:
+        submit(session, world)
+    assert refused.value.http_status == 400
+    row = tollfree.latest(session, world.company.id, world.number.id)
+    assert row.status == "REFUSED" and not row.is_active and row.error_code == 20001
+    assert "no such phone number" in row.rejection_reason
+    world.sandbox.twilio.numbers[gone["sid"]] = gone
+    again = submit(session, world)
+    assert again.id != row.id and again.status == "PENDING_REVIEW"
