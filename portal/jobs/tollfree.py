@@ -3,9 +3,7 @@ fetched, so their status and rejection reasons stay current when events are miss
 
 from __future__ import annotations
 
-from provisioning.partners import PartnerConfiguration
-from provisioning.twilio import numbers, tollfree
-from provisioning.twilio.api import TwilioApi
+from provisioning.twilio import tollfree
 
 from ..extensions import db
 from ..providers import provider_transport
@@ -16,17 +14,11 @@ def poll_tollfree_verifications() -> int:
     changed status."""
     transport = provider_transport()
     try:
-
-        def client_of(company_id: int) -> TwilioApi | None:
-            sub = numbers.subaccount_of(db.session, company_id)
-            if sub is None or not sub.account_sid or sub.status != "active":
-                return None
-            config = db.session.get(PartnerConfiguration, sub.partner_configuration_id)
-            if config is None:
-                return None
-            return numbers.subaccount_client(sub, config, transport)
-
-        changed = tollfree.poll(db.session, client_of, db.session.commit)
+        changed = tollfree.poll(
+            db.session,
+            lambda company_id: tollfree.subaccount_api(db.session, company_id, transport),
+            db.session.commit,
+        )
         db.session.commit()
         return changed
     finally:

@@ -30,12 +30,13 @@ from sqlalchemy.orm import Session
 from .. import audit, platform_events
 from ..db import utcnow
 from ..errors import DomainError, ProviderError
-from ..partners import ValidationFailed
+from ..partners import PartnerConfiguration, ValidationFailed
 from ..tenancy import Company
 from . import claims
 from . import tollfree_fields as fields
 from .api import TwilioApi
 from .models import SmsPhoneNumber
+from .numbers import subaccount_client, subaccount_of
 from .tollfree_models import (
     APPROVED,
     IN_REVIEW,
@@ -406,6 +407,15 @@ def due_for_poll(session: Session, limit: int = 200) -> list[TollfreeVerificatio
             .limit(limit)
         )
     )
+
+
+def subaccount_api(session: Session, company_id: int, transport: Any) -> TwilioApi | None:
+    """The company's subaccount API for the poll (None: no usable subaccount)."""
+    sub = subaccount_of(session, company_id)
+    if sub is None or not sub.account_sid or sub.status != "active":
+        return None
+    config = session.get(PartnerConfiguration, sub.partner_configuration_id)
+    return None if config is None else subaccount_client(sub, config, transport)
 
 
 def poll(
