@@ -159,3 +159,25 @@ def test_events_reach_the_portal_and_the_poll_follows_the_rest(
     runner.drain()
     session.refresh(verification)
     assert verification.rejection_reason == "Blank." and verification.last_synced_at
+
+
+def test_the_sandbox_page_lists_requests_and_rejects_with_the_typed_reason(
+    client, auth, sandbox, acme, make, session
+):
+    company, admin, _, row = acme
+    auth.login(admin)
+    url = page_of(company, row)
+    auth.post(f"{url}/verification", DETAILS, form_page=url)
+    sid = session.scalars(select(TollfreeVerification)).one().verification_sid
+    auth.logout()
+    auth.login(make.admin())
+    page = client.get("/admin/sandbox/").get_data(as_text=True)
+    assert f'data-tollfree="{sid}"' in page and row.phone_number in page
+    params = f'{{"sid": "{sid}"}}'
+    auth.post("/admin/sandbox/action", {"provider": "twilio", "action": "reject_tollfree",
+              "params": params, "reason": "Website does not load."},
+              form_page="/admin/sandbox/")  # fmt: skip
+    remote = sandbox.twilio.tollfree[sid]
+    assert remote["status"] == "TWILIO_REJECTED"
+    assert remote["rejection_reason"] == "Website does not load."
+    assert f'data-tollfree="{sid}"' not in client.get("/admin/sandbox/").get_data(as_text=True)
