@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from provisioning.errors import ProviderError
+from provisioning.twilio import tollfree
 from provisioning.twilio.tollfree_models import TollfreeVerification
 from tests.twilio.test_tollfree import at_twilio, submit, world  # noqa: F401 (fixture)
 
@@ -38,3 +39,16 @@ def test_a_lost_answer_whose_lookup_fails_is_found_next_time(session, world):  #
     assert again.id == row.id and again.verification_sid == at_twilio(world)[0]["sid"]
     assert len(at_twilio(world)) == 1
     assert all(f.hits == f.times for f in faults.list())
+
+
+def test_a_resubmission_whose_answer_is_lost_is_read_back(session, world):  # noqa: F811
+    row = submit(session, world)
+    world.sandbox.twilio.control_reject_tollfree(sid=row.verification_sid)
+    tollfree.refresh(session, row, world.client)
+    world.sandbox.faults.add("drop", provider="twilio", method="POST",
+                             path=r"/Tollfree/Verifications/HH", times=1)  # fmt: skip
+    fixed = submit(session, world, business_website="https://acme-dental.example.com/new")
+    assert fixed.id == row.id and fixed.status == "PENDING_REVIEW"
+    [remote] = at_twilio(world)
+    assert remote["business_website"] == "https://acme-dental.example.com/new"
+    assert all(f.hits == f.times for f in world.sandbox.faults.list())
