@@ -135,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     from .twilio.a2p import bp as a2p_bp
     from .twilio.routes import bp as twilio_bp
     from .twilio.senders import bp as senders_bp
+    from .twilio.tollfree import bp as tollfree_bp
     from .webhooks.routes import bp as webhooks_bp
 
     blueprints = (
@@ -155,6 +156,7 @@ def register_blueprints(app: Flask) -> None:
         twilio_bp,
         senders_bp,
         a2p_bp,
+        tollfree_bp,
         templates_bp,
         numbers_bp,
         offboarding_bp,

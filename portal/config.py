@@ -186,6 +186,7 @@ class Settings(BaseSettings):
     quality_sync_interval_seconds: Seconds = 3600.0
     # every template account listed again (webhooks keep templates current in between)
     template_sync_interval_seconds: Seconds = 21600.0
+    tollfree_poll_seconds: Seconds = 900.0  # toll-free verifications in review
     # a WABA named by Meta webhooks is listed again at most once per this interval
     meta_refresh_seconds: Seconds = 30.0
     run_lease_seconds: PositiveSeconds = 300.0
@@ -262,6 +263,7 @@ class Settings(BaseSettings):
             "JOB_POLL_SECONDS": self.job_poll_seconds,
             "QUALITY_SYNC_INTERVAL_SECONDS": self.quality_sync_interval_seconds,
             "TEMPLATE_SYNC_INTERVAL_SECONDS": self.template_sync_interval_seconds,
+            "TOLLFREE_POLL_SECONDS": self.tollfree_poll_seconds,
             "META_REFRESH_SECONDS": self.meta_refresh_seconds,
             "RUN_LEASE_SECONDS": self.run_lease_seconds,
             "SMTP_URL": self.smtp_url or None,

@@ -58,6 +58,8 @@ CATALOG = {
     "sender.updated": "A Twilio WhatsApp sender was created or its status changed.",
     "brand.updated": "A 10DLC brand was submitted or its status changed.",
     "campaign.updated": "A 10DLC campaign's status changed.",
+    "tollfree_verification.updated": "A toll-free number's verification was submitted, or its"
+    " status changed (in review, approved, rejected with the reason).",
     "link.completed": "A hosted onboarding link was completed: its provider flow finished"
     " and the company's run started.",
     "link.failed": "A hosted onboarding link failed: cancelled, a provider error, or refused.",

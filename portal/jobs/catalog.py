@@ -8,6 +8,7 @@ pipeline (webhook events) or by the next tick of their schedule (the sweeps).
 from __future__ import annotations
 
 from . import auth, coexistence, events, mail, measure, provisioning, sync, webhooks
+from . import tollfree as tollfree_jobs
 from .registry import Job, index
 
 JOBS: dict[str, Job] = index(
@@ -28,6 +29,8 @@ JOBS: dict[str, Job] = index(
         Job("jobs.measure_queues", measure.measure_queues, "sweeps", retries=0, time_limit=60),
         Job("coexistence.window_warnings", coexistence.warn_closing_windows, "sweeps",
             retries=0, time_limit=60),
+        Job("sync.tollfree", tollfree_jobs.poll_tollfree_verifications, "sweeps",
+            retries=0, time_limit=300),
         # webhooks: bursts; the event pipeline retries a failed event with backoff
         Job("webhooks.apply_pending", webhooks.apply_pending_events, "webhooks", retries=0,
             time_limit=60),

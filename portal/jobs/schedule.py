@@ -19,6 +19,7 @@ PERIODIC: dict[str, str] = {
     "sync.templates": "TEMPLATE_SYNC_INTERVAL_SECONDS",
     "jobs.measure_queues": "JOB_POLL_SECONDS",
     "coexistence.window_warnings": "JOB_POLL_SECONDS",
+    "sync.tollfree": "TOLLFREE_POLL_SECONDS",
 }
 
 

@@ -11,7 +11,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from provisioning.errors import DomainError, ProviderError
 from provisioning.partners import Environment, Provider
@@ -34,6 +41,8 @@ class ActionForm(Form):
         description="e.g. set_quality, ban_waba, set_running, approve_brand",
     )
     params = TextAreaField("Parameters (JSON object)", default="{}")
+    # A review's reason typed next to its Reject button (e.g. a toll-free rejection)
+    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
     parameters: dict[str, Any]  # ``params`` parsed, once the form is valid
 
     def validate_params(self, field: TextAreaField) -> None:
@@ -44,6 +53,10 @@ class ActionForm(Form):
         if not isinstance(parameters, dict):
             raise ValidationError("Parameters: give a JSON object, such as {}.")
         self.parameters = parameters
+
+    def validate_reason(self, field: StringField) -> None:
+        if field.data and field.data.strip():
+            self.parameters = {**getattr(self, "parameters", {}), "reason": field.data.strip()}
 
 
 # Each simulator's inbound-message control: (action, parameter naming the number, text's).

@@ -627,6 +627,68 @@ class TwilioApi:
         approval = self.approval_status(content_sid)
         return approval if approval.get("status") not in (None, "", "unsubmitted") else None
 
+    # -- toll-free verification (issue 18 item 1) --------------------------------------
+    # messaging.twilio.com/v1/Tollfree/Verifications, in the subaccount owning the number.
+
+    def tollfree_verifications(
+        self, *, number_sid: str | None = None, external_reference_id: str | None = None
+    ) -> list[Any]:
+        """The account's verification requests, filtered by number or by our reference."""
+        filters = {
+            key: value
+            for key, value in (
+                ("tollfree_phone_number_sid", number_sid),
+                ("external_reference_id", external_reference_id),
+            )
+            if value
+        }
+        listing = self.client.messaging.v1.tollfree_verifications
+        return call(lambda: listing.list(**filters))
+
+    def tollfree_verification(
+        self, number_sid: str, external_reference_id: str, **values: Any
+    ) -> Creation:
+        """A verification request for a toll-free number, found after a lost answer by the
+        ``ExternalReferenceId`` it was sent with (Twilio echoes it back)."""
+        listing = self.client.messaging.v1.tollfree_verifications
+
+        def find() -> Any:
+            found = self.tollfree_verifications(external_reference_id=external_reference_id)
+            return next(
+                (
+                    v
+                    for v in found
+                    if v.external_reference_id == external_reference_id
+                    and v.tollfree_phone_number_sid == number_sid
+                ),
+                None,
+            )
+
+        return Creation(
+            lambda: listing.create(
+                tollfree_phone_number_sid=number_sid,
+                external_reference_id=external_reference_id,
+                **values,
+            ),
+            find,
+        )
+
+    def fetch_tollfree_verification(self, sid: str) -> Any:
+        return call(self.client.messaging.v1.tollfree_verifications(sid).fetch)
+
+    def update_tollfree_verification(self, sid: str, **values: Any) -> Any:
+        """Edit a rejected request (``POST .../Verifications/{sid}``, 202): a resubmission."""
+        verification = self.client.messaging.v1.tollfree_verifications(sid)
+        return call(lambda: verification.update(**values))
+
+    def delete_tollfree_verification(self, sid: str) -> None:
+        """Withdraw a request for good; one already gone is deleted."""
+        try:
+            call(self.client.messaging.v1.tollfree_verifications(sid).delete)
+        except ProviderError as exc:
+            if exc.http_status != 404:
+                raise
+
 
 def connect(
     username: str,

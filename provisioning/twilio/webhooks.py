@@ -34,6 +34,7 @@ from ..ingest import Loader, Secret, configuration_secret, ingest_delivery
 from ..partners import Environment, Provider
 from ..relay import INBOUND, OUTBOUND, RECEIVED, STATUS, Message, envelope, phone, relay
 from ..runs import ProvisioningRun, RunStatus
+from . import tollfree
 from .models import Tenant10DLCBrand, TwilioSubaccount, TwilioWhatsAppSender, events_token_hash
 from .onboarding import A2P_REGISTRATION, apply_brand_status, apply_campaign_status
 
@@ -183,6 +184,9 @@ def apply_event(session: Session, event: WebhookEvent) -> list[int]:
         return due
     for item in parse_events(event.payload.encode()):
         kind, data = str(item.get("type") or ""), item.get("data") or {}
+        if kind.startswith(tollfree.EVENT_PREFIX) and isinstance(data, dict):
+            tollfree.apply_event(session, event.company_id, data)
+            continue
         brand_sid = data.get("brandsid") if isinstance(data, dict) else None
         if not brand_sid or not isinstance(brand_sid, str):  # (None would match drafts)
             continue

@@ -22,6 +22,8 @@ from .messaging import MessagingMixin
 from .numbers import NumbersMixin
 from .senders import SendersMixin
 from .teardown import TeardownMixin
+from .tollfree import RULES as TOLLFREE_RULES
+from .tollfree import TollfreeMixin
 from .trusthub import TrustHubMixin
 from .voice import VoiceMixin
 
@@ -40,6 +42,7 @@ class TwilioSimulator(
     MessagingMixin,
     TrustHubMixin,
     SendersMixin,
+    TollfreeMixin,
     EventsMixin,
     ContentMixin,
     TeardownMixin,
@@ -62,6 +65,7 @@ class TwilioSimulator(
         + senders.RULES
         + events.RULES
         + content.RULES
+        + TOLLFREE_RULES
     )
 
     def __init__(self, sandbox: Sandbox) -> None:
@@ -107,6 +111,7 @@ class TwilioSimulator(
         self.tick_a2p()
         self.tick_content()
         self.tick_voice()
+        self.tick_tollfree()
 
     def describe(self) -> dict[str, Any]:
         parents = [a for a in self.accounts.values() if a["owner_account_sid"] == a["sid"]]
@@ -136,6 +141,7 @@ class TwilioSimulator(
                     }
                     for sid in sorted(self.content_reviews)[:50]
                 ],
+                "tollfree": self.tollfree_reviews(),
             },
             "main_accounts": [
                 {"sid": a["sid"], "friendly_name": a["friendly_name"]} for a in parents
