@@ -71,9 +71,7 @@ def attach_all(
         .where(SmsPhoneNumber.company_id == company_id, SmsPhoneNumber.status == "active")
         .order_by(SmsPhoneNumber.id)
     ).all()
-    return [
-        row for row in rows if is_10dlc(row) and attach(session, actor, row, client, service)
-    ]
+    return [row for row in rows if is_10dlc(row) and attach(session, actor, row, client, service)]
 
 
 def join_after_purchase(
