@@ -1,22 +1,45 @@
 """10DLC brand types: sole proprietor, low-volume standard, standard (issue 18 item 3).
 
+The business profile and every brand snapshot carry a ``brand_type``; a brand also keeps
+its identity status, trust score and the sole proprietor's verification text.
+
 Revision ID: 18c0d1e2f3a5
 Revises: 18b0c1d2e3f4
 Create Date: 2026-12-06
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "18c0d1e2f3a5"
 down_revision = "18b0c1d2e3f4"
 branch_labels = None
 depends_on = None
 
+BRAND_COLUMNS = ("identity_status", "brand_score", "otp_sent_at", "otp_resends")
+
 
 def upgrade():
-    pass
+    # Plain ADD COLUMNs (no table rebuild): SQLite keeps the snapshot's immutability
+    # triggers. The server defaults fill the rows that exist.
+    for table in ("tenant_business_info", "tenant_10dlc_brands"):
+        op.add_column(
+            table,
+            sa.Column(
+                "brand_type", sa.String(length=30), nullable=False, server_default="STANDARD"
+            ),
+        )
+    op.add_column("tenant_10dlc_brands", sa.Column("identity_status", sa.String(40)))
+    op.add_column("tenant_10dlc_brands", sa.Column("brand_score", sa.Integer()))
+    op.add_column("tenant_10dlc_brands", sa.Column("otp_sent_at", sa.DateTime(timezone=True)))
+    op.add_column(
+        "tenant_10dlc_brands",
+        sa.Column("otp_resends", sa.Integer(), nullable=False, server_default="0"),
+    )
 
 
 def downgrade():
-    pass
+    for name in BRAND_COLUMNS:
+        op.drop_column("tenant_10dlc_brands", name)
+    for table in ("tenant_business_info", "tenant_10dlc_brands"):
+        op.drop_column(table, "brand_type")
