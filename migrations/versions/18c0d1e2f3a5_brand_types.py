@@ -8,6 +8,9 @@ Revises: 18b0c1d2e3f4
 Create Date: 2026-12-06
 """
 
+import importlib.util
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,6 +20,24 @@ branch_labels = None
 depends_on = None
 
 BRAND_COLUMNS = ("identity_status", "brand_score", "otp_sent_at", "otp_resends")
+
+
+def _a2p_migration():
+    """The migration that created the snapshot's immutability trigger (its functions)."""
+    path = Path(__file__).with_name("c9626e0be5d2_a2p.py")
+    spec = importlib.util.spec_from_file_location("a2p_guard_c9626e0be5d2", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _guard(with_brand_type: bool) -> None:
+    """Recreate the trigger with (or without) ``brand_type`` among the frozen columns."""
+    guard = _a2p_migration()
+    if with_brand_type:
+        guard.SNAPSHOT = (*guard.SNAPSHOT, "brand_type")
+    guard.drop_immutability_guard()
+    guard.create_immutability_guard()
 
 
 def upgrade():
@@ -36,9 +57,11 @@ def upgrade():
         "tenant_10dlc_brands",
         sa.Column("otp_resends", sa.Integer(), nullable=False, server_default="0"),
     )
+    _guard(with_brand_type=True)  # an approved brand's type is part of its snapshot
 
 
 def downgrade():
+    _guard(with_brand_type=False)
     for name in BRAND_COLUMNS:
         op.drop_column("tenant_10dlc_brands", name)
     for table in ("tenant_business_info", "tenant_10dlc_brands"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from provisioning import platform_events
 from provisioning.audit import SYSTEM
@@ -146,6 +147,10 @@ def test_a_low_volume_brand_skips_secondary_vetting(session, sandbox, config, ma
     sandbox.twilio.control_approve_brand(brand_sid=brand.provider_brand_id)
     assert execute(session, brand.run_id, sandbox) is RunStatus.COMPLETED
     assert brand.brand_score is None and brand.identity_status == "VERIFIED"
+    brand.brand_type = "STANDARD"  # the type is part of the approved snapshot
+    with pytest.raises(DBAPIError, match="immutable"):
+        session.commit()
+    session.rollback()
 
 
 def received_events(session, sandbox, brand) -> list[WebhookEvent]:
