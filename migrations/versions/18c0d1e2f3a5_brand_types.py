@@ -20,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 BRAND_COLUMNS = ("identity_status", "brand_score", "otp_sent_at", "otp_resends")
+SNAPSHOT_ADDED = ("brand_type",)  # frozen once approved, with c9626e0be5d2's SNAPSHOT
 
 
 def _a2p_migration():
@@ -35,7 +36,7 @@ def _guard(with_brand_type: bool) -> None:
     """Recreate the trigger with (or without) ``brand_type`` among the frozen columns."""
     guard = _a2p_migration()
     if with_brand_type:
-        guard.SNAPSHOT = (*guard.SNAPSHOT, "brand_type")
+        guard.SNAPSHOT = (*guard.SNAPSHOT, *SNAPSHOT_ADDED)
     guard.drop_immutability_guard()
     guard.create_immutability_guard()
 
