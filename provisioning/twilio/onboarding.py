@@ -447,11 +447,19 @@ def resend_otp(
     brand.otp_sent_at = utcnow()
 
 
-def apply_campaign_status(session: Session, brand: Tenant10DLCBrand, status: str | None) -> None:
-    """Record the status of the brand's campaign; a change is announced once
-    (``campaign.updated``)."""
+def apply_campaign_status(
+    session: Session, brand: Tenant10DLCBrand, status: str | None, failure: Any = None
+) -> None:
+    """Record the status of the brand's campaign (and a failure's ``(code, reason)``); a
+    change is announced once (``campaign.updated``)."""
     if not status:
         return
+    if failure:
+        code, reason = failure
+        brand.provider_config_json = {
+            **(brand.provider_config_json or {}),
+            "campaign_failure": {"code": code, "reason": str(reason or "")[:500]},
+        }
     before = brand.campaign_status
     if _compare_and_set(session, brand, "campaign_status", status):
         data = {

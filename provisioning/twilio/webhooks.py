@@ -205,7 +205,13 @@ def apply_event(session: Session, event: WebhookEvent) -> list[int]:
         elif kind.startswith(CAMPAIGN_EVENT):
             deleted = "DELETED" if kind.endswith(".campaign-deleted") else None  # or expired
             status = data.get("externalstatus") or deleted or data.get("campaignregistrationstatus")
-            apply_campaign_status(session, brand, status and str(status))
+            failure = data.get("failurereason") or data.get("errorcode")
+            apply_campaign_status(
+                session,
+                brand,
+                status and str(status),
+                failure and (data.get("errorcode"), data.get("failurereason")),
+            )
         run = session.get(ProvisioningRun, brand.run_id) if brand.run_id else None
         if (
             run is not None

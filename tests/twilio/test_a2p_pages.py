@@ -129,3 +129,31 @@ def test_a_bad_brand_type_is_a_400_with_the_reason(client, auth, sandbox, acme):
     assert response.status_code == 400 and b"A sole proprietor has no EIN" in response.data
     response = auth.post(url, SOLE | {"brand_type": "GOLD"}, form_page=url)
     assert response.status_code == 400 and b"Not a valid choice" in response.data
+
+
+def test_a_misclassified_sole_proprietor_is_explained(app, client, auth, sandbox, acme, session):
+    """30915 on the campaign: the page says what it means and what to do."""
+    from tests.twilio.test_brand_types import received_events
+
+    company, admin, _ = acme
+    auth.login(admin)
+    url = f"/c/{company.slug}/a2p/"
+    auth.post(url, SOLE, form_page=url)
+    auth.post(f"{url}submit", form_page=url)
+    brand = session.scalars(select(Tenant10DLCBrand)).one()
+    drive(app, sandbox, session, brand, lambda: brand.provider_brand_id)
+    sandbox.twilio.control_approve_brand(brand_sid=brand.provider_brand_id)
+    sandbox.twilio.control_confirm_brand_otp(brand_sid=brand.provider_brand_id)
+    drive(app, sandbox, session, brand, lambda: brand.campaign_status)
+    sandbox.twilio.control_fail_campaign(
+        messaging_service_sid=brand.provider_config_json["messaging_service_sid"],
+        reason="Invalid Sole Proprietor classification", error_code=30915,
+    )  # fmt: skip
+    from provisioning.twilio.webhooks import apply_event
+
+    for event in received_events(session, sandbox, brand):
+        apply_event(session, event)
+    session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "Invalid Sole Proprietor classification" in page
+    assert "low-volume standard or standard brand with its EIN" in page

@@ -193,11 +193,16 @@ class ControlsMixin(TwilioBase):
         return public(campaign)
 
     def control_fail_campaign(
-        self, *, messaging_service_sid: str, reason: str = "Campaign rejected by carriers"
+        self,
+        *,
+        messaging_service_sid: str,
+        reason: str = "Campaign rejected by carriers",
+        error_code: int = 30899,
     ) -> dict[str, Any]:
-        """IN_PROGRESS -> FAILED with errors (campaign-failure event)."""
+        """IN_PROGRESS -> FAILED with errors (campaign-failure event); ``error_code`` e.g.
+        30915 for a sole proprietor that is a registered entity."""
         campaign = self._campaign(messaging_service_sid)
-        self.fail_campaign(campaign, reason)
+        self.fail_campaign(campaign, reason, int(error_code))
         return public(campaign)
 
     # -- 10DLC brand types (issue 18) -------------------------------------------------------

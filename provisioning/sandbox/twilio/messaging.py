@@ -567,11 +567,11 @@ class MessagingMixin(TwilioBase):
             service["us_app_to_person_registered"] = True
         self.emit_campaign_event(campaign, "campaign-approved", "success")
 
-    def fail_campaign(self, campaign: dict[str, Any], reason: str) -> None:
+    def fail_campaign(self, campaign: dict[str, Any], reason: str, error_code: int = 30899) -> None:
         campaign.update(
             campaign_status="FAILED",
             date_updated=iso(self.clock.time()),
-            errors=[{"error_code": 30899, "description": reason}],
+            errors=[{"error_code": error_code, "description": reason}],
         )
         self.emit_campaign_event(campaign, "campaign-failure", "failure", reason)
 
