@@ -358,7 +358,9 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
             "twilio", f"The brand was not approved: {reason}" + (f" ({plain})" if plain else "")
         )
     if awaiting_otp(brand):
-        raise Wait(otp_message(brand), utcnow() + dt.timedelta(minutes=5))
+        # the owner's YES arrives as brand-verified; polling backs off up to an hour
+        delay = exponential(ctx.step.attempts, 300, 3600)
+        raise Wait(otp_message(brand), utcnow() + dt.timedelta(seconds=delay))
     delay = dt.timedelta(seconds=exponential(ctx.step.attempts, 300, MAX_WAIT.total_seconds()))
     raise Wait(f"Brand {brand.provider_status}: waiting for the carriers' review", utcnow() + delay)
 
