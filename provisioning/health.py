@@ -303,6 +303,13 @@ def raise_channel_notice(session: Session, channel: Channel, message: str) -> Al
     return _fan_out(session, alert)
 
 
+def raise_company_notice(session: Session, company_id: int, message: str) -> Alert:
+    """An alert about the company's registration (no channel or template), for its admins
+    and the platform's (issue 18: a suspended or expired 10DLC campaign)."""
+    alert = Alert(company_id=company_id, message=one_line(message)[:500])
+    return _fan_out(session, alert)
+
+
 def _fan_out(session: Session, alert: Alert) -> Alert:
     """Store the alert with one notification per recipient."""
     session.add(alert)

@@ -153,6 +153,7 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
             "membership_id": list(memberships),
             "channel_id": [channel.id, d360_channel.id],
             "run_id": [run.id, brand.run_id],
+            "brand_id": [brand.id],
             "registration_id": [registration_run.id],
             "wa_number_id": [meta_number.id],
             "number_id": [number.id],

@@ -358,7 +358,11 @@ def test_a_brand_is_submitted_approved_and_its_campaign_follows_with_events(
     session.refresh(brand)
     assert brand.provider_status == "APPROVED" and brand.campaign_status
     got = client.get(f"{world.url}/a2p/brands/{brand.id}", headers=world.read).json
-    assert got["status"] == "APPROVED" and got["approved_at"] and got["profile"] == PROFILE
+    assert (
+        got["status"] == "APPROVED"
+        and got["approved_at"]
+        and got["profile"] == PROFILE | {"brand_type": "STANDARD"}
+    )
     brand_changes = [e["data"]["changes"]["status"] for e in events(session, "brand.updated")]
     assert brand_changes == [
         {"from": None, "to": "SUBMITTED"}, {"from": "SUBMITTED", "to": "PENDING"},

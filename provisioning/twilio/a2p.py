@@ -19,7 +19,7 @@ from ..db import utcnow
 from ..errors import DomainError
 from ..partners import PartnerConfiguration, ValidationFailed
 from ..tenancy import Company
-from . import claims
+from . import brand_types, claims
 from .models import BUSINESS_FIELDS, Tenant10DLCBrand, TenantBusinessInfo
 from .onboarding import A2P_REGISTRATION, announce_brand
 
@@ -51,7 +51,8 @@ LENGTHS = {
     "sample_message_1": (20, 1024),
     "sample_message_2": (20, 1024),
 }
-OPTIONAL = {"dba_name"}
+# the EIN is checked per brand type; no brand type means the recommended one
+OPTIONAL = {"dba_name", "business_registration_number", "brand_type"}
 PHONES = {"owner_phone"}  # stored in E.164 (provisioning.phones)
 
 
@@ -69,6 +70,7 @@ CHOICES = {
     "industry_vertical": (INDUSTRIES, "Choose an industry."),
     "company_type": (COMPANY_TYPES, "Choose a company type."),
     "use_case": (USE_CASES, "Choose a use case."),
+    "brand_type": (tuple(brand_types.BRAND_TYPES), "Choose a brand type."),
 }
 
 
@@ -94,6 +96,8 @@ def validate(values: dict[str, str]) -> dict[str, str]:
             validate_email(values["owner_email"], check_deliverability=False)
         except EmailNotValidError:
             errors["owner_email"] = "Enter a valid e-mail address."
+    for name, message in brand_types.check(values).items():
+        errors.setdefault(name, message)
     return errors
 
 
@@ -110,6 +114,7 @@ def save_business_info(
     """Save the editable profile; invalid values are refused with every field's message."""
     clean = {name: str(values.get(name) or "").strip() for name in BUSINESS_FIELDS}
     clean["business_state"] = clean["business_state"].upper()
+    clean["brand_type"] = clean["brand_type"] or brand_types.recommend(clean)
     errors = validate(clean)
     if errors:
         raise ValidationFailed(errors)

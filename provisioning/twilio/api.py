@@ -553,6 +553,14 @@ class TwilioApi:
             lambda: campaigns.create(**values), lambda: next(iter(campaigns.list()), None)
         )
 
+    # 10DLC brand types (issue 18): the sole proprietor's verification text
+
+    def resend_brand_otp(self, brand_sid: str) -> Any:
+        """Text the sole proprietor's mobile a new verification code (SmsOtp). Nothing
+        lists these requests: a lost answer is not looked up, and the caller counts it."""
+        otps = self.client.messaging.v1.brand_registrations(brand_sid).brand_registration_otps
+        return call(otps.create)
+
     # Content API: WhatsApp templates are Content items with a WhatsApp approval request.
     # Answers come back as the wire dicts Twilio sent (the fields of CONTENT_FIELDS).
 

@@ -157,6 +157,7 @@ BUSINESS_FIELDS = (
     "opt_out_keywords",
     "privacy_policy_url",
     "terms_url",
+    "brand_type",
 )
 LONG_FIELDS = {"campaign_description", "message_flow", "sample_message_1", "sample_message_2"}
 
@@ -189,6 +190,8 @@ class BusinessProfile:
     opt_out_keywords: Mapped[str] = mapped_column(String(255), default="STOP")
     privacy_policy_url: Mapped[str] = mapped_column(String(255), default="")
     terms_url: Mapped[str] = mapped_column(String(255), default="")
+    # 10DLC brand types (issue 18): SOLE_PROPRIETOR | LOW_VOLUME_STANDARD | STANDARD
+    brand_type: Mapped[str] = mapped_column(String(30), default="STANDARD")
 
 
 class TenantBusinessInfo(BusinessProfile, Base):
@@ -234,6 +237,11 @@ class Tenant10DLCBrand(BusinessProfile, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     deprecation_reason: Mapped[str | None] = mapped_column(String(500))
     provider_verified_at: Mapped[dt.datetime | None]
+    # -- 10DLC brand types (issue 18): identity, trust score, the sole proprietor's code --
+    identity_status: Mapped[str | None] = mapped_column(String(40))
+    brand_score: Mapped[int | None]
+    otp_sent_at: Mapped[dt.datetime | None]  # when the current code was texted
+    otp_resends: Mapped[int] = mapped_column(default=0)  # "Send the code again" requests
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

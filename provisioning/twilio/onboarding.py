@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import clients, platform_events
+from .. import clients, health, platform_events
 from ..audit import SYSTEM
 from ..backoff import exponential
 from ..db import affected_rows, utcnow
@@ -27,6 +28,7 @@ from ..errors import DomainError, Rejected
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, StepContext, Wait, register_flow
 from ..tenancy import Company
+from . import brand_types
 from .api import Creation, TwilioApi
 from .models import Tenant10DLCBrand, TwilioSubaccount
 from .numbers import ensure_subaccount, subaccount_client
@@ -34,10 +36,19 @@ from .numbers import ensure_subaccount, subaccount_client
 PROFILES, PRODUCTS = "customer_profiles", "trust_products"  # TrustHub's two bundle kinds
 SECONDARY_PROFILE_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
 A2P_TRUST_PRODUCT_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"
+STARTER_PROFILE_POLICY = "RN806dd6cd175f314e1f96a9727ee271f4"  # sole proprietors
+SOLE_PROP_TRUST_PRODUCT_POLICY = "RN670d5d2e282a6130ae063b234b6019c8"
 USECASE_TO_SERVICE = {"MARKETING": "marketing", "2FA": "verification", "POLLING_VOTING": "poll"}
 MAX_WAIT = dt.timedelta(hours=6)
 INTENDED = "intended"  # provider_config_json: the keys whose create was sent
 NAME_LENGTH = 64  # Twilio's limit for friendly names
+CAMPAIGN_STOPPED = {  # campaign statuses that stop the company's 10DLC messages
+    "SUSPENDED": "The 10DLC campaign was suspended by the carriers: "
+    + (brand_types.EXPLANATIONS[30990]),
+    "EXPIRED": "The 10DLC campaign expired at The Campaign Registry: register a new one.",
+    "DELETED": "The 10DLC campaign was deleted (or expired) at The Campaign Registry: "
+    "register a new one.",
+}
 
 
 class MinInterval:
@@ -115,10 +126,18 @@ def _once(ctx: StepContext, brand: Tenant10DLCBrand, key: str, creation: Creatio
     return sid
 
 
+def _sole(brand: Tenant10DLCBrand) -> bool:
+    return brand.brand_type == brand_types.SOLE_PROPRIETOR
+
+
 def customer_profile(ctx: StepContext) -> None:
-    """Step 1: the secondary customer profile with its business, person and address."""
+    """Step 1: the secondary customer profile with its business, person and address (a
+    starter profile with the person and address for a sole proprietor)."""
     brand = _brand(ctx)
     config, _, client = _clients(ctx)
+    if _sole(brand):
+        _starter_profile(ctx, brand, config, client)
+        return
     profile = _once(ctx, brand, "customer_profile_sid", client.bundle(
         PROFILES, _name(brand, "secondary profile"), brand.owner_email,
         SECONDARY_PROFILE_POLICY,
@@ -157,6 +176,34 @@ def customer_profile(ctx: StepContext) -> None:
     _assign(ctx, brand, "profile_assigned", client, PROFILES, profile,
             [business, representative, document, primary])  # fmt: skip
     _evaluate_and_submit(client, PROFILES, profile, SECONDARY_PROFILE_POLICY)
+
+
+def _starter_profile(
+    ctx: StepContext, brand: Tenant10DLCBrand, config: PartnerConfiguration, client: TwilioApi
+) -> None:
+    profile = _once(ctx, brand, "customer_profile_sid", client.bundle(
+        PROFILES, _name(brand, "starter profile"), brand.owner_email, STARTER_PROFILE_POLICY,
+    ))  # fmt: skip
+    first, _, last = brand.owner_name.partition(" ")
+    person = _once(ctx, brand, "representative_sid", client.trusthub_item(
+        "end_users", _name(brand, "sole proprietor"), "starter_customer_profile_information", {
+            "first_name": first, "last_name": last or first, "email": brand.owner_email,
+            "phone_number": brand.owner_phone,
+        },
+    ))  # fmt: skip
+    address = _once(ctx, brand, "address_sid", client.address(
+        _name(brand, "address"), customer_name=brand.owner_name,
+        street=brand.business_address, city=brand.business_city, region=brand.business_state,
+        postal_code=brand.business_zip, iso_country=brand.country,
+    ))  # fmt: skip
+    document = _once(ctx, brand, "address_document_sid", client.trusthub_item(
+        "supporting_documents", _name(brand, "address document"), "customer_profile_address",
+        {"address_sids": address},
+    ))  # fmt: skip
+    primary = config.value("primary_customer_profile_sid") or _primary_profile(ctx, config)
+    _assign(ctx, brand, "profile_assigned", client, PROFILES, profile,
+            [person, document, primary])  # fmt: skip
+    _evaluate_and_submit(client, PROFILES, profile, STARTER_PROFILE_POLICY)
 
 
 def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:
@@ -214,17 +261,27 @@ def trust_product(ctx: StepContext) -> None:
     """Step 2: the A2P trust product holding the messaging profile and the customer profile."""
     brand = _brand(ctx)
     _, _, client = _clients(ctx)
+    policy = SOLE_PROP_TRUST_PRODUCT_POLICY if _sole(brand) else A2P_TRUST_PRODUCT_POLICY
     product = _once(ctx, brand, "trust_product_sid", client.bundle(
-        PRODUCTS, _name(brand, "A2P trust product"), brand.owner_email,
-        A2P_TRUST_PRODUCT_POLICY,
+        PRODUCTS, _name(brand, "A2P trust product"), brand.owner_email, policy,
     ))  # fmt: skip
-    info = _once(ctx, brand, "messaging_profile_sid", client.trusthub_item(
-        "end_users", _name(brand, "messaging profile"), "us_a2p_messaging_profile_information",
-        {"company_type": brand.company_type},
-    ))  # fmt: skip
+    if _sole(brand):  # the mobile number is the one the verification text goes to
+        info_item = client.trusthub_item(
+            "end_users", _name(brand, "sole proprietor A2P"), "sole_proprietor_information",
+            {"brand_name": brand.dba_name or brand.legal_business_name,
+             "vertical": brand.industry_vertical, "mobile_phone_number": brand.owner_phone},
+        )  # fmt: skip
+    else:
+        info_item = client.trusthub_item(
+            "end_users",
+            _name(brand, "messaging profile"),
+            "us_a2p_messaging_profile_information",
+            {"company_type": brand.company_type},
+        )
+    info = _once(ctx, brand, "messaging_profile_sid", info_item)
     profile = brand.provider_config_json["customer_profile_sid"]
     _assign(ctx, brand, "product_assigned", client, PRODUCTS, product, [info, profile])
-    _evaluate_and_submit(client, PRODUCTS, product, A2P_TRUST_PRODUCT_POLICY)
+    _evaluate_and_submit(client, PRODUCTS, product, policy)
 
 
 A2P_EVENT_TYPES = [
@@ -234,6 +291,7 @@ A2P_EVENT_TYPES = [
         "brand-registration.brand-verified", "brand-registration.brand-unverified",
         "campaign-registration.campaign-submitted", "campaign-registration.campaign-approved",
         "campaign-registration.campaign-failure",
+        "campaign-registration.campaign-deleted",  # expired (not renewed) or removed
     )
 ]  # fmt: skip
 
@@ -269,10 +327,13 @@ def brand_registration(ctx: StepContext) -> None:
     if brand.provider_brand_id:
         return
     _, _, client = _clients(ctx)
+    options: dict[str, Any] = {"brand_type": "SOLE_PROPRIETOR" if _sole(brand) else "STANDARD"}
+    if brand.brand_type == brand_types.LOW_VOLUME_STANDARD:
+        options["skip_automatic_sec_vet"] = True  # low-volume: no secondary vetting
     registration = client.brand_registration(
         brand.provider_config_json["customer_profile_sid"],
         a2p_profile_bundle_sid=brand.provider_config_json["trust_product_sid"],
-        brand_type="STANDARD",
+        **options,
     )
     created = _billable_once(ctx, registration, f"brand:{client.account_sid}")
     brand.provider_brand_id = created.sid
@@ -287,13 +348,19 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
         raise DomainError("The brand of this run was never registered.")
     remote = client.fetch_brand(brand.provider_brand_id)
     apply_brand_status(ctx.session, brand, remote.status, remote.failure_reason)
-    if brand.provider_status == "APPROVED":
+    apply_brand_identity(ctx.session, brand, remote.identity_status, remote.brand_score)
+    if brand.provider_status == "APPROVED" and not awaiting_otp(brand):
         return
     if brand.provider_status == "FAILED":
+        reason = brand.provider_status_reason or "no reason given"
+        plain = brand_types.explain(reason=reason)
         raise Rejected(
-            "twilio",
-            f"The brand was not approved: {brand.provider_status_reason or 'no reason given'}",
+            "twilio", f"The brand was not approved: {reason}" + (f" ({plain})" if plain else "")
         )
+    if awaiting_otp(brand):
+        # the owner's YES arrives as brand-verified; polling backs off up to an hour
+        delay = exponential(ctx.step.attempts, 300, 3600)
+        raise Wait(otp_message(brand), utcnow() + dt.timedelta(seconds=delay))
     delay = dt.timedelta(seconds=exponential(ctx.step.attempts, 300, MAX_WAIT.total_seconds()))
     raise Wait(f"Brand {brand.provider_status}: waiting for the carriers' review", utcnow() + delay)
 
@@ -315,11 +382,86 @@ def apply_brand_status(
         announce_brand(session, brand, before)
 
 
-def apply_campaign_status(session: Session, brand: Tenant10DLCBrand, status: str | None) -> None:
-    """Record the status of the brand's campaign; a change is announced once
-    (``campaign.updated``)."""
+def awaiting_otp(brand: Tenant10DLCBrand) -> bool:
+    """A sole proprietor's approved brand whose owner has not confirmed the text yet."""
+    return (
+        _sole(brand)
+        and brand.provider_status == "APPROVED"
+        and brand.identity_status not in ("VERIFIED", "VETTED_VERIFIED")
+    )
+
+
+def otp_deadline(brand: Tenant10DLCBrand) -> dt.datetime | None:
+    if brand.otp_sent_at is None:
+        return None
+    return brand.otp_sent_at + dt.timedelta(hours=brand_types.OTP_VALID_HOURS)
+
+
+def otp_message(brand: Tenant10DLCBrand) -> str:
+    """What the sole proprietor must do now, in plain words."""
+    deadline = otp_deadline(brand)
+    if deadline is not None and deadline <= utcnow():
+        return (
+            f"The verification text to {brand.owner_phone} expired at "
+            f"{deadline:%Y-%m-%d %H:%M} UTC: send the code again, then reply YES from that phone."
+        )
+    until = f" by {deadline:%Y-%m-%d %H:%M} UTC" if deadline else " within 24 hours"
+    return f"Waiting for the owner to reply YES to the text sent to {brand.owner_phone}{until}."
+
+
+def apply_brand_identity(
+    session: Session, brand: Tenant10DLCBrand, identity: Any, score: Any = None
+) -> None:
+    """Record the brand's identity status and trust score. A sole proprietor's brand
+    approved but unverified has been texted its code: the time starts the 24 hours."""
+    if identity and brand.identity_status != str(identity):
+        brand.identity_status = str(identity)[:40]
+    if isinstance(score, int) and brand.brand_score != score:
+        brand.brand_score = score
+    if awaiting_otp(brand) and brand.otp_sent_at is None:
+        brand.otp_sent_at = utcnow()
+
+
+def resend_otp(
+    session: Session, brand: Tenant10DLCBrand, client: TwilioApi, commit: Callable[[], None]
+) -> None:
+    """ "Send the code again" (SmsOtp): counted and committed before the call, so a lost
+    answer is never retried on its own and the cap holds."""
+    if not awaiting_otp(brand):
+        raise DomainError("This brand is not waiting for a verification code.")
+    if brand.otp_resends >= brand_types.MAX_OTP_RESENDS:
+        raise DomainError(
+            f"The code was sent again {brand_types.MAX_OTP_RESENDS} times already: "
+            "contact support to verify the mobile number."
+        )
+    claim = (
+        update(Tenant10DLCBrand)
+        .where(Tenant10DLCBrand.id == brand.id, Tenant10DLCBrand.otp_resends == brand.otp_resends)
+        .values(otp_resends=brand.otp_resends + 1)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = affected_rows(session, claim)
+    if claimed != 1:
+        raise DomainError("The code is being sent again already.")
+    commit()  # the claim holds even if the answer is lost
+    session.refresh(brand)
+    client.resend_brand_otp(brand.provider_brand_id or "")
+    brand.otp_sent_at = utcnow()
+
+
+def apply_campaign_status(
+    session: Session, brand: Tenant10DLCBrand, status: str | None, failure: Any = None
+) -> None:
+    """Record the status of the brand's campaign (and a failure's ``(code, reason)``); a
+    change is announced once (``campaign.updated``)."""
     if not status:
         return
+    if failure:
+        code, reason = failure
+        brand.provider_config_json = {
+            **(brand.provider_config_json or {}),
+            "campaign_failure": {"code": code, "reason": str(reason or "")[:500]},
+        }
     before = brand.campaign_status
     if _compare_and_set(session, brand, "campaign_status", status):
         data = {
@@ -328,6 +470,8 @@ def apply_campaign_status(session: Session, brand: Tenant10DLCBrand, status: str
         }
         platform_events.emit(session, "campaign.updated", brand.company_id,
                              f"a2p:{brand.company_id}", data)  # fmt: skip
+        if status in CAMPAIGN_STOPPED:
+            health.raise_company_notice(session, brand.company_id, CAMPAIGN_STOPPED[status])
 
 
 def _compare_and_set(session: Session, brand: Tenant10DLCBrand, column: str, value: str) -> bool:
@@ -419,7 +563,7 @@ def campaign(ctx: StepContext) -> None:
         description=brand.campaign_description,
         message_flow=brand.message_flow,
         message_samples=[brand.sample_message_1, brand.sample_message_2],
-        us_app_to_person_usecase=brand.use_case,
+        us_app_to_person_usecase="SOLE_PROPRIETOR" if _sole(brand) else brand.use_case,
         has_embedded_links="http" in (brand.sample_message_1 + brand.sample_message_2),
         has_embedded_phone=False,
         opt_in_keywords=_keywords(brand.opt_in_keywords),

@@ -36,7 +36,12 @@ from ..relay import INBOUND, OUTBOUND, RECEIVED, STATUS, Message, envelope, phon
 from ..runs import ProvisioningRun, RunStatus
 from . import tollfree
 from .models import Tenant10DLCBrand, TwilioSubaccount, TwilioWhatsAppSender, events_token_hash
-from .onboarding import A2P_REGISTRATION, apply_brand_status, apply_campaign_status
+from .onboarding import (
+    A2P_REGISTRATION,
+    apply_brand_identity,
+    apply_brand_status,
+    apply_campaign_status,
+)
 
 BRAND_EVENT = "com.twilio.messaging.compliance.brand-registration."
 CAMPAIGN_EVENT = "com.twilio.messaging.compliance.campaign-registration."
@@ -200,9 +205,17 @@ def apply_event(session: Session, event: WebhookEvent) -> list[int]:
             continue
         if kind.startswith(BRAND_EVENT):
             apply_brand_status(session, brand, data.get("brandstatus"), data.get("failurereason"))
+            apply_brand_identity(session, brand, data.get("identitystatus"))
         elif kind.startswith(CAMPAIGN_EVENT):
-            status = data.get("externalstatus") or data.get("campaignregistrationstatus")
-            apply_campaign_status(session, brand, status and str(status))
+            deleted = "DELETED" if kind.endswith(".campaign-deleted") else None  # or expired
+            status = data.get("externalstatus") or deleted or data.get("campaignregistrationstatus")
+            failure = data.get("failurereason") or data.get("errorcode")
+            apply_campaign_status(
+                session,
+                brand,
+                status and str(status),
+                failure and (data.get("errorcode"), data.get("failurereason")),
+            )
         run = session.get(ProvisioningRun, brand.run_id) if brand.run_id else None
         if (
             run is not None

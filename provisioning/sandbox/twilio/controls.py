@@ -193,11 +193,42 @@ class ControlsMixin(TwilioBase):
         return public(campaign)
 
     def control_fail_campaign(
-        self, *, messaging_service_sid: str, reason: str = "Campaign rejected by carriers"
+        self,
+        *,
+        messaging_service_sid: str,
+        reason: str = "Campaign rejected by carriers",
+        error_code: int = 30899,
     ) -> dict[str, Any]:
-        """IN_PROGRESS -> FAILED with errors (campaign-failure event)."""
+        """IN_PROGRESS -> FAILED with errors (campaign-failure event); ``error_code`` e.g.
+        30915 for a sole proprietor that is a registered entity."""
         campaign = self._campaign(messaging_service_sid)
-        self.fail_campaign(campaign, reason)
+        self.fail_campaign(campaign, reason, int(error_code))
+        return public(campaign)
+
+    # -- 10DLC brand types (issue 18) -------------------------------------------------------
+    def control_confirm_brand_otp(self, *, brand_sid: str) -> dict[str, Any]:
+        """The sole proprietor replies YES to the text: identity VERIFIED (brand-verified)."""
+        brand = self.brands[brand_sid]
+        self.confirm_brand_otp(brand)
+        return public(brand)
+
+    def control_get_brand_otp(self, *, brand_sid: str) -> dict[str, Any]:
+        """The code texted to a sole proprietor's mobile, as its owner would read it."""
+        otp = self.brands[brand_sid].get("_otp") or {}
+        return {"brand_sid": brand_sid, "mobile": otp.get("mobile"), "otp": otp.get("code")}
+
+    def control_suspend_campaign(
+        self, *, messaging_service_sid: str, reason: str = "Campaign-to-traffic mismatch"
+    ) -> dict[str, Any]:
+        """A live campaign suspended by the carriers (30990; campaign-failure event)."""
+        campaign = self._campaign(messaging_service_sid)
+        self.suspend_campaign(campaign, reason)
+        return public(campaign)
+
+    def control_expire_campaign(self, *, messaging_service_sid: str) -> dict[str, Any]:
+        """A campaign lapsing at TCR: removed from its service (campaign-deleted event)."""
+        campaign = self._campaign(messaging_service_sid)
+        self.expire_campaign(campaign)
         return public(campaign)
 
     def control_approve_profile(self, *, sid: str) -> dict[str, Any]:

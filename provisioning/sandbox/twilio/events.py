@@ -280,5 +280,6 @@ class EventsMixin(TwilioBase):
                 "a2pusecase": campaign["us_app_to_person_usecase"],
                 "externalstatus": campaign["campaign_status"],
                 "failurereason": reason,
+                "errorcode": (campaign["errors"] or [{}])[0].get("error_code"),
             },
         )

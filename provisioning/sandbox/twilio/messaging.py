@@ -24,6 +24,9 @@ V1 = "/messaging/v1"
 # One campaign per service, and Twilio names it with this constant SID (§4 Step 5).
 CAMPAIGN_SID = "QE2c6890da8086d771620e9b13fadeba0b"
 MAX_CAMPAIGNS_PER_BRAND = 5
+OTP_VALID_SECONDS = 24 * 3600  # error 30752: the verification text is valid 24 hours
+MAX_OTP_RETRIES = 3  # the sandbox's cap on SmsOtp per brand (Twilio publishes none)
+SOLE_PROP_TRUST_POLICY = "RN670d5d2e282a6130ae063b234b6019c8"
 
 RULES = [
     Rule(f"{V1}/Services", endpoint="services_route", methods=["GET", "POST"]),
@@ -40,6 +43,7 @@ RULES = [
     ),
     Rule(f"{V1}/a2p/BrandRegistrations", endpoint="brands_route", methods=["GET", "POST"]),
     Rule(f"{V1}/a2p/BrandRegistrations/<sid>", endpoint="brand_item", methods=["GET", "POST"]),
+    Rule(f"{V1}/a2p/BrandRegistrations/<sid>/SmsOtp", endpoint="brand_otp_route", methods=["POST"]),
     Rule(
         f"{V1}/Services/<service_sid>/Compliance/Usa2p",
         endpoint="campaigns_route",
@@ -267,6 +271,11 @@ class MessagingMixin(TwilioBase):
         product = self.trust_products.get(a2p_sid)
         if product is None or product["account_sid"] != principal.sid:
             raise invalid("A2PProfileBundleSid", "no such trust product in this account")
+        brand_type = params.get("BrandType") or "STANDARD"
+        if brand_type not in ("STANDARD", "SOLE_PROPRIETOR"):
+            raise invalid("BrandType", "STANDARD or SOLE_PROPRIETOR")
+        if (brand_type == "SOLE_PROPRIETOR") != (product["policy_sid"] == SOLE_PROP_TRUST_POLICY):
+            raise invalid("A2PProfileBundleSid", "the trust product's policy and BrandType differ")
         self.throttle_a2p(principal.sid, "brand")
         now = iso(self.clock.time())
         sid = self.sandbox.ids.sid("BN")
@@ -278,7 +287,7 @@ class MessagingMixin(TwilioBase):
             "a2p_profile_bundle_sid": a2p_sid,
             "date_created": now,
             "date_updated": now,
-            "brand_type": params.get("BrandType") or "STANDARD",
+            "brand_type": brand_type,
             "status": "PENDING",
             "tcr_id": None,
             "failure_reason": None,
@@ -311,6 +320,52 @@ class MessagingMixin(TwilioBase):
                 self._brand_status(brand, "PENDING", failure_reason=None, errors=[])
             return json_response(public(brand), 202)
         return json_response(public(brand))
+
+    def brand_otp_route(self, request: Request, principal: Principal, sid: str) -> Response:
+        """Text the sole proprietor's mobile a new code (the old one stops working)."""
+        brand = self.brands.get(sid)
+        if brand is None or brand["account_sid"] != principal.sid:
+            raise not_found(request.path.removeprefix("/messaging"))
+        if brand["brand_type"] != "SOLE_PROPRIETOR":
+            raise TwilioError(400, 20001, "SmsOtp is for Sole Proprietor brands only")
+        otp = brand.get("_otp")
+        if otp is None or brand["identity_status"] == "VERIFIED":
+            raise TwilioError(400, 20001, "This brand is not waiting for an OTP verification")
+        if otp["retries"] >= MAX_OTP_RETRIES:
+            raise too_many_requests(f"At most {MAX_OTP_RETRIES} OTP retries per brand")
+        self.text_brand_otp(brand, retries=otp["retries"] + 1)
+        body = {"account_sid": brand["account_sid"], "brand_registration_sid": sid}
+        return json_response(body, 201)
+
+    def sole_prop_mobile(self, brand: dict[str, Any]) -> str | None:
+        """The mobile_phone_number of the brand's sole_proprietor_information end user."""
+        for object_sid in self.assigned("TrustProducts", brand["a2p_profile_bundle_sid"]):
+            user = self.end_users.get(object_sid)
+            if user is not None and user["type"] == "sole_proprietor_information":
+                return str((user["attributes"] or {}).get("mobile_phone_number") or "") or None
+        return None
+
+    def text_brand_otp(self, brand: dict[str, Any], retries: int = 0) -> None:
+        """TCR texts the mobile a code to confirm with YES; a sandbox number gets the SMS."""
+        mobile = self.sole_prop_mobile(brand) or ""
+        code = self.sandbox.ids.digits(6)
+        brand["_otp"] = {
+            "mobile": mobile, "code": code, "sent_at": self.clock.time(), "retries": retries,
+        }  # fmt: skip
+        if mobile:
+            text = f"Reply YES to confirm your 10DLC brand registration. Code {code}."
+            self.sandbox.deliver_text(mobile, text, "SMS")
+
+    def confirm_brand_otp(self, brand: dict[str, Any]) -> None:
+        """The owner replied YES in time: the brand's identity is verified."""
+        otp = brand.get("_otp")
+        if otp is None:
+            raise ValueError(f"brand {brand['sid']} has no OTP waiting")
+        if self.clock.time() - otp["sent_at"] > OTP_VALID_SECONDS:
+            raise ValueError("the OTP expired (30752): ask for a new one with SmsOtp")
+        brand["_otp"] = None
+        self._brand_status(brand, brand["status"], identity_status="VERIFIED", errors=[])
+        self.emit_brand_event(brand, "brand-verified")
 
     def _brand_status(self, brand: dict[str, Any], status: str, **fields: Any) -> None:
         brand.update(fields, status=status, date_updated=iso(self.clock.time()))
@@ -455,16 +510,25 @@ class MessagingMixin(TwilioBase):
     def approve_brand(
         self, brand: dict[str, Any], identity_status: str = "VERIFIED", brand_score: int = 80
     ) -> None:
+        """Approve; a sole proprietor's brand stays UNVERIFIED (no score) until its owner
+        confirms the text; a low-volume one (SkipAutomaticSecVet) gets no trust score."""
+        sole = brand["brand_type"] == "SOLE_PROPRIETOR"
+        if sole:
+            identity_status = "UNVERIFIED"
+        score: int | None = None if sole or brand["skip_automatic_sec_vet"] else brand_score
         self._brand_status(
             brand,
             "APPROVED",
             tcr_id=brand["tcr_id"] or "B" + self.sandbox.ids.alnum(6).upper(),
             identity_status=identity_status,
-            brand_score=brand_score,
+            brand_score=score,
             failure_reason=None,
             errors=[],
         )
         self.emit_brand_event(brand, "brand-registered")
+        if sole:
+            self.emit_brand_event(brand, "brand-unverified")
+            self.text_brand_otp(brand)
         if identity_status in ("VERIFIED", "VETTED_VERIFIED"):
             kind = "brand-verified" if identity_status == "VERIFIED" else "brand-vetted-verified"
             self.emit_brand_event(brand, kind)
@@ -480,10 +544,21 @@ class MessagingMixin(TwilioBase):
         )
         self.emit_brand_event(brand, "brand-failure")
 
+    def rate_limits(self, brand: dict[str, Any] | None) -> dict[str, Any]:
+        """AT&T message class and T-Mobile tier by brand type and trust score."""
+        if brand is None or brand["brand_score"] is None:
+            return {"att": {"mps": 1, "msg_class": "T"}, "tmobile": {"brand_tier": "LOW"}}
+        score = brand["brand_score"]
+        if score >= 75:
+            return {"att": {"mps": 75, "msg_class": "A"}, "tmobile": {"brand_tier": "TOP"}}
+        if score >= 50:
+            return {"att": {"mps": 40, "msg_class": "C"}, "tmobile": {"brand_tier": "HIGH_MID"}}
+        return {"att": {"mps": 4, "msg_class": "E"}, "tmobile": {"brand_tier": "LOW_MID"}}
+
     def approve_campaign(self, campaign: dict[str, Any]) -> None:
         campaign.update(
             campaign_status="VERIFIED",
-            rate_limits={"att": {"mps": 600, "msg_class": "A"}, "tmobile": {"brand_tier": "TOP"}},
+            rate_limits=self.rate_limits(self.brands.get(campaign["brand_registration_sid"])),
             date_updated=iso(self.clock.time()),
             errors=[],
         )
@@ -492,13 +567,31 @@ class MessagingMixin(TwilioBase):
             service["us_app_to_person_registered"] = True
         self.emit_campaign_event(campaign, "campaign-approved", "success")
 
-    def fail_campaign(self, campaign: dict[str, Any], reason: str) -> None:
+    def fail_campaign(self, campaign: dict[str, Any], reason: str, error_code: int = 30899) -> None:
         campaign.update(
             campaign_status="FAILED",
             date_updated=iso(self.clock.time()),
-            errors=[{"error_code": 30899, "description": reason}],
+            errors=[{"error_code": error_code, "description": reason}],
         )
         self.emit_campaign_event(campaign, "campaign-failure", "failure", reason)
+
+    def suspend_campaign(self, campaign: dict[str, Any], reason: str) -> None:
+        """The carriers suspend a live campaign (30990)."""
+        campaign.update(
+            campaign_status="SUSPENDED",
+            date_updated=iso(self.clock.time()),
+            errors=[{"error_code": 30990, "description": reason}],
+        )
+        self.emit_campaign_event(campaign, "campaign-failure", "failure", reason)
+
+    def expire_campaign(self, campaign: dict[str, Any]) -> None:
+        """The campaign lapses at TCR (not renewed): it is gone from the service."""
+        campaign.update(campaign_status="EXPIRED", date_updated=iso(self.clock.time()))
+        self.campaigns.pop(campaign["messaging_service_sid"], None)
+        service = self.services.get(campaign["messaging_service_sid"])
+        if service is not None:
+            service["us_app_to_person_registered"] = False
+        self.emit_campaign_event(campaign, "campaign-deleted", "deleted")
 
     def tick_a2p(self) -> None:
         # Approving sends events, which lets go of the sandbox lock: iterate snapshots.

@@ -128,6 +128,17 @@ class TwilioSimulator(
                     for c in self.campaigns.values()
                     if c["campaign_status"] == "IN_PROGRESS"
                 ],
+                # a sole proprietor's verification text, waiting for the owner's YES
+                "brand_otps": [
+                    {"brand_sid": b["sid"], "mobile": b["_otp"]["mobile"], "otp": b["_otp"]["code"]}
+                    for b in self.brands.values()
+                    if b.get("_otp")
+                ],
+                "live_campaigns": [
+                    {"messaging_service_sid": c["messaging_service_sid"]}
+                    for c in self.campaigns.values()
+                    if c["campaign_status"] == "VERIFIED"
+                ],
                 "sender_codes": [
                     {"sender_id": x["sender_id"], "otp": x["_otp"]}
                     for x in self.senders.values()

@@ -26,6 +26,8 @@ BUNDLES = "<any(CustomerProfiles,TrustProducts):kind>"
 DOCS = "<any(EndUsers,SupportingDocuments):kind>"
 SECONDARY_PROFILE_POLICY = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
 A2P_TRUST_POLICY = "RNb0d4771c2c98518d916a3d4cd70a8f8b"
+STARTER_PROFILE_POLICY = "RN806dd6cd175f314e1f96a9727ee271f4"  # sole proprietors
+SOLE_PROP_TRUST_POLICY = "RN670d5d2e282a6130ae063b234b6019c8"
 
 RULES = [
     Rule(f"{T}/{BUNDLES}", endpoint="bundles", methods=["GET", "POST"]),
@@ -302,8 +304,29 @@ class TrustHubMixin(TwilioBase):
         docs = [self.documents_store[o] for o in objects if o in self.documents_store]
         bundles = [self.profiles.get(o) for o in objects if o in self.profiles]
         checks: list[tuple[str, bool, str]] = []
-        if kind == "CustomerProfiles" and policy == SECONDARY_PROFILE_POLICY:
-            parent = principal.account["owner_account_sid"]
+        parent = principal.account["owner_account_sid"]
+        if kind == "CustomerProfiles" and policy == STARTER_PROFILE_POLICY:
+            checks = self._starter_checks(users, docs, bundles, parent)
+        elif kind == "TrustProducts" and policy == SOLE_PROP_TRUST_POLICY:
+            sole = [
+                self.end_users[o]
+                for o in objects
+                if o in self.end_users
+                and self.end_users[o]["type"] == "sole_proprietor_information"
+            ]
+            mobile = str(
+                ((sole[0]["attributes"] or {}) if sole else {}).get("mobile_phone_number") or ""
+            )
+            checks = [
+                ("sole_proprietor_information", bool(sole),
+                 "A sole_proprietor_information End-User is missing"),
+                ("mobile_phone_number", mobile.startswith("+1") and len(mobile) == 12,
+                 "mobile_phone_number must be a US or Canadian mobile in E.164"),
+                ("customer_profile",
+                 any(b is not None and b["account_sid"] == principal.sid for b in bundles),
+                 "The starter Customer Profile is missing"),
+            ]  # fmt: skip
+        elif kind == "CustomerProfiles" and policy == SECONDARY_PROFILE_POLICY:
             primary_ok = any(
                 b is not None
                 and b["account_sid"] == parent
@@ -364,6 +387,23 @@ class TrustHubMixin(TwilioBase):
             }
             for name, passed, reason in checks
         ]
+
+    def _starter_checks(
+        self, users: set[str], docs: list[dict[str, Any]], bundles: list[Any], parent: str
+    ) -> list[tuple[str, bool, str]]:
+        """A starter (sole proprietor) profile: the person, an address, the ISV's primary."""
+        return [
+            ("starter_customer_profile_information",
+             "starter_customer_profile_information" in users,
+             "A starter_customer_profile_information End-User is missing"),
+            ("customer_profile_address",
+             any(d["type"] == "customer_profile_address" for d in docs),
+             "A customer_profile_address document is missing"),
+            ("primary_customer_profile",
+             any(b is not None and b["account_sid"] == parent and b["status"] == "twilio-approved"
+                 for b in bundles),
+             "Attach the ISV parent's approved Primary Customer Profile"),
+        ]  # fmt: skip
 
     # -- end users and supporting documents -----------------------------------------------
     def documents(self, request: Request, principal: Principal, kind: str) -> Response:
