@@ -10,10 +10,11 @@ from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from provisioning import phones
 from provisioning.errors import ProviderError
 from provisioning.partners import ValidationFailed
 from provisioning.tenancy import tenant_get
-from provisioning.twilio import a2p, tollfree
+from provisioning.twilio import a2p, sending, tollfree
 from provisioning.twilio import tollfree_fields as fields
 from provisioning.twilio.models import SmsPhoneNumber
 from provisioning.twilio.tollfree_models import TollfreeVerification
@@ -73,8 +74,8 @@ def _page(row: SmsPhoneNumber, form: VerificationForm, status: int = 200) -> Any
     return render_template(
         "twilio/number.html",
         number=row,
-        readiness=tollfree.can_send(db.session, row),
-        toll_free=tollfree.is_toll_free(row.phone_number),
+        readiness=sending.can_send(db.session, row),
+        toll_free=phones.is_toll_free(row.phone_number),
         verification=verification,
         editable=tollfree.editable(verification),
         words=tollfree.STATUS_WORDS,

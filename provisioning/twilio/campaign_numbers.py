@@ -14,12 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit, phones
-from ..errors import DomainError, ProviderError
-from .a2p import active_brand
+from ..errors import DomainError, ProviderError, Rejected
 from .api import TwilioApi
-from .models import SmsPhoneNumber
+from .models import SmsPhoneNumber, Tenant10DLCBrand
 
 ALREADY_IN_A_SERVICE = "21710"
+# Campaign statuses: Twilio's resource says VERIFIED, its events say success
+CAMPAIGN_LIVE = frozenset({"VERIFIED", "SUCCESS", "APPROVED", "ACTIVE"})
+CAMPAIGN_PENDING = frozenset({"IN_PROGRESS", "PENDING", "SUBMITTED"})
 
 
 def is_10dlc(row: SmsPhoneNumber) -> bool:
@@ -27,11 +29,39 @@ def is_10dlc(row: SmsPhoneNumber) -> bool:
     return row.phone_number.startswith("+1") and not phones.is_toll_free(row.phone_number)
 
 
+def _active_brand(session: Session, company_id: int) -> Tenant10DLCBrand | None:
+    return session.scalars(
+        select(Tenant10DLCBrand).where(
+            Tenant10DLCBrand.company_id == company_id, Tenant10DLCBrand.is_active.is_(True)
+        )
+    ).one_or_none()
+
+
 def campaign_service(session: Session, company_id: int) -> str | None:
     """The Messaging Service of the company's campaign, once the campaign exists."""
-    brand = active_brand(session, company_id)
+    brand = _active_brand(session, company_id)
     config = (brand.provider_config_json or {}) if brand is not None else {}
     return config.get("messaging_service_sid") if config.get("campaign_sid") else None
+
+
+def send_check(session: Session, row: SmsPhoneNumber) -> tuple[bool, str] | None:
+    """A 10DLC number sends to the US from its company's live campaign only: carriers
+    block it otherwise (error 30034)."""
+    if not is_10dlc(row) or row.company_id is None:
+        return None
+    blocked = "US carriers block SMS from a 10DLC number outside a campaign (error 30034): "
+    brand = _active_brand(session, row.company_id)
+    service = campaign_service(session, row.company_id)
+    if brand is None or service is None:
+        return False, blocked + "register the brand and campaign on the A2P 10DLC page."
+    status = (brand.campaign_status or "").upper()
+    if row.messaging_service_sid != service:
+        return False, blocked + "it has not joined the campaign's Messaging Service yet."
+    if status in CAMPAIGN_LIVE:
+        return True, "It sends for the company's registered 10DLC campaign."
+    if status in CAMPAIGN_PENDING or not status:
+        return False, "Its 10DLC campaign is in review by the carriers (usually days)."
+    return False, f"Its 10DLC campaign is {status.lower()}: see the A2P 10DLC page."
 
 
 def attach(
@@ -61,8 +91,9 @@ def attach(
 def attach_all(
     session: Session, actor: audit.Actor, company_id: int, client: TwilioApi
 ) -> list[SmsPhoneNumber]:
-    """Every active 10DLC number of the company not yet in its campaign's service, added;
-    nothing before the campaign exists."""
+    """Every active 10DLC number of the company not yet in its campaign's service, added
+    (those added are returned); nothing before the campaign exists. A number Twilio will
+    not add stays out, its page says why; a failure worth retrying stops here."""
     service = campaign_service(session, company_id)
     if service is None:
         return []
@@ -71,7 +102,16 @@ def attach_all(
         .where(SmsPhoneNumber.company_id == company_id, SmsPhoneNumber.status == "active")
         .order_by(SmsPhoneNumber.id)
     ).all()
-    return [row for row in rows if is_10dlc(row) and attach(session, actor, row, client, service)]
+    joined = []
+    for row in (r for r in rows if is_10dlc(r)):
+        try:
+            if attach(session, actor, row, client, service):
+                joined.append(row)
+        except (DomainError, Rejected) as exc:
+            reason = str(exc)[:300]
+            audit.record(session, actor, "number.campaign_attach_refused", row,
+                         label=row.phone_number, company_id=company_id, reason=reason)  # fmt: skip
+    return joined
 
 
 def join_after_purchase(

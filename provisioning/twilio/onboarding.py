@@ -28,7 +28,7 @@ from ..errors import DomainError, Rejected
 from ..partners import PartnerConfiguration, Provider
 from ..runs import Flow, StepContext, Wait, register_flow
 from ..tenancy import Company
-from . import brand_types
+from . import brand_types, campaign_numbers
 from .api import Creation, TwilioApi
 from .models import Tenant10DLCBrand, TwilioSubaccount
 from .numbers import ensure_subaccount, subaccount_client
@@ -580,6 +580,15 @@ def _keywords(value: str) -> list[str]:
     return [k.strip().upper() for k in value.replace(";", ",").split(",") if k.strip()]
 
 
+def numbers_join_campaign(ctx: StepContext) -> None:
+    """Step 6: the company's 10DLC numbers join the campaign's Messaging Service (numbers
+    bought later join it after their purchase)."""
+    brand = _brand(ctx)
+    _, _, client = _clients(ctx)
+    joined = campaign_numbers.attach_all(ctx.session, SYSTEM, brand.company_id, client)
+    ctx.record_ids(numbers_joined=[row.provider_phone_id for row in joined])
+
+
 A2P_REGISTRATION = register_flow(
     Flow(
         name="twilio_a2p_10dlc",
@@ -592,6 +601,7 @@ A2P_REGISTRATION = register_flow(
             ("wait_for_brand_approval", wait_for_brand_approval),
             ("messaging_service", messaging_service),
             ("campaign", campaign),
+            ("numbers_join_campaign", numbers_join_campaign),
         ),
         max_attempts=50,
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -31,6 +30,7 @@ from .. import audit, platform_events
 from ..db import utcnow
 from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration, ValidationFailed
+from ..phones import is_toll_free
 from ..tenancy import Company
 from . import claims
 from . import tollfree_fields as fields
@@ -49,7 +49,6 @@ from .tollfree_models import (
 # Ours: the create's answer was lost (looked up first next time); Twilio refused it.
 UNCONFIRMED, REFUSED = "UNCONFIRMED", "REFUSED"
 IN_FLIGHT = (PENDING_REVIEW, IN_REVIEW)
-TOLL_FREE_AREAS = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 EVENT_PREFIX = "com.twilio.messaging.compliance.toll-free-verification."
 EVENT_TYPES = [
     EVENT_PREFIX + kind
@@ -69,11 +68,6 @@ STATUS_WORDS = {
     APPROVED: "Verified: the number can send SMS to the US and Canada.",
     REJECTED: "Rejected.",
 }
-
-
-def is_toll_free(phone_number: str) -> bool:
-    """A NANP toll-free number (+1 800, 833, 844, 855, 866, 877 or 888)."""
-    return phone_number.startswith("+1") and phone_number[2:5] in TOLL_FREE_AREAS
 
 
 def current(session: Session, company_id: int, number_id: int) -> TollfreeVerification | None:
@@ -119,52 +113,21 @@ def form_values(
 # -- can the number send? ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SendReadiness:
-    """Whether a number can send SMS now, and in plain words why (not)."""
-
-    can_send: bool
-    reason: str
-
-
-# Other parts (10DLC, regulatory bundles) add checks: each returns why the number cannot
-# send, or None. The first that objects decides.
-SEND_CHECKS: list[Callable[[Session, SmsPhoneNumber], str | None]] = []
-
-
-def can_send(session: Session, number: SmsPhoneNumber) -> SendReadiness:
-    """Whether ``number`` can send SMS now, with the reason."""
-    if number.status != "active":
-        return SendReadiness(False, f"The number is {number.status}, not active.")
-    if not (number.capabilities or {}).get("sms", True):
-        return SendReadiness(False, "The number has no SMS capability.")
-    for check in SEND_CHECKS:
-        objection = check(session, number)
-        if objection:
-            return SendReadiness(False, objection)
-    if is_toll_free(number.phone_number):
-        return SendReadiness(True, "Its toll-free verification is approved.")
-    return SendReadiness(True, "The number is active with SMS.")
-
-
-def _toll_free_objection(session: Session, number: SmsPhoneNumber) -> str | None:
-    """Twilio blocks an unverified toll-free number (error 30032)."""
+def send_check(session: Session, number: SmsPhoneNumber) -> tuple[bool, str] | None:
+    """A toll-free number sends once verified: Twilio blocks it before (error 30032)."""
     if not is_toll_free(number.phone_number) or number.company_id is None:
         return None
     row = current(session, number.company_id, number.id)
     if row is not None and row.status == APPROVED:
-        return None
+        return True, "Its toll-free verification is approved."
     blocked = "Twilio blocks SMS from an unverified toll-free number (error 30032): "
     if row is None:
-        return blocked + "submit its toll-free verification."
+        return False, blocked + "submit its toll-free verification."
     if row.status == REJECTED:
         why = row.rejection_reason or "no reason given"
         fix = "fix and resubmit it." if editable(row) else "submit a new verification."
-        return blocked + f"the verification was rejected ({why}); {fix}"
-    return blocked + STATUS_WORDS.get(row.status, f"Twilio reports {row.status}.").lower()
-
-
-SEND_CHECKS.append(_toll_free_objection)
+        return False, blocked + f"the verification was rejected ({why}); {fix}"
+    return False, blocked + STATUS_WORDS.get(row.status, f"Twilio reports {row.status}.").lower()
 
 
 # -- submitting ----------------------------------------------------------------------------

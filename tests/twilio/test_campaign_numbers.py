@@ -8,9 +8,9 @@ import pytest
 from provisioning import clients
 from provisioning.audit import SYSTEM
 from provisioning.errors import DomainError
-from provisioning.twilio import campaign_numbers, numbers
+from provisioning.twilio import campaign_numbers, numbers, sending
 from provisioning.twilio.a2p import save_business_info, submit_brand
-from provisioning.twilio.models import TwilioSubaccount
+from provisioning.twilio.models import Tenant10DLCBrand, TwilioSubaccount
 from tests.twilio import test_a2p
 from tests.twilio.test_a2p import PROFILE, execute, run_until_brand_review
 
@@ -85,3 +85,37 @@ def test_nothing_joins_before_the_campaign_exists(session, make):
     company = make.company("No Campaign")
     assert campaign_numbers.campaign_service(session, company.id) is None
     assert campaign_numbers.attach_all(session, SYSTEM, company.id, None) == []
+
+
+def test_a_10dlc_number_sends_once_it_is_in_the_live_campaign(session, sandbox, registered):
+    company, sub, client, _ = registered
+    local = buy(session, company, sub, client, "617")
+    assert "not joined the campaign" in sending.can_send(session, local).reason
+    campaign_numbers.attach_all(session, SYSTEM, company.id, client)
+    brand = session.query(Tenant10DLCBrand).filter_by(company_id=company.id).one()
+    assert brand.campaign_status == "IN_PROGRESS"
+    assert "in review" in sending.can_send(session, local).reason
+    brand.campaign_status = "VERIFIED"
+    assert sending.can_send(session, local) == sending.SendReadiness(
+        True, "It sends for the company's registered 10DLC campaign."
+    )
+    brand.campaign_status = "SUSPENDED"
+    assert "suspended" in sending.can_send(session, local).reason
+
+
+def test_the_registration_run_adds_the_numbers_bought_before(session, sandbox, config, make):
+    company = make.company("Early Numbers")
+    sub = numbers.ensure_subaccount(session, SYSTEM, company, config, sandbox.transport(),
+                                    commit=session.commit)  # fmt: skip
+    client = clients.twilio_subaccount(config, sub.account_sid, sub.auth_token,
+                                       sandbox.transport())  # fmt: skip
+    local = buy(session, company, sub, client, "303")
+    save_business_info(session, SYSTEM, company, PROFILE)
+    brand = submit_brand(session, SYSTEM, company, config)
+    session.commit()
+    run_until_brand_review(session, brand, sandbox)
+    sandbox.twilio.control_approve_brand(brand_sid=brand.provider_brand_id)
+    execute(session, brand.run_id, sandbox)
+    service = brand.provider_config_json["messaging_service_sid"]
+    assert local.messaging_service_sid == service
+    assert in_service(sandbox, service) == {local.provider_phone_id}

@@ -15,7 +15,7 @@ from provisioning.errors import DomainError, ProviderError
 from provisioning.events import WebhookEvent
 from provisioning.partners import Provider, ValidationFailed
 from provisioning.tenancy import Company
-from provisioning.twilio import a2p, numbers, tollfree
+from provisioning.twilio import a2p, numbers, sending, tollfree
 from provisioning.twilio import tollfree_fields as fields
 from provisioning.twilio.api import TwilioApi
 from provisioning.twilio.models import SmsPhoneNumber
@@ -120,7 +120,7 @@ def test_the_form_starts_from_the_business_profile(session, make):
 
 
 def test_submit_review_reject_fix_resubmit_approve(session, world):
-    readiness = tollfree.can_send(session, world.number)
+    readiness = sending.can_send(session, world.number)
     assert not readiness.can_send and "30032" in readiness.reason and "submit" in readiness.reason
     with pytest.raises(ValidationFailed) as bad:
         submit(session, world, business_website="nope")
@@ -139,7 +139,7 @@ def test_submit_review_reject_fix_resubmit_approve(session, world):
     rejected = ("TWILIO_REJECTED", "Blank image.", 30513)
     assert (row.status, row.rejection_reason, row.error_code) == rejected
     assert row.edit_allowed and row.edit_expiration is not None and tollfree.editable(row)
-    readiness = tollfree.can_send(session, world.number)
+    readiness = sending.can_send(session, world.number)
     assert "Blank image." in readiness.reason and "fix and resubmit" in readiness.reason
 
     fixed = submit(session, world, opt_in_image_urls="https://acme-dental.example.com/v2.png")
@@ -151,7 +151,7 @@ def test_submit_review_reject_fix_resubmit_approve(session, world):
     world.sandbox.twilio.control_approve_tollfree(sid=row.verification_sid)
     tollfree.refresh(session, row, world.client)
     assert row.status == "TWILIO_APPROVED" and row.decided_at is not None
-    assert tollfree.can_send(session, world.number).can_send
+    assert sending.can_send(session, world.number).can_send
     with pytest.raises(DomainError, match="verified already"):
         submit(session, world)
 
@@ -161,7 +161,7 @@ def test_a_rejection_that_cannot_be_edited_means_a_new_request(session, world):
     world.sandbox.twilio.control_reject_tollfree(sid=row.verification_sid, edit_allowed=False)
     tollfree.refresh(session, row, world.client)
     assert not tollfree.editable(row)
-    assert "submit a new verification" in tollfree.can_send(session, world.number).reason
+    assert "submit a new verification" in sending.can_send(session, world.number).reason
     new = submit(session, world)
     assert new.id != row.id and new.verification_sid != row.verification_sid
     session.refresh(row)
@@ -181,7 +181,7 @@ def test_only_an_active_toll_free_number_of_the_company_is_verified(session, wor
     with pytest.raises(DomainError, match="another company"):
         tollfree.submit(session, SYSTEM, other, world.number, world.client, DETAILS,
                         session.commit)  # fmt: skip
-    assert tollfree.can_send(session, local).can_send
+    assert "30034" in sending.can_send(session, local).reason  # a 10DLC number: its campaign
 
 
 def test_a_refusal_is_recorded_and_the_next_submission_starts_afresh(session, world):

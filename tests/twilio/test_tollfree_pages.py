@@ -105,7 +105,9 @@ def test_members_see_admins_act_other_companies_get_404(client, auth, sandbox, a
     assert auth.post(f"{own}{row.id}/verification", DETAILS, form_page=own).status_code == 404
 
 
-def test_a_local_number_says_it_can_send_and_has_no_form(client, auth, sandbox, acme, session):
+def test_a_local_number_points_to_its_10dlc_campaign_and_has_no_form(
+    client, auth, sandbox, acme, session
+):
     company, admin, _, _ = acme
     local = SmsPhoneNumber(phone_number="+15125550199", company_id=company.id, status="active",
                            provider_phone_id="PN" + "2" * 32)  # fmt: skip
@@ -113,7 +115,8 @@ def test_a_local_number_says_it_can_send_and_has_no_form(client, auth, sandbox, 
     session.commit()
     auth.login(admin)
     text = client.get(page_of(company, local)).get_data(as_text=True)
-    assert "Can send SMS" in text and "Toll-free verification" not in text
+    assert "Cannot send SMS" in text and "30034" in text and "A2P 10DLC page" in text
+    assert "Toll-free verification" not in text
     url = page_of(company, local)
     refused = auth.post(f"{url}/verification", DETAILS, form_page=url, follow_redirects=True)
     assert "Only a US or Canadian toll-free number" in refused.get_data(as_text=True)
