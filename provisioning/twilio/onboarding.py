@@ -359,10 +359,11 @@ def wait_for_brand_approval(ctx: StepContext) -> None:
         )
     if awaiting_otp(brand):
         # the owner's YES arrives as brand-verified; polling backs off up to an hour
-        delay = exponential(ctx.step.attempts, 300, 3600)
-        raise Wait(otp_message(brand), utcnow() + dt.timedelta(seconds=delay))
-    delay = dt.timedelta(seconds=exponential(ctx.step.attempts, 300, MAX_WAIT.total_seconds()))
-    raise Wait(f"Brand {brand.provider_status}: waiting for the carriers' review", utcnow() + delay)
+        seconds = exponential(ctx.step.attempts, 300, 3600)
+        raise Wait(otp_message(brand), utcnow() + dt.timedelta(seconds=seconds))
+    seconds = exponential(ctx.step.attempts, 300, MAX_WAIT.total_seconds())
+    review = f"Brand {brand.provider_status}: waiting for the carriers' review"
+    raise Wait(review, utcnow() + dt.timedelta(seconds=seconds))
 
 
 def apply_brand_status(
