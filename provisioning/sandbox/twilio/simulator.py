@@ -10,7 +10,17 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from . import accounts, content, events, messages, messaging, numbers, senders, trusthub
+from . import (
+    accounts,
+    content,
+    events,
+    messages,
+    messaging,
+    numbers,
+    regulatory,
+    senders,
+    trusthub,
+)
 from .accounts import AccountsMixin
 from .content import ContentMixin
 from .controls import ControlsMixin
@@ -20,6 +30,7 @@ from .inbound import InboundMixin
 from .messages import MessagesMixin
 from .messaging import MessagingMixin
 from .numbers import NumbersMixin
+from .regulatory import RegulatoryMixin
 from .senders import SendersMixin
 from .teardown import TeardownMixin
 from .trusthub import TrustHubMixin
@@ -28,7 +39,7 @@ from .voice import VoiceMixin
 if TYPE_CHECKING:
     from ..core import Sandbox
 
-ALIASES = ("api", "messaging", "trusthub", "events", "content", "numbers")
+ALIASES = ("api", "messaging", "trusthub", "events", "content", "numbers-upload", "numbers")
 
 
 class TwilioSimulator(
@@ -39,6 +50,7 @@ class TwilioSimulator(
     VoiceMixin,
     MessagingMixin,
     TrustHubMixin,
+    RegulatoryMixin,
     SendersMixin,
     EventsMixin,
     ContentMixin,
@@ -62,6 +74,7 @@ class TwilioSimulator(
         + senders.RULES
         + events.RULES
         + content.RULES
+        + regulatory.RULES
     )
 
     def __init__(self, sandbox: Sandbox) -> None:
@@ -107,6 +120,7 @@ class TwilioSimulator(
         self.tick_a2p()
         self.tick_content()
         self.tick_voice()
+        self.tick_regulatory()
 
     def describe(self) -> dict[str, Any]:
         parents = [a for a in self.accounts.values() if a["owner_account_sid"] == a["sid"]]
@@ -136,6 +150,7 @@ class TwilioSimulator(
                     }
                     for sid in sorted(self.content_reviews)[:50]
                 ],
+                "regulatory_bundles": self.regulatory_reviews(),
             },
             "main_accounts": [
                 {"sid": a["sid"], "friendly_name": a["friendly_name"]} for a in parents
