@@ -56,3 +56,13 @@ def digits_of(value: str) -> str:
     """The digits of ``value`` in ASCII, whatever script they were written in (a display
     number like ``+1 555-010 7777``); everything else is dropped."""
     return "".join(str(int(ch)) for ch in value if ch.isdecimal())
+
+
+def country_of(value: str) -> str:
+    """The ISO country (two letters) an E.164 number belongs to, "" when none is known
+    (``+1`` numbers are US or CA by their area code)."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.region_code_for_number(number) or ""

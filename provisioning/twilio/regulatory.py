@@ -213,7 +213,7 @@ def read_requirements(
 def needs_bundle(client: TwilioApi, iso_country: str, number_type: str) -> bool:
     """Whether buying such a number takes a bundle: Twilio has a regulation for it."""
     country = iso_country.upper()
-    if country in UNREGULATED_COUNTRIES:
+    if not COUNTRY.match(country) or country in UNREGULATED_COUNTRIES:
         return False
     twilio_type = NUMBER_TYPES.get(number_type, number_type)
     return any(client.regulations(country, twilio_type, t) for t in END_USER_TYPES)
