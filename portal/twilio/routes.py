@@ -16,7 +16,8 @@ from flask import (
 from provisioning.errors import AuthError, DomainError, ProviderError
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
-from provisioning.twilio import numbers
+from provisioning.twilio import numbers, regulatory
+from provisioning.twilio.api import TwilioApi
 from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
@@ -53,7 +54,7 @@ def index():
         tenant_select(SmsPhoneNumber, g.company.id).order_by(SmsPhoneNumber.phone_number)
     )
     form = SearchForm(request.args)
-    results, error, status = [], None, 200
+    results, error, status, bundle_note = [], None, 200, None
     searching = bool(request.args) and g.role is Role.ADMIN
     if searching and not form.validate():
         status = 400
@@ -72,6 +73,7 @@ def index():
                 mms=form.mms.data or None,
                 voice=form.voice.data or None,
             )
+            bundle_note = regulatory_note(client, form.country.data, form.number_type.data)
         except AuthError:  # the platform's settings, not the person's search
             error, status = CREDENTIALS_REFUSED, 409
         except (DomainError, ProviderError) as exc:  # shown next to the search form
@@ -82,10 +84,24 @@ def index():
         form=form,
         results=results,
         error=error,
+        bundle_note=bundle_note,
         buy=BuyForm(),
         confirm=ConfirmForm(),
         webhooks=WebhooksForm(),
     ), status
+
+
+def regulatory_note(client: TwilioApi, country: str, number_type: str) -> dict | None:
+    """Which regulatory bundle a purchase of such numbers uses, or why there is none yet
+    (None when the numbers need no bundle)."""
+    if not regulatory.needs_bundle(client, country, number_type):
+        return None
+    bundle = regulatory.approved_bundle(db.session, g.company.id, country, number_type)
+    if bundle is not None:
+        return {"ok": True, "text": f"Purchases use the approved regulatory bundle "
+                                    f"{bundle.friendly_name} ({bundle.bundle_sid})."}  # fmt: skip
+    blocker = regulatory.purchase_blocker(db.session, g.company.id, country, number_type)
+    return {"ok": False, "text": blocker}
 
 
 @bp.route("/buy", methods=["POST"])
@@ -99,7 +115,7 @@ def buy():
     # Its messages come to the platform: a WhatsApp code sent to it is read from them.
     row = numbers.buy_number(
         db.session, actor(), g.company, sub, client, form.phone_number.data, checkpoint,
-        sms_url=hook("messages"),
+        sms_url=hook("messages"), number_type=form.number_type.data or "local",
     )  # fmt: skip
     flash(f"{row.phone_number} is yours.", "success")
     return redirect(numbers_url())

@@ -3,7 +3,9 @@ how the file is kept (encrypted at rest, read back only to upload it to Twilio).
 
 The limits are the platform's own: Twilio reviews scans and photos of documents, so a
 PDF, JPEG or PNG of at most :data:`MAX_BYTES` is taken, and the bytes must be what the
-name says (a renamed executable is refused before anything is stored).
+name says (a renamed executable is refused before anything is stored). The limit stays
+under the portal's request limit (``MAX_CONTENT_LENGTH``, 1 MiB by default), which
+refuses a larger body with 413 before it is read.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from .models import RegulatoryDocument
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 900 * 1024
 # mime type -> (the extensions it goes by, the bytes such a file starts with)
 ACCEPTED = {
     "application/pdf": ((".pdf",), (b"%PDF-",)),
@@ -52,10 +54,7 @@ def upload_problem(file_name: str, content: bytes) -> str | None:
     if len(file_name) > NAME_LENGTH:
         return f"The file name is too long (at most {NAME_LENGTH} characters)."
     if len(content) > MAX_BYTES:
-        return (
-            f"The file is {len(content) / 1024 / 1024:.1f} MB; "
-            f"at most {MAX_BYTES // 1024 // 1024} MB is accepted."
-        )
+        return f"The file is {len(content) // 1024} KB; at most {MAX_BYTES // 1024} KB is accepted."
     if mime_type_of(file_name, content) is None:
         return "Upload a PDF, JPEG or PNG file (its content must match its name)."
     return None

@@ -117,10 +117,10 @@ def test_each_wrong_field_is_named(world):
     assert "e-mail" in errors["email"]
     assert "too long" in errors["address-city"]
     assert "PDF, JPEG or PNG" in errors["doc-business_registration_info-file"]
-    big = {"doc-business_registration_info-file": ("big.pdf", b"%PDF-" + b"0" * (6 << 20))}
+    big = {"doc-business_registration_info-file": ("big.pdf", b"%PDF-" + b"0" * (950 << 10))}
     with pytest.raises(ValidationFailed) as failed:
         regulatory.check_submission(needed, FORM, big)
-    assert "at most 5 MB" in failed.value.errors["doc-business_registration_info-file"]
+    assert "at most 900 KB" in failed.value.errors["doc-business_registration_info-file"]
 
 
 def test_a_bundle_is_submitted_reviewed_and_buys_the_number(session, sandbox, world):

@@ -621,13 +621,15 @@ class RegulatoryMixin(TwilioBase):
         bundle.update(valid_until=until.strftime("%Y-%m-%dT%H:%M:%SZ"))
         return self._bundle_view(bundle)
 
-    def regulatory_reviews(self) -> list[dict[str, Any]]:
-        """Bundles a person reviews in the demo (the sandbox page's rows)."""
+    def regulatory_reviews(self, approved: bool = False) -> list[dict[str, Any]]:
+        """Bundles a person reviews in the demo (the sandbox page's rows); ``approved``:
+        those whose regulation a person may change instead."""
+        wanted = APPROVED if approved else ("pending-review", "in-review")
         return [
-            {"sid": b["sid"], "account_sid": b["account_sid"],
+            {"sid": b["sid"], "account_sid": b["account_sid"], "valid_until": b["valid_until"],
              "friendly_name": b["friendly_name"], "status": b["status"]}
             for b in self.rc_bundle_store.values()
-            if b["status"] in ("pending-review", "in-review")
+            if b["status"] in wanted
         ][:50]  # fmt: skip
 
     def control_set_regulatory_timeline(self, *, seconds: float | None = None) -> dict[str, Any]:

@@ -151,6 +151,7 @@ class TwilioSimulator(
                     for sid in sorted(self.content_reviews)[:50]
                 ],
                 "regulatory_bundles": self.regulatory_reviews(),
+                "regulatory_approved": self.regulatory_reviews(approved=True),
             },
             "main_accounts": [
                 {"sid": a["sid"], "friendly_name": a["friendly_name"]} for a in parents
