@@ -120,6 +120,8 @@ def refresh(bundle_id: int):
     if ConfirmForm().validate_on_submit():
         _, client = company_twilio()
         regulatory.refresh_bundle(db.session, bundle, client)
+        if bundle.run_id is not None:  # a run waiting for the review moves on now
+            enqueue("provisioning.execute_run", bundle.run_id)
         flash(f"Twilio says the bundle is {bundle.status}.", "success")
     return redirect(page_url())
 
