@@ -17,7 +17,6 @@ from provisioning.errors import AuthError, DomainError, ProviderError
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
 from provisioning.twilio import numbers, regulatory
-from provisioning.twilio.api import TwilioApi
 from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
@@ -73,7 +72,9 @@ def index():
                 mms=form.mms.data or None,
                 voice=form.voice.data or None,
             )
-            bundle_note = regulatory_note(client, form.country.data, form.number_type.data)
+            bundle_note = regulatory.purchase_note(
+                db.session, g.company.id, client, form.country.data, form.number_type.data
+            )
         except AuthError:  # the platform's settings, not the person's search
             error, status = CREDENTIALS_REFUSED, 409
         except (DomainError, ProviderError) as exc:  # shown next to the search form
@@ -89,19 +90,6 @@ def index():
         confirm=ConfirmForm(),
         webhooks=WebhooksForm(),
     ), status
-
-
-def regulatory_note(client: TwilioApi, country: str, number_type: str) -> dict | None:
-    """Which regulatory bundle a purchase of such numbers uses, or why there is none yet
-    (None when the numbers need no bundle)."""
-    if not regulatory.needs_bundle(client, country, number_type):
-        return None
-    bundle = regulatory.approved_bundle(db.session, g.company.id, country, number_type)
-    if bundle is not None:
-        return {"ok": True, "text": f"Purchases use the approved regulatory bundle "
-                                    f"{bundle.friendly_name} ({bundle.bundle_sid})."}  # fmt: skip
-    blocker = regulatory.purchase_blocker(db.session, g.company.id, country, number_type)
-    return {"ok": False, "text": blocker}
 
 
 @bp.route("/buy", methods=["POST"])

@@ -511,3 +511,17 @@ def purchase_blocker(session: Session, company_id: int, iso_country: str, number
         f"Twilio only sells {where} with an approved regulatory bundle, and the company has "
         "none yet: create one on the Regulatory bundles page."
     )
+
+
+def purchase_note(
+    session: Session, company_id: int, client: TwilioApi, iso_country: str, number_type: str
+) -> dict[str, Any] | None:
+    """For the numbers page: which bundle a purchase of such numbers uses (``ok``), or why
+    none can be bought yet; None when such numbers need no bundle."""
+    if not needs_bundle(client, iso_country, number_type):
+        return None
+    bundle = approved_bundle(session, company_id, iso_country, number_type)
+    if bundle is not None:
+        name = f"{bundle.friendly_name} ({bundle.bundle_sid})"
+        return {"ok": True, "text": f"Purchases use the approved regulatory bundle {name}."}
+    return {"ok": False, "text": purchase_blocker(session, company_id, iso_country, number_type)}
