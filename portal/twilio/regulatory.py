@@ -109,6 +109,48 @@ def new():
         values=values,
         errors=errors,
         confirm=ConfirmForm(),
+        action=url_for("regulatory.new", company=g.company.slug, **start.data),
+        original=None,
+    ), status
+
+
+@bp.route("/<int:bundle_id>/update", methods=["GET", "POST"])
+@errors_go_to("regulatory.index")
+@company_admin
+def update(bundle_id: int):
+    """A copy with new information, checked against what the regulation requires now."""
+    original = tenant_get(db.session, RegulatoryBundle, g.company.id, bundle_id)
+    if original.status not in regulatory.APPROVED or original.copy_of_id is not None:
+        raise DomainError("Only an approved bundle can be updated through a copy.")
+    _, client = company_twilio()
+    needed = regulatory.current_requirements(client, original)
+    values, errors, status = regulatory.copy_values(original, needed), {}, 200
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        values = {**dict(request.form), **{k: v for k, v in values.items() if "address-" in k}}
+        files = {key: (f.filename or "", f.read()) for key, f in request.files.items()}
+        try:
+            submission = regulatory.check_submission(needed, values, files)
+        except ValidationFailed as exc:
+            errors, status = exc.errors, 400
+        else:
+            config = required_configuration(Provider.TWILIO)
+            made = regulatory.copy_bundle(
+                db.session, actor(), g.company, config, original, needed, submission
+            )
+            enqueue("provisioning.execute_run", made.run_id)
+            flash("The updated copy was submitted for review.", "success")
+            return redirect(page_url())
+    return render_template(
+        "twilio/regulatory_new.html",
+        start=None,
+        needed=needed,
+        values=values,
+        errors=errors,
+        confirm=ConfirmForm(),
+        action=url_for("regulatory.update", company=g.company.slug, bundle_id=original.id),
+        original=original,
     ), status
 
 

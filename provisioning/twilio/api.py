@@ -649,6 +649,11 @@ class TwilioApi:
             )
         )
 
+    def regulation(self, regulation_sid: str) -> Any:
+        """One regulation as it is now (a bundle's, to update it after a change)."""
+        regulation = self._regulatory.regulations(regulation_sid)
+        return call(lambda: regulation.fetch(include_constraints=True))
+
     def regulatory_end_user(self, name: str, type_: str, attributes: dict[str, Any]) -> Creation:
         users = self._regulatory.end_users
         return Creation(
@@ -724,6 +729,20 @@ class TwilioApi:
         """The object sids assigned to a bundle."""
         items = self._regulatory.bundles(bundle_sid).item_assignments
         return {item.object_sid for item in call(items.list)}
+
+    def regulatory_assignments(self, bundle_sid: str) -> dict[str, str]:
+        """A bundle's items: object sid -> assignment sid."""
+        items = self._regulatory.bundles(bundle_sid).item_assignments
+        return {item.object_sid: item.sid for item in call(items.list)}
+
+    def remove_regulatory_item(self, bundle_sid: str, assignment_sid: str) -> None:
+        """Take an item out of a (draft) bundle; one already gone is removed."""
+        assignment = self._regulatory.bundles(bundle_sid).item_assignments(assignment_sid)
+        try:
+            call(assignment.delete)
+        except ProviderError as exc:
+            if exc.http_status != 404:
+                raise
 
     def regulatory_item(self, bundle_sid: str, object_sid: str) -> Creation:
         items = self._regulatory.bundles(bundle_sid).item_assignments

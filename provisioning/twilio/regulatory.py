@@ -335,16 +335,7 @@ def start_bundle(
     session.add(bundle)
     session.flush()
     bundle.friendly_name = _friendly_name(company, requirements, bundle.id)
-    for requirement in requirements.documents:
-        doc_type, attributes, upload = submission.documents[requirement.requirement_name]
-        row = RegulatoryDocument(
-            company_id=company.id, bundle_id=bundle.id,
-            requirement_name=requirement.requirement_name, document_type=doc_type,
-            attributes=attributes,
-        )  # fmt: skip
-        if upload is not None:
-            documents.keep(row, upload)
-        session.add(row)
+    _document_rows(session, bundle, requirements, submission)
     run = runs.start_run(
         session, actor, REGULATORY_BUNDLE, company.id, partner_configuration_id=config.id,
         context={"bundle_row_id": bundle.id},
@@ -354,6 +345,21 @@ def start_bundle(
     audit.record(session, actor, "regulatory_bundle.start", bundle, label=bundle.friendly_name,
                  company_id=company.id)  # fmt: skip
     return bundle
+
+
+def _document_rows(
+    session: Session, bundle: RegulatoryBundle, requirements: Requirements, submission: Submission
+) -> None:
+    for requirement in requirements.documents:
+        doc_type, attributes, upload = submission.documents[requirement.requirement_name]
+        row = RegulatoryDocument(
+            company_id=bundle.company_id, bundle_id=bundle.id,
+            requirement_name=requirement.requirement_name, document_type=doc_type,
+            attributes=attributes,
+        )  # fmt: skip
+        if upload is not None:
+            documents.keep(row, upload)
+        session.add(row)
 
 
 def apply_status(bundle: RegulatoryBundle, remote: Any) -> None:
@@ -400,16 +406,37 @@ def refresh_bundle(session: Session, bundle: RegulatoryBundle, client: TwilioApi
             bundle.failure_reasons = reasons_of(evaluations[0])
 
 
+def current_requirements(client: TwilioApi, bundle: RegulatoryBundle) -> Requirements:
+    """What the bundle's regulation requires now (after a change, what a copy must hold)."""
+    return requirements_of(client.regulation(bundle.regulation_sid))
+
+
+def copy_values(bundle: RegulatoryBundle, requirements: Requirements) -> dict[str, str]:
+    """The form values a copy starts from: the bundle's e-mail and end user (the address
+    stays: Twilio refuses a copy whose address changed, 22229); documents are uploaded
+    again."""
+    values = {"email": bundle.email}
+    for f in requirements.end_user_fields:
+        values[end_user_key(f.name)] = str((bundle.end_user_attributes or {}).get(f.name, ""))
+    for name in ADDRESS_FIELDS:
+        values[f"address-{name}"] = str((bundle.address or {}).get(name, ""))
+    return values
+
+
 def copy_bundle(
     session: Session,
     actor: audit.Actor,
     company: Company,
     config: PartnerConfiguration,
     original: RegulatoryBundle,
+    requirements: Requirements | None = None,
+    submission: Submission | None = None,
 ) -> RegulatoryBundle:
     """A copy of an approved bundle whose regulation changed, to submit again; once
     approved, its items replace the original's (the original's sid, and the numbers bought
-    with it, stay). The copy is made by its run, once."""
+    with it, stay). The copy is made by its run, once. With a ``submission`` (checked
+    against the regulation's current ``requirements``), the copy holds a new end user and
+    new documents in place of the original's; the address stays the original's."""
     from .regulatory_run import REGULATORY_BUNDLE
 
     if original.company_id != company.id:
@@ -436,6 +463,10 @@ def copy_bundle(
     session.add(copy)
     session.flush()
     copy.friendly_name = f"{original.friendly_name[:100]} copy #{copy.id}"[:120]
+    if requirements is not None and submission is not None:
+        copy.email, copy.end_user_attributes = submission.email, submission.end_user
+        copy.provider_ids = {**(copy.provider_ids or {}), "updated": True}
+        _document_rows(session, copy, requirements, submission)
     run = runs.start_run(
         session, actor, REGULATORY_BUNDLE, company.id, partner_configuration_id=config.id,
         context={"bundle_row_id": copy.id},

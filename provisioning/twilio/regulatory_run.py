@@ -89,14 +89,14 @@ def _documents(ctx: StepContext, bundle: RegulatoryBundle) -> list[RegulatoryDoc
 def items(ctx: StepContext) -> None:
     """Step 1: the end user, the address, the supporting documents (files uploaded)."""
     bundle = _bundle(ctx)
-    if bundle.copy_of_id is not None:
-        return  # a copy holds its original's items
+    if bundle.copy_of_id is not None and not _updated(bundle):
+        return  # a plain copy holds its original's items
     client = _client(ctx)
     kind = (bundle.provider_ids or {}).get("end_user_type") or bundle.end_user_type
     bundle.end_user_sid = _once(ctx, bundle, "end_user_sid", client.regulatory_end_user(
         _name(bundle, "end user"), kind, dict(bundle.end_user_attributes or {}),
     ))  # fmt: skip
-    if bundle.address:
+    if bundle.address and bundle.copy_of_id is None:  # a copy keeps the original's address
         address = dict(bundle.address)
         bundle.address_sid = _once(ctx, bundle, "address_sid",
                                    client.address(_name(bundle, "address"), **address))  # fmt: skip
@@ -123,6 +123,8 @@ def bundle_step(ctx: StepContext) -> None:
             raise DomainError("The bundle this one copies is gone.")
         creation = client.regulatory_bundle_copy(original.bundle_sid, bundle.friendly_name)
         bundle.bundle_sid = _once(ctx, bundle, "bundle_sid", creation)
+        if _updated(bundle):
+            _swap_items(ctx, client, bundle)
         bundle.item_sids = sorted(client.regulatory_items(bundle.bundle_sid))
         ctx.durable()
         return
@@ -142,6 +144,25 @@ def bundle_step(ctx: StepContext) -> None:
             done.add(sid)
         bundle.item_sids = sorted(done)
         ctx.durable()
+
+
+def _updated(bundle: RegulatoryBundle) -> bool:
+    """A copy made with new information (not the original's items as they are)."""
+    return bool((bundle.provider_ids or {}).get("updated"))
+
+
+def _swap_items(ctx: StepContext, client: TwilioApi, bundle: RegulatoryBundle) -> None:
+    """The copy's items: its new end user and documents instead of the original's.
+    Removing is idempotent and each add is found by its object after a lost answer."""
+    assert bundle.bundle_sid
+    wanted = {bundle.end_user_sid, *(d.document_sid for d in _documents(ctx, bundle))}
+    wanted.discard(None)
+    current = client.regulatory_assignments(bundle.bundle_sid)
+    for object_sid, assignment_sid in current.items():
+        if object_sid not in wanted:
+            client.remove_regulatory_item(bundle.bundle_sid, assignment_sid)
+    for sid in sorted(s for s in wanted if s and s not in current):
+        client.regulatory_item(bundle.bundle_sid, sid).run()
 
 
 def evaluate_and_submit(ctx: StepContext) -> None:

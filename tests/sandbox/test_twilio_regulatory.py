@@ -132,6 +132,15 @@ def test_a_copy_approved_after_a_regulation_change_replaces_the_items(sandbox, a
     copy = account.regulatory_bundle_copy(bundle.sid, "acme DE local copy").run()
     assert copy.status == "draft" and copy.sid != bundle.sid
     assert account.regulatory_items(copy.sid) == account.regulatory_items(bundle.sid)
+    assert account.regulation(copy.regulation_sid).iso_country == "DE"
+    # the copy's end user is replaced by a new one (what changed with the regulation)
+    items = account.regulatory_assignments(copy.sid)
+    old_user = next(o for o in items if o.startswith("IT"))
+    account.remove_regulatory_item(copy.sid, items[old_user])
+    account.remove_regulatory_item(copy.sid, items[old_user])  # already gone: fine
+    new_user = account.regulatory_end_user("acme new", "business", {"business_name": "Acme"})
+    account.regulatory_item(copy.sid, new_user.run().sid).run()
+    assert old_user not in account.regulatory_items(copy.sid)
     with pytest.raises(Rejected) as refused:
         account.replace_regulatory_items(bundle.sid, copy.sid)
     assert refused.value.code == "22228"  # the copy is not approved yet

@@ -245,3 +245,32 @@ def test_a_copy_replaces_the_items_after_a_regulation_change(session, sandbox, w
     assert bundle.valid_until is None and bundle.status == "twilio-approved"
     # the original keeps serving purchases
     assert regulatory.approved_bundle(session, company.id, "DE", "local").id == bundle.id
+
+
+def test_a_copy_with_new_information_replaces_the_original_items(session, sandbox, world):
+    company, _, client = world
+    bundle = start(session, sandbox, world)
+    run(session, sandbox, bundle)
+    sandbox.twilio.control_approve_regulatory_bundle(sid=bundle.bundle_sid)
+    run(session, sandbox, bundle)
+    before = set(bundle.item_sids)
+    needed = regulatory.current_requirements(client, bundle)
+    values = regulatory.copy_values(bundle, needed)
+    assert values["end_user-business_name"] == "Acme GmbH"
+    assert values["address-street"] == "Unter den Linden 1"
+    values |= {k: v for k, v in FORM.items() if k.startswith("doc-")}
+    values["end_user-business_name"] = "Acme Deutschland GmbH"
+    submission = regulatory.check_submission(needed, values, FILES)
+    copy = regulatory.copy_bundle(session, SYSTEM, company, sandbox.config, bundle, needed,
+                                  submission)  # fmt: skip
+    session.commit()
+    assert run(session, sandbox, copy) is RunStatus.WAITING
+    assert copy.address_sid == bundle.address_sid  # Twilio keeps the address (22229)
+    assert len(copy.item_sids) == 3 and not set(copy.item_sids) & before
+    sandbox.twilio.control_approve_regulatory_bundle(sid=copy.bundle_sid)
+    assert run(session, sandbox, copy) is RunStatus.COMPLETED
+    session.refresh(bundle)
+    assert set(bundle.item_sids) == set(copy.item_sids)
+    [user] = [sandbox.twilio.rc_user_store[s] for s in bundle.item_sids
+              if s in sandbox.twilio.rc_user_store]  # fmt: skip
+    assert user["attributes"]["business_name"] == "Acme Deutschland GmbH"

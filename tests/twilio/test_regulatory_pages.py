@@ -155,4 +155,36 @@ def test_another_companys_bundle_is_not_found(client, auth, sandbox, acme, make,
     url = f"/c/{company.slug}/regulatory/"
     assert auth.post(f"{url}{theirs.id}/copy", form_page=url).status_code == 404
     assert auth.post(f"{url}{theirs.id}/refresh", form_page=url).status_code == 404
+    assert client.get(f"{url}{theirs.id}/update").status_code == 404
+    assert auth.post(f"{url}{theirs.id}/update", form_page=url).status_code == 404
     assert "theirs" not in client.get(url).get_data(as_text=True)
+
+
+def test_an_approved_bundle_is_updated_through_a_copy(app, client, auth, sandbox, acme, session):
+    company, admin, _ = acme
+    auth.login(admin)
+    assert submit(auth, company).status_code == 302
+    bundle = session.scalars(select(RegulatoryBundle)).one()
+    drain(app, sandbox, session, bundle, lambda b: b.status == "in-review")
+    url = f"/c/{company.slug}/regulatory/{bundle.id}/update"
+    early = client.get(url, follow_redirects=True)
+    assert b"Only an approved bundle" in early.data
+    sandbox.twilio.control_approve_regulatory_bundle(sid=bundle.bundle_sid)
+    drain(app, sandbox, session, bundle, lambda b: b.status == "twilio-approved")
+    page = client.get(url).get_data(as_text=True)
+    assert 'value="Acme GmbH"' in page and "readonly" in page and "Updating" in page
+    data = {**FORM, "end_user-business_name": "Acme Deutschland GmbH",
+            "address-street": "Elsewhere 9"}  # fmt: skip
+    missing = auth.post(url, data, form_page=url, content_type="multipart/form-data")
+    assert missing.status_code == 400 and b"Choose a file to upload." in missing.data
+    done = auth.post(url, {**data, **upload()}, form_page=url, content_type="multipart/form-data")
+    assert done.status_code == 302
+    copies = select(RegulatoryBundle).where(RegulatoryBundle.copy_of_id == bundle.id)
+    copy = session.scalars(copies).one()
+    assert copy.end_user_attributes == {"business_name": "Acme Deutschland GmbH"}
+    assert copy.address == bundle.address  # the address stays the original's
+    drain(app, sandbox, session, copy, lambda b: b.status == "in-review")
+    sandbox.twilio.control_approve_regulatory_bundle(sid=copy.bundle_sid)
+    drain(app, sandbox, session, copy, lambda b: b.status == "twilio-approved")
+    session.refresh(bundle)
+    assert set(bundle.item_sids) == set(copy.item_sids)

@@ -46,6 +46,11 @@ RULES = [
         methods=["GET", "POST"],
     ),
     Rule(
+        f"{RC}/Bundles/<bundle_sid>/ItemAssignments/<sid>",
+        endpoint="rc_item",
+        methods=["GET", "DELETE"],
+    ),
+    Rule(
         f"{RC}/Bundles/<bundle_sid>/Evaluations", endpoint="rc_evaluations", methods=["GET", "POST"]
     ),
     Rule(f"{RC}/Bundles/<bundle_sid>/Copies", endpoint="rc_copies", methods=["GET", "POST"]),
@@ -407,6 +412,20 @@ class RegulatoryMixin(TwilioBase):
         if bundle["status"] not in ("draft", "twilio-rejected"):
             raise invalid("ObjectSid", f"bundle is {bundle['status']}")
         return json_response(self._rc_assign(principal.sid, bundle_sid, object_sid), 201)
+
+    def rc_item(
+        self, request: Request, principal: Principal, bundle_sid: str, sid: str
+    ) -> Response:
+        bundle = self._own_bundle(principal, bundle_sid, request)
+        record = self.rc_assignment_store.get(sid)
+        if record is None or record["bundle_sid"] != bundle_sid:
+            raise not_found(request.path.removeprefix("/numbers"))
+        if request.method == "DELETE":
+            if bundle["status"] not in ("draft", "twilio-rejected"):
+                raise invalid("Sid", f"bundle is {bundle['status']}")
+            del self.rc_assignment_store[sid]
+            return Response(status=204)
+        return json_response(record)
 
     def rc_evaluations(self, request: Request, principal: Principal, bundle_sid: str) -> Response:
         bundle = self._own_bundle(principal, bundle_sid, request)
