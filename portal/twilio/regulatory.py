@@ -81,6 +81,8 @@ def _requirements(form: StartForm) -> regulatory.Requirements | None:
 @company_admin
 def new():
     start = StartForm(request.values)
+    if request.method == "GET" and not request.args:  # nothing chosen yet: the choice
+        return render_template("twilio/regulatory_new.html", start=start, choose=True)
     if not start.validate():
         raise DomainError(form_errors(start))
     needed = _requirements(start)
