@@ -21,7 +21,7 @@ from provisioning.meta import registration
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import PROVIDERS, Environment, Provider
-from provisioning.sandbox.twilio.regulatory import REGULATIONS
+from provisioning.sandbox.twilio.regulations import REGULATIONS
 from provisioning.tenancy import Role
 from provisioning.twilio.models import RegulatoryBundle
 from tests.test_access import url_for_rule
