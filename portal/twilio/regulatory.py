@@ -63,6 +63,7 @@ def index():
     return render_template(
         "twilio/regulatory.html",
         bundles=regulatory.bundles_of(db.session, g.company.id),
+        documents=regulatory.documents_of(db.session, g.company.id),
         start=StartForm(request.args),
         confirm=ConfirmForm(),
     )

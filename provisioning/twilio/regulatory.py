@@ -90,6 +90,19 @@ def bundles_of(session: Session, company_id: int) -> list[RegulatoryBundle]:
     )
 
 
+def documents_of(session: Session, company_id: int) -> dict[int, list[RegulatoryDocument]]:
+    """The company's documents by bundle id (for listing: names and sizes, never content)."""
+    found: dict[int, list[RegulatoryDocument]] = {}
+    rows = session.scalars(
+        select(RegulatoryDocument)
+        .where(RegulatoryDocument.company_id == company_id)
+        .order_by(RegulatoryDocument.id)
+    )
+    for row in rows:
+        found.setdefault(row.bundle_id, []).append(row)
+    return found
+
+
 def _friendly_name(company: Company, requirements: Requirements, row_id: int) -> str:
     what = f"{requirements.iso_country} {requirements.number_type} {requirements.end_user_type}"
     return f"{company.name[:60]} {what} #{row_id}"[:120]

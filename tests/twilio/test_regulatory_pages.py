@@ -115,6 +115,7 @@ def test_submit_review_buy_and_copy(app, client, auth, sandbox, acme, session):
     drain(app, sandbox, session, bundle, lambda b: b.status == "twilio-approved")
     listing = client.get(f"/c/{company.slug}/regulatory/").get_data(as_text=True)
     assert "twilio-approved" in listing and bundle.bundle_sid in listing
+    assert "business_registration: excerpt.pdf (1 KB)" in listing and "HRB" not in listing
     assert bundle.bundle_sid in client.get(search).get_data(as_text=True)
     bought = auth.post(f"/c/{company.slug}/numbers/buy",
                        {"phone_number": number, "number_type": "local"}, form_page=search,
