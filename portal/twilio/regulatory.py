@@ -88,6 +88,11 @@ def new():
         raise DomainError(form_errors(start))
     needed = _requirements(start)
     values, errors, status = dict(request.form), {}, 200
+    earlier = request.args.get("from", type=int)
+    if needed is not None and request.method == "GET" and earlier is not None:
+        # start again from a rejected or failed bundle: its details, documents anew
+        before = tenant_get(db.session, RegulatoryBundle, g.company.id, earlier)
+        values = regulatory.copy_values(before, needed)
     if needed is not None and request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)

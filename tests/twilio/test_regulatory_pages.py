@@ -157,6 +157,7 @@ def test_another_companys_bundle_is_not_found(client, auth, sandbox, acme, make,
     assert auth.post(f"{url}{theirs.id}/copy", form_page=url).status_code == 404
     assert auth.post(f"{url}{theirs.id}/refresh", form_page=url).status_code == 404
     assert client.get(f"{url}{theirs.id}/update").status_code == 404
+    assert client.get(f"{url}{NEW}&from={theirs.id}").status_code == 404
     assert auth.post(f"{url}{theirs.id}/update", form_page=url).status_code == 404
     assert "theirs" not in client.get(url).get_data(as_text=True)
 
@@ -189,3 +190,18 @@ def test_an_approved_bundle_is_updated_through_a_copy(app, client, auth, sandbox
     drain(app, sandbox, session, copy, lambda b: b.status == "twilio-approved")
     session.refresh(bundle)
     assert set(bundle.item_sids) == set(copy.item_sids)
+
+
+def test_a_rejected_bundle_starts_again_with_its_details(app, client, auth, sandbox, acme, session):
+    company, admin, _ = acme
+    auth.login(admin)
+    assert submit(auth, company).status_code == 302
+    bundle = session.scalars(select(RegulatoryBundle)).one()
+    drain(app, sandbox, session, bundle, lambda b: b.status == "in-review")
+    sandbox.twilio.control_reject_regulatory_bundle(sid=bundle.bundle_sid, reason="Blurred scan")
+    drain(app, sandbox, session, bundle, lambda b: b.status == "twilio-rejected")
+    listing = client.get(f"/c/{company.slug}/regulatory/").get_data(as_text=True)
+    assert "Blurred scan" in listing and "Start again with these details" in listing
+    again = client.get(f"/c/{company.slug}/regulatory/{NEW}&from={bundle.id}")
+    again = again.get_data(as_text=True)
+    assert 'value="Acme GmbH"' in again and 'value="Unter den Linden 1"' in again
