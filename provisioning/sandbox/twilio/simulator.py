@@ -10,17 +10,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from . import (
-    accounts,
-    content,
-    events,
-    messages,
-    messaging,
-    numbers,
-    regulatory,
-    senders,
-    trusthub,
-)
+from . import accounts, content, events, messages, messaging, numbers, regulatory, senders, trusthub
 from .accounts import AccountsMixin
 from .content import ContentMixin
 from .controls import ControlsMixin
