@@ -18,6 +18,8 @@ original's items (Copies, ReplaceItems; see docs/regulatory.md).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,9 +118,21 @@ def start_bundle(
     requirements: Requirements,
     submission: Submission,
 ) -> RegulatoryBundle:
-    """Record the bundle and its documents (files encrypted) and start its run."""
+    """Record the bundle and its documents (files encrypted) and start its run. The same
+    submission sent twice (a double click) starts one bundle: the second gets the first."""
     from .regulatory_run import REGULATORY_BUNDLE
 
+    run, new = runs.start_once(
+        session, actor, REGULATORY_BUNDLE, company.id, _origin(requirements, submission),
+        partner_configuration_id=config.id,
+    )  # fmt: skip
+    if not new:
+        earlier = session.scalars(
+            select(RegulatoryBundle).where(RegulatoryBundle.run_id == run.id)
+        ).one_or_none()
+        if earlier is None:
+            raise DomainError("This bundle was already submitted.")
+        return earlier
     bundle = RegulatoryBundle(
         company_id=company.id, iso_country=requirements.iso_country,
         number_type=requirements.number_type, end_user_type=requirements.end_user_type,
@@ -131,15 +145,22 @@ def start_bundle(
     session.flush()
     bundle.friendly_name = _friendly_name(company, requirements, bundle.id)
     _document_rows(session, bundle, requirements, submission)
-    run = runs.start_run(
-        session, actor, REGULATORY_BUNDLE, company.id, partner_configuration_id=config.id,
-        context={"bundle_row_id": bundle.id},
-    )  # fmt: skip
-    session.flush()
+    run.context = {"bundle_row_id": bundle.id}
     bundle.run_id = run.id
     audit.record(session, actor, "regulatory_bundle.start", bundle, label=bundle.friendly_name,
                  company_id=company.id)  # fmt: skip
     return bundle
+
+
+def _origin(requirements: Requirements, submission: Submission) -> str:
+    """A digest of everything submitted (the files' bytes included): the run's origin."""
+    digest = hashlib.sha256(requirements.regulation_sid.encode())
+    for part in (submission.email, submission.end_user, submission.address):
+        digest.update(json.dumps(part, sort_keys=True).encode())
+    for name, (doc_type, attributes, upload) in sorted(submission.documents.items()):
+        digest.update(json.dumps([name, doc_type, attributes], sort_keys=True).encode())
+        digest.update(upload.content if upload is not None else b"")
+    return digest.hexdigest()
 
 
 def _document_rows(

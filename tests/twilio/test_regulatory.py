@@ -274,3 +274,13 @@ def test_a_copy_with_new_information_replaces_the_original_items(session, sandbo
     [user] = [sandbox.twilio.rc_user_store[s] for s in bundle.item_sids
               if s in sandbox.twilio.rc_user_store]  # fmt: skip
     assert user["attributes"]["business_name"] == "Acme Deutschland GmbH"
+
+
+def test_the_same_submission_twice_starts_one_bundle(session, sandbox, world):
+    first = start(session, sandbox, world)
+    again = start(session, sandbox, world)
+    assert again.id == first.id and again.run_id == first.run_id
+    other = start(session, sandbox, world, files={
+        "doc-business_registration_info-file": ("newer.pdf", PDF + b"2"),
+    })  # fmt: skip
+    assert other.id != first.id
