@@ -284,3 +284,24 @@ def test_the_same_submission_twice_starts_one_bundle(session, sandbox, world):
         "doc-business_registration_info-file": ("newer.pdf", PDF + b"2"),
     })  # fmt: skip
     assert other.id != first.id
+
+
+def test_a_copy_whose_answer_was_lost_is_made_once(session, sandbox, world):
+    company, _, _ = world
+    bundle = start(session, sandbox, world)
+    run(session, sandbox, bundle)
+    sandbox.twilio.control_approve_regulatory_bundle(sid=bundle.bundle_sid)
+    run(session, sandbox, bundle)
+    for method, path in (("POST", r"/Copies$"), ("POST", r"/ReplaceItems$")):
+        sandbox.faults.add("drop", provider="twilio", method=method, path=path, times=1)
+    sandbox.faults.add("server_error", provider="twilio", method="GET", path=r"/Copies$", times=1)
+    copy = regulatory.copy_bundle(session, SYSTEM, company, sandbox.config, bundle)
+    session.commit()
+    assert run(session, sandbox, copy, steps=10) is RunStatus.WAITING
+    copies = [b for b in sandbox.twilio.rc_bundle_store.values() if b["_copy_of"]]
+    assert [c["sid"] for c in copies] == [copy.bundle_sid]
+    sandbox.twilio.control_approve_regulatory_bundle(sid=copy.bundle_sid)
+    assert run(session, sandbox, copy, steps=10) is RunStatus.COMPLETED  # replace: resent
+    assert all(f.hits == f.times for f in sandbox.faults.list())
+    session.refresh(bundle)
+    assert set(bundle.item_sids) == set(copy.item_sids)
