@@ -23,9 +23,7 @@ def _when(name: str) -> sa.Column:
 
 def _stamps() -> list[sa.Column]:
     return [
-        sa.Column(
-            name, sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        )
+        sa.Column(name, sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
         for name in ("created_at", "updated_at")
     ]
 
