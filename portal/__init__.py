@@ -133,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     from .onboarding.routes import bp as onboarding_bp
     from .sandbox_admin.routes import bp as sandbox_bp
     from .twilio.a2p import bp as a2p_bp
+    from .twilio.regulatory import bp as regulatory_bp
     from .twilio.routes import bp as twilio_bp
     from .twilio.senders import bp as senders_bp
     from .twilio.tollfree import bp as tollfree_bp
@@ -157,6 +158,7 @@ def register_blueprints(app: Flask) -> None:
         senders_bp,
         a2p_bp,
         tollfree_bp,
+        regulatory_bp,
         templates_bp,
         numbers_bp,
         offboarding_bp,

@@ -68,11 +68,11 @@ def is_toll_free(value: str) -> bool:
     return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
 
 
-def country_of(value: str) -> str | None:
-    """The ISO country of ``value`` (E.164) by its numbering plan (``US`` for +1 415...),
-    None when no country's plan holds it."""
+def country_of(value: str) -> str:
+    """The ISO country (two letters) an E.164 number belongs to, "" when none is known
+    (``+1`` numbers are US or CA by their area code)."""
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
-        return None
-    return phonenumbers.region_code_for_number(number)
+        return ""
+    return phonenumbers.region_code_for_number(number) or ""

@@ -25,7 +25,7 @@ from provisioning.templates import core as template_core
 from provisioning.templates.models import MessageTemplate
 from provisioning.tenancy import Company, Membership, Role, User
 from provisioning.twilio import a2p, numbers
-from provisioning.twilio.models import TwilioWhatsAppSender
+from provisioning.twilio.models import RegulatoryBundle, TwilioWhatsAppSender
 from tests.twilio.test_a2p import PROFILE  # the business profile the A2P tests submit
 
 
@@ -123,6 +123,13 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
     session.add(sender)
     a2p.save_business_info(session, SYSTEM, company, PROFILE | {"legal_business_name": mark})
     brand = a2p.submit_brand(session, SYSTEM, company, config)
+    bundle = RegulatoryBundle(
+        company_id=company.id, iso_country="DE", number_type="local", end_user_type="business",
+        regulation_sid="RN" + "0" * 32, friendly_name=f"Bundle {mark}", email=f"{slug}@x.test",
+        status="twilio-approved", bundle_sid="BU" + secrets.token_hex(16),
+        end_user_attributes={"business_name": mark},
+    )  # fmt: skip
+    session.add(bundle)
     event_id = store_event(
         session, Provider.META, f"{slug}-event", "account_update",
         f'{{"entry": [{{"id": "waba-{slug}", "note": "{mark}"}}]}}'.encode(),
@@ -164,6 +171,7 @@ def populate(session, make, sandbox, slug: str) -> Tenant:
             "event_id": [event_id],
             "key_id": [key.id],
             "template_id": [template.id],
+            "bundle_id": [bundle.id],
             "account": [template_account.id],
         },
         invitation=invitation or "",

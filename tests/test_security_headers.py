@@ -21,7 +21,9 @@ from provisioning.meta import registration
 from provisioning.meta.models import MetaWhatsAppClient, MetaWhatsAppPhoneNumber
 from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import PROVIDERS, Environment, Provider
+from provisioning.sandbox.twilio.regulations import REGULATIONS
 from provisioning.tenancy import Role
+from provisioning.twilio.models import RegulatoryBundle
 from tests.test_access import url_for_rule
 from tests.test_api_twilio import a_template
 from tests.test_production_lockdown import production_overrides
@@ -124,8 +126,15 @@ def world(connected_sandbox, make, session):
         session, SYSTEM, registration.FLOW, company.id,
         context={"number_key": "h-1", "phone_number_ids": ["h-1"]},
     )  # fmt: skip
+    bundle = RegulatoryBundle(
+        company_id=company.id, iso_country="DE", number_type="local", end_user_type="business",
+        regulation_sid=REGULATIONS[0]["sid"], friendly_name="H", email="h@h.test",
+        status="twilio-approved", bundle_sid="BU" + "2" * 32,
+    )  # fmt: skip
+    session.add(bundle)
     session.commit()
     ids = {
+        "bundle_id": bundle.id,
         "company_id": company.id,
         "user_id": owner.id,
         "config_id": sandbox.configs[Provider.META].id,

@@ -45,6 +45,8 @@ class BuyForm(Form):
         "Number",
         validators=[DataRequired(), e164_number],
     )
+    # which regulation (and so which regulatory bundle) applies outside the US
+    number_type = SelectField("Type", choices=TYPES, default="local")
 
 
 class WebhooksForm(Form):

@@ -16,7 +16,7 @@ from flask import (
 from provisioning.errors import AuthError, DomainError, ProviderError
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
-from provisioning.twilio import campaign_numbers, numbers
+from provisioning.twilio import campaign_numbers, numbers, regulatory
 from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
@@ -53,7 +53,7 @@ def index():
         tenant_select(SmsPhoneNumber, g.company.id).order_by(SmsPhoneNumber.phone_number)
     )
     form = SearchForm(request.args)
-    results, error, status = [], None, 200
+    results, error, status, bundle_note = [], None, 200, None
     searching = bool(request.args) and g.role is Role.ADMIN
     if searching and not form.validate():
         status = 400
@@ -72,6 +72,9 @@ def index():
                 mms=form.mms.data or None,
                 voice=form.voice.data or None,
             )
+            bundle_note = regulatory.purchase_note(
+                db.session, g.company.id, client, form.country.data, form.number_type.data
+            )
         except AuthError:  # the platform's settings, not the person's search
             error, status = CREDENTIALS_REFUSED, 409
         except (DomainError, ProviderError) as exc:  # shown next to the search form
@@ -82,6 +85,7 @@ def index():
         form=form,
         results=results,
         error=error,
+        bundle_note=bundle_note,
         buy=BuyForm(),
         confirm=ConfirmForm(),
         webhooks=WebhooksForm(),
@@ -99,7 +103,7 @@ def buy():
     # Its messages come to the platform: a WhatsApp code sent to it is read from them.
     row = numbers.buy_number(
         db.session, actor(), g.company, sub, client, form.phone_number.data, checkpoint,
-        sms_url=hook("messages"),
+        sms_url=hook("messages"), number_type=form.number_type.data or "local",
     )  # fmt: skip
     checkpoint()  # the purchase is on record whatever follows
     flash(f"{row.phone_number} is yours.", "success")

@@ -19,6 +19,7 @@ sandbox base URL                        stands for
 ``/twilio/events``                      ``https://events.twilio.com``
 ``/twilio/content``                     ``https://content.twilio.com``
 ``/twilio/numbers``                     ``https://numbers.twilio.com``
+``/twilio/numbers-upload``              ``https://numbers-upload.twilio.com``
 ``/_sandbox/...``                       the control API (JSON)
 =====================================  ======================================
 """

@@ -130,6 +130,8 @@ log = logging.getLogger("provisioning.twilio.api")
 
 # SDK domain attribute -> host alias under the sandbox (see provisioning.sandbox.core)
 DOMAINS = ("api", "messaging", "trusthub", "events", "content", "numbers")
+# numbers-upload.twilio.com (regulatory document files) is reached as the numbers host
+# with "-upload" added (see TwilioApi.regulatory_document), in the sandbox too.
 JSON_TYPES = ("application/json", "application/scim+json")
 
 
@@ -202,6 +204,26 @@ class HttpxHttpClient(HttpClient):
             response.status_code, response.text, response.headers
         )
         return self._test_only_last_response
+
+    def post_multipart(
+        self,
+        url: str,
+        fields: dict[str, str],
+        file: tuple[str, bytes, str],
+        auth: tuple[str, str],
+    ) -> httpx.Response:
+        """A multipart POST (a file upload the SDK cannot send) through the same guarded
+        client; logged like every call (method, redacted URL, status), never the body."""
+        try:
+            with provider_call("twilio", "POST", url) as timing:
+                response = self._client.post(url, data=fields, files={"File": file}, auth=auth)
+                timing.status = response.status_code
+        except (BlockedDestination, Unreachable) as exc:  # from the guard
+            exc.provider = "twilio"
+            raise
+        self.logger.info("twilio POST %s -> %s", redact_url(response.request.url),
+                         response.status_code)  # fmt: skip
+        return response
 
     def close(self) -> None:
         self._client.close()
@@ -696,6 +718,165 @@ class TwilioApi:
         except ProviderError as exc:
             if exc.http_status != 404:
                 raise
+
+    # -- Regulatory compliance bundles (numbers v2): numbers outside the US (issue 18) ----
+
+    @property
+    def _regulatory(self) -> Any:
+        return self.client.numbers.v2.regulatory_compliance
+
+    def regulations(self, iso_country: str, number_type: str, end_user_type: str) -> list[Any]:
+        """The regulations (with their requirements) for a country, number type and
+        end-user type: what a bundle must hold. None: the number needs no bundle."""
+        listing = self._regulatory.regulations
+        return call(
+            lambda: listing.list(
+                iso_country=iso_country,
+                number_type=number_type,
+                end_user_type=end_user_type,
+                include_constraints=True,
+            )
+        )
+
+    def regulation(self, regulation_sid: str) -> Any:
+        """One regulation as it is now (a bundle's, to update it after a change)."""
+        regulation = self._regulatory.regulations(regulation_sid)
+        return call(lambda: regulation.fetch(include_constraints=True))
+
+    def regulatory_end_user(self, name: str, type_: str, attributes: dict[str, Any]) -> Creation:
+        users = self._regulatory.end_users
+        return Creation(
+            lambda: users.create(friendly_name=name, type=type_, attributes=attributes),
+            lambda: _named(users.list(), name, type=type_),
+        )
+
+    def regulatory_document(
+        self,
+        name: str,
+        type_: str,
+        attributes: dict[str, Any],
+        file: tuple[str, bytes, str] | None = None,
+    ) -> Creation:
+        """A supporting document; with ``file`` (name, bytes, mime type) it is uploaded as
+        multipart to numbers-upload.twilio.com (the SDK sends no files)."""
+        documents = self._regulatory.supporting_documents
+
+        def create() -> Any:
+            if file is None:
+                return documents.create(friendly_name=name, type=type_, attributes=attributes)
+            return self._upload_document(name, type_, attributes, file)
+
+        return Creation(create, lambda: _named(documents.list(), name, type=type_))
+
+    def _upload_document(
+        self, name: str, type_: str, attributes: dict[str, Any], file: tuple[str, bytes, str]
+    ) -> Any:
+        http = self.client.http_client
+        if not isinstance(http, HttpxHttpClient):
+            raise TypeError("uploads need the platform's httpx client")
+        base = self.client.numbers.base_url
+        head, _, tail = base.rpartition("numbers")  # numbers.twilio.com or {sandbox}/numbers
+        url = f"{head}numbers-upload{tail}/v2/RegulatoryCompliance/SupportingDocuments"
+        fields = {"FriendlyName": name, "Type": type_, "Attributes": json.dumps(attributes)}
+        credentials = (str(self.client.username), str(self.client.password))
+        try:
+            response = http.post_multipart(url, fields, file, credentials)
+        except httpx.TransportError as exc:
+            raise map_twilio_error(exc) from exc
+        body = _json(response.text)
+        if response.status_code >= 300:
+            message = body.get("message") or f"upload refused (HTTP {response.status_code})"
+            raise _typed(response.status_code, body.get("code"), message)
+        return _Fields(body)
+
+    def regulatory_bundle(
+        self,
+        name: str,
+        email: str,
+        regulation_sid: str,
+        *,
+        iso_country: str,
+        number_type: str,
+        end_user_type: str,
+        status_callback: str | None = None,
+    ) -> Creation:
+        bundles = self._regulatory.bundles
+        values = {"status_callback": status_callback} if status_callback else {}
+        values |= {"iso_country": iso_country, "number_type": number_type,
+                   "end_user_type": end_user_type}  # fmt: skip
+        return Creation(
+            lambda: bundles.create(
+                friendly_name=name, email=email, regulation_sid=regulation_sid, **values
+            ),
+            lambda: _named(bundles.list(friendly_name=name, regulation_sid=regulation_sid), name),
+        )
+
+    def fetch_regulatory_bundle(self, bundle_sid: str) -> Any:
+        return call(self._regulatory.bundles(bundle_sid).fetch)
+
+    def regulatory_items(self, bundle_sid: str) -> set[str]:
+        """The object sids assigned to a bundle."""
+        items = self._regulatory.bundles(bundle_sid).item_assignments
+        return {item.object_sid for item in call(items.list)}
+
+    def regulatory_assignments(self, bundle_sid: str) -> dict[str, str]:
+        """A bundle's items: object sid -> assignment sid."""
+        items = self._regulatory.bundles(bundle_sid).item_assignments
+        return {item.object_sid: item.sid for item in call(items.list)}
+
+    def remove_regulatory_item(self, bundle_sid: str, assignment_sid: str) -> None:
+        """Take an item out of a (draft) bundle; one already gone is removed."""
+        assignment = self._regulatory.bundles(bundle_sid).item_assignments(assignment_sid)
+        try:
+            call(assignment.delete)
+        except ProviderError as exc:
+            if exc.http_status != 404:
+                raise
+
+    def regulatory_item(self, bundle_sid: str, object_sid: str) -> Creation:
+        items = self._regulatory.bundles(bundle_sid).item_assignments
+        return Creation(
+            lambda: items.create(object_sid=object_sid),
+            lambda: next((i for i in items.list() if i.object_sid == object_sid), None),
+        )
+
+    def evaluate_regulatory_bundle(self, bundle_sid: str) -> Any:
+        """An evaluation against the bundle's regulation (no side effect but a record)."""
+        return call(self._regulatory.bundles(bundle_sid).evaluations.create)
+
+    def regulatory_evaluations(self, bundle_sid: str) -> list[Any]:
+        return call(self._regulatory.bundles(bundle_sid).evaluations.list)
+
+    def submit_regulatory_bundle(self, bundle_sid: str) -> Any:
+        bundle = self._regulatory.bundles(bundle_sid)
+        return call(lambda: bundle.update(status="pending-review"))
+
+    def regulatory_bundle_copy(self, bundle_sid: str, name: str) -> Creation:
+        """A copy of a bundle (a draft to update when its regulation changed)."""
+        copies = self._regulatory.bundles(bundle_sid).bundle_copies
+        return Creation(
+            lambda: copies.create(friendly_name=name),
+            lambda: _named(copies.list(), name),
+        )
+
+    def replace_regulatory_items(self, bundle_sid: str, from_bundle_sid: str) -> Any:
+        """The bundle's items replaced by those of its approved copy (same bundle sid, so
+        the numbers bought with it keep it)."""
+        replace = self._regulatory.bundles(bundle_sid).replace_items
+        return call(lambda: replace.create(from_bundle_sid=from_bundle_sid))
+
+
+class _Fields:
+    """A JSON object read by attribute, like an SDK instance (the upload's answer)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self._body = body
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._body[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def connect(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from ..crypto import EncryptedText
+from ..crypto import EncryptedJSON, EncryptedText
 from ..db import Base, created_at, intpk, updated_at
 
 
@@ -249,3 +249,83 @@ class Tenant10DLCBrand(BusinessProfile, Base):
 # Columns an approved brand may never change (the trigger's list).
 SNAPSHOT_COLUMNS = (*BUSINESS_FIELDS, "provider", "provider_brand_id", "provider_approved_at",
                     "company_id")  # fmt: skip
+
+
+# -- Regulatory compliance bundles: numbers outside the US (issue 18 item 2) ------------
+
+
+class RegulatoryBundle(Base):
+    """A company's regulatory bundle (numbers v2) for one country, number type and end-user
+    type, with what went into it and how Twilio's review went.
+
+    The end user's details and the address are personal data: stored encrypted. A copy
+    made when a regulation changed (``copy_of_id``) replaces its original's items once
+    approved (see :mod:`provisioning.twilio.regulatory`).
+    """
+
+    __tablename__ = "twilio_regulatory_bundles"
+
+    id: Mapped[intpk]
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    iso_country: Mapped[str] = mapped_column(String(2))
+    number_type: Mapped[str] = mapped_column(String(20))
+    end_user_type: Mapped[str] = mapped_column(String(20))
+    regulation_sid: Mapped[str] = mapped_column(String(34))
+    friendly_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(255))
+    bundle_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    status: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    # what Twilio's evaluation or review found wrong, in its words: [{requirement, reason}]
+    failure_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    valid_until: Mapped[dt.datetime | None]
+    end_user_sid: Mapped[str | None] = mapped_column(String(34))
+    address_sid: Mapped[str | None] = mapped_column(String(34))
+    item_sids: Mapped[list[Any]] = mapped_column(default=list)
+    # the sids of the creates sent (intent) and made, for a resumed run
+    provider_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    end_user_attributes: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("twilio_regulatory_bundles.end_user_attributes")
+    )
+    address: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("twilio_regulatory_bundles.address")
+    )
+    copy_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("twilio_regulatory_bundles.id", ondelete="SET NULL")
+    )
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provisioning_runs.id", ondelete="SET NULL")
+    )
+    approved_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+
+class RegulatoryDocument(Base):
+    """A supporting document of a bundle: its attributes and the uploaded file, both
+    encrypted at rest (the file as base64 text under the keyring)."""
+
+    __tablename__ = "twilio_regulatory_documents"
+
+    id: Mapped[intpk]
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    bundle_id: Mapped[int] = mapped_column(
+        ForeignKey("twilio_regulatory_bundles.id", ondelete="CASCADE"), index=True
+    )
+    requirement_name: Mapped[str] = mapped_column(String(120))
+    document_type: Mapped[str] = mapped_column(String(120))
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("twilio_regulatory_documents.attributes")
+    )
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    mime_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None]
+    content_b64: Mapped[str | None] = mapped_column(
+        EncryptedText("twilio_regulatory_documents.content")
+    )
+    document_sid: Mapped[str | None] = mapped_column(String(34))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]

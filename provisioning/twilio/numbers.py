@@ -19,7 +19,7 @@ from ..db import utcnow
 from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration
 from ..tenancy import Company
-from . import claims
+from . import claims, regulatory
 from .api import TwilioApi
 from .models import SmsPhoneNumber, TwilioSubaccount
 
@@ -167,12 +167,15 @@ def buy_number(
     *,
     sms_url: str | None = None,
     status_callback: str | None = None,
+    number_type: str = "local",
 ) -> SmsPhoneNumber:
     """Buy ``phone_number`` into the company's subaccount, at most once, whatever fails.
 
     The pool row is claimed (``pending``, stamped) and committed before any call: a
     second request meanwhile is told to try again in a moment, and after an error or a
-    lost answer the next attempt reads the subaccount's numbers before buying.
+    lost answer the next attempt reads the subaccount's numbers before buying. A number
+    whose country regulates its ``number_type`` is bought with the company's approved
+    regulatory bundle and its address, and refused before any paid call without one.
     """
     try:
         phone_number = phones.e164(phone_number)
@@ -181,6 +184,8 @@ def buy_number(
     account_sid = sub.account_sid
     if not account_sid:
         raise DomainError("The company's Twilio subaccount is still being created.")
+    country = phones.country_of(phone_number)
+    bundle = regulatory.bundle_for_purchase(session, company.id, client, country, number_type)
     row, tried = _claim_number(session, company, sub, phone_number)
     if row.status == "active":
         return row
@@ -190,14 +195,18 @@ def buy_number(
         number = client.owned_number(phone_number) if tried else None
         action = "number.reconcile" if number is not None else "number.purchase"
         number = number or client.buy_number(
-            phone_number, sms_url=sms_url, status_callback=status_callback
-        )
+            phone_number, sms_url=sms_url, status_callback=status_callback,
+            bundle_sid=bundle.bundle_sid, address_sid=bundle.address_sid,
+        )  # fmt: skip
     except ProviderError as exc:
-        row.status, row.failure_reason = "failed", str(exc)[:500]
+        explained = regulatory.explain(exc)  # 21649 & co. in plain words
+        row.status, row.failure_reason = "failed", str(explained)[:500]
         audit.record(session, actor, "number.purchase_failed", row, label=phone_number,
                      company_id=company.id, code=exc.code)  # fmt: skip
         commit()
-        raise
+        if explained is exc:
+            raise
+        raise explained from exc
     _activate(row, number, company.id, account_sid)
     audit.record(session, actor, action, row, label=phone_number, company_id=company.id)
     announce(session, "number.purchased", row)

@@ -96,6 +96,8 @@ ROUTES = (
     ("twilio", "/events/v1/", "twilio_events_v1", "/events"),
     ("twilio", "/content/v1/", "twilio_content_v1", "/content"),
     ("twilio", "/numbers/v2/", "twilio_numbers_v2", "/numbers"),
+    # numbers-upload.twilio.com: CreateSupportingDocument with the file (multipart)
+    ("twilio", "/numbers-upload/v2/", "twilio_numbers_v2", "/numbers-upload"),
 )
 
 

@@ -66,6 +66,13 @@ class TwilioBase(Simulator):
         self.calls: dict[str, dict[str, Any]] = {}  # CA sid -> call record
         self.transcriptions: list[dict[str, Any]] = []  # due transcribeCallback POSTs
         self.transcription_delay = 30.0
+        # Regulatory compliance (numbers v2): bundles for numbers outside the US
+        self.rc_bundle_store: dict[str, dict[str, Any]] = {}
+        self.rc_user_store: dict[str, dict[str, Any]] = {}
+        self.rc_doc_store: dict[str, dict[str, Any]] = {}
+        self.rc_assignment_store: dict[str, dict[str, Any]] = {}
+        self.rc_evaluation_store: dict[str, dict[str, Any]] = {}
+        self.timeline["regulatory"] = None
 
     if TYPE_CHECKING:
         # accounts.AccountsMixin
@@ -133,6 +140,13 @@ class TwilioBase(Simulator):
         ) -> None: ...
         def tick_trusthub(self, now: float) -> None: ...
         def assigned(self, kind: str, bundle_sid: str) -> list[str]: ...
+
+        # regulatory.RegulatoryMixin
+        def check_regulatory_purchase(
+            self, account_sid: str, entry: dict[str, Any], number_kind: str, params: Any
+        ) -> None: ...
+        def tick_regulatory(self) -> None: ...
+        def regulatory_reviews(self, approved: bool = False) -> list[dict[str, Any]]: ...
 
         # senders.SendersMixin
         def sender_url(self, sid: str) -> str: ...

@@ -35,6 +35,8 @@ CA_AREAS = {
     "416": ("Toronto", "ON", "TORONTO", "", "M5H", 43.65, -79.38),
     "604": ("Vancouver", "BC", "VANCOUVER", "", "V6B", 49.28, -123.12),
 }
+# country -> (local prefix, city): numbers that need a regulatory bundle
+REGULATED_LOCAL = {"DE": ("+4930", "Berlin"), "FR": ("+331", "Paris")}
 TOLL_FREE_AREAS = ("800", "833", "844", "855", "866", "877", "888")
 PER_AREA = 40
 
@@ -102,6 +104,13 @@ def numbers_for(seed: int, country: str, kind: str, area: str) -> list[dict[str,
             # GB local numbers need an address in the country (address_requirements).
             phone = f"+44203{rng.randint(1000000, 9999999)}"
             out.append(_entry(phone, "GB", london, rng, "local"))
+    elif country in REGULATED_LOCAL and kind == "Local":
+        # Regulated (numbers v2 Regulations): bought with an approved bundle and its address.
+        prefix, city = REGULATED_LOCAL[country]
+        place = (city, "", "", "", "", 0.0, 0.0)
+        for _ in range(PER_AREA):
+            phone = f"{prefix}{rng.randint(10000000, 99999999)}"
+            out.append(_entry(phone, country, place, rng, "local"))
     elif country == "GB" and kind == "Mobile":
         for _ in range(PER_AREA):
             out.append(_entry(f"+447{rng.randint(100000000, 999999999)}", "GB", None, rng))
@@ -126,6 +135,8 @@ def supported(country: str, kind: str) -> bool:
         ("CA", "TollFree"),
         ("GB", "Local"),
         ("GB", "Mobile"),
+        ("DE", "Local"),
+        ("FR", "Local"),
     }
 
 
@@ -143,6 +154,11 @@ def lookup(seed: int, phone: str) -> tuple[str, dict[str, Any]] | None:
                 if entry["phone_number"] == phone:
                     return kind, entry
         return None
+    for country, (prefix, _) in REGULATED_LOCAL.items():
+        if phone.startswith(prefix):
+            for entry in numbers_for(seed, country, "Local", ""):
+                if entry["phone_number"] == phone:
+                    return "Local", entry
     if phone.startswith("+44"):
         for kind in ("Local", "Mobile"):
             for entry in numbers_for(seed, "GB", kind, ""):

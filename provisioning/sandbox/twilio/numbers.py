@@ -180,6 +180,7 @@ class NumbersMixin(TwilioBase):
         number_kind, entry = found
         if kind is not None and kind != number_kind:
             raise TwilioError(400, 21422, "Phone number is not available")
+        self.check_regulatory_purchase(account["sid"], entry, number_kind, params)
         address_sid = params.get("AddressSid")
         if entry["address_requirements"] != "none":
             address = self.addresses_store.get(address_sid or "")

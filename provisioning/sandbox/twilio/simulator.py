@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from . import accounts, content, events, messages, messaging, numbers, senders, trusthub
+from . import accounts, content, events, messages, messaging, numbers, regulatory, senders, trusthub
 from .accounts import AccountsMixin
 from .content import ContentMixin
 from .controls import ControlsMixin
@@ -20,6 +20,7 @@ from .inbound import InboundMixin
 from .messages import MessagesMixin
 from .messaging import MessagingMixin
 from .numbers import NumbersMixin
+from .regulatory import RegulatoryMixin
 from .senders import SendersMixin
 from .teardown import TeardownMixin
 from .tollfree import RULES as TOLLFREE_RULES
@@ -30,7 +31,7 @@ from .voice import VoiceMixin
 if TYPE_CHECKING:
     from ..core import Sandbox
 
-ALIASES = ("api", "messaging", "trusthub", "events", "content", "numbers")
+ALIASES = ("api", "messaging", "trusthub", "events", "content", "numbers-upload", "numbers")
 
 
 class TwilioSimulator(
@@ -41,6 +42,7 @@ class TwilioSimulator(
     VoiceMixin,
     MessagingMixin,
     TrustHubMixin,
+    RegulatoryMixin,
     SendersMixin,
     TollfreeMixin,
     EventsMixin,
@@ -66,6 +68,7 @@ class TwilioSimulator(
         + events.RULES
         + content.RULES
         + TOLLFREE_RULES
+        + regulatory.RULES
     )
 
     def __init__(self, sandbox: Sandbox) -> None:
@@ -112,6 +115,7 @@ class TwilioSimulator(
         self.tick_content()
         self.tick_voice()
         self.tick_tollfree()
+        self.tick_regulatory()
 
     def describe(self) -> dict[str, Any]:
         parents = [a for a in self.accounts.values() if a["owner_account_sid"] == a["sid"]]
@@ -153,6 +157,8 @@ class TwilioSimulator(
                     for sid in sorted(self.content_reviews)[:50]
                 ],
                 "tollfree": self.tollfree_reviews(),
+                "regulatory_bundles": self.regulatory_reviews(),
+                "regulatory_approved": self.regulatory_reviews(approved=True),
             },
             "main_accounts": [
                 {"sid": a["sid"], "friendly_name": a["friendly_name"]} for a in parents
