@@ -23,7 +23,7 @@ from provisioning.meta.onboarding import EMBEDDED_SIGNUP
 from provisioning.partners import PROVIDERS, Environment, Provider
 from provisioning.sandbox.twilio.regulations import REGULATIONS
 from provisioning.tenancy import Role
-from provisioning.twilio.models import RegulatoryBundle
+from provisioning.twilio.models import RegulatoryBundle, SmsPhoneNumber
 from tests.test_access import url_for_rule
 from tests.test_api_twilio import a_template
 from tests.test_production_lockdown import production_overrides
@@ -131,10 +131,13 @@ def world(connected_sandbox, make, session):
         regulation_sid=REGULATIONS[0]["sid"], friendly_name="H", email="h@h.test",
         status="twilio-approved", bundle_sid="BU" + "2" * 32,
     )  # fmt: skip
-    session.add(bundle)
+    sms_number = SmsPhoneNumber(phone_number="+18885550100", company_id=company.id,
+                                status="active", provider_phone_id="PN" + "3" * 32)  # fmt: skip
+    session.add_all([bundle, sms_number])
     session.commit()
     ids = {
         "bundle_id": bundle.id,
+        "number_id": sms_number.id,
         "company_id": company.id,
         "user_id": owner.id,
         "config_id": sandbox.configs[Provider.META].id,
