@@ -163,19 +163,9 @@ def customer_profile(ctx: StepContext) -> None:
             "job_position": "Director",
         },
     ))  # fmt: skip
-    address = _once(ctx, brand, "address_sid", client.address(
-        _name(brand, "address"), customer_name=brand.legal_business_name,
-        street=brand.business_address, city=brand.business_city, region=brand.business_state,
-        postal_code=brand.business_zip, iso_country=brand.country,
-    ))  # fmt: skip
-    document = _once(ctx, brand, "address_document_sid", client.trusthub_item(
-        "supporting_documents", _name(brand, "address document"), "customer_profile_address",
-        {"address_sids": address},
-    ))  # fmt: skip
-    primary = config.value("primary_customer_profile_sid") or _primary_profile(ctx, config)
-    _assign(ctx, brand, "profile_assigned", client, PROFILES, profile,
-            [business, representative, document, primary])  # fmt: skip
-    _evaluate_and_submit(client, PROFILES, profile, SECONDARY_PROFILE_POLICY)
+    document = _address_document(ctx, brand, client, brand.legal_business_name)
+    _complete_profile(ctx, brand, config, client, profile, [business, representative, document],
+                      SECONDARY_PROFILE_POLICY)  # fmt: skip
 
 
 def _starter_profile(
@@ -191,19 +181,39 @@ def _starter_profile(
             "phone_number": brand.owner_phone,
         },
     ))  # fmt: skip
+    document = _address_document(ctx, brand, client, brand.owner_name)
+    _complete_profile(ctx, brand, config, client, profile, [person, document],
+                      STARTER_PROFILE_POLICY)  # fmt: skip
+
+
+def _address_document(
+    ctx: StepContext, brand: Tenant10DLCBrand, client: TwilioApi, customer_name: str
+) -> str:
+    """The business address and the supporting document that proves it to a profile."""
     address = _once(ctx, brand, "address_sid", client.address(
-        _name(brand, "address"), customer_name=brand.owner_name,
+        _name(brand, "address"), customer_name=customer_name,
         street=brand.business_address, city=brand.business_city, region=brand.business_state,
         postal_code=brand.business_zip, iso_country=brand.country,
     ))  # fmt: skip
-    document = _once(ctx, brand, "address_document_sid", client.trusthub_item(
+    return _once(ctx, brand, "address_document_sid", client.trusthub_item(
         "supporting_documents", _name(brand, "address document"), "customer_profile_address",
         {"address_sids": address},
     ))  # fmt: skip
+
+
+def _complete_profile(
+    ctx: StepContext,
+    brand: Tenant10DLCBrand,
+    config: PartnerConfiguration,
+    client: TwilioApi,
+    profile: str,
+    items: list[str],
+    policy: str,
+) -> None:
+    """Attach the items and the ISV's primary profile, then evaluate and submit."""
     primary = config.value("primary_customer_profile_sid") or _primary_profile(ctx, config)
-    _assign(ctx, brand, "profile_assigned", client, PROFILES, profile,
-            [person, document, primary])  # fmt: skip
-    _evaluate_and_submit(client, PROFILES, profile, STARTER_PROFILE_POLICY)
+    _assign(ctx, brand, "profile_assigned", client, PROFILES, profile, [*items, primary])
+    _evaluate_and_submit(client, PROFILES, profile, policy)
 
 
 def _primary_profile(ctx: StepContext, config: PartnerConfiguration) -> str:

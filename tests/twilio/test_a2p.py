@@ -70,6 +70,17 @@ def execute(session, run_id, sandbox):
     return runs.execute(session, run_id, session.commit, {"transport": sandbox.transport()})
 
 
+def register_campaign(session, sandbox, config, company) -> Tenant10DLCBrand:
+    """Submit the standard profile and run it through an approved brand to its campaign."""
+    save_business_info(session, SYSTEM, company, PROFILE)
+    brand = submit_brand(session, SYSTEM, company, config)
+    session.commit()
+    run_until_brand_review(session, brand, sandbox)
+    sandbox.twilio.control_approve_brand(brand_sid=brand.provider_brand_id)
+    execute(session, brand.run_id, sandbox)
+    return brand
+
+
 def run_until_brand_review(session, brand, sandbox) -> RunStatus:
     """Run the registration until it waits for the carriers' review of the brand."""
     for _ in range(8):

@@ -18,7 +18,14 @@ from provisioning.twilio import brand_types, onboarding
 from provisioning.twilio.a2p import save_business_info, submit_brand, validate
 from provisioning.twilio.numbers import subaccount_client
 from provisioning.twilio.webhooks import apply_event
-from tests.twilio.test_a2p import PROFILE, config, execute, run_until_brand_review, sandbox
+from tests.twilio.test_a2p import (
+    PROFILE,
+    config,
+    execute,
+    register_campaign,
+    run_until_brand_review,
+    sandbox,
+)
 
 __all__ = ["config", "sandbox"]  # fixtures
 
@@ -171,12 +178,7 @@ def test_campaign_suspension_and_expiry_are_applied(
     session, sandbox, config, make, monkeypatch, action, status
 ):
     company = make.company("Acme Dental")
-    save_business_info(session, SYSTEM, company, PROFILE)
-    brand = submit_brand(session, SYSTEM, company, config)
-    session.commit()
-    run_until_brand_review(session, brand, sandbox)
-    sandbox.twilio.control_approve_brand(brand_sid=brand.provider_brand_id)
-    execute(session, brand.run_id, sandbox)
+    brand = register_campaign(session, sandbox, config, company)
     service = brand.provider_config_json["messaging_service_sid"]
     sandbox.twilio.control_approve_campaign(messaging_service_sid=service)
     emitted = []

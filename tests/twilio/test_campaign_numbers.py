@@ -9,10 +9,9 @@ from provisioning import clients
 from provisioning.audit import SYSTEM
 from provisioning.errors import DomainError
 from provisioning.twilio import campaign_numbers, numbers, sending
-from provisioning.twilio.a2p import save_business_info, submit_brand
 from provisioning.twilio.models import Tenant10DLCBrand, TwilioSubaccount
 from tests.twilio import test_a2p
-from tests.twilio.test_a2p import PROFILE, execute, run_until_brand_review
+from tests.twilio.test_a2p import register_campaign
 
 sandbox, config = test_a2p.sandbox, test_a2p.config  # the A2P tests' fixtures
 
@@ -21,16 +20,15 @@ sandbox, config = test_a2p.sandbox, test_a2p.config  # the A2P tests' fixtures
 def registered(session, sandbox, config, make):
     """A company whose 10DLC campaign exists, and its subaccount's client."""
     company = make.company("Acme Dental")
-    save_business_info(session, SYSTEM, company, PROFILE)
-    brand = submit_brand(session, SYSTEM, company, config)
-    session.commit()
-    run_until_brand_review(session, brand, sandbox)
-    sandbox.twilio.control_approve_brand(brand_sid=brand.provider_brand_id)
-    execute(session, brand.run_id, sandbox)
+    brand = register_campaign(session, sandbox, config, company)
     sub = session.query(TwilioSubaccount).filter_by(company_id=company.id).one()
-    client = clients.twilio_subaccount(config, sub.account_sid, sub.auth_token,
-                                       sandbox.transport())  # fmt: skip
-    return company, sub, client, brand.provider_config_json["messaging_service_sid"]
+    service = brand.provider_config_json["messaging_service_sid"]
+    return company, sub, subaccount_api(config, sub, sandbox), service
+
+
+def subaccount_api(config, sub, sandbox):
+    """The subaccount's own API (its credentials), against the sandbox."""
+    return clients.twilio_subaccount(config, sub.account_sid, sub.auth_token, sandbox.transport())
 
 
 def buy(session, company, sub, client, area: str):
@@ -107,15 +105,9 @@ def test_the_registration_run_adds_the_numbers_bought_before(session, sandbox, c
     company = make.company("Early Numbers")
     sub = numbers.ensure_subaccount(session, SYSTEM, company, config, sandbox.transport(),
                                     commit=session.commit)  # fmt: skip
-    client = clients.twilio_subaccount(config, sub.account_sid, sub.auth_token,
-                                       sandbox.transport())  # fmt: skip
+    client = subaccount_api(config, sub, sandbox)
     local = buy(session, company, sub, client, "303")
-    save_business_info(session, SYSTEM, company, PROFILE)
-    brand = submit_brand(session, SYSTEM, company, config)
-    session.commit()
-    run_until_brand_review(session, brand, sandbox)
-    sandbox.twilio.control_approve_brand(brand_sid=brand.provider_brand_id)
-    execute(session, brand.run_id, sandbox)
+    brand = register_campaign(session, sandbox, config, company)
     service = brand.provider_config_json["messaging_service_sid"]
     assert local.messaging_service_sid == service
     assert in_service(sandbox, service) == {local.provider_phone_id}
