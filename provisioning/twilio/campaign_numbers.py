@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import audit, phones
 from ..errors import DomainError, ProviderError, Rejected
 from .api import TwilioApi
+from .brand_types import SOLE_PROPRIETOR
 from .models import SmsPhoneNumber, Tenant10DLCBrand
 
 ALREADY_IN_A_SERVICE = "21710"
@@ -44,6 +45,25 @@ def campaign_service(session: Session, company_id: int) -> str | None:
     return config.get("messaging_service_sid") if config.get("campaign_sid") else None
 
 
+def one_number_rule(session: Session, row: SmsPhoneNumber, service: str) -> str | None:
+    """Why ``row`` may not join a sole proprietor's campaign, which sends from one number
+    (the carriers' rule), or None."""
+    brand = _active_brand(session, row.company_id) if row.company_id else None
+    if brand is None or brand.brand_type != SOLE_PROPRIETOR:
+        return None
+    sender = session.scalars(
+        select(SmsPhoneNumber).where(
+            SmsPhoneNumber.messaging_service_sid == service, SmsPhoneNumber.id != row.id
+        )
+    ).first()
+    if sender is None:
+        return None
+    return (
+        f"A sole proprietor's campaign sends from one number, {sender.phone_number}: "
+        "release it to use this one, or register a standard brand for more numbers."
+    )
+
+
 def send_check(session: Session, row: SmsPhoneNumber) -> tuple[bool, str] | None:
     """A 10DLC number sends to the US from its company's live campaign only: carriers
     block it otherwise (error 30034)."""
@@ -56,7 +76,8 @@ def send_check(session: Session, row: SmsPhoneNumber) -> tuple[bool, str] | None
         return False, blocked + "register the brand and campaign on the A2P 10DLC page."
     status = (brand.campaign_status or "").upper()
     if row.messaging_service_sid != service:
-        return False, blocked + "it has not joined the campaign's Messaging Service yet."
+        rule = one_number_rule(session, row, service)
+        return False, blocked + (rule or "it has not joined the campaign's Messaging Service yet.")
     if status in CAMPAIGN_LIVE:
         return True, "It sends for the company's registered 10DLC campaign."
     if status in CAMPAIGN_PENDING or not status:
@@ -72,6 +93,8 @@ def attach(
         return False
     if row.status != "active" or not row.provider_phone_id:
         raise DomainError("Only an active number can join the 10DLC campaign.")
+    if rule := one_number_rule(session, row, service):
+        raise DomainError(rule)
     try:
         client.service_number(service, row.provider_phone_id).run()
     except ProviderError as exc:

@@ -14,9 +14,10 @@ from provisioning.events import WebhookEvent, store_event
 from provisioning.health import Alert
 from provisioning.partners import Provider
 from provisioning.runs import RunStatus
-from provisioning.twilio import brand_types, onboarding
+from provisioning.tenancy import Company
+from provisioning.twilio import brand_types, campaign_numbers, numbers, onboarding, sending
 from provisioning.twilio.a2p import save_business_info, submit_brand, validate
-from provisioning.twilio.numbers import subaccount_client
+from provisioning.twilio.numbers import subaccount_client, subaccount_of
 from provisioning.twilio.webhooks import apply_event
 from tests.twilio.test_a2p import (
     PROFILE,
@@ -194,3 +195,25 @@ def test_campaign_suspension_and_expiry_are_applied(
     alert = session.scalars(select(Alert).where(Alert.company_id == company.id)).all()[-1]
     assert "campaign" in alert.message
     assert ("campaign.updated", status) in emitted
+
+
+def test_a_sole_proprietors_campaign_sends_from_one_number(session, sandbox, config, make):
+    brand = sole_brand(session, sandbox, config, make)
+    client = client_of(session, brand, config, sandbox)
+    company = session.get(Company, brand.company_id)
+    sub = subaccount_of(session, company.id)
+    found = numbers.search_numbers(client, "US", "local", area_code="512")[:2]
+    first, second = (
+        numbers.buy_number(session, SYSTEM, company, sub, client, n["phone_number"], session.commit)
+        for n in found
+    )
+    sandbox.twilio.control_approve_brand(brand_sid=brand.provider_brand_id)
+    execute(session, brand.run_id, sandbox)
+    sandbox.twilio.control_confirm_brand_otp(brand_sid=brand.provider_brand_id)
+    assert execute(session, brand.run_id, sandbox) is RunStatus.COMPLETED
+    service = brand.provider_config_json["messaging_service_sid"]
+    assert (first.messaging_service_sid, second.messaging_service_sid) == (service, None)
+    reason = sending.can_send(session, second).reason
+    assert "sends from one number" in reason and first.phone_number in reason
+    with pytest.raises(DomainError, match="one number"):
+        campaign_numbers.attach(session, SYSTEM, second, client, service)
