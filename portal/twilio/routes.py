@@ -16,7 +16,7 @@ from flask import (
 from provisioning.errors import AuthError, DomainError, ProviderError
 from provisioning.partners import Provider
 from provisioning.tenancy import Role, tenant_get, tenant_select
-from provisioning.twilio import campaign_numbers, numbers, regulatory
+from provisioning.twilio import campaign_numbers, numbers, regulatory, sending
 from provisioning.twilio.models import SmsPhoneNumber
 
 from ..access import actor, company_admin, company_member
@@ -51,7 +51,7 @@ def index():
         abort(404)
     rows = db.session.scalars(
         tenant_select(SmsPhoneNumber, g.company.id).order_by(SmsPhoneNumber.phone_number)
-    )
+    ).all()
     form = SearchForm(request.args)
     results, error, status, bundle_note = [], None, 200, None
     searching = bool(request.args) and g.role is Role.ADMIN
@@ -81,7 +81,8 @@ def index():
             error, status = message_of(exc), status_of(exc)
     return render_template(
         "twilio/numbers.html",
-        rows=list(rows),
+        rows=rows,
+        readiness={row.id: sending.can_send(db.session, row) for row in rows},
         form=form,
         results=results,
         error=error,

@@ -37,6 +37,8 @@ def test_search_creates_nothing_and_buying_creates_the_subaccount(
         f"{url}buy", {"phone_number": number}, form_page=url, follow_redirects=True
     )
     assert b"is yours" in response.data
+    sends = response.get_data(as_text=True).split('class="sends">')[1].split("</td>")[0]
+    assert "Not yet" in sends and "30034" in sends  # a 10DLC number: no campaign yet
     row = session.scalars(select(SmsPhoneNumber)).one()
     assert row.status == "active" and row.company_id == company.id
     assert session.scalars(select(TwilioSubaccount)).one().company_id == company.id
