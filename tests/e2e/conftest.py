@@ -90,6 +90,15 @@ def browser():
             browser.close()
 
 
+def fill_form(page, values: dict[str, str], selects=()) -> None:
+    """Type each value into the field of that id (chosen, for the ids in ``selects``)."""
+    for name, value in values.items():
+        if name in selects:
+            page.select_option(f"#{name}", value)
+        else:
+            page.fill(f"#{name}", value)
+
+
 def login(page, base: str, email: str, password: str = demo.DEMO_PASSWORD) -> None:
     page.goto(f"{base}/login")
     page.fill("#email", email)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login, watch_csp
+from tests.e2e.conftest import fill_form, login, watch_csp
 from tests.twilio.test_brand_types import SOLE
 
 pytestmark = pytest.mark.browser
@@ -36,11 +36,7 @@ def test_a_sole_proprietor_completes_10dlc_with_its_otp(browser, live_demo):
     a2p = f"{base}/c/globex-logistics/a2p/"
 
     page.goto(a2p)
-    for name, value in SOLE.items():
-        if name in SELECTS:
-            page.select_option(f"#{name}", value)
-        else:
-            page.fill(f"#{name}", value)
+    fill_form(page, SOLE, SELECTS)
     with page.expect_navigation():
         page.click("#business-form button[type=submit]")
     page.wait_for_selector(".flash.success")

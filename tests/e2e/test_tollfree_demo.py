@@ -4,7 +4,7 @@ rejection with its reason, fix and resubmit, approve, and the number can send.""
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login, watch_csp
+from tests.e2e.conftest import fill_form, login, watch_csp
 from tests.twilio.test_tollfree import DETAILS
 
 pytestmark = pytest.mark.browser
@@ -39,11 +39,7 @@ def test_verify_a_toll_free_number_fix_a_rejection_and_send(browser, live_demo):
     assert "Cannot send SMS" in page.text_content("#can-send")
     assert "30032" in page.text_content("#can-send")
 
-    for name, value in DETAILS.items():
-        if name in SELECTS:
-            page.select_option(f"#{name}", value)
-        else:
-            page.fill(f"#{name}", value)
+    fill_form(page, DETAILS, SELECTS)
     page.click("#submit-verification")
     page.wait_for_selector(".flash.success")
     assert "PENDING_REVIEW" in page.text_content("#verification-status")

@@ -3,7 +3,7 @@
 import pytest
 
 from portal import demo
-from tests.e2e.conftest import login, watch_csp
+from tests.e2e.conftest import fill_form, login, watch_csp
 from tests.twilio.test_a2p import PROFILE
 
 pytestmark = pytest.mark.browser
@@ -43,11 +43,7 @@ def test_buy_a_number_register_a_sender_and_a_brand(browser, live_demo):
     assert "ONLINE" in page.text_content("#senders")
 
     page.goto(f"{base}/c/acme-retail/a2p/")
-    for name, value in PROFILE.items():
-        if name in SELECTS:
-            page.select_option(f"#{name}", value)
-        else:
-            page.fill(f"#{name}", value)
+    fill_form(page, PROFILE, SELECTS)
     with page.expect_navigation():
         page.click("#business-form button[type=submit]")
     page.wait_for_selector(".flash.success")
