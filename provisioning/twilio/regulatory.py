@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit, runs
+from .. import audit, health, runs
+from ..db import utcnow
 from ..errors import DomainError, ProviderError, Rejected
 from ..partners import PartnerConfiguration
 from ..tenancy import Company
@@ -178,17 +179,29 @@ def _document_rows(
         session.add(row)
 
 
-def apply_status(bundle: RegulatoryBundle, remote: Any) -> None:
-    """A bundle's status and ``valid_until`` as Twilio reports them."""
+def apply_status(session: Session, bundle: RegulatoryBundle, remote: Any) -> None:
+    """A bundle's status and ``valid_until`` as Twilio reports them. A rejection, and a
+    regulation change that gives the bundle an end date, are told to the company's admins
+    (and the platform's) once."""
+    before, ending = bundle.status, bundle.valid_until
     if remote.status:
         bundle.status = remote.status
     valid_until = getattr(remote, "valid_until", None)
     if isinstance(valid_until, dt.datetime) or valid_until is None:
         bundle.valid_until = valid_until
     if bundle.status in APPROVED and bundle.approved_at is None:
-        from ..db import utcnow
-
         bundle.approved_at = utcnow()
+    what = (
+        f"The {bundle.iso_country} {bundle.number_type} regulatory bundle {bundle.friendly_name!r}"
+    )
+    if bundle.status == "twilio-rejected" and before != bundle.status:
+        rejected = f"{what} was rejected by Twilio: its page says why."
+        health.raise_company_notice(session, bundle.company_id, rejected)
+    if bundle.valid_until is not None and ending is None:
+        health.raise_company_notice(session, bundle.company_id, (
+            f"{what} must be updated before {bundle.valid_until:%Y-%m-%d}: its regulation "
+            "changed (Update through a copy, on the Regulatory bundles page)."
+        ))  # fmt: skip
 
 
 def reasons_of(evaluation: Any) -> list[dict[str, str]]:
@@ -215,7 +228,7 @@ def refresh_bundle(session: Session, bundle: RegulatoryBundle, client: TwilioApi
     """Read the bundle's status, ``valid_until`` and, when rejected, the reasons."""
     if not bundle.bundle_sid:
         return
-    apply_status(bundle, client.fetch_regulatory_bundle(bundle.bundle_sid))
+    apply_status(session, bundle, client.fetch_regulatory_bundle(bundle.bundle_sid))
     if bundle.status == "twilio-rejected":
         evaluations = client.regulatory_evaluations(bundle.bundle_sid)
         if evaluations:

@@ -173,7 +173,7 @@ def evaluate_and_submit(ctx: StepContext) -> None:
     assert bundle.bundle_sid
     remote = client.fetch_regulatory_bundle(bundle.bundle_sid)
     if remote.status not in ("draft", "twilio-rejected"):
-        apply_status(bundle, remote)
+        apply_status(ctx.session, bundle, remote)
         return  # submitted already
     evaluation = client.evaluate_regulatory_bundle(bundle.bundle_sid)
     if evaluation.status != "compliant":
@@ -185,7 +185,7 @@ def evaluate_and_submit(ctx: StepContext) -> None:
         )
         raise Rejected("twilio", f"Twilio found the bundle incomplete: {lines or 'noncompliant'}")
     bundle.failure_reasons = []
-    apply_status(bundle, client.submit_regulatory_bundle(bundle.bundle_sid))
+    apply_status(ctx.session, bundle, client.submit_regulatory_bundle(bundle.bundle_sid))
 
 
 def wait_for_review(ctx: StepContext) -> None:
@@ -193,7 +193,7 @@ def wait_for_review(ctx: StepContext) -> None:
     bundle = _bundle(ctx)
     client = _client(ctx)
     assert bundle.bundle_sid
-    apply_status(bundle, client.fetch_regulatory_bundle(bundle.bundle_sid))
+    apply_status(ctx.session, bundle, client.fetch_regulatory_bundle(bundle.bundle_sid))
     if bundle.status in APPROVED:
         return
     if bundle.status == "twilio-rejected":
@@ -217,10 +217,14 @@ def replace_original_items(ctx: StepContext) -> None:
         raise DomainError("The bundle this one copies is gone.")
     client = _client(ctx)
     # ReplaceItems makes nothing new: sending it again after a lost answer is harmless.
-    apply_status(original, client.replace_regulatory_items(original.bundle_sid, bundle.bundle_sid))
+    apply_status(
+        ctx.session,
+        original,
+        client.replace_regulatory_items(original.bundle_sid, bundle.bundle_sid),
+    )
     original.item_sids = sorted(client.regulatory_items(original.bundle_sid))
     original.failure_reasons = []
-    apply_status(original, client.fetch_regulatory_bundle(original.bundle_sid))
+    apply_status(ctx.session, original, client.fetch_regulatory_bundle(original.bundle_sid))
 
 
 REGULATORY_BUNDLE = register_flow(

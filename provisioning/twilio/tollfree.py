@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import audit, platform_events
+from .. import audit, health, platform_events
 from ..db import utcnow
 from ..errors import DomainError, ProviderError
 from ..partners import PartnerConfiguration, ValidationFailed
@@ -421,3 +421,10 @@ def announce(session: Session, row: TollfreeVerification, before: str | None, so
     }
     platform_events.emit(session, "tollfree_verification.updated", row.company_id,
                          f"number:{row.number_id}", data)  # fmt: skip
+    if row.status == REJECTED:  # the company's admins hear of it (and the platform's)
+        number = session.get(SmsPhoneNumber, row.number_id)
+        health.raise_company_notice(session, row.company_id, (
+            f"Twilio rejected the toll-free verification of "
+            f"{number.phone_number if number else 'a number'}: its page says why and lets you "
+            "fix and resubmit it."
+        ))  # fmt: skip

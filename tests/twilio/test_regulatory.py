@@ -5,11 +5,12 @@ refusals in plain words, lost answers, and the copy made when a regulation chang
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from provisioning import runs
 from provisioning.audit import SYSTEM
 from provisioning.errors import DomainError, ProviderError
+from provisioning.health import Alert
 from provisioning.partners import Provider, ValidationFailed
 from provisioning.runs import RunStatus
 from provisioning.twilio import regulatory
@@ -182,6 +183,8 @@ def test_a_rejection_shows_the_reviewers_reason(session, sandbox, world):
     assert run(session, sandbox, bundle) is RunStatus.FAILED
     assert bundle.status == "twilio-rejected"
     assert bundle.failure_reasons[0]["reason"] == "Too old"
+    [alert] = session.scalars(select(Alert).where(Alert.company_id == world[0].id)).all()
+    assert "was rejected by Twilio" in alert.message
 
 
 def test_twilios_refusals_are_explained(session, sandbox, world):
@@ -233,6 +236,9 @@ def test_a_copy_replaces_the_items_after_a_regulation_change(session, sandbox, w
     sandbox.twilio.control_regulation_changed(sid=bundle.bundle_sid, days=30)
     regulatory.refresh_bundle(session, bundle, client)
     assert bundle.valid_until is not None
+    regulatory.refresh_bundle(session, bundle, client)  # told once
+    [alert] = session.scalars(select(Alert).where(Alert.company_id == company.id)).all()
+    assert f"must be updated before {bundle.valid_until:%Y-%m-%d}" in alert.message
     copy = regulatory.copy_bundle(session, SYSTEM, company, sandbox.config, bundle)
     session.commit()
     with pytest.raises(DomainError, match="already"):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from provisioning.audit import SYSTEM
 from provisioning.errors import DomainError, ProviderError
 from provisioning.events import WebhookEvent
+from provisioning.health import Alert
 from provisioning.partners import Provider, ValidationFailed
 from provisioning.tenancy import Company
 from provisioning.twilio import a2p, numbers, sending, tollfree
@@ -141,6 +142,8 @@ def test_submit_review_reject_fix_resubmit_approve(session, world):
     assert row.edit_allowed and row.edit_expiration is not None and tollfree.editable(row)
     readiness = sending.can_send(session, world.number)
     assert "Blank image." in readiness.reason and "fix and resubmit" in readiness.reason
+    [alert] = session.scalars(select(Alert).where(Alert.company_id == world.company.id)).all()
+    assert world.number.phone_number in alert.message and "rejected" in alert.message
 
     fixed = submit(session, world, opt_in_image_urls="https://acme-dental.example.com/v2.png")
     assert fixed.id == row.id and fixed.status == "PENDING_REVIEW"  # the same request, edited
