@@ -180,6 +180,7 @@ def run_full_scenario(sandbox, http) -> None:
     ok(http.get(f"{MSG}/Services", auth=auth))
     ok(http.post(f"{svc}/PhoneNumbers", data={"PhoneNumberSid": number["sid"]}, auth=auth), 201)
     ok(http.get(f"{svc}/PhoneNumbers", auth=auth))
+    ok(http.get(f"{svc}/PhoneNumbers/{number['sid']}", auth=auth))  # a lost add, looked up
     ok(
         http.get(
             f"{svc}/Compliance/Usa2p/Usecases",
