@@ -32,4 +32,5 @@ from .meta import sync as meta_sync  # noqa: F401 (the WABA refresh asks)
 from .templates import models as template_models  # noqa: F401
 from .twilio import models as twilio_models  # noqa: F401
 from .twilio import onboarding as twilio_onboarding  # noqa: F401 (registers the A2P flow)
+from .twilio import regulatory_run as twilio_regulatory  # noqa: F401 (registers the bundle flow)
 from .twilio import tollfree_models as twilio_tollfree  # noqa: F401

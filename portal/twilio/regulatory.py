@@ -13,7 +13,6 @@ from provisioning.errors import DomainError
 from provisioning.partners import Provider, ValidationFailed
 from provisioning.tenancy import tenant_get
 from provisioning.twilio import regulatory
-from provisioning.twilio import regulatory_run as _flow  # noqa: F401  (registers the run's flow)
 from provisioning.twilio.models import RegulatoryBundle
 
 from ..access import actor, company_admin, company_member
