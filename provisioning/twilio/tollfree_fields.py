@@ -16,6 +16,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from .. import phones
+from .a2p import EIN, URL  # the business profile's own checks
 from .models import TenantBusinessInfo
 
 BUSINESS_TYPES = ("PRIVATE_PROFIT", "PUBLIC_PROFIT", "SOLE_PROPRIETOR", "NON_PROFIT", "GOVERNMENT")
@@ -87,9 +88,7 @@ LENGTHS = {  # the platform's limits: Twilio rejects samples and summaries that 
     "additional_information": (0, 2000),
 }
 MAX_LENGTH = 255
-URL = re.compile(r"https?://[^\s/$.?#][^\s]*\.[^\s]{2,}", re.IGNORECASE)
 COUNTRY = re.compile(r"[A-Z]{2}")
-EIN = re.compile(r"[0-9]{2}-?[0-9]{7}")
 MAX_IMAGES = 10
 
 LABELS = {
