@@ -76,6 +76,22 @@ def _requirements(form: StartForm) -> regulatory.Requirements | None:
     )
 
 
+def _bundle_form(
+    needed: regulatory.Requirements | None,
+    values: dict[str, str],
+    errors: dict[str, str],
+    action: str,
+    *,
+    start: StartForm | None = None,
+    original: RegulatoryBundle | None = None,
+) -> str:
+    """The bundle form: a new bundle's (``start``) or an update's copy (``original``)."""
+    return render_template(
+        "twilio/regulatory_new.html", start=start, needed=needed, values=values,
+        errors=errors, confirm=ConfirmForm(), action=action, original=original,
+    )  # fmt: skip
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @errors_go_to("regulatory.index")
 @company_admin
@@ -109,16 +125,8 @@ def new():
             enqueue("provisioning.execute_run", bundle.run_id)
             flash("Submitted: Twilio evaluates the bundle, then reviews it.", "success")
             return redirect(page_url())
-    return render_template(
-        "twilio/regulatory_new.html",
-        start=start,
-        needed=needed,
-        values=values,
-        errors=errors,
-        confirm=ConfirmForm(),
-        action=url_for("regulatory.new", company=g.company.slug, **start.data),
-        original=None,
-    ), status
+    action = url_for("regulatory.new", company=g.company.slug, **start.data)
+    return _bundle_form(needed, values, errors, action, start=start), status
 
 
 @bp.route("/<int:bundle_id>/update", methods=["GET", "POST"])
@@ -149,16 +157,8 @@ def update(bundle_id: int):
             enqueue("provisioning.execute_run", made.run_id)
             flash("The updated copy was submitted for review.", "success")
             return redirect(page_url())
-    return render_template(
-        "twilio/regulatory_new.html",
-        start=None,
-        needed=needed,
-        values=values,
-        errors=errors,
-        confirm=ConfirmForm(),
-        action=url_for("regulatory.update", company=g.company.slug, bundle_id=original.id),
-        original=original,
-    ), status
+    action = url_for("regulatory.update", company=g.company.slug, bundle_id=original.id)
+    return _bundle_form(needed, values, errors, action, original=original), status
 
 
 @bp.route("/<int:bundle_id>/refresh", methods=["POST"])
