@@ -5,6 +5,7 @@ played on the sandbox page, the campaign approved, the registration complete."""
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from portal import demo
 from tests.e2e.conftest import fill_form, login, watch_csp
@@ -16,12 +17,20 @@ SELECTS = {"brand_type", "business_type", "industry_vertical", "company_type", "
 
 
 def reload_until(page, url: str, selector: str, seconds: float = 60) -> None:
-    """Reload ``url`` until ``selector`` shows (the run moves on in the background)."""
+    """Reload ``url`` until ``selector`` shows (the run moves on in the background).
+
+    The run page refreshes itself every 2 s while the run waits: its refresh may win the
+    race with the first navigation away from it, which is then made again."""
     deadline = time.monotonic() + seconds
     while True:
-        page.goto(url)
-        if page.query_selector(selector) is not None:
-            return
+        try:
+            page.goto(url)
+        except PlaywrightError as exc:
+            if "interrupted by another navigation" not in str(exc):
+                raise
+        else:
+            if page.query_selector(selector) is not None:
+                return
         if time.monotonic() > deadline:
             raise AssertionError(f"{selector} never showed on {url}")
         time.sleep(1)
