@@ -8,9 +8,12 @@ Run by hand from the repository root (bench/README.md)::
 It creates a scratch database (PostgreSQL, or a SQLite file with ``--sqlite``), migrates
 it, stores the Meta, 360dialog and Twilio partner configurations with random secrets, a
 Twilio subaccount with its own auth token, and a baseline table of the same shape as
-``webhook_events``. Per round and provider it serves each target alone with gunicorn,
-warms it up, loads it for a fixed time with unique signed bodies (so dedupe never hides
-a request) and checks every 2xx answer stored one row.
+``webhook_events``. Per round and provider it serves both targets with gunicorn, warms
+each up, then loads them in turn for short slices (the order alternating) with unique
+signed bodies (so dedupe never hides a request): both see the same machine, whatever
+else it runs. It checks every 2xx answer stored one row, and counts the CPU each
+target's gunicorn and PostgreSQL's processes used per request (``/proc``), the figure
+that moves least when the machine is shared.
 
 - ``baseline``: :func:`baseline_app`, a bare WSGI callable: the provider's signature
   check, the same row, one commit per request (psycopg, or sqlite3 with the portal's
@@ -282,6 +285,17 @@ class Phase:
         ordered = sorted(self.latencies)
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else float("nan")
 
+    def add(self, other: Phase) -> None:
+        """Count ``other`` (a later slice of the same target) in this phase."""
+        seconds = self.seconds + other.seconds
+        for share in ("client_cpu", "machine_busy"):
+            mixed = getattr(self, share) * self.seconds + getattr(other, share) * other.seconds
+            setattr(self, share, mixed / seconds if seconds else 0.0)
+        self.seconds = seconds
+        self.statuses.update(other.statuses)
+        self.errors += other.errors
+        self.latencies.extend(other.latencies)
+
 
 async def _send(port: int, request: bytes) -> int:
     reader, writer = await asyncio.open_connection(HOST, port)
@@ -334,6 +348,36 @@ def busy_share(seconds: float) -> float:
     ticks = _cpu_ticks()
     time.sleep(seconds)
     return _busy_since(ticks)
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User and system CPU seconds the processes ``pids`` have used (gone ones: none)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(server: subprocess.Popen) -> list[int]:
+    """gunicorn's master and its workers."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    return [server.pid, *map(int, children)]
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on this machine (the backends serving the load among them)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def load(target: tuple[int, str], secrets_: Secrets, seqs, seconds: float, clients: int) -> Phase:
@@ -591,52 +635,90 @@ def machine(database_url: str) -> str:
 
 TABLE_HEAD = (
     "| round | provider | target | requests | 2xx | other | errors | rows stored | req/s"
-    " | p50 ms | p99 ms | load gen CPU | CPUs busy | busy before |\n"
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    " | p50 ms | p99 ms | server CPU ms/req | PostgreSQL CPU ms/req | load gen CPU"
+    " | CPUs busy | busy before |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
+TARGETS = {  # name: (gunicorn app, table)
+    "baseline": ("bench.webhook_ingest:baseline_app", BASELINE_TABLE),
+    "portal": ("wsgi:app", "webhook_events"),
+}
 
 
 @dataclass
 class Measurement:
-    """One target measured once: the phase, the rows it stored, the load before it."""
+    """One target measured in one round: its slices' phase, the rows it stored, the CPU
+    its server and PostgreSQL used, the load before the round."""
 
-    phase: Phase
-    stored: int
-    warmup_ok: int
-    background: float
+    phase: Phase = field(default_factory=Phase)
+    stored: int = 0
+    warmup_ok: int = 0
+    server_cpu: float = 0.0  # seconds: gunicorn's master and workers
+    database_cpu: float | None = 0.0  # seconds: PostgreSQL's processes (None: SQLite)
+    background: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.phase.ok / self.phase.seconds if self.phase.seconds else 0.0
+
+    def per_request(self, seconds: float | None) -> str:
+        if seconds is None or not self.phase.requests:
+            return "n/a"
+        return f"{seconds / self.phase.requests * 1000:.3f}"
 
     def row(self, round_no: int, provider: str, name: str) -> str:
         p = self.phase
         return (
             f"| {round_no} | {provider} | {name} | {p.requests} | {p.ok} |"
             f" {p.requests - p.ok - p.errors} | {p.errors} | {self.stored} |"
-            f" {p.ok / p.seconds:.0f} | {p.percentile(0.50) * 1000:.1f} |"
-            f" {p.percentile(0.99) * 1000:.1f} | {p.client_cpu:.0%} | {p.machine_busy:.0%} |"
-            f" {self.background:.0%} |"
+            f" {self.rate:.0f} | {p.percentile(0.50) * 1000:.1f} |"
+            f" {p.percentile(0.99) * 1000:.1f} | {self.per_request(self.server_cpu)} |"
+            f" {self.per_request(self.database_cpu)} | {p.client_cpu:.0%} |"
+            f" {p.machine_busy:.0%} | {self.background:.0%} |"
         )
 
 
-def measure(args, spec: str, table: str, provider: str, env: dict, secrets_: Secrets, seqs):
-    """Serve ``spec`` with gunicorn, warm it up, load it, count the rows it stored."""
+def measure(args, provider: str, env: dict, secrets_: Secrets, seqs) -> dict[str, Measurement]:
+    """Serve both targets at once, warm each up, then load them in turn, slice by slice
+    (the order alternating), so that both see the same machine; count the rows each
+    stored and the CPU its server and the database used while it was loaded."""
     url = env["BENCH_DATABASE_URL"]
-    background = busy_share(1.0)
-    port = free_port()
-    server = start_gunicorn(spec, port, env, args.workers, args.threads)
+    on_postgres = not url.startswith("sqlite:///")
+    done = {name: Measurement(background=busy_share(1.0)) for name in TARGETS}
+    servers: dict[str, tuple[subprocess.Popen, int]] = {}
     try:
-        warm = load((port, provider), secrets_, seqs, args.warmup, args.concurrency)
-        before = count_rows(url, table, provider)
-        phase = load((port, provider), secrets_, seqs, args.duration, args.concurrency)
-        stored = count_rows(url, table, provider) - before
+        for name, (spec, _) in TARGETS.items():
+            port = free_port()
+            servers[name] = start_gunicorn(spec, port, env, args.workers, args.threads), port
+        for name, (_, port) in servers.items():
+            done[name].warmup_ok = load(
+                (port, provider), secrets_, seqs, args.warmup, args.concurrency
+            ).ok
+        before = {name: count_rows(url, table, provider) for name, (_, table) in TARGETS.items()}
+        slices = max(1, round(args.duration / args.slice))
+        for number in range(slices):
+            for name in list(servers)[:: 1 if number % 2 == 0 else -1]:
+                server, port = servers[name]
+                pids = server_pids(server)
+                started = cpu_seconds(pids), cpu_seconds(postgres_pids()) if on_postgres else 0
+                seconds = args.duration / slices
+                done[name].phase.add(
+                    load((port, provider), secrets_, seqs, seconds, args.concurrency)
+                )
+                done[name].server_cpu += cpu_seconds(pids) - started[0]
+                if on_postgres:
+                    done[name].database_cpu += cpu_seconds(postgres_pids()) - started[1]
+                else:
+                    done[name].database_cpu = None  # in the server's processes
+        for name, (_, table) in TARGETS.items():
+            done[name].stored = count_rows(url, table, provider) - before[name]
     finally:
-        stop(server)
-    return Measurement(phase, stored, warm.ok, background)
+        for server, _ in servers.values():
+            stop(server)
+    return done
 
 
 def run(args, app, database_url: str, secrets_: Secrets, keys: str) -> None:
-    targets = {
-        "baseline": ("bench.webhook_ingest:baseline_app", BASELINE_TABLE),
-        "portal": ("wsgi:app", "webhook_events"),
-    }
     env = {
         "BENCH_DATABASE_URL": database_url,
         "BENCH_META_SECRET": secrets_.meta,
@@ -655,35 +737,40 @@ def run(args, app, database_url: str, secrets_: Secrets, keys: str) -> None:
     seqs = itertools.count(1)
     print(f"Machine: {machine(database_url)}")
     print(
-        f"gunicorn: {args.workers} worker(s) x {args.threads} thread(s) per target;"
-        f" load: {args.concurrency} connections in flight, one request per connection;"
-        f" {args.warmup:g} s warm-up, {args.duration:g} s measured\n"
+        f"gunicorn: {args.workers} worker(s) x {args.threads} thread(s) per target, both"
+        f" serving; load: {args.concurrency} connections in flight, one request per"
+        f" connection; {args.warmup:g} s warm-up, then {args.duration:g} s measured per target"
+        f" in {args.slice:g} s slices, the targets taking turns\n"
     )
     print(TABLE_HEAD)
-    results = {(p, name): [] for p in providers for name in targets if args.rounds}
+    results: dict[tuple[str, str], list[Measurement]] = {
+        (p, name): [] for p in providers for name in TARGETS if args.rounds
+    }
     for round_no in range(1, args.rounds + 1):
         for provider in providers:
-            for name, (spec, table) in targets.items():
-                done = measure(args, spec, table, provider, env, secrets_, seqs)
+            for name, done in measure(args, provider, env, secrets_, seqs).items():
                 results[provider, name].append(done)
                 print(done.row(round_no, provider, name), flush=True)
     print()
     lost = False
     for (provider, name), measured in results.items():
-        table = targets[name][1]
+        table = TARGETS[name][1]
         answered = sum(m.phase.ok + m.warmup_ok for m in measured)
         rows = count_rows(database_url, table, provider)
         lost |= rows != answered
-        rates = [m.phase.ok / m.phase.seconds for m in measured]
         p99s = [m.phase.percentile(0.99) * 1000 for m in measured]
+        cpu = [(m.server_cpu + (m.database_cpu or 0)) / m.phase.requests for m in measured]
         print(
-            f"{provider} {name}: median {statistics.median(rates):.0f} req/s, median p99"
-            f" {statistics.median(p99s):.1f} ms; {answered} 2xx answers (warm-up included),"
-            f" {rows} rows in {table}: {'OK' if rows == answered else 'MISMATCH'}"
+            f"{provider} {name}: median {statistics.median(m.rate for m in measured):.0f}"
+            f" req/s, median p99 {statistics.median(p99s):.1f} ms, median CPU"
+            f" {statistics.median(cpu) * 1000:.3f} ms per request (server"
+            f"{' and PostgreSQL' if measured[0].database_cpu is not None else ''});"
+            f" {answered} 2xx answers (warm-up included), {rows} rows in {table}:"
+            f" {'OK' if rows == answered else 'MISMATCH'}"
         )
     for provider in providers if args.rounds else ():
         portal, baseline = (
-            statistics.median(m.phase.ok / m.phase.seconds for m in results[provider, name])
+            statistics.median(m.rate for m in results[provider, name])
             for name in ("portal", "baseline")
         )
         print(f"{provider}: portal / baseline = {portal / baseline:.2f}")
@@ -704,7 +791,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="requests kept in flight")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers per target")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (1 = sync)")
-    parser.add_argument("--rounds", type=int, default=1, help="baseline then portal, N times")
+    parser.add_argument("--slice", type=float, default=1.0, help="seconds per turn of a target")
+    parser.add_argument("--rounds", type=int, default=1, help="both targets measured N times")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N requests")
     parser.add_argument("--keep-db", action="store_true", help="leave the scratch database")
     args = parser.parse_args()
