@@ -171,7 +171,7 @@ class DriverStatement:
 
     @classmethod
     def of(cls, dialect: Any, statement: Insert) -> DriverStatement:
-        key = (dialect.name, statement)
+        key = (dialect.name, dialect.paramstyle, statement)
         if (driver := _DRIVER.get(key)) is None:
             compiled = statement.compile(dialect=dialect)
             processors = tuple(
@@ -193,7 +193,7 @@ class DriverStatement:
         return tuple([values[name] for name in self.positions])
 
 
-_DRIVER: dict[tuple[str, Insert], DriverStatement] = {}
+_DRIVER: dict[tuple[str, str, Insert], DriverStatement] = {}
 
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
@@ -201,11 +201,16 @@ _AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictiona
 
 def autocommit_engine(engine: Engine) -> Engine:
     """PostgreSQL: an engine of the same database whose connections stay in autocommit
-    mode (a pool of its own: nothing to switch on every checkout). SQLite: ``engine``."""
+    mode (a pool of its own: nothing to switch on every checkout). With psycopg its
+    statements compile with libpq's own ``$n`` placeholders, for
+    :class:`~provisioning.event_store.EngineStore`, which prepares them on its connections
+    and runs them through libpq. SQLite: ``engine``."""
     if engine.dialect.name != "postgresql":
         return engine
     if (twin := _AUTOCOMMIT.get(engine)) is None:
-        twin = _AUTOCOMMIT[engine] = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+        libpq = {"paramstyle": "numeric_dollar"} if engine.dialect.driver == "psycopg" else {}
+        twin = create_engine(engine.url, isolation_level="AUTOCOMMIT", **libpq)
+        _AUTOCOMMIT[engine] = twin
     return twin
 
 

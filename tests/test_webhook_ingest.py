@@ -180,6 +180,11 @@ def test_a_cached_hit_sends_one_insert_and_no_configuration_query(live_app):
     if db.engine.dialect.name == "sqlite":
         inserts = [s.split(None, 1)[0] for s in sent if not s.startswith(("PRAGMA", "SELECT"))]
         assert inserts == ["INSERT", "INSERT"]  # one statement each, nothing around it
+    else:  # prepared once on the held connection, run twice
+        prepared = store._connection().execute(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements"
+        )
+        assert [(s.split(None, 1)[0], runs) for s, runs in prepared] == [("INSERT", 2)]
     stored = db.session.scalars(select(WebhookEvent)).all()
     assert len(stored) == 3 and all(e.received_at.tzinfo is not None for e in stored)
     assert {e.provider for e in stored} == {Provider.META}
@@ -204,21 +209,21 @@ def test_a_failing_insert_is_not_sent_twice_and_its_connection_is_replaced(live_
     client = live_app.test_client()
     assert post(client, "live-secret") == 200
     store = EngineStore.of(db.engine)
-    held = store._connection()
+    held = store._held()
     taken: list[object] = []
     with db.engine.connect() as connection:  # a table the INSERT cannot write to
         connection.execute(text("ALTER TABLE webhook_events RENAME TO webhook_events_away"))
         connection.commit()
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(store, "_connection", lambda: taken.append(held) or held)
+            patch.setattr(store, "_held", lambda: taken.append(held) or held)
             with pytest.raises(store.engine.dialect.loaded_dbapi.Error, match="webhook_events"):
                 store.insert(
                     insert_event(store.dialect, returning=False),
                     NewEvent(Provider.META, "k", "t", b"{}").params(),
                 )
         assert len(taken) == 1  # sent once
-        assert store._connection() is not held  # and the connection not kept
+        assert store._held() is not held  # and the connection not kept
     finally:
         with db.engine.connect() as connection:
             connection.execute(text("ALTER TABLE webhook_events_away RENAME TO webhook_events"))
