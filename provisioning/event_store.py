@@ -9,7 +9,8 @@ psycopg, the statement is prepared once on the connection and run through libpq
 (``PGconn.exec_prepared``) with psycopg's own dumpers, which skips the cursor's per-call
 work (half the client CPU of an INSERT). A connection the server dropped is replaced
 and the INSERT sent once more, which is safe (``ON CONFLICT DO NOTHING``: an INSERT that
-did land is then "stored before").
+did land is then "stored before"). A thread's connection is closed when the thread ends
+(Werkzeug's server starts one per request) and when the engine is disposed.
 
 :class:`SessionStore` runs it in a session's transaction and commits that (the tests'
 connection-bound sessions, whose savepoints roll back after each test).
@@ -89,7 +90,7 @@ class EngineStore:
         self.dialect = engine.dialect.name
         self._writer = autocommit_engine(engine)
         self._local = threading.local()
-        self._held_fairies: list[Any] = []  # every thread's connection, closed on dispose
+        self._held_by_threads: weakref.WeakSet[_Held] = weakref.WeakSet()  # closed on dispose
         self._held_lock = threading.Lock()
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
@@ -114,10 +115,9 @@ class EngineStore:
     def close(self) -> None:
         """Close every thread's held connection (the engine was disposed)."""
         with self._held_lock:
-            held, self._held_fairies = self._held_fairies, []
-        for fairy in held:
-            with contextlib.suppress(Exception):  # another thread's (SQLite checks): let go
-                fairy.close()
+            held = list(self._held_by_threads)
+        for each in held:
+            each.close()
         self._local = threading.local()
 
     def _connection(self) -> Any:
@@ -126,37 +126,32 @@ class EngineStore:
 
     def _held(self) -> _Held:
         held = getattr(self._local, "held", None)
-        if held is not None and held.pid != os.getpid():  # a fork's parent's: never ours
-            held = None
-            with self._held_lock:
-                self._held_fairies = []
-        if held is None:
+        if held is None or held.pid != os.getpid():  # a fork's parent's: never ours
             fairy = self._writer.raw_connection()  # through the engine: its connect hooks ran
             fairy.detach()  # ours from now on: the pool neither counts nor recycles it
             libpq = self._writer.dialect.driver == "psycopg"
             held = self._local.held = (_HeldLibpq if libpq else _Held)(fairy)
             with self._held_lock:
-                self._held_fairies.append(fairy)
+                self._held_by_threads.add(held)
         return held
 
     def _drop(self) -> None:
         held = getattr(self._local, "held", None)
         self._local.held = None
         if held is not None:
-            with self._held_lock:
-                if held.fairy in self._held_fairies:
-                    self._held_fairies.remove(held.fairy)
-            with contextlib.suppress(Exception):  # already broken: nothing more to release
-                held.fairy.close()
+            held.close()
 
 
 class _Held:
-    """A driver connection held by one thread of one process; INSERTs through a cursor."""
+    """A driver connection held by one thread of one process; INSERTs through a cursor.
+
+    It is closed when the thread ends (its thread-local value goes), by :meth:`close`,
+    never by a forked child (the socket is the parent's)."""
 
     def __init__(self, fairy: Any) -> None:
         self.pid = os.getpid()
-        self.fairy = fairy
         self.connection = fairy.dbapi_connection
+        self.close = weakref.finalize(self, _close, fairy, self.pid)
 
     def insert(self, driver: DriverStatement, values: Any) -> bool:
         cursor = self.connection.cursor()
@@ -186,6 +181,17 @@ class _HeldLibpq(_Held):
         return self._check(pgconn.exec_prepared(name, dumped)).command_tuples == 1
 
     def _check(self, result: Any) -> Any:
-        if result.status != pq.ExecStatus.COMMAND_OK:
+        if result.status not in _DONE:
             raise psycopg.errors.error_from_result(result, self.connection.info.encoding)
         return result
+
+
+def _close(fairy: Any, pid: int) -> None:
+    if os.getpid() == pid:
+        with contextlib.suppress(Exception):  # broken already, or SQLite's other thread
+            fairy.close()
+
+
+# What a statement that worked answers: no rows, or the rows of a RETURNING (SQLAlchemy
+# adds one to an INSERT ... VALUES to learn the primary key).
+_DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)

@@ -237,3 +237,39 @@ def test_on_an_engine_a_rotation_takes_effect_at_once_too(live_app):
     rotate(db.session, config, "rotated-secret")
     assert post(client, "live-secret") == 403
     assert post(client, "rotated-secret") == 200
+
+
+def closed(connection) -> bool:
+    """Whether a driver connection (psycopg or sqlite3) was closed."""
+    if hasattr(connection, "closed"):
+        return bool(connection.closed)
+    try:
+        connection.execute("SELECT 1")
+    except db.engine.dialect.loaded_dbapi.ProgrammingError:
+        return True
+    return False
+
+
+def test_a_finished_threads_held_connection_is_closed(live_app):
+    """A server that starts a thread per request (Werkzeug's) leaves no connection behind."""
+    store = EngineStore.of(db.engine)
+    taken: list[object] = []
+
+    def deliver(key: str) -> None:
+        store.insert(
+            insert_event(store.dialect, returning=False),
+            NewEvent(Provider.META, key, "t", b"{}").params(),
+        )
+        taken.append(store._connection())
+
+    for key in ("a", "b", "c"):
+        thread = threading.Thread(target=deliver, args=(key,))
+        thread.start()
+        thread.join()
+    assert len(taken) == 3 and all(closed(connection) for connection in taken)
+    assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 3
+    store.insert(insert_event(store.dialect, returning=False),
+                 NewEvent(Provider.META, "d", "t", b"{}").params())  # fmt: skip
+    kept = store._connection()
+    store.close()  # the engine disposed: this thread's too
+    assert closed(kept)
