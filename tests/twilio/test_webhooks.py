@@ -127,3 +127,40 @@ def test_two_approvals_applied_at_once_end_in_one_clean_outcome(session, make):
     late.close()
     session.refresh(brand)
     assert brand.provider_status == "APPROVED" and brand.provider_approved_at is not None
+
+
+@pytest.mark.parametrize("signed_url", [
+    "https://portal.example/webhooks/twilio/status",
+    "https://portal.example:443/webhooks/twilio/status",
+])  # fmt: skip
+@pytest.mark.parametrize("called_url", [
+    "https://portal.example/webhooks/twilio/status",
+    "https://portal.example:443/webhooks/twilio/status",
+])  # fmt: skip
+def test_a_form_signature_holds_with_or_without_the_default_port(signed_url, called_url):
+    """Twilio signs the URL with or without the port; either verifies, on the URL the
+    portal was called on, as the SDK's validator says (it checks the URL once first)."""
+    from provisioning.twilio.webhooks import signature_valid
+
+    form = {"AccountSid": "AC1", "MessageSid": "SM1", "MessageStatus": "sent"}
+    signature = RequestValidator("token").compute_signature(signed_url, form)
+    assert signature_valid("token", called_url, form, signature)
+    assert not signature_valid("other", called_url, form, signature)
+    assert not signature_valid("token", called_url, {**form, "MessageStatus": "failed"}, signature)
+    assert not signature_valid("token", called_url, form, None)
+
+
+def test_a_json_body_is_signed_through_its_url_hash_only():
+    from hashlib import sha256
+
+    from provisioning.twilio.webhooks import signature_valid
+
+    body = json.dumps({"AccountSid": "AC1"})
+    url = f"https://portal.example/webhooks/twilio/status?bodySHA256={sha256(body.encode()).hexdigest()}"
+    signature = RequestValidator("token").compute_signature(url, {})
+    assert signature_valid("token", url, body, signature)
+    assert not signature_valid("token", url, body.replace("AC1", "AC2"), signature)  # hash
+    bare = "https://portal.example/webhooks/twilio/status"
+    assert not signature_valid(
+        "token", bare, body, RequestValidator("token").compute_signature(bare, {})
+    )
