@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import threading
@@ -32,10 +33,27 @@ CHROMIUM_FLAGS = [
 ]
 
 
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, below the kernel's ephemeral range: a port the kernel
+    picked (bind to 0) and let go could be given to an outgoing connection (to
+    PostgreSQL, Redis...) before the server binds it, which then fails."""
+    try:
+        first_ephemeral = int(Path(EPHEMERAL_RANGE).read_text().split()[0])
+    except OSError:  # not Linux: every system starts its range at 32768 or above
+        first_ephemeral = 32768
+    ports = list(range(max(1024, first_ephemeral - 12_000), first_ephemeral))
+    random.shuffle(ports)
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @pytest.fixture
