@@ -89,6 +89,9 @@ class EngineStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._writer = autocommit_engine(engine)
+        # statements compiled for libpq (``$n``, psycopg's twin engine) run through libpq
+        libpq = self._writer.dialect.paramstyle == "numeric_dollar"
+        self._held_type = _HeldLibpq if libpq else _Held
         self._local = threading.local()
         self._held_by_threads: weakref.WeakSet[_Held] = weakref.WeakSet()  # closed on dispose
         self._held_lock = threading.Lock()
@@ -129,8 +132,7 @@ class EngineStore:
         if held is None or held.pid != os.getpid():  # a fork's parent's: never ours
             fairy = self._writer.raw_connection()  # through the engine: its connect hooks ran
             fairy.detach()  # ours from now on: the pool neither counts nor recycles it
-            libpq = self._writer.dialect.driver == "psycopg"
-            held = self._local.held = (_HeldLibpq if libpq else _Held)(fairy)
+            held = self._local.held = self._held_type(fairy)
             with self._held_lock:
                 self._held_by_threads.add(held)
         return held
@@ -168,16 +170,17 @@ class _HeldLibpq(_Held):
 
     def __init__(self, fairy: Any) -> None:
         super().__init__(fairy)
-        self._names: dict[DriverStatement, bytes] = {}
+        self._prepared: dict[DriverStatement, tuple[bytes, list[PyFormat]]] = {}
         self._adapt = Transformer(self.connection)
 
     def insert(self, driver: DriverStatement, values: Any) -> bool:
         pgconn = self.connection.pgconn
-        if (name := self._names.get(driver)) is None:
-            name = b"ingest_%d" % len(self._names)
+        if (prepared := self._prepared.get(driver)) is None:
+            name = b"ingest_%d" % len(self._prepared)
             self._check(pgconn.prepare(name, driver.sql.encode(self.connection.info.encoding)))
-            self._names[driver] = name
-        dumped = self._adapt.dump_sequence(values, [PyFormat.TEXT] * len(values))
+            prepared = self._prepared[driver] = name, [PyFormat.TEXT] * len(values)
+        name, formats = prepared
+        dumped = self._adapt.dump_sequence(values, formats)
         return self._check(pgconn.exec_prepared(name, dumped)).command_tuples == 1
 
     def _check(self, result: Any) -> Any:
