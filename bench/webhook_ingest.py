@@ -686,7 +686,9 @@ def measure(args, provider: str, env: dict, secrets_: Secrets, seqs) -> dict[str
     stored and the CPU its server and the database used while it was loaded."""
     url = env["BENCH_DATABASE_URL"]
     on_postgres = not url.startswith("sqlite:///")
-    done = {name: Measurement(background=busy_share(1.0)) for name in TARGETS}
+    background = busy_share(1.0)  # the machine before the round, the same for both
+    database_cpu = 0.0 if on_postgres else None  # None: SQLite runs in the server's processes
+    done = {name: Measurement(database_cpu=database_cpu, background=background) for name in TARGETS}
     servers: dict[str, tuple[subprocess.Popen, int]] = {}
     try:
         for name, (spec, _) in TARGETS.items():
@@ -698,20 +700,19 @@ def measure(args, provider: str, env: dict, secrets_: Secrets, seqs) -> dict[str
             ).ok
         before = {name: count_rows(url, table, provider) for name, (_, table) in TARGETS.items()}
         slices = max(1, round(args.duration / args.slice))
+        seconds = args.duration / slices
         for number in range(slices):
             for name in list(servers)[:: 1 if number % 2 == 0 else -1]:
                 server, port = servers[name]
+                measured = done[name]
                 pids = server_pids(server)
                 started = cpu_seconds(pids), cpu_seconds(postgres_pids()) if on_postgres else 0
-                seconds = args.duration / slices
-                done[name].phase.add(
+                measured.phase.add(
                     load((port, provider), secrets_, seqs, seconds, args.concurrency)
                 )
-                done[name].server_cpu += cpu_seconds(pids) - started[0]
-                if on_postgres:
-                    done[name].database_cpu += cpu_seconds(postgres_pids()) - started[1]
-                else:
-                    done[name].database_cpu = None  # in the server's processes
+                measured.server_cpu += cpu_seconds(pids) - started[0]
+                if measured.database_cpu is not None:
+                    measured.database_cpu += cpu_seconds(postgres_pids()) - started[1]
         for name, (_, table) in TARGETS.items():
             done[name].stored = count_rows(url, table, provider) - before[name]
     finally:
